@@ -1,0 +1,1 @@
+//! Pure crypto primitives: passwords, JWT, TOTP, Fernet, recovery codes (no I/O).

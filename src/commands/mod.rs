@@ -1,0 +1,73 @@
+//! One module per subcommand. Each returns `anyhow::Result`; `main` maps errors to exit codes.
+
+pub mod config_check;
+pub mod lint_commits;
+pub mod migrate;
+pub mod serve;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, ConfigAction};
+use crate::config::{ConfigError, EnvMap, Settings};
+
+/// A failure that has already been explained to the user; only the exit code is left.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Reported {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Reported {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+/// Loads the merged environment for the global flags.
+pub fn load_env(cli: &Cli) -> Result<EnvMap, ConfigError> {
+    let dotenv = (!cli.no_dotenv).then(|| Path::new(".env"));
+    EnvMap::load(cli.config.as_deref(), dotenv)
+}
+
+/// Loads and parses the settings, printing every problem on failure.
+pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let env = load_env(cli).map_err(|e| Reported::new(2, e.to_string()))?;
+    Settings::from_env(&env).map_err(|e| Reported::new(2, e.to_string()).into())
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match &cli.command {
+        Command::LintCommits(args) => lint_commits::run(args),
+        Command::Config(args) => match args.action {
+            ConfigAction::Check => config_check::run(&cli),
+        },
+        Command::Serve(args) => load_settings(&cli).and_then(|s| serve::run(s, args)),
+        Command::Migrate(args) => load_settings(&cli).and_then(|s| migrate::run(s, args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let Some(reported) = err.downcast_ref::<Reported>() {
+                if !reported.message.is_empty() {
+                    eprintln!("error: {}", reported.message);
+                }
+                ExitCode::from(reported.code)
+            } else {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// A multi-threaded runtime for the async commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

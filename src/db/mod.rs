@@ -1,0 +1,364 @@
+//! PostgreSQL: URL normalisation (contract §9.5), the runtime pool, and connection errors that
+//! name the host and database but never the password.
+
+pub mod migrator;
+pub mod partitions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::{DatabaseSettings, Settings};
+
+/// A database URL after the legacy normalisation, ready for sqlx.
+#[derive(Clone)]
+pub struct DbUrl {
+    url: url::Url,
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbUrl({})", self.describe())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "{var} is not a valid PostgreSQL URL (expected postgres://user:password@host:port/database)"
+    )]
+    InvalidUrl { var: &'static str },
+    #[error(
+        "{var}: unsupported scheme {scheme:?}; use postgres://, postgresql://, postgresql+psycopg:// or postgresql+asyncpg://"
+    )]
+    Scheme { var: &'static str, scheme: String },
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    Connect { target: String, reason: String },
+}
+
+impl DbUrl {
+    /// Accepts the schemes the legacy service accepted and maps the `ssl=` query key onto
+    /// `sslmode` (contract §9.5). `var` names the variable in errors.
+    pub fn parse(var: &'static str, raw: &str) -> Result<Self, DbError> {
+        let raw = raw.trim();
+        let (scheme, rest) = raw.split_once("://").ok_or(DbError::InvalidUrl { var })?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres"
+            | "postgresql"
+            | "postgresql+psycopg"
+            | "postgresql+asyncpg"
+            | "postgresql+psycopg2" => {}
+            other => {
+                return Err(DbError::Scheme {
+                    var,
+                    scheme: other.to_owned(),
+                });
+            }
+        }
+        let mut url = url::Url::parse(&format!("postgres://{rest}"))
+            .map_err(|_| DbError::InvalidUrl { var })?;
+
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let has_sslmode = pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case("sslmode"));
+        let mut kept: Vec<(String, String)> = Vec::new();
+        for (k, v) in pairs {
+            if k.eq_ignore_ascii_case("ssl") {
+                if !has_sslmode {
+                    let lower = v.to_ascii_lowercase();
+                    let mode = match lower.as_str() {
+                        "0" | "false" | "no" | "off" | "disable" => "disable",
+                        m @ ("require" | "verify-ca" | "verify-full") => m,
+                        _ => "require",
+                    };
+                    kept.push(("sslmode".into(), mode.to_owned()));
+                }
+            } else {
+                kept.push((k, v));
+            }
+        }
+        url.set_query(None);
+        if !kept.is_empty() {
+            url.query_pairs_mut().extend_pairs(kept);
+        }
+        Ok(Self { url })
+    }
+
+    fn sslmode(&self) -> Option<String> {
+        self.url
+            .query_pairs()
+            .find(|(k, _)| k.eq_ignore_ascii_case("sslmode"))
+            .map(|(_, v)| v.to_lowercase())
+    }
+
+    fn is_local(&self) -> bool {
+        match self.url.host_str() {
+            None | Some("") => true,
+            Some(h) => {
+                h == "localhost" || h.starts_with("127.") || h == "[::1]" || h.starts_with('/')
+            }
+        }
+    }
+
+    /// The runtime `DB_SSL` rule (contract §2): when set, it decides; when unset, SSL is on
+    /// unless the URL disables it. "On" appends `sslmode=require` when the URL has no sslmode.
+    /// One deliberate difference: with `DB_SSL` unset, a loopback or unix-socket URL gets
+    /// `sslmode=prefer` instead of `require`, so a local PostgreSQL without TLS works out of
+    /// the box; remote hosts keep the legacy default.
+    pub fn with_runtime_ssl(mut self, db_ssl: Option<bool>) -> Self {
+        if self.sslmode().is_some() {
+            if db_ssl == Some(false) {
+                self.set_sslmode("disable");
+            }
+            return self;
+        }
+        let mode = match db_ssl {
+            Some(true) => "require",
+            Some(false) => "disable",
+            None if self.is_local() => "prefer",
+            None => "require",
+        };
+        self.set_sslmode(mode);
+        self
+    }
+
+    fn set_sslmode(&mut self, mode: &str) {
+        let pairs: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("sslmode"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        self.url.set_query(None);
+        let mut q = self.url.query_pairs_mut();
+        q.extend_pairs(pairs);
+        q.append_pair("sslmode", mode);
+    }
+
+    /// `host:port/database` for messages; never the user's password.
+    pub fn describe(&self) -> String {
+        let host = self
+            .url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .unwrap_or("localhost");
+        let host = if host.starts_with('%') || host.starts_with('/') {
+            "unix socket"
+        } else {
+            host
+        };
+        let port = self.url.port().unwrap_or(5432);
+        let db = self.url.path().trim_start_matches('/');
+        let db = if db.is_empty() {
+            "(default database)"
+        } else {
+            db
+        };
+        format!("{host}:{port}/{db}")
+    }
+
+    pub fn database_name(&self) -> String {
+        let path = self.url.path().trim_start_matches('/');
+        percent_decode(path)
+    }
+
+    pub fn connect_options(&self) -> Result<PgConnectOptions, DbError> {
+        PgConnectOptions::from_str(self.url.as_str()).map_err(|_| DbError::InvalidUrl {
+            var: "DATABASE_URL",
+        })
+    }
+
+    /// The same server with another database (used to create per-test databases and to
+    /// connect to the maintenance database).
+    pub fn with_database(&self, name: &str) -> Self {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{name}"));
+        Self { url }
+    }
+
+    pub fn as_secret(&self) -> SecretString {
+        SecretString::from(self.url.to_string())
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The runtime URL: `DATABASE_URL` with the runtime SSL rule applied.
+pub fn runtime_url(settings: &Settings) -> Result<DbUrl, DbError> {
+    let raw = settings.database.url.as_ref().ok_or(DbError::InvalidUrl {
+        var: "DATABASE_URL",
+    })?;
+    Ok(DbUrl::parse("DATABASE_URL", raw.expose_secret())?.with_runtime_ssl(settings.database.ssl))
+}
+
+/// The migration URL: `--database-url`, else `DATABASE_URL_DIRECT`, else `DATABASE_URL`; the
+/// legacy Alembic path normalised it without injecting `sslmode`.
+pub fn direct_url(settings: &Settings, flag: Option<&SecretString>) -> Result<DbUrl, DbError> {
+    let (var, raw) = if let Some(url) = flag {
+        ("--database-url", url)
+    } else if let Some(url) = &settings.database.url_direct {
+        ("DATABASE_URL_DIRECT", url)
+    } else if let Some(url) = &settings.database.url {
+        ("DATABASE_URL", url)
+    } else {
+        return Err(DbError::InvalidUrl {
+            var: "DATABASE_URL",
+        });
+    };
+    // No sslmode injection here (as the legacy Alembic path): sqlx's default is `prefer`.
+    DbUrl::parse(var, raw.expose_secret())
+}
+
+fn connect_options(url: &DbUrl, db: &DatabaseSettings) -> Result<PgConnectOptions, DbError> {
+    let mut options = url
+        .connect_options()?
+        .application_name("sole")
+        .log_slow_statements(tracing::log::LevelFilter::Warn, db.slow_query);
+    options = if db.log_query_timings {
+        options.log_statements(tracing::log::LevelFilter::Info)
+    } else {
+        options.log_statements(tracing::log::LevelFilter::Debug)
+    };
+    if db.statement_timeout_ms > 0 {
+        options = options.options([("statement_timeout", db.statement_timeout_ms.to_string())]);
+    }
+    Ok(options)
+}
+
+/// The runtime pool. Connections are opened lazily so `serve` starts in milliseconds and
+/// `/health/live` never waits for PostgreSQL; `acquire_timeout` bounds every wait.
+pub fn runtime_pool(settings: &Settings) -> Result<PgPool, DbError> {
+    let url = runtime_url(settings)?;
+    let db = &settings.database;
+    let options = connect_options(&url, db)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_db_connections().max(1))
+        .min_connections(0)
+        .acquire_timeout(db.pool_timeout.max(Duration::from_millis(100)))
+        .max_lifetime(Some(db.pool_recycle))
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .test_before_acquire(true)
+        .connect_lazy_with(options))
+}
+
+/// One connection for a command (`migrate`, `seed`), bounded by `DB_POOL_TIMEOUT`, with a
+/// one-line error that names the host and database.
+pub async fn connect_once(
+    url: &DbUrl,
+    db: &DatabaseSettings,
+) -> Result<sqlx::PgConnection, DbError> {
+    let options = connect_options(url, db)?;
+    let timeout = db.pool_timeout.max(Duration::from_secs(1));
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(DbError::Connect {
+            target: url.describe(),
+            reason: describe_connect_error(&e),
+        }),
+        Err(_) => Err(DbError::Connect {
+            target: url.describe(),
+            reason: format!(
+                "timed out after {:.1}s (DB_POOL_TIMEOUT)",
+                timeout.as_secs_f64()
+            ),
+        }),
+    }
+}
+
+/// A short reason for a failed connection, without echoing the URL.
+pub fn describe_connect_error(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01") | Some("28000") => {
+                "authentication failed (check the user and password)".into()
+            }
+            Some("3D000") => "the database does not exist".into(),
+            _ => db.message().to_owned(),
+        },
+        sqlx::Error::Io(io) => format!("{io}"),
+        sqlx::Error::Tls(_) => "TLS negotiation failed (check sslmode / DB_SSL)".into(),
+        sqlx::Error::PoolTimedOut => "timed out".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_schemes_are_accepted() {
+        for scheme in [
+            "postgres",
+            "postgresql",
+            "postgresql+psycopg",
+            "postgresql+asyncpg",
+        ] {
+            let url = DbUrl::parse(
+                "DATABASE_URL",
+                &format!("{scheme}://u:p@db.example:6543/app"),
+            )
+            .unwrap();
+            assert_eq!(url.describe(), "db.example:6543/app");
+        }
+        assert!(matches!(
+            DbUrl::parse("DATABASE_URL", "mysql://x/y"),
+            Err(DbError::Scheme { .. })
+        ));
+    }
+
+    #[test]
+    fn ssl_query_key_maps_to_sslmode() {
+        let url = DbUrl::parse("DATABASE_URL", "postgres://h/db?ssl=false&x=1").unwrap();
+        assert_eq!(url.sslmode().as_deref(), Some("disable"));
+        let url = DbUrl::parse("DATABASE_URL", "postgres://h/db?SSL=maybe").unwrap();
+        assert_eq!(url.sslmode().as_deref(), Some("require"));
+        let url = DbUrl::parse(
+            "DATABASE_URL",
+            "postgres://h/db?ssl=true&sslmode=verify-full",
+        )
+        .unwrap();
+        assert_eq!(url.sslmode().as_deref(), Some("verify-full"));
+    }
+
+    #[test]
+    fn runtime_ssl_rule() {
+        let remote = DbUrl::parse("DATABASE_URL", "postgres://u:p@db.example/app").unwrap();
+        assert_eq!(
+            remote.clone().with_runtime_ssl(None).sslmode().as_deref(),
+            Some("require")
+        );
+        assert_eq!(
+            remote.with_runtime_ssl(Some(false)).sslmode().as_deref(),
+            Some("disable")
+        );
+        let local = DbUrl::parse("DATABASE_URL", "postgres://localhost/app").unwrap();
+        assert_eq!(
+            local.with_runtime_ssl(None).sslmode().as_deref(),
+            Some("prefer")
+        );
+        let disabled =
+            DbUrl::parse("DATABASE_URL", "postgres://db.example/app?sslmode=disable").unwrap();
+        assert_eq!(
+            disabled.with_runtime_ssl(None).sslmode().as_deref(),
+            Some("disable")
+        );
+    }
+
+    #[test]
+    fn descriptions_never_contain_passwords() {
+        let url = DbUrl::parse("DATABASE_URL", "postgres://user:hunter2@db.example/app").unwrap();
+        assert!(!url.describe().contains("hunter2"));
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+}

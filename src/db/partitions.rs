@@ -1,0 +1,1 @@
+//! Per-org partitions of `audit_logs` and `journal_entries`.

@@ -1,0 +1,3 @@
+//! Validated domain types.
+
+pub mod org;

@@ -1,0 +1,414 @@
+//! Cross-cutting middleware, in order of effect (contract §9.7): request context and access
+//! log, CORS, security headers, trusted proxies, the concurrency limit, the request timeout and
+//! the panic handler.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::config::Settings;
+use crate::error::{ApiError, DbOverloaded};
+use crate::telemetry::TraceContext;
+
+/// The request id of the current request (incoming `X-Request-ID`, else a new UUID).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// The client address after applying `PROXIES_COUNT` to `X-Forwarded-For`.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+/// Marks routes (the announcement stream) that must not hold a concurrency slot.
+#[derive(Clone, Copy, Debug)]
+pub struct ConcurrencyExempt;
+
+const X_REQUEST_ID: &str = "x-request-id";
+
+/// Opens the `request` span (request id, tenant placeholder, trace ids), echoes
+/// `x-request-id`, and writes one access-log line per request. Never logs headers or bodies.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let trace = TraceContext::from_headers(
+        header_str(req.headers(), "traceparent"),
+        header_str(req.headers(), "x-cloud-trace-context"),
+    );
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        tenant_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        trace_sampled = tracing::field::Empty,
+    );
+    if let Some(t) = &trace {
+        span.record("trace_id", t.trace_id.as_str());
+        if let Some(s) = &t.span_id {
+            span.record("span_id", s.as_str());
+        }
+        span.record("trace_sampled", if t.sampled { "true" } else { "false" });
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+
+    let mut response = next.run(req).instrument(span.clone()).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _guard = span.enter();
+    if status >= 500 {
+        tracing::warn!(method = %method, path = %path, status, latency_ms, "{method} {path} {status}");
+    } else {
+        tracing::info!(method = %method, path = %path, status, latency_ms, "{method} {path} {status}");
+    }
+    response
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The request headers the frontend sends cross-origin, plus the CORS-safelisted ones; sorted
+/// as the legacy service listed them.
+const ALLOWED_HEADERS: &[&str] = &[
+    "Accept",
+    "Accept-Language",
+    "Authorization",
+    "Content-Language",
+    "Content-Type",
+    "X-Background-Request",
+    "X-CSRF-Token",
+    "X-Org-Id",
+    "X-Step-Up-Token",
+];
+const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+
+pub struct CorsPolicy {
+    origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            origins: settings.allowed_origins.clone(),
+        }
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+}
+
+/// CORS with exact origins and credentials, behaving like the legacy (Starlette) middleware:
+/// preflights answer 200 "OK" or 400 "Disallowed CORS …"; simple responses of every status get
+/// the headers, so the browser lets the frontend read 401s and 5xx.
+pub async fn cors(State(policy): State<Arc<CorsPolicy>>, req: Request, next: Next) -> Response {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return next.run(req).await;
+    };
+    let is_preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if is_preflight {
+        return preflight(&policy, &origin, req.headers());
+    }
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    if policy.allows(&origin)
+        && let Ok(value) = HeaderValue::from_str(&origin)
+    {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn preflight(policy: &CorsPolicy, origin: &str, headers: &HeaderMap) -> Response {
+    let mut failures = Vec::new();
+    let origin_ok = policy.allows(origin);
+    if !origin_ok {
+        failures.push("origin");
+    }
+    let method = header_str(headers, "access-control-request-method").unwrap_or("");
+    if !ALLOWED_METHODS
+        .split(", ")
+        .any(|m| m.eq_ignore_ascii_case(method.trim()))
+    {
+        failures.push("method");
+    }
+    if let Some(requested) = header_str(headers, "access-control-request-headers") {
+        let all_allowed = requested
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .all(|h| ALLOWED_HEADERS.iter().any(|a| a.eq_ignore_ascii_case(h)));
+        if !all_allowed {
+            failures.push("headers");
+        }
+    }
+    let (status, body) = if failures.is_empty() {
+        (StatusCode::OK, "OK".to_owned())
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("Disallowed CORS {}", failures.join(", ")),
+        )
+    };
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOWED_METHODS),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&ALLOWED_HEADERS.join(", ")) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    if origin_ok && let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Precomputed security headers.
+pub struct SecurityHeaders {
+    csp_name: &'static str,
+    csp: Option<HeaderValue>,
+    hsts: bool,
+    retry_after_db: HeaderValue,
+}
+
+/// The embedded Swagger UI needs inline styles and data: images; the API itself keeps the
+/// configured policy.
+const DOCS_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
+
+impl SecurityHeaders {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            csp_name: if settings.content_security_policy_report_only {
+                "content-security-policy-report-only"
+            } else {
+                "content-security-policy"
+            },
+            csp: Some(settings.content_security_policy.as_str())
+                .filter(|v| !v.is_empty())
+                .and_then(|v| HeaderValue::from_str(v).ok()),
+            hsts: settings.enable_hsts,
+            retry_after_db: HeaderValue::from(settings.database.pool_retry_after_seconds),
+        }
+    }
+}
+
+/// Adds each header only when the handler did not set it.
+pub async fn security_headers(
+    State(cfg): State<Arc<SecurityHeaders>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let is_docs = req.uri().path().starts_with("/docs");
+    let mut response = next.run(req).await;
+    if response.extensions().get::<DbOverloaded>().is_some() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, cfg.retry_after_db.clone());
+    }
+    let h = response.headers_mut();
+    let defaults: [(&str, &str); 6] = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-xss-protection", "0"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ];
+    for (name, value) in defaults {
+        if !h.contains_key(name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if cfg.hsts && !h.contains_key(header::STRICT_TRANSPORT_SECURITY) {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains; preload"),
+        );
+    }
+    if !h.contains_key(cfg.csp_name) {
+        if is_docs {
+            h.insert(cfg.csp_name, HeaderValue::from_static(DOCS_CSP));
+        } else if let Some(csp) = &cfg.csp {
+            h.insert(cfg.csp_name, csp.clone());
+        }
+    }
+    response
+}
+
+/// Resolves the client IP: with more than `PROXIES_COUNT` entries in `X-Forwarded-For`, the
+/// entry at index −(PROXIES_COUNT+1); otherwise the peer address. Entries the client added on
+/// the left are never trusted.
+pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, proxies: usize) -> Option<IpAddr> {
+    if proxies > 0
+        && let Some(xff) = header_str(headers, "x-forwarded-for")
+    {
+        let entries: Vec<&str> = xff
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if entries.len() > proxies
+            && let Ok(ip) = entries[entries.len() - proxies - 1].parse::<IpAddr>()
+        {
+            return Some(ip);
+        }
+    }
+    peer
+}
+
+pub async fn trusted_proxies(
+    State(proxies): State<usize>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = client_ip(req.headers(), peer, proxies) {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
+}
+
+pub struct ConcurrencyLimit {
+    semaphore: Semaphore,
+    timeout: Duration,
+}
+
+impl ConcurrencyLimit {
+    pub fn new(limit: usize, timeout: Duration) -> Self {
+        Self {
+            semaphore: Semaphore::new(limit),
+            timeout,
+        }
+    }
+}
+
+/// `REQUEST_CONCURRENCY_LIMIT` in-flight requests per process; waiting longer than
+/// `REQUEST_CONCURRENCY_TIMEOUT_SECONDS` (0 = forever) answers 429 `server_busy`.
+pub async fn concurrency_limit(
+    State(limit): State<Arc<ConcurrencyLimit>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.extensions().get::<ConcurrencyExempt>().is_some() {
+        return next.run(req).await;
+    }
+    let permit = if limit.timeout.is_zero() {
+        limit.semaphore.acquire().await.ok()
+    } else {
+        tokio::time::timeout(limit.timeout, limit.semaphore.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    match permit {
+        Some(_permit) => next.run(req).await,
+        None => {
+            let retry = limit.timeout.as_secs().max(1);
+            ApiError::coded(
+                StatusCode::TOO_MANY_REQUESTS,
+                "server_busy",
+                "Server is handling too many requests",
+                serde_json::json!({"detail": "Concurrency limit reached. Please retry."}),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry))
+            .into_response()
+        }
+    }
+}
+
+/// Bounds the time to produce a response (not the time to stream its body).
+pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_s = limit.as_secs_f64(), "request timed out");
+            ApiError::http(StatusCode::REQUEST_TIMEOUT, "Request timed out").into_response()
+        }
+    }
+}
+
+/// A panicking handler becomes the opaque 500 envelope; the process keeps serving.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    ApiError::internal().into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ip_counts_proxies_from_the_right() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 1.2.3.4, 10.0.0.1"),
+        );
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(&headers, Some(peer), 1),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(&headers, Some(peer), 2),
+            Some("6.6.6.6".parse().unwrap())
+        );
+        assert_eq!(client_ip(&headers, Some(peer), 3), Some(peer));
+        assert_eq!(client_ip(&headers, Some(peer), 0), Some(peer));
+    }
+}

@@ -1,0 +1,158 @@
+//! The HTTP API: state, router assembly, middleware stack and graceful shutdown.
+
+pub mod envelope;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::cache::Cache;
+use crate::config::Settings;
+use crate::error::ApiError;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: PgPool,
+    pub cache: Cache,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(settings: Arc<Settings>, db: PgPool, cache: Cache) -> Self {
+        Self {
+            settings,
+            db,
+            cache,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The prefix of every API route.
+pub const API_PREFIX: &str = "/api/v1";
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::not_found("Not Found")
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::http(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// Builds the full application: API routes, docs (when enabled) and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let (api, spec) = OpenApiRouter::with_openapi(openapi::base())
+        .nest(API_PREFIX, routes::router())
+        .split_for_parts();
+
+    let mut router = api
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    if settings.docs_enabled {
+        router = router.merge(openapi::docs_router(spec));
+    }
+
+    let cors = Arc::new(middleware::CorsPolicy::new(&settings));
+    let security = Arc::new(middleware::SecurityHeaders::new(&settings));
+
+    // Layers wrap from the inside out: the last one added runs first.
+    router = router
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.request_timeout,
+            middleware::request_timeout,
+        ));
+    if settings.request_concurrency_limit > 0 {
+        let limit = Arc::new(middleware::ConcurrencyLimit::new(
+            settings.request_concurrency_limit,
+            settings.request_concurrency_timeout,
+        ));
+        router = router.layer(axum::middleware::from_fn_with_state(
+            limit,
+            middleware::concurrency_limit,
+        ));
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            settings.proxies_count,
+            middleware::trusted_proxies,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            security,
+            middleware::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(cors, middleware::cors))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let mut rx = rx;
+    let deadline = async move {
+        // Wait for the shutdown signal, then give in-flight requests `grace` to finish.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(grace_s = grace.as_secs_f64(), "shutdown deadline reached; closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM (Cloud Run) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining in-flight requests");
+}

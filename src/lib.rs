@@ -1,0 +1,14 @@
+//! `sole`: the SOLE platform core in one binary.
+
+pub mod auth;
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod telemetry;
+pub mod timefmt;

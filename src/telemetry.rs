@@ -1,0 +1,306 @@
+//! Logging: one JSON object per line on stdout in the shape Cloud Logging lifts into a LogEntry
+//! (`severity`, `message`, `timestamp`, `logging.googleapis.com/trace`, …), or human-readable
+//! lines with `LOG_FORMAT=pretty`.
+//!
+//! Request context (`request_id`, `tenant_id`, trace ids) lives in fields of the `request` span
+//! that the HTTP layer opens; this layer copies them onto every event logged inside it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. `LOG_LEVEL` is a Python-style level name or an `EnvFilter`
+/// directive; `sqlx` statements stay at warn unless asked for.
+pub fn init(level: &str, format: LogFormat, project: Option<String>) {
+    let filter =
+        EnvFilter::try_new(filter_directive(level)).unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Json => registry.with(CloudJsonLayer { project }).try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .try_init(),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+fn filter_directive(level: &str) -> String {
+    let base = match level.trim().to_ascii_lowercase().as_str() {
+        "critical" | "fatal" | "error" => "error",
+        "warning" | "warn" => "warn",
+        "debug" => "debug",
+        "trace" | "notset" => "trace",
+        "info" | "" => "info",
+        other => return other.to_owned(),
+    };
+    format!("{base},sqlx=warn")
+}
+
+/// The Cloud Logging severity names.
+fn severity(level: &tracing::Level) -> &'static str {
+    match *level {
+        tracing::Level::ERROR => "ERROR",
+        tracing::Level::WARN => "WARNING",
+        tracing::Level::INFO => "INFO",
+        tracing::Level::DEBUG | tracing::Level::TRACE => "DEBUG",
+    }
+}
+
+pub struct CloudJsonLayer {
+    project: Option<String>,
+}
+
+/// Span fields kept for events inside the span.
+#[derive(Default)]
+struct SpanFields(BTreeMap<&'static str, String>);
+
+struct FieldCollector<'a> {
+    message: Option<String>,
+    fields: &'a mut Map<String, Value>,
+}
+
+impl Visit for FieldCollector<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.fields
+                .insert(field.name().to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        if field.name() == "message" {
+            self.message = Some(text);
+        } else {
+            self.fields
+                .insert(field.name().to_owned(), Value::String(text));
+        }
+    }
+}
+
+struct SpanVisitor<'a>(&'a mut SpanFields);
+
+impl Visit for SpanVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.0.insert(field.name(), value.to_owned());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.0.insert(field.name(), format!("{value:?}"));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for CloudJsonLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            let mut fields = SpanFields::default();
+            attrs.record(&mut SpanVisitor(&mut fields));
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            let mut ext = span.extensions_mut();
+            if let Some(fields) = ext.get_mut::<SpanFields>() {
+                values.record(&mut SpanVisitor(fields));
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fields = Map::new();
+        let mut collector = FieldCollector {
+            message: None,
+            fields: &mut fields,
+        };
+        event.record(&mut collector);
+        let message = collector.message.unwrap_or_default();
+
+        let mut span_values: BTreeMap<&'static str, String> = BTreeMap::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            // Outermost first, so inner spans win.
+            for span in scope.from_root() {
+                if let Some(f) = span.extensions().get::<SpanFields>() {
+                    span_values.extend(f.0.iter().map(|(k, v)| (*k, v.clone())));
+                }
+            }
+        }
+
+        let mut line = Map::new();
+        line.insert("timestamp".into(), Value::String(now_rfc3339()));
+        line.insert(
+            "severity".into(),
+            Value::String(severity(event.metadata().level()).into()),
+        );
+        line.insert("message".into(), Value::String(message));
+        line.insert(
+            "logger".into(),
+            Value::String(event.metadata().target().into()),
+        );
+        line.insert(
+            "request_id".into(),
+            Value::String(
+                span_values
+                    .remove("request_id")
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        );
+        line.insert(
+            "tenant_id".into(),
+            Value::String(
+                span_values
+                    .remove("tenant_id")
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        );
+        if let Some(trace) = span_values.remove("trace_id") {
+            let trace_value = match &self.project {
+                Some(project) => format!("projects/{project}/traces/{trace}"),
+                None => trace,
+            };
+            line.insert(
+                "logging.googleapis.com/trace".into(),
+                Value::String(trace_value),
+            );
+        }
+        if let Some(span_id) = span_values.remove("span_id") {
+            line.insert(
+                "logging.googleapis.com/spanId".into(),
+                Value::String(span_id),
+            );
+        }
+        if let Some(sampled) = span_values.remove("trace_sampled") {
+            line.insert(
+                "logging.googleapis.com/trace_sampled".into(),
+                Value::Bool(sampled == "true"),
+            );
+        }
+        for (k, v) in fields {
+            line.entry(k).or_insert(v);
+        }
+        let mut out = serde_json::to_vec(&Value::Object(line)).unwrap_or_default();
+        out.push(b'\n');
+        let stdout = std::io::stdout();
+        let mut handle = stdout.lock();
+        let _ = handle.write_all(&out);
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Trace context from `traceparent` (W3C) or `X-Cloud-Trace-Context: TRACE/SPAN;o=1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: String,
+    pub span_id: Option<String>,
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    pub fn from_headers(traceparent: Option<&str>, cloud: Option<&str>) -> Option<Self> {
+        if let Some(tp) = traceparent {
+            let parts: Vec<&str> = tp.trim().split('-').collect();
+            if parts.len() == 4
+                && parts[1].len() == 32
+                && parts[1].bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Some(Self {
+                    trace_id: parts[1].to_ascii_lowercase(),
+                    span_id: Some(parts[2].to_ascii_lowercase()),
+                    sampled: u8::from_str_radix(parts[3], 16).is_ok_and(|f| f & 1 == 1),
+                });
+            }
+        }
+        let cloud = cloud?.trim();
+        let (trace, rest) = cloud.split_once('/').unwrap_or((cloud, ""));
+        if trace.is_empty() || !trace.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let (span, options) = rest.split_once(';').unwrap_or((rest, ""));
+        Some(Self {
+            trace_id: trace.to_ascii_lowercase(),
+            span_id: (!span.is_empty()).then(|| span.to_owned()),
+            sampled: options.trim() == "o=1",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_wins_over_cloud_header() {
+        let t = TraceContext::from_headers(
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("abc/1;o=0"),
+        )
+        .unwrap();
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(t.span_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert!(t.sampled);
+    }
+
+    #[test]
+    fn cloud_trace_header_is_parsed() {
+        let t = TraceContext::from_headers(None, Some("105445aa7843bc8bf206b12000100000/1;o=1"))
+            .unwrap();
+        assert_eq!(t.trace_id, "105445aa7843bc8bf206b12000100000");
+        assert_eq!(t.span_id.as_deref(), Some("1"));
+        assert!(t.sampled);
+        assert_eq!(TraceContext::from_headers(None, Some("not hex/1")), None);
+    }
+
+    #[test]
+    fn python_level_names_are_understood() {
+        assert_eq!(filter_directive("WARNING"), "warn,sqlx=warn");
+        assert_eq!(filter_directive("INFO"), "info,sqlx=warn");
+        assert_eq!(filter_directive("sole=debug"), "sole=debug");
+    }
+}

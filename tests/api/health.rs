@@ -1,0 +1,328 @@
+use serde_json::json;
+
+use crate::helpers::{assert_same_keys, json, sample, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn live_answers_ok_in_the_envelope_with_an_iso_timestamp() {
+    let app = spawn_app().await;
+    let resp = app.get("/health/live").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let (_, body) = json(resp).await;
+    let expected = &sample("health-meta.json", "health live")["response"]["body"];
+    assert_same_keys(&body, expected);
+    assert_same_keys(&body["data"], &expected["data"]);
+    assert_eq!(body["code"], "ok");
+    assert_eq!(body["data"]["status"], "ok");
+    let ts = body["data"]["timestamp"].as_str().unwrap();
+    assert!(ts.ends_with("+00:00"), "{ts}");
+    assert_eq!(body["details"], json!({}));
+}
+
+#[tokio::test]
+async fn every_response_carries_request_id_and_security_headers() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/health/live"))
+        .header("X-Request-ID", "req-123")
+        .send()
+        .await
+        .unwrap();
+    let h = resp.headers();
+    assert_eq!(h["x-request-id"], "req-123");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-xss-protection"], "0");
+    assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(h["cross-origin-resource-policy"], "same-origin");
+    assert_eq!(h["content-security-policy"], "default-src 'self'");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "HSTS is off in the test settings"
+    );
+
+    let resp = app.get("/health/live").await;
+    let generated = resp.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+}
+
+#[tokio::test]
+async fn hsts_and_report_only_csp_follow_the_settings() {
+    let app = spawn_app_with(&[
+        ("ENABLE_HSTS", "true"),
+        ("CONTENT_SECURITY_POLICY_REPORT_ONLY", "true"),
+    ])
+    .await;
+    let resp = app.get("/health/live").await;
+    let h = resp.headers();
+    assert_eq!(
+        h["strict-transport-security"],
+        "max-age=63072000; includeSubDomains; preload"
+    );
+    assert_eq!(
+        h["content-security-policy-report-only"],
+        "default-src 'self'"
+    );
+    assert!(h.get("content-security-policy").is_none());
+}
+
+#[tokio::test]
+async fn ready_is_ok_when_database_and_redis_answer() {
+    let app = spawn_app().await;
+    let (status, body) = json(app.get("/health/ready").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["status"], "ok");
+    assert_eq!(body["data"]["ready"], true);
+    assert_eq!(body["data"]["cache_backend"], "redis");
+    assert!(
+        body["data"].get("checks").is_none(),
+        "checks only with HEALTH_INCLUDE_DETAILS"
+    );
+}
+
+#[tokio::test]
+async fn ready_with_details_reports_each_check() {
+    let app = spawn_app_with(&[("HEALTH_INCLUDE_DETAILS", "true")]).await;
+    let (_, body) = json(app.get("/health/ready").await).await;
+    let data = &body["data"];
+    assert_eq!(data["environment"], "development");
+    assert_eq!(data["checks"]["api"]["status"], "ok");
+    assert_eq!(data["checks"]["api"]["version"], "0.1.0");
+    assert_eq!(data["checks"]["database"]["status"], "ok");
+    assert_eq!(data["checks"]["redis"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn ready_is_degraded_but_200_when_the_database_is_down() {
+    // A port nothing listens on: the readiness check fails fast.
+    let app = spawn_app_with(&[
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing"),
+        ("HEALTH_INCLUDE_DETAILS", "true"),
+        ("DB_POOL_TIMEOUT", "1"),
+    ])
+    .await;
+    let (status, body) = json(app.get("/health/ready").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["status"], "degraded");
+    assert_eq!(body["data"]["ready"], false);
+    assert_eq!(body["data"]["checks"]["database"]["status"], "error");
+    assert_eq!(body["data"]["checks"]["redis"]["status"], "ok");
+    // Liveness never depends on the database.
+    assert_eq!(app.get("/health/live").await.status(), 200);
+}
+
+#[tokio::test]
+async fn ready_is_degraded_when_redis_is_unreachable() {
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let (status, body) = json(app.get("/health/ready").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["status"], "degraded");
+    assert_eq!(body["data"]["ready"], false);
+}
+
+#[tokio::test]
+async fn status_summary_always_lists_the_three_checks() {
+    let app = spawn_app().await;
+    let (status, body) = json(app.get("/status/summary").await).await;
+    assert_eq!(status, 200);
+    let data = &body["data"];
+    assert_eq!(data["status"], "ok");
+    assert_eq!(data["ready"], true);
+    assert_eq!(data["version"], "0.1.0");
+    for check in ["api", "database", "redis"] {
+        assert_eq!(data["checks"][check], json!({"status": "ok"}), "{check}");
+    }
+    assert!(
+        data.get("environment").is_none(),
+        "environment only with details"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_use_the_error_envelope() {
+    let app = spawn_app().await;
+    let (status, body) = json(app.get("/no/such/route").await).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        sample("health-meta.json", "unknown route")["response"]["body"]
+    );
+
+    let resp = app
+        .client
+        .post(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 405);
+    assert_eq!(
+        body,
+        sample("health-meta.json", "method not allowed")["response"]["body"]
+    );
+}
+
+#[tokio::test]
+async fn cors_headers_follow_the_allowed_origins() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/health/live"))
+        .header("Origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    assert_eq!(resp.headers()["vary"], "Origin");
+
+    let resp = app
+        .client
+        .get(app.url("/health/live"))
+        .header("Origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+
+    // Errors carry the CORS headers too, or the browser hides the status from the frontend.
+    let resp = app
+        .client
+        .get(app.url("/nope"))
+        .header("Origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflights_match_the_legacy_answers() {
+    let app = spawn_app().await;
+    for name in [
+        "CORS preflight allowed (refresh with CSRF + org headers)",
+        "CORS preflight disallowed origin",
+        "CORS preflight with non-allowed request header (Idempotency-Key)",
+    ] {
+        let exchange = sample("health-meta.json", name);
+        let req = &exchange["request"];
+        let mut builder = app.client.request(
+            reqwest::Method::OPTIONS,
+            format!("{}{}", app.address, req["path"].as_str().unwrap()),
+        );
+        for (k, v) in req["headers"].as_object().unwrap() {
+            builder = builder.header(k.as_str(), v.as_str().unwrap());
+        }
+        let resp = builder.send().await.unwrap();
+        let expected = &exchange["response"];
+        assert_eq!(
+            resp.status().as_u16() as u64,
+            expected["status"].as_u64().unwrap(),
+            "{name}"
+        );
+        for (k, v) in expected["headers"].as_object().unwrap() {
+            assert_eq!(
+                resp.headers().get(k.as_str()).map(|h| h.to_str().unwrap()),
+                v.as_str(),
+                "{name}: header {k}"
+            );
+        }
+        if expected["headers"]
+            .get("access-control-allow-origin")
+            .is_none()
+        {
+            assert!(
+                resp.headers().get("access-control-allow-origin").is_none(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            resp.text().await.unwrap(),
+            expected["body"].as_str().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn docs_and_openapi_are_served_in_development_only() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let spec: serde_json::Value = resp.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(spec["paths"].get("/api/v1/health/live").is_some());
+    let resp = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("swagger"));
+
+    let prod = spawn_app_with(&[("DOCS_ENABLED", "false")]).await;
+    let resp = prod
+        .client
+        .get(format!("{}/openapi.json", prod.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn concurrency_limit_answers_429_server_busy() {
+    // Saturate the one slot with a slow request: readiness against a local "database" that
+    // accepts connections and never answers holds the slot until the check times out.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let db_url = format!(
+        "postgres://postgres@{}/none",
+        black_hole.local_addr().unwrap()
+    );
+    let app = spawn_app_with(&[
+        ("REQUEST_CONCURRENCY_LIMIT", "1"),
+        ("REQUEST_CONCURRENCY_TIMEOUT_SECONDS", "0.2"),
+        ("DATABASE_URL", &db_url),
+    ])
+    .await;
+    let slow = {
+        let client = app.client.clone();
+        let url = app.url("/health/ready");
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+    };
+    // Wait until the slow request holds the slot: poll until a request is refused.
+    let mut refused = None;
+    for _ in 0..50 {
+        let resp = app.get("/health/live").await;
+        if resp.status() == 429 {
+            refused = Some(resp);
+            break;
+        }
+    }
+    let resp = refused.expect("a second request was refused while the slot was held");
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (_, body) = json(resp).await;
+    assert_eq!(body["code"], "server_busy");
+    assert_eq!(body["message"], "Server is handling too many requests");
+    assert_eq!(
+        body["details"]["detail"],
+        "Concurrency limit reached. Please retry."
+    );
+    assert_eq!(slow.await.unwrap(), 200);
+}

@@ -1,0 +1,267 @@
+//! Test fixtures: per-test databases cloned from a migrated template, per-test Redis prefixes,
+//! and the app spawned on an ephemeral port.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use sole::cache::Cache;
+use sole::config::{EnvMap, Settings};
+use sole::http;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
+
+/// The maintenance database the tests create their databases from.
+pub fn admin_url() -> String {
+    std::env::var("SOLE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("SOLE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn options_for(db: &str) -> PgConnectOptions {
+    let opts: PgConnectOptions = admin_url()
+        .parse()
+        .expect("SOLE_TEST_DATABASE_URL must be a PostgreSQL URL");
+    opts.database(db)
+        .log_statements(tracing::log::LevelFilter::Off)
+}
+
+/// The URL of database `db` on the test server.
+pub fn url_for(db: &str) -> String {
+    let mut url = url::Url::parse(&admin_url()).expect("valid admin url");
+    url.set_path(&format!("/{db}"));
+    url.to_string()
+}
+
+/// Names the template after the migrations' contents, so a changed migration gets a fresh one.
+fn template_name() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    entries.sort();
+    let mut hasher = Sha256::new();
+    for path in entries {
+        hasher.update(path.file_name().unwrap().to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&path).unwrap());
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("sole_tpl_{hex}")
+}
+
+/// Creates (once, across parallel test processes) the migrated template database.
+async fn ensure_template() -> String {
+    let name = template_name();
+    let mut admin = options_for("postgres")
+        .connect()
+        .await
+        .expect("connect to the test PostgreSQL (is it running?)");
+    admin
+        .execute("SELECT pg_advisory_lock(4242424242)")
+        .await
+        .unwrap();
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+            .await
+            .unwrap();
+        let result = async {
+            let mut conn = options_for(&name).connect().await?;
+            sole::db::migrator::migrate(&mut conn).await?;
+            conn.close().await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    r#"DROP DATABASE IF EXISTS "{name}""#
+                )))
+                .await
+                .unwrap();
+            panic!("migrating the template database failed: {e:#}");
+        }
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(4242424242)")
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    name
+}
+
+/// A fresh, migrated database for one test; returns its name.
+pub async fn fresh_database() -> String {
+    let template = ensure_template().await;
+    let name = format!("sole_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = options_for("postgres").connect().await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#
+        )))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    name
+}
+
+/// An empty database (no migrations) for migrate tests.
+pub async fn empty_database() -> String {
+    let name = format!("sole_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = options_for("postgres").connect().await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    name
+}
+
+pub async fn connect(db: &str) -> PgConnection {
+    options_for(db).connect().await.unwrap()
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    /// `address` + `/api/v1`
+    pub api: String,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub db_name: String,
+    pub settings: Arc<Settings>,
+    pub cache: Cache,
+    pub redis_prefix: String,
+}
+
+/// Settings every test starts from: cheap argon2 (same code path, smaller parameters), the
+/// test database and a private Redis prefix.
+pub fn base_env(db_name: &str, redis_prefix: &str) -> EnvMap {
+    EnvMap::from_pairs([
+        ("ENVIRONMENT", "development".to_owned()),
+        ("DATABASE_URL", url_for(db_name)),
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", redis_prefix.to_owned()),
+        ("DB_SSL", "false".to_owned()),
+        ("ARGON2_MEMORY_KIB", "8".to_owned()),
+        ("ARGON2_ITERATIONS", "1".to_owned()),
+        ("ARGON2_PARALLELISM", "1".to_owned()),
+        ("ALLOWED_ORIGINS", "http://localhost:5173".to_owned()),
+        ("AUTH_COOKIE_SECURE", "false".to_owned()),
+        ("ENABLE_HSTS", "false".to_owned()),
+    ])
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns the app with extra settings layered over [`base_env`].
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let db_name = fresh_database().await;
+    let redis_prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let mut env = base_env(&db_name, &redis_prefix);
+    env.overlay(EnvMap::from_pairs(
+        overrides.iter().map(|(k, v)| (*k, v.to_string())),
+    ));
+    spawn_with_env(env, db_name, redis_prefix).await
+}
+
+pub async fn spawn_with_env(env: EnvMap, db_name: String, redis_prefix: String) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        sole::telemetry::init("debug", sole::config::LogFormat::Pretty, None);
+    }
+    let settings = Arc::new(Settings::from_env(&env).expect("test settings"));
+    let state = sole::commands::serve::build_state(settings.clone()).expect("state");
+    let cache = state.cache.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = http::app(state);
+    tokio::spawn(http::serve(
+        listener,
+        app,
+        std::future::pending(),
+        std::time::Duration::from_secs(1),
+    ));
+    let address = format!("http://127.0.0.1:{port}");
+    let db = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options_for(&db_name))
+        .await
+        .unwrap();
+    TestApp {
+        api: format!("{address}/api/v1"),
+        address,
+        client: client(),
+        db,
+        db_name,
+        settings,
+        cache,
+        redis_prefix,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+/// Reads a response as `(status, json)`.
+pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// The recorded legacy exchanges in `../shared/contract/samples`, by file and name.
+pub fn sample(file: &str, name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/contract/samples")
+        .join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    all.into_iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no sample named {name:?} in {file}"))
+}
+
+/// Asserts `actual` has exactly the keys of `expected`, in the same order.
+pub fn assert_same_keys(actual: &serde_json::Value, expected: &serde_json::Value) {
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        keys(actual),
+        keys(expected),
+        "keys differ:\nactual: {actual}\nexpected: {expected}"
+    );
+}

@@ -1,0 +1,6 @@
+//! Black-box tests: the real router on 127.0.0.1:0, a per-test database cloned from a migrated
+//! template, a per-test Redis key prefix, reqwest with a cookie store.
+
+mod helpers;
+
+mod health;
