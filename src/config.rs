@@ -491,6 +491,28 @@ fn key_source(r: &Reader<'_>, inline: &str, path: &str) -> Option<KeySource> {
 impl Settings {
     /// Parses every variable; fails with the full list of problems.
     pub fn from_env(env: &EnvMap) -> Result<Self, ConfigError> {
+        let (settings, problems) = Self::parse(env);
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Everything `sole config check` reports: parse problems plus, in production, the
+    /// production rules, in one list.
+    pub fn check(env: &EnvMap) -> (Self, Vec<Problem>) {
+        let (settings, mut problems) = Self::parse(env);
+        for p in settings.production_problems() {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        (settings, problems)
+    }
+
+    /// Parses with defaults for anything malformed, returning the problems met.
+    fn parse(env: &EnvMap) -> (Self, Vec<Problem>) {
         let mut r = Reader {
             env,
             problems: Vec::new(),
@@ -708,11 +730,7 @@ impl Settings {
             google_cloud_project: r.opt("GOOGLE_CLOUD_PROJECT"),
             environment,
         };
-        if r.problems.is_empty() {
-            Ok(settings)
-        } else {
-            Err(ConfigError::Invalid(r.problems))
-        }
+        (settings, r.problems)
     }
 
     /// The production rules of contract §2 plus the DESIGN.md §4 fixes, all at once. Empty

@@ -1,3 +1,5 @@
 //! Validated domain types.
 
+pub mod membership;
 pub mod org;
+pub mod permissions;

@@ -1,0 +1,208 @@
+//! Org-scoped users and their memberships, as the guards and auth flows need them.
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Everything the User guard checks, fetched in one round trip.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserContext {
+    pub user_id: Uuid,
+    pub user_org_id: String,
+    pub user_email: String,
+    pub user_is_active: bool,
+    pub is_superuser: bool,
+    pub user_created_at: OffsetDateTime,
+    pub user_identity_id: Uuid,
+    pub identity_id: Uuid,
+    pub identity_email: String,
+    pub identity_is_active: bool,
+    pub token_version: i32,
+    pub last_active_at: Option<OffsetDateTime>,
+    pub must_change_password: bool,
+    pub mfa_enabled: bool,
+    pub membership_id: Option<Uuid>,
+    pub employment_status: Option<String>,
+    pub platform_status: Option<String>,
+    pub invitation_status: Option<String>,
+}
+
+/// Loads the user `user_id`, the identity `identity_id` (or the user's own identity) and the
+/// user's membership in `org_id`.
+pub async fn context(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    identity_id: Option<Uuid>,
+    org_id: &str,
+) -> sqlx::Result<Option<UserContext>> {
+    sqlx::query_as(
+        "SELECT u.id AS user_id, u.org_id AS user_org_id, u.email AS user_email, u.is_active AS user_is_active, \
+                u.is_superuser, u.created_at AS user_created_at, u.identity_id AS user_identity_id, \
+                i.id AS identity_id, i.email AS identity_email, i.is_active AS identity_is_active, \
+                i.token_version, i.last_active_at, i.must_change_password, i.mfa_enabled, \
+                m.id AS membership_id, m.employment_status, m.platform_status, m.invitation_status \
+         FROM users u \
+         JOIN identities i ON i.id = COALESCE($2, u.identity_id) \
+         LEFT JOIN org_memberships m ON m.org_id = $3 AND m.user_id = u.id \
+         WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .bind(identity_id)
+    .bind(org_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The identity's user row in `org_id`, with its membership.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OrgUser {
+    pub user_id: Uuid,
+    pub email: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub membership_id: Option<Uuid>,
+    pub employment_status: Option<String>,
+    pub platform_status: Option<String>,
+    pub invitation_status: Option<String>,
+}
+
+pub async fn in_org_for_identity(
+    conn: &mut PgConnection,
+    org_id: &str,
+    identity_id: Uuid,
+) -> sqlx::Result<Option<OrgUser>> {
+    sqlx::query_as(
+        "SELECT u.id AS user_id, u.email, u.is_active, u.is_superuser, m.id AS membership_id, \
+                m.employment_status, m.platform_status, m.invitation_status \
+         FROM users u LEFT JOIN org_memberships m ON m.org_id = u.org_id AND m.user_id = u.id \
+         WHERE u.org_id = $1 AND u.identity_id = $2",
+    )
+    .bind(org_id)
+    .bind(identity_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether `user_id` has a membership row (any status) in `org_id`.
+pub async fn has_membership(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<bool> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM org_memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// After a forced first-login password change the invitation counts as accepted.
+pub async fn accept_invitation(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE org_memberships SET invitation_status = 'ACCEPTED', accepted_at = now(), \
+         platform_status = 'ACTIVE', updated_at = now() WHERE org_id = $1 AND user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The display name of a user's profile: preferred → full → first+last → first → last,
+/// skipping values that contain "@" (they are e-mails copied into name fields).
+pub async fn display_name(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    let row: Option<NameParts> = sqlx::query_as(
+        "SELECT p.preferred_name, p.full_name, p.first_name, p.last_name FROM org_user_profiles p \
+         JOIN org_memberships m ON m.id = p.membership_id AND m.org_id = p.org_id \
+         WHERE m.org_id = $1 AND m.user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|(preferred, full, first, last)| {
+        pick_display_name(preferred, Some(full), first, last)
+    }))
+}
+
+type NameParts = (Option<String>, String, Option<String>, Option<String>);
+
+pub fn pick_display_name(
+    preferred: Option<String>,
+    full: Option<String>,
+    first: Option<String>,
+    last: Option<String>,
+) -> Option<String> {
+    let usable = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !s.contains('@'))
+            .map(str::to_owned)
+    };
+    let first_last = match (usable(&first), usable(&last)) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        _ => None,
+    };
+    usable(&preferred)
+        .or_else(|| usable(&full))
+        .or(first_last)
+        .or_else(|| usable(&first))
+        .or_else(|| usable(&last))
+}
+
+/// The full name used by `/auth/me` (DESIGN.md §4: the real value, not the legacy null).
+pub async fn full_name(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT p.full_name FROM org_user_profiles p JOIN org_memberships m ON m.id = p.membership_id \
+         AND m.org_id = p.org_id WHERE m.org_id = $1 AND m.user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_display_name;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn display_name_prefers_usable_names() {
+        assert_eq!(
+            pick_display_name(s("Pri"), s("Priya Sharma"), None, None),
+            s("Pri")
+        );
+        assert_eq!(
+            pick_display_name(s("p@x.io"), s("Priya Sharma"), None, None),
+            s("Priya Sharma")
+        );
+        assert_eq!(
+            pick_display_name(None, s("a@b.c"), s("Priya"), s("Sharma")),
+            s("Priya Sharma")
+        );
+        assert_eq!(
+            pick_display_name(None, None, None, s("Sharma")),
+            s("Sharma")
+        );
+        assert_eq!(pick_display_name(None, s(" "), None, None), None);
+    }
+}
