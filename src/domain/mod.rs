@@ -1,3 +1,4 @@
 //! Validated domain types.
 
+pub mod geo;
 pub mod org;
