@@ -6,3 +6,4 @@
 mod helpers;
 
 mod health;
+mod meta;
