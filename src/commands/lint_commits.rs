@@ -125,8 +125,13 @@ pub fn lint_dir(dir: &Path) -> Outcome {
             Err(err) => {
                 for e in err {
                     let start = e.span().start();
+                    let mut reason = e.to_string();
+                    if reason == "cannot parse string into token stream" {
+                        // The lexer failed before syn saw the file.
+                        reason = "unbalanced delimiter or invalid token".to_owned();
+                    }
                     outcome.failures.push(format!(
-                        "{}:{}:{}: cannot parse: {e}",
+                        "{}:{}:{}: cannot parse: {reason}",
                         path.display(),
                         start.line,
                         start.column + 1
