@@ -401,6 +401,6 @@ mod tests {
     #[test]
     fn parse_errors_carry_a_line() {
         let err = scan_source("fn ok() {}\n\nfn broken( {\n").expect_err("does not parse");
-        assert!(err.span().start().line >= 3, "{err}");
+        assert_eq!(err.span().start().line, 3, "{err}");
     }
 }
