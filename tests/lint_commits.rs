@@ -1,0 +1,221 @@
+//! `sole lint-commits` end to end: the built binary on one fixture directory per scenario
+//! (tests/fixtures/lint/<scenario>/), checking exit codes and the exact `file:line:` lines.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const HEADER: &str = "ERROR: Unauthorized commit in services:";
+const HINT: &str = "Services take &mut PgConnection and never commit; the handler owns the single \
+                    commit. Add '// commit-ok: <reason>' if intentional.";
+
+fn sole_in(cwd: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sole"))
+        .current_dir(cwd)
+        .env_remove("CONFIG_FILE")
+        .args(["--no-dotenv", "lint-commits"])
+        .args(extra)
+        .output()
+        .expect("run sole")
+}
+
+/// Runs the lint on `tests/fixtures/lint/<scenario>` from the package root.
+fn lint(scenario: &str) -> Output {
+    let dir = format!("tests/fixtures/lint/{scenario}");
+    sole_in(Path::new(env!("CARGO_MANIFEST_DIR")), &["--path", &dir])
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts exit 1 and exactly `expected` finding lines between the header and the hint.
+fn assert_findings(scenario: &str, expected: &[&str]) {
+    let out = lint(scenario);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let mut want = vec![HEADER.to_owned()];
+    want.extend(
+        expected
+            .iter()
+            .map(|line| format!("tests/fixtures/lint/{scenario}/{line}")),
+    );
+    want.push(HINT.to_owned());
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(got, want);
+    assert_eq!(stderr(&out), "");
+}
+
+fn assert_clean(scenario: &str, files: usize) {
+    let out = lint(scenario);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("No unauthorized commit in services ({files} files checked)\n")
+    );
+}
+
+#[test]
+fn clean_code_mentioning_commit_passes() {
+    assert_clean("clean", 1);
+}
+
+#[test]
+fn annotated_commit_with_reason_passes() {
+    assert_clean("annotated", 1);
+}
+
+#[test]
+fn unannotated_method_commit_fails() {
+    assert_findings("unannotated", &["service.rs:6: tx.commit().await?;"]);
+}
+
+#[test]
+fn commit_ok_without_reason_is_flagged() {
+    assert_findings(
+        "empty_reason",
+        &[
+            "service.rs:5: tx.commit().await?; // commit-ok:",
+            "service.rs:7: tx2.commit().await?; // commit-ok:",
+        ],
+    );
+}
+
+#[test]
+fn transaction_commit_path_calls_are_flagged() {
+    assert_findings(
+        "path_call",
+        &[
+            "service.rs:5: Transaction::commit(tx).await?;",
+            "service.rs:7: sqlx::Transaction::<'_, Postgres>::commit(tx).await?;",
+        ],
+    );
+}
+
+#[test]
+fn commit_inside_tokio_select_is_flagged() {
+    assert_findings(
+        "select_macro",
+        &["service.rs:8: done = tx.commit() => done?,"],
+    );
+}
+
+#[test]
+fn raw_commit_and_end_sql_literals_are_flagged() {
+    assert_findings(
+        "raw_sql",
+        &[
+            "service.rs:5: sqlx::query(\"COMMIT\").execute(&mut *conn).await?;",
+            "service.rs:6: sqlx::raw_sql(r#\"end;\"#).execute(&mut *conn).await?;",
+        ],
+    );
+}
+
+#[test]
+fn nested_directories_are_walked_in_file_name_order() {
+    assert_findings(
+        "mixed",
+        &[
+            "a.rs:2: tx.commit().await.ok();",
+            "nested/b.rs:3: let _ = sqlx::query(\"commit work\").fetch_all(&mut *conn).await;",
+            "z.rs:2: futures::future::try_join(a, async move { Transaction::commit(tx).await }).await;",
+            "z.rs:3: futures::future::ready(tx).then(Transaction::commit);",
+        ],
+    );
+}
+
+#[test]
+fn unparsable_files_are_named_with_line_and_exit_2() {
+    let out = lint("unparsable");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].starts_with("error: tests/fixtures/lint/unparsable/broken_lex.rs:3:"),
+        "{err}"
+    );
+    assert!(
+        lines[0].ends_with(": cannot parse: unbalanced delimiter or invalid token"),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with("error: tests/fixtures/lint/unparsable/broken_syntax.rs:4:"),
+        "{err}"
+    );
+    assert!(lines[1].contains("cannot parse: expected"), "{err}");
+    assert_eq!(
+        lines[2],
+        "error: 2 file(s) under tests/fixtures/lint/unparsable could not be checked"
+    );
+}
+
+#[test]
+fn missing_directory_exits_2() {
+    let out = lint("does-not-exist");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "error: directory tests/fixtures/lint/does-not-exist not found\n"
+    );
+}
+
+#[test]
+fn a_file_is_not_a_directory() {
+    let out = lint("clean/service.rs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: tests/fixtures/lint/clean/service.rs is not a directory\n"
+    );
+}
+
+#[test]
+fn missing_default_directory_explains_where_it_looked() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let out = sole_in(cwd.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: directory src/services not found in "),
+        "{err}"
+    );
+    assert!(
+        err.contains("run lint-commits from the repository root, or pass --path DIR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_real_services_directory_is_clean() {
+    // No --path: the default src/services, relative to the package root.
+    let out = sole_in(Path::new(env!("CARGO_MANIFEST_DIR")), &[]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    assert!(
+        text.starts_with("No unauthorized commit in services (")
+            && text.ends_with(" files checked)\n"),
+        "{text}"
+    );
+}
