@@ -1,6 +1,7 @@
 //! Pure crypto primitives: passwords, JWT, TOTP, Fernet, recovery codes (no I/O).
 
 pub mod fernet;
+pub mod jwt;
 pub mod password;
 pub mod policy;
 pub mod recovery;
