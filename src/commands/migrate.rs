@@ -66,9 +66,8 @@ fn failed(err: anyhow::Error) -> anyhow::Error {
 fn print_migrate(report: &MigrateReport) {
     if let Some(alembic) = &report.adopted_from {
         println!(
-            "adopted legacy schema at Alembic {alembic} (recorded {} {} as applied without running it)",
-            migrator::BASELINE_VERSION,
-            "legacy core baseline"
+            "adopted legacy schema at Alembic {alembic} (recorded {} as applied without running it)",
+            migrator::baseline_name()
         );
     }
     for migration in &report.applied {

@@ -73,6 +73,19 @@ impl std::fmt::Display for MigrationName {
     }
 }
 
+/// The baseline migration's name, as `migrate` and `status` print it.
+pub fn baseline_name() -> MigrationName {
+    let description = migrator()
+        .iter()
+        .find(|m| m.version == BASELINE_VERSION)
+        .map(|m| m.description.to_string())
+        .unwrap_or_default();
+    MigrationName {
+        version: BASELINE_VERSION,
+        description,
+    }
+}
+
 /// What a migration run did.
 #[derive(Debug, Default)]
 pub struct MigrateReport {
