@@ -459,9 +459,9 @@ pub fn create_revision(
          -- This file is embedded into the binary at build time (sqlx::migrate!): rebuild after\n\
          -- editing. Once it has been applied anywhere, never edit it (its checksum is recorded);\n\
          -- write a new revision instead.\n\
-         -- It runs inside one transaction, so do not COMMIT here, just as services never commit:\n\
-         -- the caller owns the transaction. Statements that cannot run in a transaction (CREATE\n\
-         -- INDEX CONCURRENTLY) need `-- no-transaction` as the file's first line.\n\
+         -- sqlx runs it in one transaction with its bookkeeping row: no BEGIN/COMMIT here, just\n\
+         -- as services never commit. A statement that cannot run in a transaction (CREATE INDEX\n\
+         -- CONCURRENTLY) needs `-- no-transaction` as the file's first line instead.\n\
          \n",
         date = format_args!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",

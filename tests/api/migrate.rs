@@ -168,9 +168,9 @@ async fn migrate_creates_the_core_schema_on_an_empty_database() {
 
     // Columns: types, scale, NOT NULL, defaults, and order where the legacy schema added late.
     let columns: Vec<Column> = sqlx::query_as(
-        "SELECT table_name::text || '.' || column_name::text, data_type::text,
-                    is_nullable::text, column_default::text,
-                    numeric_precision::int, numeric_scale::int
+        "SELECT table_name::text || '.' || column_name::text AS name, data_type::text,
+                is_nullable::text, column_default::text AS default_expr,
+                numeric_precision::int AS precision, numeric_scale::int AS scale
                FROM information_schema.columns
               WHERE table_schema = 'public'
                 AND (table_name, column_name) IN (
@@ -462,6 +462,39 @@ async fn migrate_adopts_a_legacy_database_at_alembic_head() {
     let again = migrate(&db, &[]).await;
     again.assert_ok();
     assert_eq!(again.stdout.trim(), "database is up to date");
+}
+
+#[tokio::test]
+async fn concurrent_runs_adopt_a_legacy_database_once() {
+    let db = legacy_database("c4d5e6f7a8b9").await;
+    let url = url_for(&db);
+    let env = [("DATABASE_URL", url.as_str())];
+    let (first, second) = tokio::join!(run(&["migrate"], &env), run(&["migrate"], &env));
+    first.assert_ok();
+    second.assert_ok();
+    let adopters = [&first, &second]
+        .iter()
+        .filter(|r| r.stdout.contains("adopted legacy schema"))
+        .count();
+    assert_eq!(adopters, 1, "{}\n---\n{}", first.stdout, second.stdout);
+
+    let mut conn = connect(&db).await;
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM _sole_alembic_adoption").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_logs'::regclass"
+        )
+        .await,
+        2
+    );
 }
 
 #[tokio::test]
