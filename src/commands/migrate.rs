@@ -1,8 +1,136 @@
 //! `sole migrate`, `sole migrate status`, `sole migrate revision "msg"`.
 
-use crate::cli::MigrateArgs;
-use crate::config::Settings;
+use sqlx::{Connection, Executor, PgConnection};
 
-pub fn run(_settings: Settings, _args: &MigrateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("migrate is not implemented yet")
+use crate::cli::{MigrateAction, MigrateArgs};
+use crate::commands::Reported;
+use crate::config::Settings;
+use crate::db::migrator::{self, MigrateReport, RevisionError, StatusReport};
+use crate::db::{connect_once, direct_url};
+
+pub fn run(settings: Settings, args: &MigrateArgs) -> anyhow::Result<()> {
+    match &args.action {
+        Some(MigrateAction::Revision { message, dir }) => revision(message, dir),
+        Some(MigrateAction::Status) => {
+            let report = crate::commands::runtime()?.block_on(async {
+                let mut conn = connect(&settings, args).await?;
+                let report = migrator::status(&mut conn).await.map_err(failed)?;
+                conn.close().await.ok();
+                anyhow::Ok(report)
+            })?;
+            print_status(&report);
+            Ok(())
+        }
+        None => {
+            let report = crate::commands::runtime()?.block_on(async {
+                let mut conn = connect(&settings, args).await?;
+                let report = migrator::migrate(&mut conn).await.map_err(failed)?;
+                conn.close().await.ok();
+                anyhow::Ok(report)
+            })?;
+            print_migrate(&report);
+            if report.partition_conflicts.is_empty() {
+                Ok(())
+            } else {
+                Err(Reported::new(
+                    1,
+                    format!(
+                        "{} partition(s) could not be created; those orgs cannot write audit rows",
+                        report.partition_conflicts.len()
+                    ),
+                )
+                .into())
+            }
+        }
+    }
+}
+
+async fn connect(settings: &Settings, args: &MigrateArgs) -> anyhow::Result<PgConnection> {
+    let url = direct_url(settings, args.database_url.as_ref())
+        .map_err(|e| Reported::new(2, e.to_string()))?;
+    let mut conn = connect_once(&url, &settings.database)
+        .await
+        .map_err(|e| Reported::new(1, e.to_string()))?;
+    // DB_STATEMENT_TIMEOUT_MS budgets API queries; a migration or the wait for another
+    // `sole migrate` to finish must not be cut off by it.
+    conn.execute("SET statement_timeout = 0")
+        .await
+        .map_err(|e| Reported::new(1, format!("cannot configure the session: {e}")))?;
+    Ok(conn)
+}
+
+fn failed(err: anyhow::Error) -> anyhow::Error {
+    Reported::new(1, format!("migrate failed: {err:#}")).into()
+}
+
+fn print_migrate(report: &MigrateReport) {
+    if let Some(alembic) = &report.adopted_from {
+        println!(
+            "adopted legacy schema at Alembic {alembic} (recorded {} as applied without running it)",
+            migrator::baseline_name()
+        );
+    }
+    for migration in &report.applied {
+        println!("applied {migration}");
+    }
+    for name in &report.partitions_created {
+        println!("created partition {name}");
+    }
+    for conflict in &report.partition_conflicts {
+        println!("partition conflict: {conflict}");
+    }
+    if report.did_nothing() {
+        println!("database is up to date");
+    }
+}
+
+fn print_status(report: &StatusReport) {
+    if let Some(versions) = &report.unadopted_alembic {
+        let versions = if versions.is_empty() {
+            "(empty)".to_owned()
+        } else {
+            versions.join(", ")
+        };
+        println!(
+            "legacy Alembic schema at {versions}, not adopted yet (sole migrate adopts Alembic {})",
+            migrator::ALEMBIC_HEAD
+        );
+    }
+    for applied in &report.applied {
+        let installed = applied
+            .installed_on
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| applied.installed_on.to_string());
+        let mut line = format!("applied  {}  {installed}", applied.migration);
+        if let Some(alembic) = &applied.adopted_from {
+            line.push_str(&format!("  (adopted from Alembic {alembic})"));
+        }
+        if !applied.known {
+            line.push_str("  (not embedded in this binary)");
+        }
+        println!("{line}");
+    }
+    for pending in &report.pending {
+        println!("pending  {pending}");
+    }
+    if report.pending.is_empty() {
+        println!("database is up to date");
+    } else {
+        println!(
+            "{} pending migration(s); run sole migrate",
+            report.pending.len()
+        );
+    }
+}
+
+fn revision(message: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    match migrator::create_revision(dir, message, now) {
+        Ok(path) => {
+            println!("created {}", path.display());
+            Ok(())
+        }
+        Err(err @ RevisionError::EmptyMessage) => Err(Reported::new(2, err.to_string()).into()),
+        Err(err) => Err(Reported::new(1, err.to_string()).into()),
+    }
 }

@@ -7,3 +7,4 @@ mod helpers;
 
 mod health;
 mod meta;
+mod migrate;

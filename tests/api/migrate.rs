@@ -1,0 +1,799 @@
+//! `sole migrate` as operators run it: the built binary against real databases.
+
+use std::process::Output;
+
+use sqlx::{Executor, PgConnection};
+
+use crate::helpers::{connect, empty_database, fresh_database, url_for};
+
+const BASELINE_SQL: &str = include_str!("../../migrations/20260205000000_legacy_core_baseline.sql");
+const BASELINE: &str = "20260205000000 legacy core baseline";
+
+/// One row of information_schema.columns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Column {
+    name: String,
+    data_type: String,
+    is_nullable: String,
+    default_expr: Option<String>,
+    precision: Option<i32>,
+    scale: Option<i32>,
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    fn assert_ok(&self) -> &Self {
+        assert!(
+            self.success(),
+            "sole exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Self {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// The binary with a clean environment, so the developer's DATABASE_URL_DIRECT, CONFIG_FILE or
+/// `.env` cannot leak into the test.
+fn sole(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sole"));
+    cmd.arg("--no-dotenv")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    sole(args, env)
+        .output()
+        .await
+        .expect("run the sole binary")
+        .into()
+}
+
+async fn migrate(db: &str, args: &[&str]) -> Run {
+    let url = url_for(db);
+    let mut all = vec!["migrate"];
+    all.extend_from_slice(args);
+    run(&all, &[("DATABASE_URL", url.as_str())]).await
+}
+
+async fn scalar_i64(conn: &mut PgConnection, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&mut *conn)
+        .await
+        .expect("query")
+}
+
+async fn table_exists(conn: &mut PgConnection, name: &str) -> bool {
+    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await
+        .expect("to_regclass")
+}
+
+/// A database as the legacy service left it at `alembic`: the core schema (the baseline is its
+/// exact copy), Alembic's bookkeeping, a domain table `sole` does not know, and data.
+async fn legacy_database(alembic: &str) -> String {
+    let db = empty_database().await;
+    let mut conn = connect(&db).await;
+    conn.execute(BASELINE_SQL)
+        .await
+        .expect("legacy core schema");
+    conn.execute(
+        "CREATE TABLE alembic_version (
+             version_num varchar(32) NOT NULL,
+             CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+         );
+         CREATE TABLE loan_applications (
+             id uuid PRIMARY KEY,
+             org_id varchar NOT NULL,
+             org_membership_id uuid NOT NULL,
+             amount numeric(18, 2) NOT NULL,
+             CONSTRAINT fk_loan_app_org_membership FOREIGN KEY (org_id, org_membership_id)
+                 REFERENCES org_memberships (org_id, id) ON DELETE CASCADE
+         );
+         INSERT INTO orgs (id, name, slug, status) VALUES
+             ('legacy-co', 'Legacy Co', 'legacy-co', 'ACTIVE'),
+             ('late-org', 'Late Org', 'late-org', 'ACTIVE');
+         CREATE TABLE audit_logs_legacy_co PARTITION OF audit_logs FOR VALUES IN ('legacy-co');
+         CREATE TABLE journal_entries_legacy_co PARTITION OF journal_entries FOR VALUES IN ('legacy-co');
+         INSERT INTO identities (id, email, hashed_password)
+             VALUES ('00000000-0000-4000-8000-000000000001', 'admin@legacy.example', '$argon2id$x');
+         INSERT INTO users (id, org_id, email, identity_id)
+             VALUES ('00000000-0000-4000-8000-000000000002', 'legacy-co', 'admin@legacy.example',
+                     '00000000-0000-4000-8000-000000000001');
+         INSERT INTO org_memberships (id, org_id, user_id, employee_id, employment_status,
+                                      platform_status, invitation_status)
+             VALUES ('00000000-0000-4000-8000-000000000003', 'legacy-co',
+                     '00000000-0000-4000-8000-000000000002', 'legacy-co-admin', 'ACTIVE', 'ACTIVE',
+                     'ACCEPTED');
+         INSERT INTO loan_applications (id, org_id, org_membership_id, amount)
+             VALUES ('00000000-0000-4000-8000-000000000004', 'legacy-co',
+                     '00000000-0000-4000-8000-000000000003', 12345.67);
+         INSERT INTO audit_logs (id, org_id, action, resource_type, resource_id)
+             VALUES ('00000000-0000-4000-8000-000000000005', 'legacy-co', 'user.onboarded', 'user',
+                     'x');",
+    )
+    .await
+    .expect("legacy fixture");
+    sqlx::query("INSERT INTO alembic_version (version_num) VALUES ($1)")
+        .bind(alembic)
+        .execute(&mut conn)
+        .await
+        .expect("alembic version");
+    db
+}
+
+#[tokio::test]
+async fn migrate_creates_the_core_schema_on_an_empty_database() {
+    let db = empty_database().await;
+    let out = migrate(&db, &[]).await;
+    out.assert_ok();
+    assert!(
+        out.stdout.contains(&format!("applied {BASELINE}")),
+        "{}",
+        out.stdout
+    );
+
+    let mut conn = connect(&db).await;
+    for table in sole::db::migrator::CORE_TABLES {
+        assert!(table_exists(&mut conn, table).await, "{table} missing");
+    }
+    assert!(!table_exists(&mut conn, "announcements").await);
+    assert!(!table_exists(&mut conn, "alembic_version").await);
+
+    // Columns: types, scale, NOT NULL, defaults, and order where the legacy schema added late.
+    let columns: Vec<Column> = sqlx::query_as(
+        "SELECT table_name::text || '.' || column_name::text AS name, data_type::text,
+                is_nullable::text, column_default::text AS default_expr,
+                numeric_precision::int AS precision, numeric_scale::int AS scale
+               FROM information_schema.columns
+              WHERE table_schema = 'public'
+                AND (table_name, column_name) IN (
+                    ('identities', 'must_change_password'),
+                    ('users', 'identity_id'),
+                    ('org_settings', 'fixed_interest_rate_annual_percent'),
+                    ('org_settings', 'min_service_duration_years'),
+                    ('org_settings', 'mfa_required_actions'),
+                    ('org_settings', 'allow_impersonation'),
+                    ('departments', 'is_archived'),
+                    ('journal_entries', 'entry_date'),
+                    ('orgs', 'id'))
+              ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("columns");
+    let by_name = |name: &str| {
+        columns
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+            .clone()
+    };
+    let must_change = by_name("identities.must_change_password");
+    assert_eq!(
+        (
+            must_change.data_type.as_str(),
+            must_change.is_nullable.as_str()
+        ),
+        ("boolean", "NO")
+    );
+    assert_eq!(must_change.default_expr.as_deref(), Some("false"));
+    let identity_id = by_name("users.identity_id");
+    assert_eq!(
+        (
+            identity_id.data_type.as_str(),
+            identity_id.is_nullable.as_str()
+        ),
+        ("uuid", "NO")
+    );
+    let fixed = by_name("org_settings.fixed_interest_rate_annual_percent");
+    assert_eq!(
+        (fixed.data_type.as_str(), fixed.is_nullable.as_str()),
+        ("numeric", "NO")
+    );
+    assert_eq!((fixed.precision, fixed.scale), (Some(10), Some(4)));
+    let years = by_name("org_settings.min_service_duration_years");
+    assert_eq!(years.is_nullable, "YES");
+    assert_eq!((years.precision, years.scale), (Some(6), Some(2)));
+    assert_eq!(
+        by_name("org_settings.mfa_required_actions")
+            .default_expr
+            .as_deref(),
+        Some("'[]'::jsonb")
+    );
+    assert_eq!(by_name("departments.is_archived").default_expr, None);
+    assert_eq!(
+        by_name("journal_entries.entry_date")
+            .default_expr
+            .as_deref(),
+        Some("CURRENT_DATE")
+    );
+    assert_eq!(by_name("orgs.id").data_type, "character varying");
+
+    let last_setting: String = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+          WHERE table_name = 'org_settings' ORDER BY ordinal_position DESC LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("last column");
+    assert_eq!(last_setting, "allow_impersonation");
+
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM information_schema.columns
+              WHERE table_schema = 'public' AND column_name = 'id' AND data_type = 'uuid'
+                AND column_default IS NOT NULL",
+        )
+        .await,
+        0,
+        "UUID primary keys are generated by the application"
+    );
+
+    // Named constraints and indexes.
+    let constraints: Vec<String> = sqlx::query_scalar(
+        "SELECT conname::text FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("constraints");
+    for name in [
+        "fk_users_identity_id",
+        "fk_recovery_identity",
+        "uq_users_org_email",
+        "uq_users_org_identity",
+        "uq_membership_org_id_id",
+        "uq_membership_org_employee",
+        "uq_org_user_profiles_org_membership",
+        "uq_acl_org_user_resource",
+        "uq_user_roles_org_user_role",
+        "orgs_slug_key",
+        "audit_logs_pkey",
+    ] {
+        assert!(constraints.iter().any(|c| c == name), "{name} missing");
+    }
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("indexes");
+    let index = |name: &str| {
+        indexes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, def)| def.clone())
+            .unwrap_or_else(|| panic!("index {name} missing"))
+    };
+    assert!(index("ix_identities_email").starts_with("CREATE UNIQUE INDEX"));
+    assert!(index("ix_user_mfa_devices_token_hash").starts_with("CREATE UNIQUE INDEX"));
+    assert!(index("ix_audit_logs_org_id").contains("(org_id)"));
+    assert!(index("ix_journal_entries_org_id").contains("(org_id)"));
+    index("ix_user_roles_role_id");
+
+    // The composite org-isolation FK, unnamed in the legacy schema.
+    let composite: (String, String, String, String) = sqlx::query_as(
+        "SELECT conname::text, confrelid::regclass::text,
+                pg_get_constraintdef(oid), confdeltype::text
+           FROM pg_constraint
+          WHERE conrelid = 'org_user_profiles'::regclass AND contype = 'f'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("exactly one FK on org_user_profiles");
+    assert_eq!(composite.0, "org_user_profiles_org_id_membership_id_fkey");
+    assert_eq!(composite.1, "org_memberships");
+    assert!(
+        composite.2.starts_with(
+            "FOREIGN KEY (org_id, membership_id) REFERENCES org_memberships(org_id, id)"
+        ),
+        "{}",
+        composite.2
+    );
+    assert_eq!(composite.3, "c");
+
+    // audit_logs and journal_entries are LIST-partitioned by org_id, with PK (id, org_id).
+    for table in ["audit_logs", "journal_entries"] {
+        let (relkind, key): (String, String) = sqlx::query_as(
+            "SELECT relkind::text, pg_get_partkeydef(oid) FROM pg_class WHERE oid = to_regclass($1)",
+        )
+        .bind(table)
+        .fetch_one(&mut conn)
+        .await
+        .expect("partitioned table");
+        assert_eq!((relkind.as_str(), key.as_str()), ("p", "LIST (org_id)"));
+        let pk: String = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+              WHERE conrelid = to_regclass($1) AND contype = 'p'",
+        )
+        .bind(table)
+        .fetch_one(&mut conn)
+        .await
+        .expect("primary key");
+        assert_eq!(pk, "PRIMARY KEY (id, org_id)");
+    }
+}
+
+#[tokio::test]
+async fn a_second_migrate_finds_nothing_to_do() {
+    let db = empty_database().await;
+    migrate(&db, &[]).await.assert_ok();
+    let again = migrate(&db, &[]).await;
+    again.assert_ok();
+    assert_eq!(again.stdout.trim(), "database is up to date");
+}
+
+#[tokio::test]
+async fn concurrent_migrate_runs_both_succeed_and_apply_once() {
+    let db = empty_database().await;
+    let url = url_for(&db);
+    let env = [("DATABASE_URL", url.as_str())];
+    let (first, second, third) = tokio::join!(
+        run(&["migrate"], &env),
+        run(&["migrate"], &env),
+        run(&["migrate"], &env)
+    );
+    let runs = [first, second, third];
+    for out in &runs {
+        out.assert_ok();
+    }
+    let applied = runs
+        .iter()
+        .filter(|r| r.stdout.contains(&format!("applied {BASELINE}")))
+        .count();
+    let idle = runs
+        .iter()
+        .filter(|r| r.stdout.trim() == "database is up to date")
+        .count();
+    assert_eq!((applied, idle), (1, 2));
+
+    let mut conn = connect(&db).await;
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn migrate_adopts_a_legacy_database_at_alembic_head() {
+    let db = legacy_database("c4d5e6f7a8b9").await;
+
+    let out = migrate(&db, &[]).await;
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("adopted legacy schema at Alembic c4d5e6f7a8b9"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("applied 20260205000000"),
+        "{}",
+        out.stdout
+    );
+    // The org the legacy seed never gave partitions gets them; the other keeps its own.
+    assert!(out.stdout.contains("created partition audit_logs_late_org"));
+    assert!(
+        out.stdout
+            .contains("created partition journal_entries_late_org")
+    );
+    assert!(!out.stdout.contains("legacy_co"), "{}", out.stdout);
+
+    // The baseline row is the one sqlx itself writes when it runs the baseline.
+    let mut conn = connect(&db).await;
+    let adopted: (String, bool, Vec<u8>) = sqlx::query_as(
+        "SELECT description, success, checksum FROM _sqlx_migrations WHERE version = 20260205000000",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("baseline recorded");
+    let mut template = connect(&fresh_database().await).await;
+    let migrated: (String, bool, Vec<u8>) = sqlx::query_as(
+        "SELECT description, success, checksum FROM _sqlx_migrations WHERE version = 20260205000000",
+    )
+    .fetch_one(&mut template)
+    .await
+    .expect("baseline applied");
+    assert_eq!(adopted, migrated);
+
+    // Legacy tables and rows are untouched.
+    let version: String = sqlx::query_scalar("SELECT version_num::text FROM alembic_version")
+        .fetch_one(&mut conn)
+        .await
+        .expect("alembic version kept");
+    assert_eq!(version, "c4d5e6f7a8b9");
+    let amount: String = sqlx::query_scalar("SELECT amount::text FROM loan_applications")
+        .fetch_one(&mut conn)
+        .await
+        .expect("domain row kept");
+    assert_eq!(amount, "12345.67");
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM audit_logs_legacy_co").await,
+        1
+    );
+    sqlx::query(
+        "INSERT INTO audit_logs (id, org_id, action, resource_type, resource_id)
+         VALUES ('00000000-0000-4000-8000-000000000006', 'late-org', 'role.created', 'role', 'r')",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("the repaired org can write audit rows");
+
+    let status = migrate(&db, &["status"]).await;
+    status.assert_ok();
+    let baseline_line = status
+        .stdout
+        .lines()
+        .find(|l| l.contains(BASELINE))
+        .unwrap_or_else(|| panic!("{}", status.stdout));
+    assert!(baseline_line.starts_with("applied"), "{baseline_line}");
+    assert!(
+        baseline_line.contains("adopted from Alembic c4d5e6f7a8b9"),
+        "{baseline_line}"
+    );
+
+    let again = migrate(&db, &[]).await;
+    again.assert_ok();
+    assert_eq!(again.stdout.trim(), "database is up to date");
+}
+
+#[tokio::test]
+async fn concurrent_runs_adopt_a_legacy_database_once() {
+    let db = legacy_database("c4d5e6f7a8b9").await;
+    let url = url_for(&db);
+    let env = [("DATABASE_URL", url.as_str())];
+    let (first, second) = tokio::join!(run(&["migrate"], &env), run(&["migrate"], &env));
+    first.assert_ok();
+    second.assert_ok();
+    let adopters = [&first, &second]
+        .iter()
+        .filter(|r| r.stdout.contains("adopted legacy schema"))
+        .count();
+    assert_eq!(adopters, 1, "{}\n---\n{}", first.stdout, second.stdout);
+
+    let mut conn = connect(&db).await;
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM _sole_alembic_adoption").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_logs'::regclass"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_legacy_database_at_another_alembic_version() {
+    let db = legacy_database("382127535a2f").await;
+    let out = migrate(&db, &[]).await;
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    let message = out.stderr.trim();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("382127535a2f"), "{message}");
+    assert!(message.contains("c4d5e6f7a8b9"), "{message}");
+    assert!(message.contains("alembic upgrade head"), "{message}");
+
+    let mut conn = connect(&db).await;
+    assert!(!table_exists(&mut conn, "_sqlx_migrations").await);
+    assert!(!table_exists(&mut conn, "audit_logs_late_org").await);
+}
+
+#[tokio::test]
+async fn migrate_refuses_core_tables_without_any_history() {
+    let db = empty_database().await;
+    let mut conn = connect(&db).await;
+    conn.execute("CREATE TABLE orgs (id varchar PRIMARY KEY)")
+        .await
+        .expect("stray table");
+    let out = migrate(&db, &[]).await;
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("orgs"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no migration history"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn migrate_creates_missing_partitions_for_existing_orgs() {
+    let db = fresh_database().await;
+    let mut conn = connect(&db).await;
+    conn.execute(
+        "INSERT INTO orgs (id, name, slug, status) VALUES ('acme-corp', 'Acme', 'acme', 'ACTIVE'),
+                                                          ('o''brien', 'OB', 'ob', 'ACTIVE')",
+    )
+    .await
+    .expect("orgs without partitions");
+
+    let out = migrate(&db, &[]).await;
+    out.assert_ok();
+    for name in [
+        "audit_logs_acme_corp",
+        "journal_entries_acme_corp",
+        "audit_logs_o_brien",
+        "journal_entries_o_brien",
+    ] {
+        assert!(
+            out.stdout.contains(&format!("created partition {name}")),
+            "{name}: {}",
+            out.stdout
+        );
+    }
+
+    for org in ["acme-corp", "o'brien"] {
+        let partition: String = sqlx::query_scalar(
+            "INSERT INTO audit_logs (id, org_id, action, resource_type, resource_id)
+             VALUES (gen_random_uuid(), $1, 'role.created', 'role', 'r')
+             RETURNING tableoid::regclass::text",
+        )
+        .bind(org)
+        .fetch_one(&mut conn)
+        .await
+        .expect("audit row");
+        assert_eq!(
+            partition,
+            sole::db::partitions::partition_name("audit_logs", org)
+        );
+    }
+
+    let again = migrate(&db, &[]).await;
+    again.assert_ok();
+    assert_eq!(again.stdout.trim(), "database is up to date");
+}
+
+#[tokio::test]
+async fn colliding_partition_names_are_reported_not_skipped() {
+    let db = fresh_database().await;
+    let mut conn = connect(&db).await;
+    conn.execute(
+        "INSERT INTO orgs (id, name, slug, status) VALUES ('a-b', 'A', 'a1', 'ACTIVE'),
+                                                          ('a_b', 'B', 'b1', 'ACTIVE')",
+    )
+    .await
+    .expect("orgs");
+
+    let out = migrate(&db, &[]).await;
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("created partition audit_logs_a_b"));
+    assert!(
+        out.stdout
+            .contains(r#"org "a_b" has no audit_logs partition and audit_logs_a_b is taken"#),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("could not be created"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn ensure_org_partitions_creates_one_orgs_partitions_once() {
+    let db = fresh_database().await;
+    let mut conn = connect(&db).await;
+    conn.execute("INSERT INTO orgs (id, name, slug, status) VALUES ('9lives', 'N', 'n', 'ACTIVE')")
+        .await
+        .expect("org");
+    let created = sole::db::partitions::ensure_org_partitions(&mut conn, "9lives")
+        .await
+        .expect("partitions");
+    assert_eq!(
+        created,
+        ["audit_logs_org_9lives", "journal_entries_org_9lives"]
+    );
+    let again = sole::db::partitions::ensure_org_partitions(&mut conn, "9lives")
+        .await
+        .expect("idempotent");
+    assert!(again.is_empty());
+
+    conn.execute("INSERT INTO orgs (id, name, slug, status) VALUES ('9Lives', 'M', 'm', 'ACTIVE')")
+        .await
+        .expect("org");
+    let err = sole::db::partitions::ensure_org_partitions(&mut conn, "9Lives")
+        .await
+        .expect_err("name collision");
+    assert!(
+        err.to_string().contains("audit_logs_org_9lives is taken"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn status_lists_pending_then_applied_migrations() {
+    let db = empty_database().await;
+    let before = migrate(&db, &["status"]).await;
+    before.assert_ok();
+    assert!(
+        before.stdout.contains(&format!("pending  {BASELINE}")),
+        "{}",
+        before.stdout
+    );
+    assert!(before.stdout.contains("pending migration(s)"));
+    let mut conn = connect(&db).await;
+    assert!(
+        !table_exists(&mut conn, "_sqlx_migrations").await,
+        "status changes nothing"
+    );
+
+    migrate(&db, &[]).await.assert_ok();
+    let after = migrate(&db, &["status"]).await;
+    after.assert_ok();
+    let line = after
+        .stdout
+        .lines()
+        .find(|l| l.contains(BASELINE))
+        .unwrap_or_else(|| panic!("{}", after.stdout));
+    assert!(line.starts_with("applied"), "{line}");
+    assert!(!line.contains("adopted"), "{line}");
+    // The installation timestamp, RFC 3339 in UTC.
+    assert!(line.trim_end().ends_with('Z'), "{line}");
+    assert!(after.stdout.contains("database is up to date"));
+}
+
+#[tokio::test]
+async fn revision_creates_a_timestamped_file_with_a_header() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("migrations")).expect("migrations dir");
+    let out: Run = sole(&["migrate", "revision", "Add widgets"], &[])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("run sole")
+        .into();
+    out.assert_ok();
+
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("migrations"))
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = &files[0];
+    let (version, rest) = name.split_at(14);
+    assert!(version.bytes().all(|b| b.is_ascii_digit()), "{name}");
+    assert!(version.starts_with("20"), "{name}");
+    assert_eq!(rest, "_add_widgets.sql");
+    assert!(out.stdout.contains(name.as_str()), "{}", out.stdout);
+
+    let text = std::fs::read_to_string(dir.path().join("migrations").join(name)).expect("file");
+    assert!(text.starts_with("-- Add widgets\n"), "{text}");
+    assert!(text.contains("UTC"), "{text}");
+    assert!(
+        text.contains("embedded into the binary at build time"),
+        "{text}"
+    );
+    assert!(text.contains("services never commit"), "{text}");
+    assert!(
+        !text.starts_with("-- no-transaction"),
+        "the header must not switch off the transaction"
+    );
+}
+
+#[tokio::test]
+async fn revision_refuses_a_blank_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for message in ["", "   "] {
+        let out: Run = sole(
+            &[
+                "migrate",
+                "revision",
+                message,
+                "--dir",
+                dir.path().to_str().expect("utf-8 path"),
+            ],
+            &[],
+        )
+        .output()
+        .await
+        .expect("run sole")
+        .into();
+        assert_eq!(out.code, Some(2), "{message:?}: {}", out.stderr);
+        assert!(out.stderr.contains("message is empty"), "{}", out.stderr);
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "no file written"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_database_gives_one_line_without_the_password() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let url = format!("postgres://u:s3cret@127.0.0.1:{port}/db");
+    let out = run(
+        &["migrate"],
+        &[("DATABASE_URL", url.as_str()), ("DB_POOL_TIMEOUT", "3")],
+    )
+    .await;
+    assert!(!out.success());
+    let message = out.stderr.trim();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}/db")),
+        "{message}"
+    );
+    assert!(!out.stderr.contains("s3cret") && !out.stdout.contains("s3cret"));
+}
+
+#[tokio::test]
+async fn a_missing_database_is_named() {
+    let name = format!("sole_test_missing_{}", uuid::Uuid::new_v4().simple());
+    let out = migrate(&name, &[]).await;
+    assert!(!out.success());
+    let message = out.stderr.trim();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains(&name), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+}
+
+#[tokio::test]
+async fn the_direct_url_and_the_flag_win_over_database_url() {
+    let db = empty_database().await;
+    let good = url_for(&db);
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let bad = format!("postgres://u@127.0.0.1:{port}/nowhere");
+
+    let direct = run(
+        &["migrate", "status"],
+        &[
+            ("DATABASE_URL", bad.as_str()),
+            ("DATABASE_URL_DIRECT", good.as_str()),
+        ],
+    )
+    .await;
+    direct.assert_ok();
+
+    let flag = run(
+        &["migrate", "--database-url", good.as_str()],
+        &[
+            ("DATABASE_URL", bad.as_str()),
+            ("DATABASE_URL_DIRECT", bad.as_str()),
+        ],
+    )
+    .await;
+    flag.assert_ok();
+    assert!(flag.stdout.contains(&format!("applied {BASELINE}")));
+}
