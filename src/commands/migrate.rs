@@ -105,6 +105,11 @@ fn print_status(report: &StatusReport) {
         if let Some(alembic) = &applied.adopted_from {
             line.push_str(&format!("  (adopted from Alembic {alembic})"));
         }
+        if !applied.success {
+            line.push_str(
+                "  (FAILED partway: repair by hand, then delete its _sqlx_migrations row)",
+            );
+        }
         if !applied.known {
             line.push_str("  (not embedded in this binary)");
         }

@@ -268,21 +268,38 @@ async fn refuse_unmanaged_core_tables(conn: &mut PgConnection) -> anyhow::Result
     Ok(())
 }
 
-/// `version -> installed_on` of the rows sqlx recorded; empty before the first run.
+/// A row of `_sqlx_migrations`.
+struct RecordedMigration {
+    description: String,
+    installed_on: OffsetDateTime,
+    success: bool,
+}
+
+/// The rows sqlx recorded, by version; empty before the first run. A failed (dirty) row counts:
+/// sqlx refuses to go on until it is repaired, so it is not pending either.
 async fn applied_migrations(
     conn: &mut PgConnection,
-) -> anyhow::Result<HashMap<i64, (String, OffsetDateTime)>> {
+) -> anyhow::Result<HashMap<i64, RecordedMigration>> {
     if !table_exists(conn, MIGRATIONS_TABLE).await? {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, String, OffsetDateTime)> = sqlx::query_as(
-        "SELECT version, description, installed_on FROM _sqlx_migrations WHERE success ORDER BY version",
+    let rows: Vec<(i64, String, OffsetDateTime, bool)> = sqlx::query_as(
+        "SELECT version, description, installed_on, success FROM _sqlx_migrations ORDER BY version",
     )
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(version, description, installed_on)| (version, (description, installed_on)))
+        .map(|(version, description, installed_on, success)| {
+            (
+                version,
+                RecordedMigration {
+                    description,
+                    installed_on,
+                    success,
+                },
+            )
+        })
         .collect())
 }
 
@@ -314,6 +331,8 @@ fn one_line(text: &str) -> String {
 pub struct AppliedStatus {
     pub migration: MigrationName,
     pub installed_on: OffsetDateTime,
+    /// False when sqlx recorded the migration as failed partway (a "dirty" database).
+    pub success: bool,
     /// The Alembic revision, when this row was recorded by adopting a legacy database.
     pub adopted_from: Option<String>,
     /// False when this binary does not embed the migration (a newer sole applied it).
@@ -347,12 +366,13 @@ pub async fn status(conn: &mut PgConnection) -> anyhow::Result<StatusReport> {
 
     let mut applied: Vec<AppliedStatus> = applied_rows
         .iter()
-        .map(|(version, (description, installed_on))| AppliedStatus {
+        .map(|(version, row)| AppliedStatus {
             migration: MigrationName {
                 version: *version,
-                description: description.clone(),
+                description: row.description.clone(),
             },
-            installed_on: *installed_on,
+            installed_on: row.installed_on,
+            success: row.success,
             adopted_from: adoptions.get(version).cloned(),
             known: migrator.version_exists(*version),
         })
