@@ -65,5 +65,7 @@ pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
             Cache::memory(&settings.redis_key_prefix)
         }
     };
-    Ok(AppState::new(settings, db, cache))
+    let auth = crate::http::AuthContext::from_settings(&settings)
+        .map_err(|e| Reported::new(2, format!("{e:#}")))?;
+    Ok(AppState::new(settings, db, cache, Arc::new(auth)))
 }

@@ -1,5 +1,6 @@
 //! Validated domain types.
 
+pub mod email;
 pub mod geo;
 pub mod membership;
 pub mod org;

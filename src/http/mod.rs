@@ -2,9 +2,13 @@
 
 pub mod envelope;
 pub mod extract;
+pub mod guard;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+pub mod session;
+pub mod tenant;
+pub mod token;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +23,9 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::fernet::Crypto;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -29,17 +36,37 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: PgPool,
     pub cache: Cache,
+    pub auth: Arc<AuthContext>,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(settings: Arc<Settings>, db: PgPool, cache: Cache) -> Self {
+    pub fn new(settings: Arc<Settings>, db: PgPool, cache: Cache, auth: Arc<AuthContext>) -> Self {
         Self {
             settings,
             db,
             cache,
+            auth,
             started: Instant::now(),
         }
+    }
+}
+
+/// The crypto the API needs, built once at startup: parsed JWT keys, the password hasher with
+/// its dummy hash, and the derived Fernet key (PBKDF2 is far too slow to run per request).
+pub struct AuthContext {
+    pub jwt: JwtKeys,
+    pub passwords: PasswordHasher,
+    pub crypto: Crypto,
+}
+
+impl AuthContext {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            jwt: JwtKeys::from_settings(settings)?,
+            passwords: PasswordHasher::new(&settings.argon2)?,
+            crypto: Crypto::from_settings(settings)?,
+        })
     }
 }
 

@@ -7,4 +7,5 @@ pub mod mfa;
 pub mod org_settings;
 pub mod orgs;
 pub mod permissions;
+pub mod roles;
 pub mod users;

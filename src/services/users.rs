@@ -177,6 +177,22 @@ pub async fn full_name(
     .await
 }
 
+/// The raw stored names of the user's roles in the org, sorted.
+pub async fn role_names(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
+         WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::pick_display_name;

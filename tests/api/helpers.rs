@@ -144,13 +144,36 @@ pub struct TestApp {
     pub db_name: String,
     pub settings: Arc<Settings>,
     pub cache: Cache,
+    pub auth: Arc<sole::http::AuthContext>,
     pub redis_prefix: String,
 }
 
 /// Settings every test starts from: cheap argon2 (same code path, smaller parameters), the
 /// test database and a private Redis prefix.
+/// The throwaway RSA key pair of `../shared/vectors/legacy-vectors.json` (test-only key).
+fn vector_keys() -> (String, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/vectors/legacy-vectors.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (
+        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
+        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
+    )
+}
+
 pub fn base_env(db_name: &str, redis_prefix: &str) -> EnvMap {
+    let (private_pem, public_pem) = vector_keys();
     EnvMap::from_pairs([
+        ("JWT_PRIVATE_KEY", private_pem),
+        ("JWT_PUBLIC_KEY", public_pem),
+        (
+            "SECRET_KEY",
+            "test-secret-key-0123456789abcdef0123456789".to_owned(),
+        ),
+        ("FERNET_KDF_SALT", "test-fernet-kdf-salt-0001".to_owned()),
+        ("FERNET_KDF_ITERATIONS", "100000".to_owned()),
+        ("TENANCY_MODE", "multi".to_owned()),
         ("ENVIRONMENT", "development".to_owned()),
         ("DATABASE_URL", url_for(db_name)),
         ("REDIS_URL", redis_url()),
@@ -187,6 +210,7 @@ pub async fn spawn_with_env(env: EnvMap, db_name: String, redis_prefix: String) 
     let settings = Arc::new(Settings::from_env(&env).expect("test settings"));
     let state = sole::commands::serve::build_state(settings.clone()).expect("state");
     let cache = state.cache.clone();
+    let auth = state.auth.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let app = http::app(state);
@@ -210,6 +234,7 @@ pub async fn spawn_with_env(env: EnvMap, db_name: String, redis_prefix: String) 
         db_name,
         settings,
         cache,
+        auth,
         redis_prefix,
     }
 }

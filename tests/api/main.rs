@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fixtures;
 mod helpers;
 
+mod auth_login;
 mod health;
 mod meta;
 mod migrate;

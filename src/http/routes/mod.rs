@@ -1,5 +1,6 @@
 //! Route table: one module per resource, each exporting `router()`.
 
+pub mod auth;
 pub mod health;
 pub mod meta;
 
@@ -11,4 +12,5 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(health::router())
         .merge(meta::router())
+        .merge(auth::router())
 }

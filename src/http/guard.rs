@@ -1,0 +1,266 @@
+//! Authentication guards as extractors (contract §4.3), the permission check (§6) and the
+//! step-up check (§4.7).
+//!
+//! Every check runs in the legacy order, because the frontend branches on the messages.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::membership::{self, Gate};
+use crate::domain::org::OrgId;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::http::tenant::{self, Tenant};
+use crate::http::token::TokenView;
+use crate::services;
+
+/// How a route authenticates.
+pub trait GuardMode: Send + Sync + std::fmt::Debug + 'static {
+    /// Resolve the tenant before checking that a token was sent (the legacy dependency order
+    /// of the org-admin routes: without `X-Org-Id` they answer 400 before 401).
+    const TENANT_FIRST: bool;
+    const GATE: Gate;
+    /// `POST /auth/change-password` is the one route a user with a pending password change may
+    /// call.
+    const ALLOW_PASSWORD_CHANGE: bool;
+}
+
+/// Strict membership; 401 "Not authenticated" before tenant errors (`/auth/me`, `/self/*` …).
+#[derive(Debug)]
+pub struct Member;
+/// Strict membership; tenant errors first (`/org/users*`, `/roles*`, `/auth/step-up/verify` …).
+#[derive(Debug)]
+pub struct OrgMember;
+/// Pending membership allowed and a required password change allowed (change-password).
+#[derive(Debug)]
+pub struct PasswordChange;
+
+impl GuardMode for Member {
+    const TENANT_FIRST: bool = false;
+    const GATE: Gate = Gate::Strict;
+    const ALLOW_PASSWORD_CHANGE: bool = false;
+}
+impl GuardMode for OrgMember {
+    const TENANT_FIRST: bool = true;
+    const GATE: Gate = Gate::Strict;
+    const ALLOW_PASSWORD_CHANGE: bool = false;
+}
+impl GuardMode for PasswordChange {
+    const TENANT_FIRST: bool = false;
+    const GATE: Gate = Gate::PendingAllowed;
+    const ALLOW_PASSWORD_CHANGE: bool = true;
+}
+
+/// The authenticated user of a request, in the resolved tenant.
+#[derive(Debug)]
+pub struct CurrentUser<M: GuardMode = Member> {
+    pub org_id: OrgId,
+    pub user_id: Uuid,
+    /// The identity whose token this is (the admin's during impersonation).
+    pub identity_id: Uuid,
+    /// The user's own identity (the impersonated user's during impersonation).
+    pub user_identity_id: Uuid,
+    pub email: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub mfa_enabled: bool,
+    pub must_change_password: bool,
+    pub last_active_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub membership_id: Option<Uuid>,
+    pub claims: TokenView,
+    mode: PhantomData<M>,
+}
+
+impl<M: GuardMode> Clone for CurrentUser<M> {
+    fn clone(&self) -> Self {
+        Self {
+            org_id: self.org_id.clone(),
+            user_id: self.user_id,
+            identity_id: self.identity_id,
+            user_identity_id: self.user_identity_id,
+            email: self.email.clone(),
+            is_active: self.is_active,
+            is_superuser: self.is_superuser,
+            mfa_enabled: self.mfa_enabled,
+            must_change_password: self.must_change_password,
+            last_active_at: self.last_active_at,
+            created_at: self.created_at,
+            membership_id: self.membership_id,
+            claims: self.claims.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M: GuardMode> CurrentUser<M> {
+    /// The `su` claim: superusers bypass tenant, membership and permission checks.
+    pub fn bypasses_permissions(&self) -> bool {
+        self.claims.su
+    }
+
+    pub fn is_impersonating(&self) -> bool {
+        self.claims.is_impersonation()
+    }
+
+    /// The admin's user id during impersonation.
+    pub fn impersonator_id(&self) -> Option<Uuid> {
+        self.claims
+            .imp
+            .as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// 403 "Missing permission: <code>" unless the user has it (superusers always do).
+    pub async fn require(&self, state: &AppState, code: &str) -> Result<(), ApiError> {
+        if self.bypasses_permissions() {
+            tracing::debug!(permission = code, "superuser permission bypass");
+            return Ok(());
+        }
+        let mut conn = state.db.acquire().await?;
+        let perms = services::permissions::cached(
+            &state.cache,
+            &mut conn,
+            self.org_id.as_str(),
+            self.user_id,
+        )
+        .await?;
+        if perms.iter().any(|p| p == code) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("Missing permission: {code}")))
+        }
+    }
+}
+
+fn is_background(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get("x-background-request")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true"))
+}
+
+/// How often `last_active_at` is written per identity at most.
+const ACTIVITY_WRITE_INTERVAL_SECS: i64 = 60;
+
+/// 401 "Session expired due to inactivity" when the identity's last activity is older than
+/// `SESSION_TIMEOUT_MINUTES` (null means no check).
+pub fn check_inactivity(
+    state: &AppState,
+    last_active_at: Option<OffsetDateTime>,
+) -> Result<(), ApiError> {
+    if let Some(last) = last_active_at {
+        let idle = OffsetDateTime::now_utc() - last;
+        if idle > time::Duration::minutes(state.settings.session_timeout_minutes) {
+            return Err(ApiError::unauthorized("Session expired due to inactivity"));
+        }
+    }
+    Ok(())
+}
+
+impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<CurrentUser<M>>() {
+            return Ok(user.clone());
+        }
+        let tenant: Tenant = if M::TENANT_FIRST {
+            tenant::resolve(state, parts).await?
+        } else {
+            if tenant::bearer_token(&parts.headers).is_none() {
+                return Err(ApiError::unauthorized("Not authenticated"));
+            }
+            tenant::resolve(state, parts).await?
+        };
+        let Some(claims) = tenant.bearer.clone() else {
+            return Err(ApiError::unauthorized("Not authenticated"));
+        };
+        if claims.typ != "access" {
+            return Err(ApiError::unauthorized("Unexpected token type"));
+        }
+        let Some(user_id) = claims.sub_uuid() else {
+            return Err(ApiError::unauthorized("Invalid token"));
+        };
+        let Some(token_org) = claims.org.as_deref() else {
+            return Err(ApiError::unauthorized("Token missing org claim"));
+        };
+        if !claims.su && token_org != tenant.org_id.as_str() {
+            return Err(ApiError::unauthorized("Token tenant mismatch"));
+        }
+
+        let mut conn = state.db.acquire().await?;
+        let ctx = services::users::context(
+            &mut conn,
+            user_id,
+            claims.iid_uuid(),
+            tenant.org_id.as_str(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("User not found"))?;
+        if !ctx.user_is_active {
+            return Err(ApiError::unauthorized("Inactive user"));
+        }
+        if !ctx.identity_is_active {
+            return Err(ApiError::unauthorized("Identity inactive"));
+        }
+        if claims
+            .tv
+            .is_some_and(|tv| tv != i64::from(ctx.token_version))
+        {
+            return Err(ApiError::unauthorized("Token revoked"));
+        }
+        if !claims.su {
+            let (Some(employment), Some(platform), Some(invitation)) = (
+                &ctx.employment_status,
+                &ctx.platform_status,
+                &ctx.invitation_status,
+            ) else {
+                return Err(ApiError::unauthorized("User is not a member of org"));
+            };
+            if !membership::allows(M::GATE, employment, platform, invitation) {
+                return Err(ApiError::forbidden("Membership is not active"));
+            }
+        }
+        check_inactivity(state, ctx.last_active_at)?;
+        if !is_background(parts) {
+            services::identities::touch_last_active_throttled(
+                &mut conn,
+                ctx.identity_id,
+                ACTIVITY_WRITE_INTERVAL_SECS,
+            )
+            .await?;
+        }
+        drop(conn);
+        if ctx.must_change_password && !M::ALLOW_PASSWORD_CHANGE {
+            return Err(ApiError::forbidden("Password change required"));
+        }
+
+        let user = CurrentUser {
+            org_id: tenant.org_id,
+            user_id,
+            identity_id: ctx.identity_id,
+            user_identity_id: ctx.user_identity_id,
+            email: ctx.user_email,
+            is_active: ctx.user_is_active,
+            is_superuser: ctx.is_superuser,
+            mfa_enabled: ctx.mfa_enabled,
+            must_change_password: ctx.must_change_password,
+            last_active_at: ctx.last_active_at,
+            created_at: ctx.user_created_at,
+            membership_id: ctx.membership_id,
+            claims,
+            mode: PhantomData,
+        };
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}

@@ -1,0 +1,383 @@
+//! Sessions: refresh (rotation with replay detection), CSRF renewal, logout, `/auth/me` and
+//! password change (contract §4.2, §4.4).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::password::check_input_limits;
+use crate::auth::policy::PasswordPolicy;
+use crate::auth::recovery::generate_csrf_token;
+use crate::domain::membership::{self, Gate};
+use crate::error::{ApiError, ApiResult};
+use crate::http::AppState;
+use crate::http::envelope::{Envelope, NoContent};
+use crate::http::extract::parse_json_body;
+use crate::http::guard::{self, CurrentUser, PasswordChange};
+use crate::http::session::{self, Impersonation, SessionSubject};
+use crate::http::tenant::Tenant;
+use crate::http::token::{self, TokenView};
+use crate::services;
+use crate::timefmt;
+
+/// Optional: without it the refresh cookie and `X-CSRF-Token` are used.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct RefreshBody {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+fn unexpected_type(claims: &TokenView) -> ApiError {
+    ApiError::unauthorized(format!("Unexpected token type: {}", claims.typ))
+}
+
+/// The user a refresh token may act as in `tenant`: its own user when the org matches (or for
+/// superusers), otherwise the identity's user in the requested org when that membership is
+/// active — seamless org switching (DESIGN.md §4) instead of the legacy "Token tenant mismatch".
+async fn user_for_tenant(
+    conn: &mut sqlx::PgConnection,
+    claims: &TokenView,
+    user_id: Uuid,
+    tenant: &str,
+) -> Result<Uuid, ApiError> {
+    let token_org = claims
+        .org
+        .as_deref()
+        .ok_or_else(|| ApiError::unauthorized("Token missing org claim"))?;
+    if token_org == tenant || claims.su {
+        return Ok(user_id);
+    }
+    let mismatch = || ApiError::unauthorized("Token tenant mismatch");
+    if claims.is_impersonation() {
+        return Err(mismatch());
+    }
+    let identity_id = match claims.iid_uuid() {
+        Some(iid) => iid,
+        None => sqlx::query_scalar("SELECT identity_id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(mismatch)?,
+    };
+    let other = services::users::in_org_for_identity(conn, tenant, identity_id)
+        .await?
+        .ok_or_else(mismatch)?;
+    let active = other.is_active
+        && match (
+            &other.employment_status,
+            &other.platform_status,
+            &other.invitation_status,
+        ) {
+            (Some(e), Some(p), Some(i)) => membership::allows(Gate::PendingAllowed, e, p, i),
+            _ => other.is_superuser,
+        };
+    if active {
+        Ok(other.user_id)
+    } else {
+        Err(mismatch())
+    }
+}
+
+/// Rotates the refresh token: validates it, detects replay (a second use of the same token
+/// revokes every session of the identity) and issues a new pair.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshBody>),
+    responses((status = 200, description = "New token pair"), (status = 401, description = "Invalid, revoked or replayed token"),
+              (status = 403, description = "CSRF validation failed")))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let settings = &state.settings;
+    let body: RefreshBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshBody::default()
+    } else {
+        parse_json_body(&body)?
+    };
+    let (raw, from_cookie) = match body.refresh_token.filter(|t| !t.is_empty()) {
+        Some(t) => (t, false),
+        None => match token::refresh_cookie(settings, &headers) {
+            Some(c) => (c, true),
+            None => return Err(ApiError::bad_request("Refresh token required")),
+        },
+    };
+    if from_cookie && settings.cookies.enabled {
+        let sent = headers
+            .get(settings.cookies.csrf_header.as_str())
+            .and_then(|v| v.to_str().ok());
+        let expected = token::cookie(&headers, &settings.cookies.csrf_name);
+        let ok = matches!((sent, expected.as_deref()), (Some(a), Some(b)) if crate::auth::recovery::hashes_equal(a, b));
+        if !ok {
+            return Err(ApiError::forbidden("CSRF validation failed"));
+        }
+    }
+    let claims = token::decode(&state, &raw)?;
+    if claims.typ != "refresh" {
+        return Err(unexpected_type(&claims));
+    }
+    let invalid = || ApiError::unauthorized("Invalid token");
+    let token_user = claims.sub_uuid().ok_or_else(invalid)?;
+    let tv = claims.tv.ok_or_else(invalid)?;
+    let jti = claims.jti.clone().ok_or_else(invalid)?;
+    let exp = claims.exp.ok_or_else(invalid)?;
+
+    let mut conn = state.db.acquire().await?;
+    let user_id = user_for_tenant(&mut conn, &claims, token_user, tenant.org_id.as_str()).await?;
+    let switched = user_id != token_user;
+    let ctx = services::users::context(
+        &mut conn,
+        user_id,
+        claims.iid_uuid(),
+        tenant.org_id.as_str(),
+    )
+    .await?
+    .filter(|c| c.user_is_active)
+    .ok_or_else(|| ApiError::unauthorized("User not found"))?;
+    if !ctx.identity_is_active {
+        return Err(ApiError::unauthorized("Identity inactive"));
+    }
+    if tv != i64::from(ctx.token_version) {
+        return Err(ApiError::unauthorized("Token revoked"));
+    }
+    if !claims.su {
+        let (Some(e), Some(p), Some(i)) = (
+            &ctx.employment_status,
+            &ctx.platform_status,
+            &ctx.invitation_status,
+        ) else {
+            return Err(ApiError::unauthorized("User is not a member of org"));
+        };
+        if !membership::allows(Gate::PendingAllowed, e, p, i) {
+            return Err(ApiError::forbidden("Membership is not active"));
+        }
+    }
+    guard::check_inactivity(&state, ctx.last_active_at)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let impersonation = match (&claims.imp, claims.imp_iid_uuid()) {
+        (Some(imp), Some(imp_iid)) => {
+            let started = claims
+                .imp_started
+                .ok_or_else(|| ApiError::unauthorized("Impersonation token missing start time"))?;
+            if now >= started + settings.impersonation_max_minutes * 60 {
+                return Err(ApiError::unauthorized("Impersonation session expired"));
+            }
+            let admin_user_id = Uuid::parse_str(imp).map_err(|_| invalid())?;
+            Some(Impersonation {
+                admin_user_id,
+                admin_identity_id: imp_iid,
+                started,
+            })
+        }
+        (Some(_), None) => return Err(invalid()),
+        _ => None,
+    };
+
+    // One use per refresh token, shared with the legacy service through the same key.
+    let key = state.cache.key(&["refresh_used", &jti]);
+    let remaining = Duration::from_secs((exp - now).max(1) as u64);
+    let first_use = state
+        .cache
+        .set_nx_ex(&key, "1", remaining)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "refresh replay store unavailable");
+            ApiError::unavailable("Service temporarily unavailable")
+        })?;
+    if !first_use {
+        services::identities::bump_token_version(&mut conn, ctx.identity_id).await?;
+        tracing::warn!(identity_id = %ctx.identity_id, "refresh token reuse detected; all sessions revoked");
+        return Err(ApiError::unauthorized("Refresh token reuse detected"));
+    }
+    services::identities::touch_last_active(&mut conn, ctx.identity_id).await?;
+    drop(conn);
+
+    let subject = SessionSubject {
+        user_id,
+        org_id: tenant.org_id.as_str().to_owned(),
+        identity_id: ctx.identity_id,
+        is_superuser: if impersonation.is_some() {
+            false
+        } else {
+            ctx.is_superuser
+        },
+        // An org switch keeps the MFA state of the session; it is per identity.
+        mfa: claims.mfa,
+        token_version: ctx.token_version,
+        mfa_method: claims
+            .mfa_method
+            .clone()
+            .filter(|_| !switched || claims.mfa),
+        impersonation,
+    };
+    let issued = session::issue(&state, &subject)?;
+    Ok((
+        issued.headers.clone(),
+        Envelope(Value::Object(session::pair_body(&issued))),
+    )
+        .into_response())
+}
+
+/// Renews the CSRF token for the refresh cookie (the frontend's recovery after "CSRF
+/// validation failed").
+#[utoipa::path(post, path = "/auth/refresh/csrf", tag = "auth",
+    responses((status = 200, description = "New CSRF token; cookies re-set"), (status = 401, description = "No or bad refresh cookie")))]
+pub async fn refresh_csrf(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let settings = &state.settings;
+    let raw = token::refresh_cookie(settings, &headers)
+        .ok_or_else(|| ApiError::unauthorized("Refresh token required"))?;
+    let claims = token::decode(&state, &raw)?;
+    if claims.typ != "refresh" {
+        return Err(unexpected_type(&claims));
+    }
+    let user_id = claims
+        .sub_uuid()
+        .ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
+    let mut conn = state.db.acquire().await?;
+    user_for_tenant(&mut conn, &claims, user_id, tenant.org_id.as_str()).await?;
+    drop(conn);
+    let csrf = generate_csrf_token();
+    let mut out = HeaderMap::new();
+    session::set_session_cookies(settings, &mut out, &raw, &csrf);
+    Ok((out, Envelope(json!({"csrf_token": csrf}))).into_response())
+}
+
+/// Ends every session of the identity (in every org) and clears the cookies.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Logged out"), (status = 403, description = "Impersonating")))]
+pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+    if user.is_impersonating() {
+        return Err(ApiError::forbidden(
+            "Use impersonate/stop to end an impersonation session",
+        ));
+    }
+    let mut conn = state.db.acquire().await?;
+    services::identities::bump_token_version(&mut conn, user.identity_id).await?;
+    drop(conn);
+    let mut headers = HeaderMap::new();
+    session::clear_session_cookies(&state.settings, &mut headers);
+    Ok((headers, NoContent).into_response())
+}
+
+/// The signed-in user. Beyond the legacy fields it carries `must_change_password` and the
+/// effective `permissions` and `roles` (DESIGN.md §4), so deep links pass the route guards.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The current user"), (status = 401, description = "Not authenticated")))]
+pub async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Envelope<Value>> {
+    let mut conn = state.db.acquire().await?;
+    let org = user.org_id.as_str();
+    let full_name = services::users::full_name(&mut conn, org, user.user_id).await?;
+    let permissions =
+        services::permissions::cached(&state.cache, &mut conn, org, user.user_id).await?;
+    let roles = services::users::role_names(&mut conn, org, user.user_id).await?;
+    Ok(Envelope(json!({
+        "id": user.user_id,
+        "org_id": org,
+        "email": user.email,
+        "is_active": user.is_active,
+        "is_superuser": user.is_superuser,
+        "mfa_enabled": user.mfa_enabled,
+        "full_name": full_name,
+        "last_active_at": user.last_active_at.map(timefmt::iso_z),
+        "created_at": timefmt::iso_z(user.created_at),
+        "must_change_password": user.must_change_password,
+        "permissions": permissions,
+        "roles": roles,
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password (the one call allowed while a change is required), revokes every
+/// other session and returns a new pair. A first-login change also accepts the invitation.
+#[utoipa::path(post, path = "/auth/change-password", tag = "auth", request_body = ChangePasswordRequest, security(("bearer" = [])),
+    responses((status = 200, description = "New token pair"), (status = 400, description = "Wrong current password or weak new one")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser<PasswordChange>,
+    crate::http::extract::ApiJson(body): crate::http::extract::ApiJson<ChangePasswordRequest>,
+) -> ApiResult<Response> {
+    if user.is_impersonating() {
+        return Err(ApiError::forbidden(
+            "Cannot change password during impersonation",
+        ));
+    }
+    let identity = {
+        let mut conn = state.db.acquire().await?;
+        services::identities::find_by_id(&mut conn, user.identity_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("Identity inactive"))?
+    };
+    let current_ok = check_input_limits(&body.current_password).is_ok()
+        && state
+            .auth
+            .passwords
+            .verify_async(&body.current_password, &identity.hashed_password)
+            .await;
+    if !current_ok {
+        return Err(ApiError::bad_request("Current password is incorrect"));
+    }
+    if body.new_password == body.current_password {
+        return Err(ApiError::bad_request(
+            "New password must differ from current password",
+        ));
+    }
+    if check_input_limits(&body.new_password).is_err() {
+        return Err(ApiError::bad_request(
+            "Password too long; maximum 128 characters",
+        ));
+    }
+    PasswordPolicy::new(state.settings.default_password_min_length)
+        .check(&body.new_password)
+        .map_err(|v| ApiError::bad_request(v.to_string()))?;
+    let hash = state
+        .auth
+        .passwords
+        .hash_async(&body.new_password)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            ApiError::internal()
+        })?;
+
+    let mut tx = state.db.begin().await?;
+    let token_version = services::identities::set_password(&mut tx, identity.id, &hash).await?;
+    if identity.must_change_password {
+        services::users::accept_invitation(&mut tx, user.org_id.as_str(), user.user_id).await?;
+    }
+    tx.commit().await?;
+
+    let issued = session::issue(
+        &state,
+        &SessionSubject {
+            user_id: user.user_id,
+            org_id: user.org_id.as_str().to_owned(),
+            identity_id: identity.id,
+            is_superuser: user.claims.su,
+            mfa: identity.mfa_enabled,
+            token_version,
+            mfa_method: None,
+            impersonation: None,
+        },
+    )?;
+    Ok((
+        issued.headers.clone(),
+        Envelope(Value::Object(session::pair_body(&issued))),
+    )
+        .into_response())
+}

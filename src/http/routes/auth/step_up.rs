@@ -1,0 +1,155 @@
+//! Step-up MFA (contract §4.7): the guard that asks for it and `POST /auth/step-up/verify`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{CodeType, limits};
+use crate::auth::{recovery, totp};
+use crate::error::{ApiError, ApiResult};
+use crate::http::AppState;
+use crate::http::envelope::Envelope;
+use crate::http::extract::ApiJson;
+use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
+use crate::http::session;
+use crate::http::token;
+use crate::services;
+
+/// Step-up tokens and challenges live five minutes.
+const STEP_UP_TTL: i64 = 300;
+
+/// When an action needs step-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Only when the org requires two-factor and lists the action (most actions).
+    OrgPolicy,
+    /// Whenever the org lists the action, whatever `require_two_factor` says (admin MFA reset).
+    Listed,
+    /// Always (recovery-code regeneration, self MFA reset).
+    Always,
+}
+
+/// Passes when step-up is not needed or `X-Step-Up-Token` is a valid step-up token for this
+/// user, org and action; otherwise answers 403 `step_up_mfa_required` with a fresh challenge.
+/// Step-up tokens are reusable for their five minutes, as in the legacy service.
+pub async fn require<M: GuardMode>(
+    state: &AppState,
+    user: &CurrentUser<M>,
+    headers: &HeaderMap,
+    action: &str,
+    when: When,
+) -> Result<(), ApiError> {
+    if when != When::Always {
+        let mut conn = state.db.acquire().await?;
+        let policy = services::org_settings::auth_policy(&mut conn, user.org_id.as_str()).await?;
+        let needed = match when {
+            When::OrgPolicy => policy.require_two_factor && policy.requires_action(action),
+            When::Listed => policy.requires_action(action),
+            When::Always => true,
+        };
+        if !needed {
+            return Ok(());
+        }
+    }
+    let presented = headers
+        .get("x-step-up-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    if let Some(raw) = presented
+        && let Ok(claims) = token::decode(state, raw)
+        && claims.typ == "step_up"
+        && claims.sub_uuid() == Some(user.user_id)
+        && claims.org.as_deref() == Some(user.org_id.as_str())
+        && claims.action.as_deref() == Some(action)
+    {
+        return Ok(());
+    }
+    let challenge = session::mint_short(
+        state,
+        "step_up_challenge",
+        user.user_id,
+        Some(user.org_id.as_str()),
+        Some(action),
+        STEP_UP_TTL,
+    )?;
+    Err(ApiError::coded(
+        StatusCode::FORBIDDEN,
+        "step_up_mfa_required",
+        "Step-up MFA verification required",
+        json!({"step_up_required": true, "challenge_token": challenge, "action": action}),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct StepUpRequest {
+    challenge_token: String,
+    code: String,
+    #[serde(default)]
+    code_type: CodeType,
+}
+
+/// Answers a step-up challenge; the returned token is replayed as `X-Step-Up-Token`.
+#[utoipa::path(post, path = "/auth/step-up/verify", tag = "auth", request_body = StepUpRequest, security(("bearer" = [])),
+    responses((status = 200, description = "Step-up token"), (status = 401, description = "Invalid code"), (status = 429, description = "Too many attempts")))]
+pub async fn verify(
+    State(state): State<AppState>,
+    user: CurrentUser<OrgMember>,
+    ApiJson(body): ApiJson<StepUpRequest>,
+) -> ApiResult<Envelope<Value>> {
+    limits::check_mfa_attempt(&state.cache, &body.challenge_token).await?;
+    let challenge = token::decode(&state, &body.challenge_token)
+        .ok()
+        .filter(|c| c.typ == "step_up_challenge")
+        .ok_or_else(|| ApiError::bad_request("Invalid or expired challenge token"))?;
+    if challenge.sub_uuid() != Some(user.user_id) {
+        return Err(ApiError::forbidden(
+            "Challenge token does not match current user",
+        ));
+    }
+    if challenge.org.as_deref() != Some(user.org_id.as_str()) {
+        return Err(ApiError::forbidden(
+            "Challenge token does not match current org",
+        ));
+    }
+    let action = challenge.action.clone().unwrap_or_default();
+    let mut tx = state.db.begin().await?;
+    let identity = services::identities::find_by_id(&mut tx, user.identity_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("Identity inactive"))?;
+    if !identity.mfa_enabled {
+        return Err(ApiError::bad_request("MFA is not enabled for this user"));
+    }
+    match body.code_type {
+        CodeType::Recovery => {
+            let hash = recovery::hash_recovery_code(&body.code);
+            if !services::mfa::consume_recovery_code(&mut tx, identity.id, &hash).await? {
+                return Err(ApiError::unauthorized("Invalid recovery code"));
+            }
+        }
+        CodeType::Totp => {
+            let valid = identity
+                .mfa_secret_encrypted
+                .as_deref()
+                .and_then(|s: &str| state.auth.crypto.decrypt_str(s).ok())
+                .is_some_and(|secret: String| {
+                    totp::verify_now(&secret, body.code.trim()).is_some()
+                });
+            if !valid {
+                return Err(ApiError::unauthorized("Invalid TOTP code"));
+            }
+        }
+    }
+    tx.commit().await?;
+    let step_up = session::mint_short(
+        &state,
+        "step_up",
+        user.user_id,
+        Some(user.org_id.as_str()),
+        Some(&action),
+        STEP_UP_TTL,
+    )?;
+    Ok(Envelope(
+        json!({"step_up_token": step_up, "action": action, "expires_in_seconds": STEP_UP_TTL}),
+    ))
+}
