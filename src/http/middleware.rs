@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
@@ -32,22 +32,37 @@ pub struct ConcurrencyExempt;
 
 const X_REQUEST_ID: &str = "x-request-id";
 
-/// Opens the `request` span (request id, tenant placeholder, trace ids), echoes
-/// `x-request-id`, and writes one access-log line per request. Never logs headers or bodies.
-pub async fn request_context(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = req
-        .headers()
+/// Everything the edge middleware needs, computed once at startup.
+pub struct Edge {
+    pub cors: CorsPolicy,
+    pub security: SecurityHeaders,
+    pub proxies: usize,
+    pub timeout: Duration,
+}
+
+/// The incoming `X-Request-ID` when it is sane, else a fresh UUID. The UUID comes from the
+/// thread-local CSPRNG rather than a getrandom syscall per request.
+fn request_id_of(headers: &HeaderMap) -> String {
+    headers
         .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= 200 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let trace = TraceContext::from_headers(
-        header_str(req.headers(), "traceparent"),
-        header_str(req.headers(), "x-cloud-trace-context"),
-    );
+        .unwrap_or_else(|| {
+            let bytes: [u8; 16] = rand::random();
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string()
+        })
+}
+
+/// The outermost middleware, one layer instead of five (each `from_fn` layer boxes a future):
+/// request context and access log, CORS, security headers, trusted proxies and the request
+/// timeout, in that order of effect (contract §9.7).
+pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request_id_of(req.headers());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -56,7 +71,12 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         span_id = tracing::field::Empty,
         trace_sampled = tracing::field::Empty,
     );
-    if let Some(t) = &trace {
+    if !span.is_disabled()
+        && let Some(t) = TraceContext::from_headers(
+            header_str(req.headers(), "traceparent"),
+            header_str(req.headers(), "x-cloud-trace-context"),
+        )
+    {
         span.record("trace_id", t.trace_id.as_str());
         if let Some(s) = &t.span_id {
             span.record("span_id", s.as_str());
@@ -65,19 +85,69 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let is_docs = path.starts_with("/docs");
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
 
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = match &origin {
+        Some(origin)
+            if req.method() == Method::OPTIONS
+                && req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) =>
+        {
+            preflight(&edge.cors, origin, req.headers())
+        }
+        _ => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            if let Some(ip) = client_ip(req.headers(), peer, edge.proxies) {
+                req.extensions_mut().insert(ClientIp(ip));
+            }
+            req.extensions_mut().insert(RequestId(request_id.clone()));
+            match tokio::time::timeout(edge.timeout, next.run(req).instrument(span.clone())).await {
+                Ok(response) => response,
+                Err(_) => {
+                    let _guard = span.enter();
+                    tracing::warn!(timeout_s = edge.timeout.as_secs_f64(), "request timed out");
+                    ApiError::http(StatusCode::REQUEST_TIMEOUT, "Request timed out").into_response()
+                }
+            }
+        }
+    };
+
+    edge.security.apply(&mut response, is_docs);
+    if let Some(origin) = &origin {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        if edge.cors.allows(origin)
+            && !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            && let Ok(value) = HeaderValue::from_str(origin)
+        {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
-    let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let _guard = span.enter();
-    if status >= 500 {
-        tracing::warn!(method = %method, path = %path, status, latency_ms, "{method} {path} {status}");
-    } else {
-        tracing::info!(method = %method, path = %path, status, latency_ms, "{method} {path} {status}");
+    if !span.is_disabled() {
+        let status = response.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let _guard = span.enter();
+        if status >= 500 {
+            tracing::warn!(method = %method, path = %path, status, latency_ms, "{method} {path} {status}");
+        } else {
+            tracing::info!(method = %method, path = %path, status, latency_ms, "{method} {path} {status}");
+        }
     }
     response
 }
@@ -115,40 +185,6 @@ impl CorsPolicy {
     fn allows(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o == origin)
     }
-}
-
-/// CORS with exact origins and credentials, behaving like the legacy (Starlette) middleware:
-/// preflights answer 200 "OK" or 400 "Disallowed CORS …"; simple responses of every status get
-/// the headers, so the browser lets the frontend read 401s and 5xx.
-pub async fn cors(State(policy): State<Arc<CorsPolicy>>, req: Request, next: Next) -> Response {
-    let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-    else {
-        return next.run(req).await;
-    };
-    let is_preflight = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if is_preflight {
-        return preflight(&policy, &origin, req.headers());
-    }
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-        HeaderValue::from_static("true"),
-    );
-    if policy.allows(&origin)
-        && let Ok(value) = HeaderValue::from_str(&origin)
-    {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    response
 }
 
 fn preflight(policy: &CorsPolicy, origin: &str, headers: &HeaderMap) -> Response {
@@ -212,9 +248,10 @@ fn preflight(policy: &CorsPolicy, origin: &str, headers: &HeaderMap) -> Response
 
 /// Precomputed security headers.
 pub struct SecurityHeaders {
-    csp_name: &'static str,
+    defaults: Vec<(HeaderName, HeaderValue)>,
+    csp_name: HeaderName,
     csp: Option<HeaderValue>,
-    hsts: bool,
+    docs_csp: HeaderValue,
     retry_after_db: HeaderValue,
 }
 
@@ -224,62 +261,74 @@ const DOCS_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; im
 
 impl SecurityHeaders {
     pub fn new(settings: &Settings) -> Self {
+        let mut defaults = vec![
+            (
+                HeaderName::from_static("x-content-type-options"),
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                HeaderName::from_static("x-frame-options"),
+                HeaderValue::from_static("DENY"),
+            ),
+            (
+                HeaderName::from_static("referrer-policy"),
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (
+                HeaderName::from_static("x-xss-protection"),
+                HeaderValue::from_static("0"),
+            ),
+            (
+                HeaderName::from_static("cross-origin-opener-policy"),
+                HeaderValue::from_static("same-origin"),
+            ),
+            (
+                HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("same-origin"),
+            ),
+        ];
+        if settings.enable_hsts {
+            defaults.push((
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains; preload"),
+            ));
+        }
         Self {
+            defaults,
             csp_name: if settings.content_security_policy_report_only {
-                "content-security-policy-report-only"
+                HeaderName::from_static("content-security-policy-report-only")
             } else {
-                "content-security-policy"
+                header::CONTENT_SECURITY_POLICY
             },
             csp: Some(settings.content_security_policy.as_str())
                 .filter(|v| !v.is_empty())
                 .and_then(|v| HeaderValue::from_str(v).ok()),
-            hsts: settings.enable_hsts,
+            docs_csp: HeaderValue::from_static(DOCS_CSP),
             retry_after_db: HeaderValue::from(settings.database.pool_retry_after_seconds),
         }
     }
-}
 
-/// Adds each header only when the handler did not set it.
-pub async fn security_headers(
-    State(cfg): State<Arc<SecurityHeaders>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let is_docs = req.uri().path().starts_with("/docs");
-    let mut response = next.run(req).await;
-    if response.extensions().get::<DbOverloaded>().is_some() {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, cfg.retry_after_db.clone());
-    }
-    let h = response.headers_mut();
-    let defaults: [(&str, &str); 6] = [
-        ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
-        ("x-xss-protection", "0"),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("cross-origin-resource-policy", "same-origin"),
-    ];
-    for (name, value) in defaults {
-        if !h.contains_key(name) {
-            h.insert(name, HeaderValue::from_static(value));
+    /// Adds each header only when the handler did not set it.
+    fn apply(&self, response: &mut Response, is_docs: bool) {
+        if response.extensions().get::<DbOverloaded>().is_some() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, self.retry_after_db.clone());
+        }
+        let h = response.headers_mut();
+        for (name, value) in &self.defaults {
+            if !h.contains_key(name) {
+                h.insert(name.clone(), value.clone());
+            }
+        }
+        if !h.contains_key(&self.csp_name) {
+            if is_docs {
+                h.insert(self.csp_name.clone(), self.docs_csp.clone());
+            } else if let Some(csp) = &self.csp {
+                h.insert(self.csp_name.clone(), csp.clone());
+            }
         }
     }
-    if cfg.hsts && !h.contains_key(header::STRICT_TRANSPORT_SECURITY) {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains; preload"),
-        );
-    }
-    if !h.contains_key(cfg.csp_name) {
-        if is_docs {
-            h.insert(cfg.csp_name, HeaderValue::from_static(DOCS_CSP));
-        } else if let Some(csp) = &cfg.csp {
-            h.insert(cfg.csp_name, csp.clone());
-        }
-    }
-    response
 }
 
 /// Resolves the client IP: with more than `PROXIES_COUNT` entries in `X-Forwarded-For`, the
@@ -301,21 +350,6 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, proxies: usize) -> O
         }
     }
     peer
-}
-
-pub async fn trusted_proxies(
-    State(proxies): State<usize>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(ip) = client_ip(req.headers(), peer, proxies) {
-        req.extensions_mut().insert(ClientIp(ip));
-    }
-    next.run(req).await
 }
 
 pub struct ConcurrencyLimit {
@@ -362,17 +396,6 @@ pub async fn concurrency_limit(
             )
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry))
             .into_response()
-        }
-    }
-}
-
-/// Bounds the time to produce a response (not the time to stream its body).
-pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(timeout_s = limit.as_secs_f64(), "request timed out");
-            ApiError::http(StatusCode::REQUEST_TIMEOUT, "Request timed out").into_response()
         }
     }
 }

@@ -96,17 +96,17 @@ pub fn app(state: AppState) -> Router {
         router = router.merge(openapi::docs_router(spec));
     }
 
-    let cors = Arc::new(middleware::CorsPolicy::new(&settings));
-    let security = Arc::new(middleware::SecurityHeaders::new(&settings));
+    let edge = Arc::new(middleware::Edge {
+        cors: middleware::CorsPolicy::new(&settings),
+        security: middleware::SecurityHeaders::new(&settings),
+        proxies: settings.proxies_count,
+        timeout: settings.request_timeout,
+    });
 
     // Layers wrap from the inside out: the last one added runs first.
     router = router
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            settings.request_timeout,
-            middleware::request_timeout,
-        ));
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes));
     if settings.request_concurrency_limit > 0 {
         let limit = Arc::new(middleware::ConcurrencyLimit::new(
             settings.request_concurrency_limit,
@@ -117,17 +117,7 @@ pub fn app(state: AppState) -> Router {
             middleware::concurrency_limit,
         ));
     }
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            settings.proxies_count,
-            middleware::trusted_proxies,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            security,
-            middleware::security_headers,
-        ))
-        .layer(axum::middleware::from_fn_with_state(cors, middleware::cors))
-        .layer(axum::middleware::from_fn(middleware::request_context))
+    router.layer(axum::middleware::from_fn_with_state(edge, middleware::edge))
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`.
