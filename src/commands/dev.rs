@@ -1,0 +1,4 @@
+//! placeholder
+pub fn run(_c: &crate::cli::Cli, _a: &crate::cli::ServeArgs) -> anyhow::Result<()> {
+    Ok(())
+}
