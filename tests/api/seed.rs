@@ -160,6 +160,9 @@ async fn snapshot(conn: &mut PgConnection) -> Vec<String> {
     .unwrap()
 }
 
+/// org, superuser, must_change_password, employee id, employment, platform/invitation, name, roles.
+type AdminRow = (String, bool, bool, String, String, String, String, String);
+
 #[tokio::test]
 async fn seed_on_an_empty_migrated_database_creates_exactly_the_seed_rows() {
     let db = fresh_database().await;
@@ -200,7 +203,7 @@ async fn seed_on_an_empty_migrated_database_creates_exactly_the_seed_rows() {
     assert!(names.contains(&("acme-west".into(), "Acme West Organization".into())));
 
     // The admin: must change the password, superuser only in the default org, dedicated rows.
-    let admin: Vec<(String, bool, bool, String, String, String, String, String)> = sqlx::query_as(
+    let admin: Vec<AdminRow> = sqlx::query_as(
         "SELECT u.org_id, u.is_superuser, i.must_change_password, m.employee_id, m.employment_status, \
          m.platform_status || '/' || m.invitation_status, p.full_name, \
          (SELECT string_agg(r.name, ',' ORDER BY r.name) FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) \
