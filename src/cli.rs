@@ -50,6 +50,23 @@ pub enum Command {
     /// creates any missing audit_logs/journal_entries partition for every org.
     Migrate(MigrateArgs),
 
+    /// Create the orgs, system roles, seed admin and demo data (Cloud Run job, laptops).
+    ///
+    /// Orgs: DEFAULT_ORG_ID (DEFAULT_ORG_NAME, DEFAULT_ORG_SLUG), the orgs of seeds/*.yaml,
+    /// EXTRA_SEED_ORG_IDS and --extra-orgs; each gets its audit/journal partitions, default
+    /// settings and the system roles of the permission catalogue. The SEED_ADMIN_EMAIL identity
+    /// (password SEED_ADMIN_PASSWORD, must change it at first login) gets a user, an
+    /// ACTIVE/ACTIVE/ACCEPTED membership, a profile (SEED_ADMIN_FULL_NAME) and ORG ADMIN +
+    /// EMPLOYEE in every seeded org, and is superuser in the default org only. Outside
+    /// production (and without --no-demo) every org also gets the demo departments and users of
+    /// seeds/*.yaml.
+    ///
+    /// Safe to re-run and to retry: everything is find-or-create, then brought in step with the
+    /// seed data; a second run changes nothing and says so. Runs are serialised by a
+    /// PostgreSQL advisory lock and commit once. Connects with --database-url, else
+    /// DATABASE_URL_DIRECT, else DATABASE_URL; an unmigrated database is refused.
+    Seed(SeedArgs),
+
     /// Inspect the configuration.
     Config(ConfigArgs),
 
@@ -63,13 +80,48 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to bind.
-    #[arg(long, default_value = "0.0.0.0", env = "HOST")]
-    pub host: String,
+    /// Address to bind [default: 0.0.0.0, or 127.0.0.1 with --dev].
+    #[arg(long, env = "HOST")]
+    pub host: Option<String>,
 
     /// Port to bind (Cloud Run injects PORT).
     #[arg(long, default_value_t = 8000, env = "PORT")]
     pub port: u16,
+
+    /// Zero-configuration local mode: ENVIRONMENT=development defaults; without DATABASE_URL,
+    /// the local PostgreSQL (postgres://localhost/sole or the unix socket) or else a private
+    /// cluster under .sole/pgdata, stopped on exit; creates the database, migrates and seeds;
+    /// missing JWT keys, SECRET_KEY, FERNET_KDF_SALT and seed admin password are generated once
+    /// into .sole/ (mode 0600) and reused; no REDIS_URL means the in-process cache. Refused with
+    /// ENVIRONMENT=production.
+    #[arg(long)]
+    pub dev: bool,
+
+    /// With --dev: the directory of the seed YAML files (default: ./seeds when present, else
+    /// the built-in copy).
+    #[arg(long, value_name = "DIR", env = "SOLE_SEEDS_DIR")]
+    pub seeds_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// More org ids to seed, comma-separated (added to EXTRA_SEED_ORG_IDS; normalised and
+    /// de-duplicated).
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',')]
+    pub extra_orgs: Vec<String>,
+
+    /// Skip the demo departments and users even outside production.
+    #[arg(long)]
+    pub no_demo: bool,
+
+    /// Database URL; overrides DATABASE_URL_DIRECT and DATABASE_URL.
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// The directory of the seed YAML files (default: ./seeds when present, else the built-in
+    /// copy of the repository's seeds/).
+    #[arg(long, value_name = "DIR", env = "SOLE_SEEDS_DIR")]
+    pub seeds_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

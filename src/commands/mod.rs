@@ -1,8 +1,10 @@
 //! One module per subcommand. Each returns `anyhow::Result`; `main` maps errors to exit codes.
 
 pub mod config_check;
+pub mod dev;
 pub mod lint_commits;
 pub mod migrate;
+pub mod seed;
 pub mod serve;
 
 use std::path::Path;
@@ -46,8 +48,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(args) => match args.action {
             ConfigAction::Check => config_check::run(&cli),
         },
+        Command::Serve(args) if args.dev => dev::run(&cli, args),
         Command::Serve(args) => load_settings(&cli).and_then(|s| serve::run(s, args)),
         Command::Migrate(args) => load_settings(&cli).and_then(|s| migrate::run(s, args)),
+        Command::Seed(args) => load_settings(&cli).and_then(|s| seed::run(s, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

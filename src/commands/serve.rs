@@ -42,7 +42,7 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
     }
     runtime()?.block_on(async move {
         let state = build_state(Arc::new(settings))?;
-        let addr = format!("{}:{}", args.host, args.port);
+        let addr = format!("{}:{}", args.host.as_deref().unwrap_or("0.0.0.0"), args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
         tracing::info!(address = %addr, environment = state.settings.environment.as_str(), "sole is serving");
         http::serve(listener, http::app(state), http::shutdown_signal(), SHUTDOWN_GRACE).await?;
