@@ -16,6 +16,7 @@
 //! The PBKDF2 derivation is slow (210k iterations); [`Crypto`] derives once at construction.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ::fernet::Fernet;
@@ -33,7 +34,7 @@ pub const DEV_FALLBACK_SALT_PREFIX: &str = "sole-fernet-dev-salt-v1:";
 /// The fernet crate's (and Python's TTL-mode) future clock-skew allowance.
 const MAX_CLOCK_SKEW: u64 = 60;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     #[error("SECRET_KEY is required for encryption")]
     MissingSecretKey,
@@ -76,16 +77,30 @@ pub fn legacy_key(secret_key: &str) -> SecretString {
 }
 
 /// Encrypts with the derived key and decrypts with the derived key, then the legacy key.
+///
+/// Built from settings, the PBKDF2 derivation runs on first use (or [`Crypto::warm`]), so
+/// startup does not wait for it.
 pub struct Crypto {
+    keys: OnceLock<Result<Keys, CryptoError>>,
+    material: Option<Material>,
+}
+
+struct Keys {
     primary: Fernet,
     fallback: Vec<Fernet>,
+}
+
+/// What the keys are derived from; dropped from memory never, but never printed either.
+struct Material {
+    secret_key: SecretString,
+    kdf_salt: Option<SecretString>,
+    iterations: u32,
 }
 
 impl fmt::Debug for Crypto {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Crypto")
             .field("keys", &"[REDACTED]")
-            .field("fallback_keys", &self.fallback.len())
             .finish()
     }
 }
@@ -97,12 +112,33 @@ impl Crypto {
         let secret_key = settings
             .secret_key
             .as_ref()
+            .filter(|k| !k.expose_secret().is_empty())
             .ok_or(CryptoError::MissingSecretKey)?;
-        Self::new(
-            secret_key.expose_secret(),
-            settings.fernet_kdf_salt.as_ref().map(|s| s.expose_secret()),
-            settings.fernet_kdf_iterations,
-        )
+        Ok(Self {
+            keys: OnceLock::new(),
+            material: Some(Material {
+                secret_key: secret_key.clone(),
+                kdf_salt: settings.fernet_kdf_salt.clone(),
+                iterations: settings.fernet_kdf_iterations,
+            }),
+        })
+    }
+
+    fn keys(&self) -> Result<&Keys, CryptoError> {
+        let keys = self.keys.get_or_init(|| match &self.material {
+            Some(m) => derive_keys(
+                m.secret_key.expose_secret(),
+                m.kdf_salt.as_ref().map(|s| s.expose_secret()),
+                m.iterations,
+            ),
+            None => Err(CryptoError::InvalidKey),
+        });
+        keys.as_ref().map_err(|e| e.clone())
+    }
+
+    /// Derives the keys now (call from a blocking task after startup).
+    pub fn warm(&self) {
+        let _ = self.keys();
     }
 
     /// Same as [`Crypto::from_settings`] from raw values.
@@ -111,29 +147,31 @@ impl Crypto {
         kdf_salt: Option<&str>,
         iterations: u32,
     ) -> Result<Self, CryptoError> {
-        if secret_key.is_empty() {
-            return Err(CryptoError::MissingSecretKey);
-        }
-        let salt = effective_salt(secret_key, kdf_salt);
-        let primary = derive_key(secret_key, &salt, iterations);
-        let legacy = legacy_key(secret_key);
-        Self::from_keys(primary.expose_secret(), &[legacy.expose_secret()])
+        let keys = derive_keys(secret_key, kdf_salt, iterations)?;
+        Ok(Self {
+            keys: OnceLock::from(Ok(keys)),
+            material: None,
+        })
     }
 
     /// From ready Fernet key strings: `primary` encrypts and decrypts, `fallback` keys only
     /// decrypt (in order).
     pub fn from_keys(primary: &str, fallback: &[&str]) -> Result<Self, CryptoError> {
-        let primary = Fernet::new(primary).ok_or(CryptoError::InvalidKey)?;
-        let fallback = fallback
-            .iter()
-            .map(|k| Fernet::new(k).ok_or(CryptoError::InvalidKey))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { primary, fallback })
+        let keys = keys_from(primary, fallback)?;
+        Ok(Self {
+            keys: OnceLock::from(Ok(keys)),
+            material: None,
+        })
     }
 
     /// Encrypts with the derived key; the token is ASCII (urlsafe base64 with padding).
+    /// Construction checked the key material, so derivation cannot fail here; if it ever
+    /// did, the empty string is not a valid token and decrypts to nothing.
     pub fn encrypt(&self, plaintext: &[u8]) -> String {
-        self.primary.encrypt(plaintext)
+        match self.keys() {
+            Ok(keys) => keys.primary.encrypt(plaintext),
+            Err(_) => String::new(),
+        }
     }
 
     /// [`Crypto::encrypt`] for text.
@@ -165,11 +203,35 @@ impl Crypto {
         // The crate checks `at + 60 < timestamp` before the HMAC; evaluating at the token's own
         // time (when later than now) neutralises that check without skipping the HMAC.
         let at = now.max(timestamp).min(u64::MAX - MAX_CLOCK_SKEW);
-        std::iter::once(&self.primary)
-            .chain(self.fallback.iter())
+        let keys = self.keys()?;
+        std::iter::once(&keys.primary)
+            .chain(keys.fallback.iter())
             .find_map(|key| key.decrypt_at_time(&cleaned, None, at).ok())
             .ok_or(CryptoError::InvalidToken)
     }
+}
+
+fn keys_from(primary: &str, fallback: &[&str]) -> Result<Keys, CryptoError> {
+    let primary = Fernet::new(primary).ok_or(CryptoError::InvalidKey)?;
+    let fallback = fallback
+        .iter()
+        .map(|k| Fernet::new(k).ok_or(CryptoError::InvalidKey))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Keys { primary, fallback })
+}
+
+fn derive_keys(
+    secret_key: &str,
+    kdf_salt: Option<&str>,
+    iterations: u32,
+) -> Result<Keys, CryptoError> {
+    if secret_key.is_empty() {
+        return Err(CryptoError::MissingSecretKey);
+    }
+    let salt = effective_salt(secret_key, kdf_salt);
+    let primary = derive_key(secret_key, &salt, iterations);
+    let legacy = legacy_key(secret_key);
+    keys_from(primary.expose_secret(), &[legacy.expose_secret()])
 }
 
 /// The (unauthenticated) timestamp of a well-formed Fernet token.
@@ -259,10 +321,14 @@ mod tests {
         let now = unix_now();
         // Written by a host whose clock ran an hour (and a year) ahead.
         for ahead in [3_600, 365 * 86_400] {
-            let token = c.primary.encrypt_at_time(b"future", now + ahead);
+            let token = c
+                .keys()
+                .unwrap()
+                .primary
+                .encrypt_at_time(b"future", now + ahead);
             assert_eq!(token_timestamp(&token), Some(now + ahead));
             // The crate alone refuses it …
-            assert!(c.primary.decrypt(&token).is_err());
+            assert!(c.keys().unwrap().primary.decrypt(&token).is_err());
             // … we accept it, with the HMAC still verified.
             assert_eq!(c.decrypt(&token).unwrap(), b"future");
             let mut bytes = URL_SAFE.decode(&token).unwrap();
@@ -274,14 +340,14 @@ mod tests {
             );
         }
         // Very old tokens also decrypt (no TTL).
-        let old = c.primary.encrypt_at_time(b"old", 1);
+        let old = c.keys().unwrap().primary.encrypt_at_time(b"old", 1);
         assert_eq!(c.decrypt(&old).unwrap(), b"old");
     }
 
     #[test]
     fn extreme_timestamps_never_panic() {
         let c = crypto();
-        let token = c.primary.encrypt_at_time(b"max", u64::MAX);
+        let token = c.keys().unwrap().primary.encrypt_at_time(b"max", u64::MAX);
         assert_eq!(token_timestamp(&token), Some(u64::MAX));
         assert_eq!(c.decrypt(&token).unwrap(), b"max");
         assert_eq!(c.decrypt_at(&token, u64::MAX).unwrap(), b"max");

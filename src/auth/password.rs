@@ -10,7 +10,7 @@
 //! memory (64 MiB per legacy verification).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
@@ -59,7 +59,9 @@ pub struct PasswordHasher {
 
 struct Inner {
     params: Params,
-    dummy_hash: String,
+    /// Computed on first use (or by [`PasswordHasher::warm`]): one hash at the legacy
+    /// parameters takes ~70 ms, too long to spend before a Cloud Run instance answers.
+    dummy_hash: OnceLock<String>,
     permits: Arc<Semaphore>,
 }
 
@@ -82,7 +84,8 @@ pub fn default_concurrency() -> usize {
 }
 
 impl PasswordHasher {
-    /// Builds the hasher and computes the dummy hash (one hash with the configured params).
+    /// Builds the hasher; the parameters are validated now, the dummy hash is made on first
+    /// use.
     pub fn new(settings: &Argon2Settings) -> Result<Self, PasswordError> {
         Self::with_concurrency(settings, default_concurrency())
     }
@@ -99,17 +102,27 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| PasswordError::Params(e.to_string()))?;
-        // A random throwaway password: nothing can ever verify against the dummy hash.
-        let mut seed = [0u8; 32];
-        rand::rng().fill(&mut seed[..]);
-        let dummy_hash = hash_with(&params, &seed)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                dummy_hash,
+                dummy_hash: OnceLock::new(),
                 permits: Arc::new(Semaphore::new(concurrency.max(1))),
             }),
         })
+    }
+
+    fn dummy_hash(&self) -> &str {
+        self.inner.dummy_hash.get_or_init(|| {
+            // A random throwaway password: nothing can ever verify against the dummy hash.
+            let mut seed = [0u8; 32];
+            rand::rng().fill(&mut seed[..]);
+            hash_with(&self.inner.params, &seed).unwrap_or_default()
+        })
+    }
+
+    /// Computes the dummy hash now (call from a blocking task after startup).
+    pub fn warm(&self) {
+        let _ = self.dummy_hash();
     }
 
     /// Hashes a password into a PHC string with the configured params and a random salt.
@@ -133,7 +146,7 @@ impl PasswordHasher {
         if check_input_limits(password).is_err() {
             return false;
         }
-        let _ = verify_phc(password, &self.inner.dummy_hash);
+        let _ = verify_phc(password, self.dummy_hash());
         false
     }
 
@@ -296,7 +309,7 @@ mod tests {
     fn dummy_verification_is_false() {
         let h = PasswordHasher::new(&fast()).unwrap();
         assert!(!h.verify_dummy("whatever"));
-        assert!(!h.needs_rehash(&h.inner.dummy_hash));
+        assert!(!h.needs_rehash(h.dummy_hash()));
     }
 
     #[test]

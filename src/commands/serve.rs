@@ -45,6 +45,13 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         let addr = format!("{}:{}", args.host.as_deref().unwrap_or("0.0.0.0"), args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
         tracing::info!(address = %addr, environment = state.settings.environment.as_str(), "sole is serving");
+        // The slow one-time crypto (PBKDF2 for Fernet, argon2 dummy hash) runs after the
+        // listener is up, so the first health check does not wait for it.
+        let auth = state.auth.clone();
+        tokio::task::spawn_blocking(move || {
+            auth.passwords.warm();
+            auth.crypto.warm();
+        });
         http::serve(listener, http::app(state), http::shutdown_signal(), SHUTDOWN_GRACE).await?;
         tracing::info!("sole stopped");
         Ok(())
