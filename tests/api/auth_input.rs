@@ -323,3 +323,146 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
         assert_envelope_4xx(&r, path);
     }
 }
+
+/// The claim names and order of `tokens.json` (sole adds `iss` after `aud`), and the header
+/// `{"alg":"RS256","typ":"JWT"}` plus `kid`.
+fn assert_layout(token: &str, sample_key: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/contract/samples/tokens.json");
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let expected = &all[sample_key];
+    let (header, claims) = decode_jwt(token);
+    assert_eq!(header["alg"], "RS256", "{sample_key}");
+    assert_eq!(header["typ"], "JWT", "{sample_key}");
+    let mut keys: Vec<String> = claims.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys.iter().position(|k| k == "iss"),
+        keys.iter().position(|k| k == "aud").map(|p| p + 1)
+    );
+    keys.retain(|k| k != "iss");
+    let expected_keys: Vec<String> = expected["claims"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, expected_keys, "{sample_key}");
+    let ttl = |c: &Value| c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
+    assert_eq!(ttl(&claims), ttl(&expected["claims"]), "{sample_key}");
+    assert_eq!(claims["type"], expected["claims"]["type"], "{sample_key}");
+}
+
+#[tokio::test]
+async fn every_token_type_follows_the_legacy_claim_layout() {
+    let app = spawn_app().await;
+    create_org(&app, "acme", "Acme").await;
+    crate::fixtures::set_org_settings(&app, "acme", "allow_impersonation = true").await;
+    let emp = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
+    let admin = create_member(&app, "acme", MemberSpec::admin("a@acme.example.com")).await;
+    let fresh_su = create_member(
+        &app,
+        "acme",
+        MemberSpec::admin("su@acme.example.com")
+            .mfa(false)
+            .superuser(),
+    )
+    .await;
+
+    let pre = pre_org(&app, &emp).await;
+    assert_layout(&pre, "pre_org");
+    let r = select_org(&app, &pre, "acme", None).await;
+    assert_layout(&r.str("access_token"), "access (mfa=false)");
+    assert_layout(&r.str("refresh_token"), "refresh (mfa=false)");
+
+    let pre = pre_org(&app, &fresh_su).await;
+    assert_layout(
+        &select_org(&app, &pre, "acme", None)
+            .await
+            .str("setup_token"),
+        "mfa_setup",
+    );
+    let pre = pre_org(&app, &admin).await;
+    assert_layout(
+        &select_org(&app, &pre, "acme", None)
+            .await
+            .str("challenge_token"),
+        "mfa_challenge",
+    );
+
+    let r = sign_in_remembering(&app, &admin).await;
+    assert_layout(&r.str("access_token"), "access (mfa=true, mfa_method=totp)");
+    assert_layout(
+        &r.str("refresh_token"),
+        "refresh (mfa=true, mfa_method=totp)",
+    );
+    let s = crate::fixtures::Session {
+        access: r.str("access_token"),
+        refresh: r.str("refresh_token"),
+        csrf: None,
+        org_id: "acme".into(),
+    };
+    let r = post_in(
+        &app,
+        "/auth/mfa/recovery-codes/regenerate",
+        Some(&s.access),
+        "acme",
+        None,
+    )
+    .await;
+    let challenge = r.body["details"]["challenge_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_layout(&challenge, "step_up_challenge");
+    assert_layout(
+        &step_up_token(&app, &s, &admin, &challenge).await,
+        "step_up",
+    );
+
+    let r = post_in(
+        &app,
+        "/auth/impersonate/start",
+        Some(&s.access),
+        "acme",
+        Some(json!({"target_membership_id": emp.membership_id.to_string()})),
+    )
+    .await;
+    assert_layout(&r.str("access_token"), "access (impersonation, mfa=true)");
+    assert_layout(&r.str("refresh_token"), "refresh (impersonation, mfa=true)");
+    let r = post_in(
+        &app,
+        "/auth/impersonate/stop",
+        Some(&r.str("access_token")),
+        "acme",
+        None,
+    )
+    .await;
+    assert_layout(&r.str("access_token"), "access (superuser, mfa=true)");
+}
+
+#[tokio::test]
+async fn cookie_attributes_follow_the_settings() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("AUTH_COOKIE_SECURE", "true"),
+        ("AUTH_COOKIE_DOMAIN", "example.com"),
+        ("AUTH_COOKIE_SAMESITE", "strict"),
+        ("REFRESH_TOKEN_EXPIRE_MINUTES", "60"),
+    ])
+    .await;
+    create_org(&app, "acme", "Acme").await;
+    let m = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
+    let pre = pre_org(&app, &m).await;
+    let r = select_org(&app, &pre, "acme", None).await;
+    let cookies: Vec<String> = r
+        .cookies()
+        .iter()
+        .map(|c| c.split_once("; ").unwrap().1.to_owned())
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            "Domain=example.com; HttpOnly; Max-Age=3600; Path=/api/v1/auth/refresh; SameSite=strict; Secure",
+            "Domain=example.com; Max-Age=3600; Path=/api/v1/auth/refresh; SameSite=strict; Secure",
+        ]
+    );
+}
