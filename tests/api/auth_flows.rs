@@ -521,3 +521,80 @@ async fn inactivity_expires_sessions_and_background_requests_do_not_extend_them(
     let s = app.sign_in(&m).await;
     assert_eq!(me(&app, &s.access, "acme").await.status, 200);
 }
+
+#[tokio::test]
+async fn an_org_switch_by_refresh_never_skips_the_mfa_the_target_org_demands() {
+    let app = spawn_app().await;
+    create_org(&app, "acme", "Acme").await;
+    create_org(&app, "beta", "Beta").await;
+    create_org(&app, "gamma", "Gamma").await;
+    // An employee without MFA in acme is an admin (sensitive permissions) in beta.
+    let a = create_member(&app, "acme", MemberSpec::new("ann@example.com")).await;
+    create_member(
+        &app,
+        "beta",
+        MemberSpec::new("ann@example.com").roles(&["ORG ADMIN"]),
+    )
+    .await;
+    create_member(&app, "gamma", MemberSpec::new("ann@example.com")).await;
+    let s = app.sign_in(&a).await;
+    let switch = |org: &'static str, token: String| {
+        let app = &app;
+        async move {
+            post_in(
+                app,
+                "/auth/refresh",
+                None,
+                org,
+                Some(json!({"refresh_token": token})),
+            )
+            .await
+        }
+    };
+    switch("beta", s.refresh.clone())
+        .await
+        .is(401, "unauthorized", "Token tenant mismatch");
+    // select-org in beta asks for enrolment, as the switch must not bypass.
+    let pre = pre_org(&app, &a).await;
+    assert_eq!(
+        select_org(&app, &pre, "beta", None).await.data()["mfa_setup_required"],
+        true
+    );
+    // An org that requires two-factor likewise.
+    crate::fixtures::set_org_settings(&app, "gamma", "require_two_factor = true").await;
+    switch("gamma", s.refresh.clone())
+        .await
+        .is(401, "unauthorized", "Token tenant mismatch");
+    // Without the requirement the switch goes through.
+    crate::fixtures::set_org_settings(&app, "gamma", "require_two_factor = false").await;
+    let r = switch("gamma", s.refresh.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // An MFA-verified session may switch into an org that requires it...
+    let admin = create_member(&app, "acme", MemberSpec::admin("boss@example.com")).await;
+    let b2 = create_member(&app, "gamma", MemberSpec::new("boss@example.com")).await;
+    crate::fixtures::set_org_settings(
+        &app,
+        "gamma",
+        "require_two_factor = true, mfa_required_actions = '[\"LOGIN\"]'",
+    )
+    .await;
+    let s = app.sign_in(&admin).await;
+    let r = switch("gamma", s.refresh.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, claims) = decode_jwt(&r.str("access_token"));
+    assert_eq!(
+        (claims["sub"].clone(), claims["mfa"].clone()),
+        (json!(b2.user_id.to_string()), json!(true))
+    );
+    // ...but a remembered device does not count where the org forces MFA at login.
+    let r = sign_in_remembering(&app, &admin).await;
+    let device = r.str("remember_device_token");
+    let pre = pre_org(&app, &admin).await;
+    let r = select_org(&app, &pre, "acme", Some(&device)).await;
+    let (_, claims) = decode_jwt(&r.str("access_token"));
+    assert_eq!(claims["mfa_method"], "remember_device");
+    switch("gamma", r.str("refresh_token"))
+        .await
+        .is(401, "unauthorized", "Token tenant mismatch");
+}
