@@ -127,3 +127,34 @@ async fn refresh_keeps_the_session_claims_and_rejects_missing_ones() {
     let r = refresh(&app, "acme", &legacy_sign(&claims)).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_revoked_access_token_cannot_open_a_new_session_through_select_org() {
+    let app = spawn_app().await;
+    create_org(&app, "acme", "Acme").await;
+    let m = create_member(&app, "acme", MemberSpec::new("ann@acme.example.com")).await;
+    let s = app.sign_in(&m).await;
+    // Before revocation an access token names the identity for the identity-only endpoints.
+    assert_eq!(
+        get_in(&app, "/auth/orgs", Some(&s.access), None)
+            .await
+            .status,
+        200
+    );
+    post_in(&app, "/auth/logout", Some(&s.access), "acme", None).await;
+    get_in(&app, "/auth/orgs", Some(&s.access), None).await.is(
+        401,
+        "unauthorized",
+        "Token revoked",
+    );
+    select_org(&app, &s.access, "acme", None)
+        .await
+        .is(401, "unauthorized", "Token revoked");
+    // The same after a refresh-token replay revoked everything.
+    let s = app.sign_in(&m).await;
+    refresh(&app, "acme", &s.refresh).await;
+    refresh(&app, "acme", &s.refresh).await;
+    select_org(&app, &s.access, "acme", None)
+        .await
+        .is(401, "unauthorized", "Token revoked");
+}
