@@ -15,6 +15,23 @@ async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
     create_org(&app, "other", "Other").await;
     let m = create_member(&app, "acme", MemberSpec::new("ann@acme.example.com")).await;
 
+    post(
+        &app,
+        "/auth/login",
+        None,
+        json!({"email": "not-an-email", "password": "x"}),
+    )
+    .await
+    .like("login 422 invalid email");
+    post(&app, "/auth/login", None, json!({"email": m.email}))
+        .await
+        .like("login 422 missing password");
+    send(req(&app, reqwest::Method::POST, "/auth/login", None, None))
+        .await
+        .like("login 422 no body");
+    login(&app, "nobody@acme.example.com", "Wrong#Password1")
+        .await
+        .like("login 401 unknown email");
     let r = login(&app, &m.email, &m.password).await;
     r.like("login success (demo employee, no password change pending)");
     assert_eq!(r.data()["must_change_password"], false);
