@@ -6,8 +6,16 @@
 mod fixtures;
 mod helpers;
 
+mod auth_flows;
+mod auth_impersonation;
+mod auth_input;
+mod auth_limits;
 mod auth_login;
+mod auth_mfa;
+mod auth_refresh;
+mod auth_support;
 mod health;
 mod meta;
 mod migrate;
 mod seed;
+mod tenancy;

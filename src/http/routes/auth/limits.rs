@@ -14,7 +14,9 @@ fn unavailable(err: CacheError) -> ApiError {
 }
 
 /// Counts one login request per client IP and per e-mail (a sliding 60 s window, as the
-/// legacy INCR + EXPIRE did); 429 "Rate limit exceeded" past `RATE_LIMIT_PER_MINUTE`.
+/// legacy INCR + EXPIRE did); 429 "Rate limit exceeded" past `RATE_LIMIT_PER_MINUTE`. Both
+/// counters are incremented on every request, as the legacy service did, so a request refused
+/// for its address still counts against its e-mail.
 pub async fn check_login_rate(
     cache: &Cache,
     ip: Option<&str>,
@@ -22,20 +24,18 @@ pub async fn check_login_rate(
     per_minute: u64,
 ) -> Result<(), ApiError> {
     let window = Duration::from_secs(60);
-    if let Some(ip) = ip {
-        let count = cache
+    let ip_count = match ip {
+        Some(ip) => cache
             .incr_with_expiry(&cache.key(&["rate_limit", "ip", ip]), window)
             .await
-            .map_err(unavailable)?;
-        if count as u64 > per_minute {
-            return Err(ApiError::too_many("Rate limit exceeded"));
-        }
-    }
-    let count = cache
+            .map_err(unavailable)?,
+        None => 0,
+    };
+    let email_count = cache
         .incr_with_expiry(&cache.key(&["rate_limit", "email", email]), window)
         .await
         .map_err(unavailable)?;
-    if count as u64 > per_minute {
+    if ip_count.max(email_count).max(0) as u64 > per_minute {
         return Err(ApiError::too_many("Rate limit exceeded"));
     }
     Ok(())

@@ -113,6 +113,15 @@ impl FromRequestParts<AppState> for IdentityAuth {
         if !identity.is_active {
             return Err(inactive());
         }
+        // A revoked access token (logout, password change, refresh reuse) must not reach
+        // select-org, or it could mint a fresh session and undo the revocation.
+        if claims.typ == "access"
+            && claims
+                .tv
+                .is_some_and(|tv| tv != i64::from(identity.token_version))
+        {
+            return Err(ApiError::unauthorized("Token revoked"));
+        }
         Ok(Self {
             identity,
             claims,

@@ -16,6 +16,7 @@ use crate::auth::password::check_input_limits;
 use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
 use crate::domain::membership::{self, Gate};
+use crate::domain::permissions;
 use crate::error::{ApiError, ApiResult};
 use crate::http::AppState;
 use crate::http::envelope::{Envelope, NoContent};
@@ -78,11 +79,28 @@ async fn user_for_tenant(
             (Some(e), Some(p), Some(i)) => membership::allows(Gate::PendingAllowed, e, p, i),
             _ => other.is_superuser,
         };
-    if active {
-        Ok(other.user_id)
-    } else {
-        Err(mismatch())
+    if !active {
+        return Err(mismatch());
     }
+    // The switch must not skip an MFA step select-org would demand in the target org: a
+    // session without verified MFA cannot enter an org that requires two-factor or where the
+    // user holds sensitive permissions (or whose identity has MFA on), and a remembered device
+    // does not count where the org forces MFA at login. The client then falls back to a
+    // sign-in through select-org, as with the legacy "Token tenant mismatch".
+    let policy = services::org_settings::auth_policy(conn, tenant).await?;
+    let perms = services::permissions::effective(conn, tenant, other.user_id).await?;
+    let has_sensitive = other.is_superuser || perms.iter().any(|p| permissions::is_sensitive(p));
+    let mfa_enabled: bool = sqlx::query_scalar("SELECT mfa_enabled FROM identities WHERE id = $1")
+        .bind(identity_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(false);
+    let mfa_needed = policy.require_two_factor || has_sensitive || mfa_enabled;
+    let remembered_only = claims.mfa_method.as_deref() == Some("remember_device");
+    if mfa_needed && (!claims.mfa || (remembered_only && policy.forces_login_mfa())) {
+        return Err(mismatch());
+    }
+    Ok(other.user_id)
 }
 
 /// Rotates the refresh token: validates it, detects replay (a second use of the same token
