@@ -8,4 +8,5 @@ pub mod org_settings;
 pub mod orgs;
 pub mod permissions;
 pub mod roles;
+pub mod self_context;
 pub mod users;

@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod health;
 pub mod meta;
+pub mod org_settings;
+pub mod self_context;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -13,4 +15,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(meta::router())
         .merge(auth::router())
+        .merge(org_settings::router())
+        .merge(self_context::router())
 }
