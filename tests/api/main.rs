@@ -10,4 +10,5 @@ mod auth_login;
 mod health;
 mod meta;
 mod migrate;
+mod org_settings;
 mod self_context;
