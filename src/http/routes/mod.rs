@@ -1,5 +1,6 @@
 //! Route table: one module per resource, each exporting `router()`.
 
+pub mod audit_logs;
 pub mod auth;
 pub mod health;
 pub mod meta;
@@ -17,4 +18,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(org_settings::router())
         .merge(self_context::router())
+        .merge(audit_logs::router())
 }
