@@ -10,4 +10,5 @@ pub mod orgs;
 pub mod permissions;
 pub mod roles;
 pub mod self_context;
+pub mod user_summary;
 pub mod users;

@@ -13,3 +13,4 @@ mod meta;
 mod migrate;
 mod org_settings;
 mod self_context;
+mod user_summary;

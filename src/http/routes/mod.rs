@@ -6,6 +6,7 @@ pub mod health;
 pub mod meta;
 pub mod org_settings;
 pub mod self_context;
+pub mod user_summary;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -19,4 +20,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(org_settings::router())
         .merge(self_context::router())
         .merge(audit_logs::router())
+        .merge(user_summary::router())
 }
