@@ -12,5 +12,6 @@ mod health;
 mod meta;
 mod migrate;
 mod org_settings;
+mod orgs;
 mod self_context;
 mod user_summary;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod health;
 pub mod meta;
 pub mod org_settings;
+pub mod orgs;
 pub mod self_context;
 pub mod user_summary;
 
@@ -21,4 +22,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(self_context::router())
         .merge(audit_logs::router())
         .merge(user_summary::router())
+        .merge(orgs::router())
 }
