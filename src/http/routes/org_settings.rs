@@ -123,10 +123,10 @@ pub fn parse_update(raw: &Value) -> ApiResult<SettingsUpdate> {
     let mut errors = Vec::new();
     let mut u = SettingsUpdate::default();
     let e = &mut errors;
-    u.allow_user_data_export = field(obj, "allow_user_data_export", e, |v| py_bool(v));
-    u.allow_profile_edit = field(obj, "allow_profile_edit", e, |v| py_bool(v));
-    u.allow_impersonation = field(obj, "allow_impersonation", e, |v| py_bool(v));
-    u.require_two_factor = field(obj, "require_two_factor", e, |v| py_bool(v));
+    u.allow_user_data_export = field(obj, "allow_user_data_export", e, py_bool);
+    u.allow_profile_edit = field(obj, "allow_profile_edit", e, py_bool);
+    u.allow_impersonation = field(obj, "allow_impersonation", e, py_bool);
+    u.require_two_factor = field(obj, "require_two_factor", e, py_bool);
     u.mfa_required_actions = list_field(obj, "mfa_required_actions", MFA_ACTIONS, e);
     u.remember_device_days = field(obj, "remember_device_days", e, |v| py_int(v, Some(0), None));
     u.session_timeout_minutes = field(obj, "session_timeout_minutes", e, |v| {
@@ -138,8 +138,7 @@ pub fn parse_update(raw: &Value) -> ApiResult<SettingsUpdate> {
     u.inactive_user_retention_days = field(obj, "inactive_user_retention_days", e, |v| {
         py_int(v, Some(0), None)
     });
-    u.enforce_service_duration_rule =
-        field(obj, "enforce_service_duration_rule", e, |v| py_bool(v));
+    u.enforce_service_duration_rule = field(obj, "enforce_service_duration_rule", e, py_bool);
     u.min_service_duration_years = field(obj, "min_service_duration_years", e, |v| {
         let d = py_decimal(v, Some(0), None)?;
         if d.whole_digits() > 4 {
@@ -151,8 +150,7 @@ pub fn parse_update(raw: &Value) -> ApiResult<SettingsUpdate> {
         }
         Ok(d)
     });
-    u.enforce_min_vested_to_exercise =
-        field(obj, "enforce_min_vested_to_exercise", e, |v| py_bool(v));
+    u.enforce_min_vested_to_exercise = field(obj, "enforce_min_vested_to_exercise", e, py_bool);
     u.min_vested_shares_to_exercise = field(obj, "min_vested_shares_to_exercise", e, |v| {
         py_int::<i64>(v, Some(0), None)
     });
@@ -171,7 +169,7 @@ pub fn parse_update(raw: &Value) -> ApiResult<SettingsUpdate> {
     u.variable_margin_annual_percent = field(obj, "variable_margin_annual_percent", e, |v| {
         py_decimal(v, Some(0), Some(100))
     });
-    u.require_down_payment = field(obj, "require_down_payment", e, |v| py_bool(v));
+    u.require_down_payment = field(obj, "require_down_payment", e, py_bool);
     u.down_payment_percent = field(obj, "down_payment_percent", e, |v| {
         py_decimal(v, Some(0), Some(100))
     });
@@ -267,9 +265,9 @@ pub(crate) fn quoted_or(options: &[&str]) -> String {
 fn py_bool(v: &Value) -> Result<bool, Invalid> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if x == 0.0 => Ok(false),
-            Some(x) if x == 1.0 => Ok(true),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Ok(false),
+            Some(1) => Ok(true),
             _ => Err((
                 "bool_parsing",
                 "Input should be a valid boolean, unable to interpret input".into(),
