@@ -2,6 +2,7 @@
 //! handler (or command) that owns the transaction commits once, after writing the audit row.
 
 pub mod audit;
+pub mod audit_logs;
 pub mod identities;
 pub mod mfa;
 pub mod org_settings;
@@ -9,4 +10,6 @@ pub mod orgs;
 pub mod permissions;
 pub mod roles;
 pub mod seed;
+pub mod self_context;
+pub mod user_summary;
 pub mod users;

@@ -1,8 +1,13 @@
 //! Route table: one module per resource, each exporting `router()`.
 
+pub mod audit_logs;
 pub mod auth;
 pub mod health;
 pub mod meta;
+pub mod org_settings;
+pub mod orgs;
+pub mod self_context;
+pub mod user_summary;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -13,4 +18,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(meta::router())
         .merge(auth::router())
+        .merge(org_settings::router())
+        .merge(self_context::router())
+        .merge(audit_logs::router())
+        .merge(user_summary::router())
+        .merge(orgs::router())
 }

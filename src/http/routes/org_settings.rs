@@ -1,0 +1,510 @@
+//! `GET /org/settings` and `PUT /org/settings` (contract §3 "Org settings").
+//!
+//! The PUT body is validated field by field the way the legacy pydantic model did (lax bools
+//! and ints, enum lists, `ge`/`le` bounds, exact decimals from numbers or strings), all errors
+//! collected in model order; then the service applies the stock and loan rules (400).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Map, Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::permissions::{MFA_ACTIONS, action};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::AppState;
+use crate::http::envelope::Envelope;
+use crate::http::extract::parse_json_body;
+use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::routes::auth::step_up;
+use crate::services;
+use crate::services::audit::AuditEntry;
+use crate::services::org_settings::{Decimal, Patch, SettingsUpdate, UpdateError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_settings, put_settings))
+}
+
+const REPAYMENT_METHODS: [&str; 2] = ["BALLOON", "PRINCIPAL_AND_INTEREST"];
+const INTEREST_TYPES: [&str; 2] = ["FIXED", "VARIABLE"];
+
+/// The org's settings; the row is created with its defaults on first read.
+#[utoipa::path(get, path = "/org/settings", tag = "org-settings", security(("bearer" = [])),
+    responses((status = 200, description = "OrgSettingsResponse"), (status = 403, description = "Missing permission: org.settings.view")))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    user: CurrentUser<OrgMember>,
+) -> ApiResult<Envelope<Value>> {
+    user.require(&state, "org.settings.view").await?;
+    let mut tx = state.db.begin().await?;
+    let settings = services::org_settings::get_or_create(&mut tx, user.org_id.as_str()).await?;
+    tx.commit().await?;
+    Ok(Envelope(settings.response()))
+}
+
+/// Partial update; every change is audited as `org_settings.updated`.
+#[utoipa::path(put, path = "/org/settings", tag = "org-settings", security(("bearer" = [])),
+    request_body(content = Object, description = "Any OrgSettingsUpdate field"),
+    responses((status = 200, description = "OrgSettingsResponse"), (status = 400, description = "Rule violations, '; '-joined"),
+              (status = 403, description = "Missing permission or step-up required"), (status = 422, description = "Invalid field")))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    user: CurrentUser<OrgMember>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Envelope<Value>> {
+    // Legacy order: permission, then step-up, then the body.
+    user.require(&state, "org.settings.manage").await?;
+    step_up::require(
+        &state,
+        &user,
+        &headers,
+        action::ORG_SETTINGS_CHANGE,
+        step_up::When::OrgPolicy,
+    )
+    .await?;
+    let raw: Value = parse_json_body(&body)?;
+    let patch = parse_update(&raw)?;
+
+    let org_id = user.org_id.as_str();
+    let mut tx = state.db.begin().await?;
+    let updated = match services::org_settings::update(&mut tx, org_id, &patch).await {
+        Ok(u) => u,
+        Err(UpdateError::Rules(msg)) => return Err(ApiError::bad_request(msg)),
+        Err(UpdateError::OutOfRange { field }) => {
+            return Err(ApiError::validation(vec![
+                FieldError::body(
+                    &[field],
+                    "decimal_whole_digits",
+                    "Decimal input should have no more than 4 digits before the decimal point",
+                    raw.get(field).cloned().unwrap_or(Value::Null),
+                )
+                .with_ctx(json!({"whole_digits": 4})),
+            ]));
+        }
+        Err(UpdateError::Db(e)) => return Err(e.into()),
+    };
+    services::audit::record(
+        &mut tx,
+        AuditEntry {
+            org_id,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "org_settings.updated",
+            resource_type: "org_settings",
+            resource_id: org_id.to_owned(),
+            old_value: Some(updated.old.snapshot()),
+            new_value: Some(updated.new.snapshot()),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if updated.devices_forgotten > 0 {
+        tracing::info!(
+            org_id,
+            devices = updated.devices_forgotten,
+            "remember_device_days set to 0: remembered devices deleted"
+        );
+    }
+    Ok(Envelope(updated.new.response()))
+}
+
+/// Turns the JSON body into a validated update, collecting every field error in model order.
+pub fn parse_update(raw: &Value) -> ApiResult<SettingsUpdate> {
+    let Some(obj) = raw.as_object() else {
+        return Err(ApiError::validation(vec![FieldError::body(
+            &[],
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+            raw.clone(),
+        )]));
+    };
+    let mut errors = Vec::new();
+    let mut u = SettingsUpdate::default();
+    let e = &mut errors;
+    u.allow_user_data_export = field(obj, "allow_user_data_export", e, py_bool);
+    u.allow_profile_edit = field(obj, "allow_profile_edit", e, py_bool);
+    u.allow_impersonation = field(obj, "allow_impersonation", e, py_bool);
+    u.require_two_factor = field(obj, "require_two_factor", e, py_bool);
+    u.mfa_required_actions = list_field(obj, "mfa_required_actions", MFA_ACTIONS, e);
+    u.remember_device_days = field(obj, "remember_device_days", e, |v| py_int(v, Some(0), None));
+    u.session_timeout_minutes = field(obj, "session_timeout_minutes", e, |v| {
+        py_int(v, Some(1), Some(60))
+    });
+    u.audit_log_retention_days = field(obj, "audit_log_retention_days", e, |v| {
+        py_int(v, Some(0), None)
+    });
+    u.inactive_user_retention_days = field(obj, "inactive_user_retention_days", e, |v| {
+        py_int(v, Some(0), None)
+    });
+    u.enforce_service_duration_rule = field(obj, "enforce_service_duration_rule", e, py_bool);
+    u.min_service_duration_years = field(obj, "min_service_duration_years", e, |v| {
+        let d = py_decimal(v, Some(0), None)?;
+        if d.whole_digits() > 4 {
+            return Err((
+                "decimal_whole_digits",
+                "Decimal input should have no more than 4 digits before the decimal point".into(),
+                Some(json!({"whole_digits": 4})),
+            ));
+        }
+        Ok(d)
+    });
+    u.enforce_min_vested_to_exercise = field(obj, "enforce_min_vested_to_exercise", e, py_bool);
+    u.min_vested_shares_to_exercise = field(obj, "min_vested_shares_to_exercise", e, |v| {
+        py_int::<i64>(v, Some(0), None)
+    });
+    u.allowed_repayment_methods =
+        list_field(obj, "allowed_repayment_methods", &REPAYMENT_METHODS, e);
+    u.min_loan_term_months = field(obj, "min_loan_term_months", e, |v| py_int(v, Some(1), None));
+    u.max_loan_term_months = field(obj, "max_loan_term_months", e, |v| py_int(v, Some(1), None));
+    u.allowed_interest_types = list_field(obj, "allowed_interest_types", &INTEREST_TYPES, e);
+    u.fixed_interest_rate_annual_percent =
+        field(obj, "fixed_interest_rate_annual_percent", e, |v| {
+            py_decimal(v, Some(0), Some(100))
+        });
+    u.variable_base_rate_annual_percent = field(obj, "variable_base_rate_annual_percent", e, |v| {
+        py_decimal(v, Some(0), Some(100))
+    });
+    u.variable_margin_annual_percent = field(obj, "variable_margin_annual_percent", e, |v| {
+        py_decimal(v, Some(0), Some(100))
+    });
+    u.require_down_payment = field(obj, "require_down_payment", e, py_bool);
+    u.down_payment_percent = field(obj, "down_payment_percent", e, |v| {
+        py_decimal(v, Some(0), Some(100))
+    });
+    if errors.is_empty() {
+        Ok(u)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// A failed field check: pydantic `type`, message, `ctx`.
+pub(crate) type Invalid = (&'static str, String, Option<Value>);
+
+fn field<T>(
+    obj: &Map<String, Value>,
+    name: &'static str,
+    errors: &mut Vec<FieldError>,
+    check: impl Fn(&Value) -> Result<T, Invalid>,
+) -> Patch<T> {
+    match obj.get(name) {
+        None => Patch::Absent,
+        Some(Value::Null) => Patch::Null,
+        Some(v) => match check(v) {
+            Ok(t) => Patch::Set(t),
+            Err((kind, msg, ctx)) => {
+                let mut fe = FieldError::body(&[name], kind, msg, v.clone());
+                fe.ctx = ctx;
+                errors.push(fe);
+                Patch::Absent
+            }
+        },
+    }
+}
+
+fn list_field(
+    obj: &Map<String, Value>,
+    name: &'static str,
+    allowed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> Patch<Vec<String>> {
+    match obj.get(name) {
+        None => Patch::Absent,
+        Some(Value::Null) => Patch::Null,
+        Some(Value::Array(items)) => {
+            let expected = quoted_or(allowed);
+            let mut out = Vec::with_capacity(items.len());
+            let before = errors.len();
+            for (index, item) in items.iter().enumerate() {
+                match item.as_str().filter(|s| allowed.contains(s)) {
+                    Some(s) => out.push(s.to_owned()),
+                    None => {
+                        let mut fe = FieldError::body(
+                            &[name],
+                            "enum",
+                            format!("Input should be {expected}"),
+                            item.clone(),
+                        );
+                        fe.loc.push(json!(index));
+                        fe.ctx = Some(json!({"expected": expected}));
+                        errors.push(fe);
+                    }
+                }
+            }
+            if errors.len() == before {
+                Patch::Set(out)
+            } else {
+                Patch::Absent
+            }
+        }
+        Some(other) => {
+            errors.push(FieldError::body(
+                &[name],
+                "list_type",
+                "Input should be a valid list",
+                other.clone(),
+            ));
+            Patch::Absent
+        }
+    }
+}
+
+/// `'A', 'B' or 'C'`, pydantic's enum wording.
+pub(crate) fn quoted_or(options: &[&str]) -> String {
+    let quoted: Vec<String> = options.iter().map(|o| format!("'{o}'")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// pydantic's lax bool: JSON bools, 0/1, and the usual words.
+fn py_bool(v: &Value) -> Result<bool, Invalid> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Ok(false),
+            Some(1) => Ok(true),
+            _ => Err((
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input".into(),
+                None,
+            )),
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "0" | "off" | "f" | "false" | "n" | "no" => Ok(false),
+            "1" | "on" | "t" | "true" | "y" | "yes" => Ok(true),
+            _ => Err((
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input".into(),
+                None,
+            )),
+        },
+        _ => Err(("bool_type", "Input should be a valid boolean".into(), None)),
+    }
+}
+
+/// An integer in pydantic's lax sense, as a sign and digits (arbitrarily long).
+pub(crate) enum BigInt {
+    Fits(i64),
+    /// Too large in magnitude for i64; `true` when negative.
+    Huge(bool),
+}
+
+/// Parses an integer string (`" 42 "`, `"-7"`, `"+3"`), as Python's `int()` would.
+pub(crate) fn parse_int_text(s: &str) -> Option<BigInt> {
+    let t = s.trim().replace('_', "");
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match t.parse::<i64>() {
+        Ok(v) => BigInt::Fits(v),
+        Err(_) => BigInt::Huge(neg),
+    })
+}
+
+/// Checks `ge`/`le` bounds on an integer, then narrows it to the column type (values that fit
+/// no column are reported as exceeding its range, never as a database error).
+pub(crate) fn bounded<T: TryFrom<i64>>(
+    value: BigInt,
+    ge: Option<i64>,
+    le: Option<i64>,
+) -> Result<T, Invalid> {
+    let too_small = |ge: i64| {
+        (
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {ge}"),
+            Some(json!({"ge": ge})),
+        )
+    };
+    let too_big = |le: i64| {
+        (
+            "less_than_equal",
+            format!("Input should be less than or equal to {le}"),
+            Some(json!({"le": le})),
+        )
+    };
+    let v = match value {
+        BigInt::Fits(v) => v,
+        BigInt::Huge(true) => return Err(too_small(ge.unwrap_or(i64::MIN))),
+        BigInt::Huge(false) => return Err(too_big(le.unwrap_or(i64::MAX))),
+    };
+    if let Some(ge) = ge
+        && v < ge
+    {
+        return Err(too_small(ge));
+    }
+    if let Some(le) = le
+        && v > le
+    {
+        return Err(too_big(le));
+    }
+    T::try_from(v).map_err(|_| {
+        if v < 0 {
+            too_small(i64::from(i32::MIN))
+        } else {
+            too_big(i64::from(i32::MAX))
+        }
+    })
+}
+
+/// pydantic's lax int: integers, floats without a fraction, integer strings.
+fn py_int<T: TryFrom<i64>>(v: &Value, ge: Option<i64>, le: Option<i64>) -> Result<T, Invalid> {
+    let parsed = match v {
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                BigInt::Fits(i)
+            } else if n.as_u64().is_some() {
+                BigInt::Huge(false)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.fract() != 0.0 || !f.is_finite() {
+                    return Err((
+                        "int_from_float",
+                        "Input should be a valid integer, got a number with a fractional part"
+                            .into(),
+                        None,
+                    ));
+                }
+                if f.abs() < 9.0e18 {
+                    // Exact: an integral f64 below 2^63 converts without loss.
+                    #[allow(clippy::cast_possible_truncation)]
+                    BigInt::Fits(f as i64)
+                } else {
+                    BigInt::Huge(f < 0.0)
+                }
+            }
+        }
+        Value::String(s) => parse_int_text(s).ok_or((
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer".into(),
+            None,
+        ))?,
+        _ => return Err(("int_type", "Input should be a valid integer".into(), None)),
+    };
+    bounded(parsed, ge, le)
+}
+
+/// pydantic's Decimal: a JSON number (through its shortest text form, as Python's `str(float)`)
+/// or a decimal string; never rounded here.
+fn py_decimal(v: &Value, ge: Option<u64>, le: Option<u64>) -> Result<Decimal, Invalid> {
+    let d = match v {
+        Value::Number(n) => Decimal::parse(&n.to_string()),
+        Value::String(s) => Decimal::parse(s),
+        _ => {
+            return Err((
+                "decimal_type",
+                "Decimal input should be an integer, float, string or Decimal object".into(),
+                None,
+            ));
+        }
+    }
+    .ok_or((
+        "decimal_parsing",
+        "Input should be a valid decimal".into(),
+        None,
+    ))?;
+    if let Some(ge) = ge
+        && (d.is_negative() || d.cmp_int(ge) == std::cmp::Ordering::Less)
+    {
+        return Err((
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {ge}"),
+            Some(json!({"ge": ge.to_string()})),
+        ));
+    }
+    if let Some(le) = le
+        && d.cmp_int(le) == std::cmp::Ordering::Greater
+    {
+        return Err((
+            "less_than_equal",
+            format!("Input should be less than or equal to {le}"),
+            Some(json!({"le": le.to_string()})),
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: Value) -> String {
+        parse_update(&body).unwrap_err().message.clone()
+    }
+
+    #[test]
+    fn field_errors_read_like_the_legacy_ones() {
+        assert_eq!(
+            message(json!({"session_timeout_minutes": 0})),
+            "session_timeout_minutes: Input should be greater than or equal to 1"
+        );
+        assert_eq!(
+            message(json!({"session_timeout_minutes": 61})),
+            "session_timeout_minutes: Input should be less than or equal to 60"
+        );
+        assert_eq!(
+            message(json!({"remember_device_days": "many"})),
+            "remember_device_days: Input should be a valid integer, unable to parse string as an integer"
+        );
+        assert_eq!(
+            message(json!({"remember_device_days": 1e10})),
+            "remember_device_days: Input should be less than or equal to 2147483647"
+        );
+        assert_eq!(
+            message(json!({"allowed_interest_types": ["fixed"]})),
+            "allowed_interest_types.0: Input should be 'FIXED' or 'VARIABLE'"
+        );
+        assert_eq!(
+            message(json!({"allowed_repayment_methods": ["INTEREST_ONLY"]})),
+            "allowed_repayment_methods.0: Input should be 'BALLOON' or 'PRINCIPAL_AND_INTEREST'"
+        );
+        assert_eq!(
+            message(json!({"down_payment_percent": "100.01"})),
+            "down_payment_percent: Input should be less than or equal to 100"
+        );
+        assert_eq!(
+            message(json!({"fixed_interest_rate_annual_percent": "abc"})),
+            "fixed_interest_rate_annual_percent: Input should be a valid decimal"
+        );
+        assert_eq!(
+            message(json!({"min_service_duration_years": 12345})),
+            "min_service_duration_years: Decimal input should have no more than 4 digits before the decimal point"
+        );
+        assert_eq!(
+            message(json!({"allow_profile_edit": "maybe"})),
+            "allow_profile_edit: Input should be a valid boolean, unable to interpret input"
+        );
+        assert_eq!(
+            message(json!([1])),
+            "Input should be a valid dictionary or object to extract fields from"
+        );
+    }
+
+    #[test]
+    fn lax_values_are_accepted() {
+        let u = parse_update(&json!({
+            "session_timeout_minutes": "10", "allow_profile_edit": "yes",
+            "min_service_duration_years": 0.5, "down_payment_percent": "12.5",
+            "min_loan_term_months": 12.0, "variable_margin_annual_percent": null
+        }))
+        .unwrap();
+        assert_eq!(u.session_timeout_minutes, Patch::Set(10));
+        assert_eq!(u.allow_profile_edit, Patch::Set(true));
+        assert_eq!(u.min_loan_term_months, Patch::Set(12));
+        assert_eq!(u.variable_margin_annual_percent, Patch::Null);
+        assert!(u.remember_device_days.is_absent());
+        let Patch::Set(years) = u.min_service_duration_years else {
+            panic!("years")
+        };
+        assert_eq!(years.to_plain(), "0.5");
+    }
+}

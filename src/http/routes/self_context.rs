@@ -1,0 +1,116 @@
+//! `GET /self/context` and `GET /self/policy` (contract §3 "Self").
+
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::AppState;
+use crate::http::envelope::Envelope;
+use crate::http::guard::CurrentUser;
+use crate::services;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(context))
+        .routes(routes!(policy))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContextOrg {
+    id: String,
+    name: String,
+    slug: String,
+    /// As stored (`ACTIVE`).
+    status: String,
+    #[serde(with = "crate::timefmt::z")]
+    #[schema(value_type = String)]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "crate::timefmt::z")]
+    #[schema(value_type = String)]
+    updated_at: time::OffsetDateTime,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContextRole {
+    id: Uuid,
+    /// The raw stored name (`ORG ADMIN`, `Human Resource` …).
+    name: String,
+    is_system_role: bool,
+    #[schema(value_type = Vec<String>)]
+    permissions: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SelfContext {
+    org: ContextOrg,
+    roles: Vec<ContextRole>,
+    /// Effective codes, sorted: role permissions plus the direct assignment (no superuser
+    /// expansion).
+    permissions: Vec<String>,
+    /// The org's setting; the frontend's idle timer.
+    session_timeout_minutes: i32,
+    /// `single` or `multi`.
+    tenancy_mode: &'static str,
+}
+
+/// The signed-in user's org, roles and effective permissions.
+#[utoipa::path(get, path = "/self/context", tag = "self", security(("bearer" = [])),
+    responses((status = 200, body = SelfContext), (status = 401, description = "Not authenticated")))]
+pub async fn context(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Envelope<SelfContext>> {
+    let org_id = user.org_id.as_str();
+    let mut conn = state.db.acquire().await?;
+    let org = services::orgs::find(&mut conn, org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Org not found: {org_id}")))?;
+    let roles = services::self_context::roles(&mut conn, org_id, user.user_id).await?;
+    let permissions =
+        services::permissions::cached(&state.cache, &mut conn, org_id, user.user_id).await?;
+    let policy = services::org_settings::auth_policy(&mut conn, org_id).await?;
+    drop(conn);
+    Ok(Envelope(SelfContext {
+        org: ContextOrg {
+            id: org.id,
+            name: org.name,
+            slug: org.slug,
+            status: org.status,
+            created_at: org.created_at,
+            updated_at: org.updated_at,
+        },
+        roles: roles
+            .into_iter()
+            .map(|r| ContextRole {
+                id: r.id,
+                name: r.name,
+                is_system_role: r.is_system_role,
+                permissions: r.permissions.0,
+            })
+            .collect(),
+        permissions,
+        session_timeout_minutes: policy.session_timeout_minutes,
+        tenancy_mode: state.settings.tenancy_mode.as_str(),
+    }))
+}
+
+/// The org policy the self-service pages read (defaults when the org has no settings row yet;
+/// nothing is written).
+#[utoipa::path(get, path = "/self/policy", tag = "self", security(("bearer" = [])),
+    responses((status = 200, description = "OrgPolicy"), (status = 401, description = "Not authenticated")))]
+pub async fn policy(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Envelope<Value>> {
+    let org_id = user.org_id.as_str();
+    let mut conn = state.db.acquire().await?;
+    let settings = services::org_settings::find(&mut conn, org_id)
+        .await?
+        .unwrap_or_else(|| services::org_settings::defaults(org_id));
+    Ok(Envelope(settings.policy()))
+}
