@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod identities;
+pub mod members;
 pub mod mfa;
+pub mod onboarding;
 pub mod org_settings;
 pub mod orgs;
 pub mod permissions;

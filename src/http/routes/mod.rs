@@ -2,7 +2,10 @@
 
 pub mod auth;
 pub mod health;
+pub mod member_lists;
 pub mod meta;
+pub mod org_users;
+pub mod self_profile;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -13,4 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(meta::router())
         .merge(auth::router())
+        .merge(org_users::router())
+        .merge(self_profile::router())
+        .merge(member_lists::router())
 }
