@@ -10,3 +10,5 @@ mod auth_login;
 mod health;
 mod meta;
 mod migrate;
+mod onboarding;
+mod org_users;

@@ -94,21 +94,28 @@ pub(crate) fn resolve_country(value: &str) -> Result<String, String> {
         .ok_or_else(|| format!("Unsupported country: {value}"))
 }
 
-/// A state as stored: up to ten characters kept as given; a longer value is resolved by name
-/// within `country`, else refused.
+/// A state as stored: a subdivision name of `country` becomes its code; anything else of at
+/// most ten characters is kept as given; a longer unknown value is refused.
 pub(crate) fn resolve_state(country: Option<&str>, value: &str) -> Result<String, String> {
+    let known = country.and_then(|c| geo::find_subdivision(c, value));
+    if let Some(sub) = known
+        && !sub.name.eq_ignore_ascii_case(value.trim())
+    {
+        // Given as a code: stored as typed (the legacy kept "on" for Ontario).
+        return Ok(value.to_owned());
+    }
+    if let Some(sub) = known {
+        return Ok(sub.code.to_owned());
+    }
     if value.chars().count() <= people::limits::STATE {
         return Ok(value.to_owned());
     }
-    country
-        .and_then(|c| geo::find_subdivision(c, value))
-        .map(|s| s.code.to_owned())
-        .ok_or_else(|| {
-            format!(
-                "Unsupported state '{value}' for country {}",
-                country.unwrap_or("None")
-            )
-        })
+    None.ok_or_else(|| {
+        format!(
+            "Unsupported state '{value}' for country {}",
+            country.unwrap_or("None")
+        )
+    })
 }
 
 /// A PATCH body field: absent (`None`), or present with a trimmed value (`Some(None)` when null
