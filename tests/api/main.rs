@@ -7,6 +7,7 @@ mod fixtures;
 mod helpers;
 
 mod auth_login;
+mod bulk_onboarding;
 mod health;
 mod meta;
 mod migrate;
