@@ -4,4 +4,5 @@ pub mod email;
 pub mod geo;
 pub mod membership;
 pub mod org;
+pub mod people;
 pub mod permissions;

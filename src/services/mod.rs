@@ -4,7 +4,9 @@
 pub mod audit;
 pub mod audit_logs;
 pub mod identities;
+pub mod members;
 pub mod mfa;
+pub mod onboarding;
 pub mod org_settings;
 pub mod orgs;
 pub mod permissions;

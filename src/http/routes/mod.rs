@@ -3,11 +3,14 @@
 pub mod audit_logs;
 pub mod auth;
 pub mod health;
+pub mod member_lists;
 pub mod meta;
 pub mod org_settings;
 pub mod orgs;
 pub mod self_context;
 pub mod user_summary;
+pub mod org_users;
+pub mod self_profile;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -23,4 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit_logs::router())
         .merge(user_summary::router())
         .merge(orgs::router())
+        .merge(org_users::router())
+        .merge(self_profile::router())
+        .merge(member_lists::router())
 }

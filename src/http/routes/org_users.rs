@@ -1,0 +1,1156 @@
+//! `/org/users*`: the member list and detail, onboarding (single and CSV), deletes, status and
+//! profile changes, forced password reset and admin MFA reset (contract §3 "Org users /
+//! onboarding", frontend-client §10.2–§10.3).
+
+mod bulk;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sqlx::PgConnection;
+use time::Date;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::policy::PasswordPolicy;
+use crate::domain::permissions::action;
+use crate::domain::{email, geo, people};
+use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
+use crate::http::AppState;
+use crate::http::envelope::{Created, Envelope, NoContent};
+use crate::http::extract::{ApiJson, ApiQuery, parse_json_body, parse_uuid_param};
+use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
+use crate::http::routes::auth::step_up;
+use crate::services;
+use crate::services::audit::AuditEntry;
+use crate::services::members::{self, Filter, MemberRow, Shape};
+use crate::services::onboarding::{self, NewMember, Refusal};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, onboard))
+        .routes(routes!(bulk::template))
+        .routes(routes!(bulk::upload))
+        .routes(routes!(bulk_delete))
+        .routes(routes!(detail, delete, update_status))
+        .routes(routes!(update_profile))
+        .routes(routes!(force_password_reset))
+        .routes(routes!(reset_mfa))
+}
+
+type Admin = CurrentUser<OrgMember>;
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (onboarding responses).
+fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn membership_id(raw: &str) -> ApiResult<Uuid> {
+    parse_uuid_param("membership_id", raw)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared input helpers (also used by /self/profile).
+
+/// 422 `string_too_long` like pydantic's `max_length`.
+pub(crate) fn too_long(field: &str, value: &str, max: usize) -> FieldError {
+    FieldError::body(
+        &[field],
+        "string_too_long",
+        format!("String should have at most {max} characters"),
+        json!(value),
+    )
+    .with_ctx(json!({"max_length": max}))
+}
+
+pub(crate) fn check_len(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) {
+    if let Some(v) = value
+        && v.chars().count() > max
+    {
+        errors.push(too_long(field, v, max));
+    }
+}
+
+/// A country as stored: a value of at most two characters is kept as given (the legacy rule);
+/// a longer one is resolved by name or alias to its code, else refused.
+pub(crate) fn resolve_country(value: &str) -> Result<String, String> {
+    if value.chars().count() <= 2 {
+        return Ok(value.to_owned());
+    }
+    geo::find_country(value)
+        .map(|c| c.code.to_owned())
+        .ok_or_else(|| format!("Unsupported country: {value}"))
+}
+
+/// A state as stored: a subdivision name of `country` becomes its code; anything else of at
+/// most ten characters is kept as given; a longer unknown value is refused.
+pub(crate) fn resolve_state(country: Option<&str>, value: &str) -> Result<String, String> {
+    let known = country.and_then(|c| geo::find_subdivision(c, value));
+    if let Some(sub) = known
+        && !sub.name.eq_ignore_ascii_case(value.trim())
+    {
+        // Given as a code: stored as typed (the legacy kept "on" for Ontario).
+        return Ok(value.to_owned());
+    }
+    if let Some(sub) = known {
+        return Ok(sub.code.to_owned());
+    }
+    if value.chars().count() <= people::limits::STATE {
+        return Ok(value.to_owned());
+    }
+    None.ok_or_else(|| {
+        format!(
+            "Unsupported state '{value}' for country {}",
+            country.unwrap_or("None")
+        )
+    })
+}
+
+/// A PATCH body field: absent (`None`), or present with a trimmed value (`Some(None)` when null
+/// or blank).
+pub(crate) fn patch_field(
+    body: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<String>> {
+    match body.get(field)? {
+        Value::Null => Some(None),
+        Value::String(s) => Some(people::clean(Some(s))),
+        other => {
+            errors.push(FieldError::body(
+                &[field],
+                "string_type",
+                "Input should be a valid string",
+                other.clone(),
+            ));
+            None
+        }
+    }
+}
+
+/// Profile changes shared by the admin and self PATCHes: field → new value.
+pub(crate) struct ProfileChanges {
+    pub fields: Vec<(&'static str, Option<String>)>,
+}
+
+const PROFILE_LIMITS: [(&str, usize); 12] = [
+    ("first_name", people::limits::FIRST_NAME),
+    ("middle_name", people::limits::MIDDLE_NAME),
+    ("last_name", people::limits::LAST_NAME),
+    ("preferred_name", people::limits::PREFERRED_NAME),
+    ("timezone", people::limits::TIMEZONE),
+    ("phone_number", people::limits::PHONE_NUMBER),
+    ("marital_status", people::limits::STATUS),
+    ("country", people::limits::COUNTRY),
+    ("state", people::limits::STATE),
+    ("address_line1", people::limits::ADDRESS_LINE),
+    ("address_line2", people::limits::ADDRESS_LINE),
+    ("postal_code", people::limits::POSTAL_CODE),
+];
+
+/// Reads, normalises and validates the given profile fields of a PATCH body.
+pub(crate) fn profile_changes(
+    body: &Map<String, Value>,
+    allowed: &[&'static str],
+    current_country: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> ProfileChanges {
+    let mut fields = Vec::new();
+    for field in allowed {
+        let Some(value) = patch_field(body, field, errors) else {
+            continue;
+        };
+        let value = match (*field, value) {
+            ("marital_status", Some(v)) => match people::marital_status(&v) {
+                Some(m) => Some(m.to_owned()),
+                None => {
+                    errors.push(FieldError::value_error(
+                        "body",
+                        "marital_status",
+                        people::INVALID_MARITAL_STATUS,
+                        json!(v),
+                    ));
+                    continue;
+                }
+            },
+            ("country", Some(v)) => match resolve_country(&v) {
+                Ok(c) => Some(c),
+                Err(text) => {
+                    errors.push(FieldError::value_error("body", "country", &text, json!(v)));
+                    continue;
+                }
+            },
+            (_, v) => v,
+        };
+        fields.push((*field, value));
+    }
+    // The state is resolved against the country of the result.
+    let country = fields
+        .iter()
+        .find(|(f, _)| *f == "country")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| current_country.map(str::to_owned));
+    for (field, value) in fields.iter_mut() {
+        if *field == "state"
+            && let Some(v) = value.clone()
+        {
+            match resolve_state(country.as_deref(), &v) {
+                Ok(s) => *value = Some(s),
+                Err(text) => errors.push(FieldError::value_error("body", "state", &text, json!(v))),
+            }
+        }
+    }
+    for (field, value) in &fields {
+        if let Some((_, max)) = PROFILE_LIMITS.iter().find(|(f, _)| f == field) {
+            check_len(errors, field, value.as_deref(), *max);
+        }
+    }
+    ProfileChanges { fields }
+}
+
+/// Applies profile changes to the membership's profile (creating it when missing) and
+/// recomputes `full_name` from first and last name.
+pub(crate) async fn apply_profile(
+    conn: &mut PgConnection,
+    row: &MemberRow,
+    changes: &ProfileChanges,
+) -> sqlx::Result<()> {
+    let get = |name: &str, current: &Option<String>| -> Option<String> {
+        changes
+            .fields
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| current.clone())
+    };
+    let first = get("first_name", &row.first_name);
+    let last = get("last_name", &row.last_name);
+    let names_changed = changes
+        .fields
+        .iter()
+        .any(|(f, _)| *f == "first_name" || *f == "last_name");
+    let full_name = if names_changed || row.full_name.is_none() {
+        format!(
+            "{} {}",
+            first.as_deref().unwrap_or(""),
+            last.as_deref().unwrap_or("")
+        )
+        .trim()
+        .to_owned()
+    } else {
+        row.full_name.clone().unwrap_or_default()
+    };
+    let full_name: String = full_name.chars().take(people::limits::FULL_NAME).collect();
+    sqlx::query(
+        "INSERT INTO org_user_profiles (id, org_id, membership_id, full_name, first_name, middle_name, \
+         last_name, preferred_name, timezone, phone_number, marital_status, country, state, \
+         address_line1, address_line2, postal_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT ON CONSTRAINT uq_org_user_profiles_org_membership DO UPDATE SET \
+         full_name = EXCLUDED.full_name, first_name = EXCLUDED.first_name, \
+         middle_name = EXCLUDED.middle_name, last_name = EXCLUDED.last_name, \
+         preferred_name = EXCLUDED.preferred_name, timezone = EXCLUDED.timezone, \
+         phone_number = EXCLUDED.phone_number, marital_status = EXCLUDED.marital_status, \
+         country = EXCLUDED.country, state = EXCLUDED.state, address_line1 = EXCLUDED.address_line1, \
+         address_line2 = EXCLUDED.address_line2, postal_code = EXCLUDED.postal_code, updated_at = now()",
+    )
+    .bind(Uuid::new_v4())
+    .bind(&row.org_id)
+    .bind(row.membership_id)
+    .bind(full_name)
+    .bind(first)
+    .bind(get("middle_name", &row.middle_name))
+    .bind(last)
+    .bind(get("preferred_name", &row.preferred_name))
+    .bind(get("timezone", &row.timezone))
+    .bind(get("phone_number", &row.phone_number))
+    .bind(get("marital_status", &row.marital_status))
+    .bind(get("country", &row.country))
+    .bind(get("state", &row.state))
+    .bind(get("address_line1", &row.address_line1))
+    .bind(get("address_line2", &row.address_line2))
+    .bind(get("postal_code", &row.postal_code))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn body_object(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
+    let value: Value = parse_json_body(bytes)?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(ApiError::validation(vec![FieldError::body(
+            &[],
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+            other,
+        )])),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// List and detail
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Page number (values below 1 become 1).
+    page: Option<i64>,
+    /// Page size (values below 1 become 20; capped at 200).
+    page_size: Option<i64>,
+    /// Case-insensitive substring of e-mail, names or employee id.
+    search: Option<String>,
+    employment_status: Option<String>,
+    platform_status: Option<String>,
+    invitation_status: Option<String>,
+    role_id: Option<Uuid>,
+    department_id: Option<Uuid>,
+}
+
+/// Members of the org, `{items, total}`, ordered by name, e-mail, membership id.
+#[utoipa::path(get, path = "/org/users", tag = "org-users", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, description = "One page of members"), (status = 403, description = "Missing permission: user.view")))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: Admin,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Envelope<members::Page<members::ListItem>>> {
+    user.require(&state, "user.view").await?;
+    let (page, page_size) = members::paging(query.page, query.page_size);
+    let employment_status = query
+        .employment_status
+        .map(|s| people::employment_status(&s).map_or(s, str::to_owned));
+    let filter = Filter {
+        search: query.search,
+        employment_status,
+        platform_status: query.platform_status,
+        invitation_status: query.invitation_status,
+        role_id: query.role_id,
+        department_id: query.department_id,
+    };
+    let mut conn = state.db.acquire().await?;
+    let result = members::list(
+        &mut conn,
+        user.org_id.as_str(),
+        &filter,
+        page,
+        page_size,
+        Shape::Full,
+    )
+    .await?;
+    Ok(Envelope(result))
+}
+
+/// One member (UserDetail).
+#[utoipa::path(get, path = "/org/users/{membership_id}", tag = "org-users", security(("bearer" = [])),
+    params(("membership_id" = String, Path, description = "Membership id")),
+    responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found")))]
+pub async fn detail(
+    State(state): State<AppState>,
+    user: Admin,
+    Path(raw): Path<String>,
+) -> ApiResult<Envelope<members::UserDetail>> {
+    user.require(&state, "user.view").await?;
+    let id = membership_id(&raw)?;
+    let mut conn = state.db.acquire().await?;
+    let detail = members::detail_by_id(&mut conn, user.org_id.as_str(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    Ok(Envelope(detail))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single onboarding
+
+/// `POST /org/users` body (OnboardingUserCreate).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct OnboardingRequest {
+    email: String,
+    first_name: String,
+    last_name: String,
+    employee_id: String,
+    employment_start_date: Value,
+    middle_name: Option<String>,
+    preferred_name: Option<String>,
+    timezone: Option<String>,
+    phone_number: Option<String>,
+    marital_status: Option<String>,
+    country: Option<String>,
+    state: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    postal_code: Option<String>,
+    temporary_password: Option<String>,
+    employment_status: Option<String>,
+}
+
+/// Parses `YYYY-MM-DD`.
+pub(crate) fn parse_iso_date(raw: &str) -> Option<Date> {
+    let raw = raw.trim();
+    let raw = raw.split('T').next().unwrap_or(raw);
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(raw, &format).ok()
+}
+
+fn upper(v: Option<String>) -> Option<String> {
+    v.map(|s| s.to_uppercase())
+}
+
+/// Validates and normalises the single-onboarding body (422 on failure).
+fn new_member(req: OnboardingRequest) -> Result<NewMember, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let email = match email::normalize(&req.email) {
+        Ok(e) => e.to_lowercase(),
+        Err(reason) => {
+            errors.push(
+                FieldError::body(
+                    &["email"],
+                    "value_error",
+                    email::error_message(reason),
+                    json!(req.email),
+                )
+                .with_ctx(json!({"reason": reason})),
+            );
+            String::new()
+        }
+    };
+    let date = match &req.employment_start_date {
+        Value::String(s) => parse_iso_date(s),
+        _ => None,
+    };
+    if date.is_none() {
+        errors.push(FieldError::body(
+            &["employment_start_date"],
+            "date_from_datetime_parsing",
+            "Input should be a valid date or datetime, invalid date format",
+            req.employment_start_date.clone(),
+        ));
+    }
+    let employment_status = match people::clean(req.employment_status.as_deref()) {
+        None => "ACTIVE".to_owned(),
+        Some(raw) => match people::employment_status(&raw) {
+            Some(s) => s.to_owned(),
+            None => {
+                errors.push(FieldError::value_error(
+                    "body",
+                    "employment_status",
+                    people::INVALID_EMPLOYMENT_STATUS,
+                    json!(raw),
+                ));
+                String::new()
+            }
+        },
+    };
+    let marital_status = match people::clean(req.marital_status.as_deref()) {
+        None => None,
+        Some(raw) => match people::marital_status(&raw) {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                errors.push(FieldError::value_error(
+                    "body",
+                    "marital_status",
+                    people::INVALID_MARITAL_STATUS,
+                    json!(raw),
+                ));
+                None
+            }
+        },
+    };
+    let member = NewMember {
+        email,
+        first_name: people::title_case(req.first_name.trim()),
+        middle_name: people::clean(req.middle_name.as_deref()).map(|s| people::title_case(&s)),
+        last_name: people::title_case(req.last_name.trim()),
+        preferred_name: people::clean(req.preferred_name.as_deref()),
+        timezone: people::clean(req.timezone.as_deref()),
+        phone_number: people::clean(req.phone_number.as_deref()),
+        marital_status,
+        country: upper(people::clean(req.country.as_deref())),
+        state: upper(people::clean(req.state.as_deref())),
+        address_line1: people::clean(req.address_line1.as_deref()),
+        address_line2: people::clean(req.address_line2.as_deref()),
+        postal_code: upper(people::clean(req.postal_code.as_deref())),
+        temporary_password: req.temporary_password.filter(|p| !p.is_empty()),
+        employee_id: req.employee_id.trim().to_owned(),
+        employment_start_date: date.unwrap_or(Date::MIN),
+        employment_status,
+    };
+    validate_member_lengths(&member, &mut errors);
+    if errors.is_empty() {
+        Ok(member)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Column limits of a new member (a 4xx instead of a database error).
+pub(crate) fn validate_member_lengths(m: &NewMember, errors: &mut Vec<FieldError>) {
+    use people::limits as l;
+    check_len(errors, "email", Some(&m.email), l::EMAIL);
+    check_len(errors, "first_name", Some(&m.first_name), l::FIRST_NAME);
+    check_len(
+        errors,
+        "middle_name",
+        m.middle_name.as_deref(),
+        l::MIDDLE_NAME,
+    );
+    check_len(errors, "last_name", Some(&m.last_name), l::LAST_NAME);
+    check_len(
+        errors,
+        "preferred_name",
+        m.preferred_name.as_deref(),
+        l::PREFERRED_NAME,
+    );
+    check_len(errors, "timezone", m.timezone.as_deref(), l::TIMEZONE);
+    check_len(
+        errors,
+        "phone_number",
+        m.phone_number.as_deref(),
+        l::PHONE_NUMBER,
+    );
+    check_len(errors, "country", m.country.as_deref(), l::COUNTRY);
+    check_len(errors, "state", m.state.as_deref(), l::STATE);
+    check_len(
+        errors,
+        "address_line1",
+        m.address_line1.as_deref(),
+        l::ADDRESS_LINE,
+    );
+    check_len(
+        errors,
+        "address_line2",
+        m.address_line2.as_deref(),
+        l::ADDRESS_LINE,
+    );
+    check_len(
+        errors,
+        "postal_code",
+        m.postal_code.as_deref(),
+        l::POSTAL_CODE,
+    );
+    check_len(errors, "employee_id", Some(&m.employee_id), l::EMPLOYEE_ID);
+    if m.employee_id.is_empty() {
+        errors.push(FieldError::body(
+            &["employee_id"],
+            "string_too_short",
+            "String should have at least 1 character",
+            json!(m.employee_id),
+        ));
+    }
+}
+
+pub(crate) fn refusal_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Message(m) => ApiError::bad_request(m),
+        Refusal::Constraint { message, details } => ApiError::coded(
+            StatusCode::BAD_REQUEST,
+            "constraint_error",
+            message,
+            details,
+        ),
+        Refusal::Db(e) => ApiError::from(e),
+        Refusal::Hash(e) => {
+            tracing::error!(error = %e, "password hashing failed");
+            ApiError::internal()
+        }
+    }
+}
+
+pub(crate) fn onboarding_context<'a, M: GuardMode>(
+    state: &'a AppState,
+    user: &'a CurrentUser<M>,
+) -> onboarding::Context<'a> {
+    onboarding::Context {
+        org_id: user.org_id.as_str(),
+        actor_id: user.user_id,
+        impersonator_id: user.impersonator_id(),
+        passwords: &state.auth.passwords,
+        policy: PasswordPolicy::new(state.settings.default_password_min_length),
+    }
+}
+
+/// Onboards one member: 201 for a new and for an existing member alike; the temporary
+/// password is never returned.
+#[utoipa::path(post, path = "/org/users", tag = "org-users", request_body = OnboardingRequest, security(("bearer" = [])),
+    responses((status = 201, description = "Onboarded (or already onboarded)"), (status = 400, description = "Conflicting employee id or weak password"),
+              (status = 403, description = "Missing permission: user.onboard")))]
+pub async fn onboard(
+    State(state): State<AppState>,
+    user: Admin,
+    ApiJson(body): ApiJson<OnboardingRequest>,
+) -> ApiResult<Response> {
+    user.require(&state, "user.onboard").await?;
+    let input = new_member(body).map_err(ApiError::validation)?;
+    let ctx = onboarding_context(&state, &user);
+    let mut tx = state.db.begin().await?;
+    let outcome = onboarding::onboard(&mut tx, &ctx, &input)
+        .await
+        .map_err(refusal_error)?;
+    tx.commit().await?;
+    if outcome.membership_status == "created" {
+        services::permissions::invalidate_user(
+            &state.cache,
+            user.org_id.as_str(),
+            outcome.row.user_id,
+        )
+        .await;
+    }
+    let body = json!({
+        "user": outcome.row.onboarding_user(),
+        "membership": outcome.row.onboarding_membership(),
+        "user_status": outcome.user_status,
+        "membership_status": outcome.membership_status,
+        "credentials_issued": outcome.credentials_issued,
+    });
+    Ok(no_store(Created(body).into_response()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deletes
+
+/// Deletes the membership (the profile cascades) and the `users` row when it has no other
+/// membership, with their audit rows. `None` when the membership is not in the org.
+async fn delete_member(
+    conn: &mut PgConnection,
+    user: &Admin,
+    id: Uuid,
+) -> ApiResult<Option<MemberRow>> {
+    let org = user.org_id.as_str();
+    let Some(row) = members::find(conn, org, id).await? else {
+        return Ok(None);
+    };
+    sqlx::query("DELETE FROM org_memberships WHERE org_id = $1 AND id = $2")
+        .bind(org)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    services::audit::record(
+        conn,
+        AuditEntry {
+            org_id: org,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "user.membership.deleted",
+            resource_type: "org_membership",
+            resource_id: id.to_string(),
+            old_value: Some(
+                json!({"membership": row.membership_snapshot(), "profile": row.profile_snapshot()}),
+            ),
+            new_value: None,
+        },
+    )
+    .await?;
+    let others: i64 = sqlx::query_scalar("SELECT count(*) FROM org_memberships WHERE user_id = $1")
+        .bind(row.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if others == 0 {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(row.user_id)
+            .execute(&mut *conn)
+            .await?;
+        services::audit::record(
+            conn,
+            AuditEntry {
+                org_id: org,
+                actor_id: Some(user.user_id),
+                impersonator_id: user.impersonator_id(),
+                action: "user.deleted",
+                resource_type: "user",
+                resource_id: row.user_id.to_string(),
+                old_value: Some(json!({
+                    "id": row.user_id,
+                    "org_id": row.org_id,
+                    "email": row.email,
+                    "is_active": row.is_active,
+                    "is_superuser": row.is_superuser,
+                    "identity_id": row.identity_id,
+                })),
+                new_value: None,
+            },
+        )
+        .await?;
+    }
+    Ok(Some(row))
+}
+
+/// Deletes one membership; the identity is kept.
+#[utoipa::path(delete, path = "/org/users/{membership_id}", tag = "org-users", security(("bearer" = [])),
+    params(("membership_id" = String, Path, description = "Membership id")),
+    responses((status = 200, description = "Deleted (data null)"), (status = 404, description = "Membership not found")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    user: Admin,
+    Path(raw): Path<String>,
+) -> ApiResult<NoContent> {
+    user.require(&state, "user.manage").await?;
+    let id = membership_id(&raw)?;
+    let mut tx = state.db.begin().await?;
+    let row = delete_member(&mut tx, &user, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    tx.commit().await?;
+    services::permissions::invalidate_user(&state.cache, user.org_id.as_str(), row.user_id).await;
+    Ok(NoContent)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct BulkDeleteRequest {
+    membership_ids: Vec<String>,
+}
+
+/// Deletes several memberships, each in its own transaction; unknown or malformed ids are
+/// listed in `not_found`.
+#[utoipa::path(post, path = "/org/users/bulk/delete", tag = "org-users", request_body = BulkDeleteRequest, security(("bearer" = [])),
+    responses((status = 200, description = "`{deleted, not_found}`")))]
+pub async fn bulk_delete(
+    State(state): State<AppState>,
+    user: Admin,
+    ApiJson(body): ApiJson<BulkDeleteRequest>,
+) -> ApiResult<Envelope<Value>> {
+    user.require(&state, "user.manage").await?;
+    let mut deleted = 0_i64;
+    let mut not_found = Vec::new();
+    for raw in body.membership_ids {
+        let Ok(id) = Uuid::parse_str(raw.trim()) else {
+            not_found.push(raw);
+            continue;
+        };
+        let mut tx = state.db.begin().await?;
+        match delete_member(&mut tx, &user, id).await? {
+            Some(row) => {
+                tx.commit().await?;
+                deleted += 1;
+                services::permissions::invalidate_user(
+                    &state.cache,
+                    user.org_id.as_str(),
+                    row.user_id,
+                )
+                .await;
+            }
+            None => not_found.push(raw),
+        }
+    }
+    Ok(Envelope(
+        json!({"deleted": deleted, "not_found": not_found}),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+/// `PATCH /org/users/{membership_id}` body (documentation; the handler reads the JSON itself).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StatusUpdate {
+    /// Employment status (aliases accepted).
+    employment_status: Option<String>,
+    /// INVITED, ENABLED, DISABLED, LOCKED or ACTIVE (any case).
+    platform_status: Option<String>,
+}
+
+/// Platform statuses the frontend's strict schema accepts.
+const PLATFORM_STATUSES: [&str; 5] = ["INVITED", "ENABLED", "DISABLED", "LOCKED", "ACTIVE"];
+
+/// Removes every role of `row`'s user in the org (audit `role.removed` each) and revokes the
+/// identity's sessions.
+async fn deactivate(conn: &mut PgConnection, user: &Admin, row: &MemberRow) -> ApiResult<()> {
+    let org = user.org_id.as_str();
+    let removed: Vec<Uuid> = sqlx::query_scalar(
+        "DELETE FROM user_roles WHERE org_id = $1 AND user_id = $2 RETURNING role_id",
+    )
+    .bind(org)
+    .bind(row.user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for role_id in removed {
+        services::audit::record(
+            conn,
+            AuditEntry {
+                org_id: org,
+                actor_id: Some(user.user_id),
+                impersonator_id: user.impersonator_id(),
+                action: "role.removed",
+                resource_type: "user_role",
+                resource_id: format!("{}:{}", row.user_id, role_id),
+                old_value: Some(json!({"user_id": row.user_id, "role_id": role_id})),
+                new_value: None,
+            },
+        )
+        .await?;
+    }
+    services::identities::bump_token_version(conn, row.identity_id).await?;
+    Ok(())
+}
+
+/// Changes employment and/or platform status. A result that is not ACTIVE/ACTIVE removes the
+/// user's roles, revokes their sessions and invalidates their permission cache.
+#[utoipa::path(patch, path = "/org/users/{membership_id}", tag = "org-users", request_body = StatusUpdate, security(("bearer" = [])),
+    params(("membership_id" = String, Path, description = "Membership id")),
+    responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found"), (status = 422, description = "Invalid status")))]
+pub async fn update_status(
+    State(state): State<AppState>,
+    user: Admin,
+    Path(raw): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Envelope<members::UserDetail>> {
+    user.require(&state, "user.manage").await?;
+    let id = membership_id(&raw)?;
+    let body = body_object(&body)?;
+    let mut errors = Vec::new();
+    let employment = match patch_field(&body, "employment_status", &mut errors).flatten() {
+        None => None,
+        Some(v) => match people::employment_status(&v) {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                errors.push(FieldError::value_error(
+                    "body",
+                    "employment_status",
+                    people::INVALID_EMPLOYMENT_STATUS,
+                    json!(v),
+                ));
+                None
+            }
+        },
+    };
+    let platform = match patch_field(&body, "platform_status", &mut errors).flatten() {
+        None => None,
+        Some(v) => {
+            let upper = v.to_uppercase();
+            if PLATFORM_STATUSES.contains(&upper.as_str()) {
+                Some(upper)
+            } else {
+                errors.push(FieldError::value_error(
+                    "body",
+                    "platform_status",
+                    "Invalid platform_status value",
+                    json!(v),
+                ));
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let org = user.org_id.as_str();
+    let mut tx = state.db.begin().await?;
+    let before = members::find(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    sqlx::query(
+        "UPDATE org_memberships SET employment_status = COALESCE($3, employment_status), \
+         platform_status = COALESCE($4, platform_status), updated_at = now() \
+         WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org)
+    .bind(id)
+    .bind(&employment)
+    .bind(&platform)
+    .execute(&mut *tx)
+    .await?;
+    let after = members::find(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    let deactivated = after.employment_status != "ACTIVE" || after.platform_status != "ACTIVE";
+    if deactivated {
+        deactivate(&mut tx, &user, &after).await?;
+    }
+    services::audit::record(
+        &mut tx,
+        AuditEntry {
+            org_id: org,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "user.membership.updated",
+            resource_type: "org_membership",
+            resource_id: id.to_string(),
+            old_value: Some(before.membership_snapshot()),
+            new_value: Some(after.membership_snapshot()),
+        },
+    )
+    .await?;
+    let detail = members::detail(&mut tx, &after).await?;
+    tx.commit().await?;
+    if deactivated {
+        services::permissions::invalidate_user(&state.cache, org, after.user_id).await;
+    }
+    Ok(Envelope(detail))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile
+
+/// `PATCH /org/users/{membership_id}/profile` body (documentation): any of these fields; an
+/// empty string clears a field.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProfileUpdate {
+    email: Option<String>,
+    first_name: Option<String>,
+    middle_name: Option<String>,
+    last_name: Option<String>,
+    preferred_name: Option<String>,
+    timezone: Option<String>,
+    phone_number: Option<String>,
+    marital_status: Option<String>,
+    country: Option<String>,
+    state: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    postal_code: Option<String>,
+}
+
+const ADMIN_PROFILE_FIELDS: [&str; 12] = [
+    "first_name",
+    "middle_name",
+    "last_name",
+    "preferred_name",
+    "timezone",
+    "phone_number",
+    "marital_status",
+    "country",
+    "state",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+];
+
+/// An admin edits a member's profile and/or `users.email` (login e-mail unchanged).
+#[utoipa::path(patch, path = "/org/users/{membership_id}/profile", tag = "org-users", request_body = ProfileUpdate, security(("bearer" = [])),
+    params(("membership_id" = String, Path, description = "Membership id")),
+    responses((status = 200, description = "UserDetail"), (status = 400, description = "duplicate_email"), (status = 404, description = "Membership not found")))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    user: Admin,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Envelope<members::UserDetail>> {
+    user.require(&state, "user.manage").await?;
+    step_up::require(
+        &state,
+        &user,
+        &headers,
+        action::USER_PROFILE_EDIT,
+        step_up::When::OrgPolicy,
+    )
+    .await?;
+    let id = membership_id(&raw)?;
+    let body = body_object(&body)?;
+    let org = user.org_id.as_str();
+    let mut tx = state.db.begin().await?;
+    let before = members::find(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+
+    let mut errors = Vec::new();
+    let new_email = match patch_field(&body, "email", &mut errors).flatten() {
+        None => None,
+        Some(raw_email) => match email::normalize(&raw_email) {
+            Ok(e) if e.chars().count() <= people::limits::EMAIL => Some(e),
+            Ok(e) => {
+                errors.push(too_long("email", &e, people::limits::EMAIL));
+                None
+            }
+            Err(reason) => {
+                errors.push(
+                    FieldError::body(
+                        &["email"],
+                        "value_error",
+                        email::error_message(reason),
+                        json!(raw_email),
+                    )
+                    .with_ctx(json!({"reason": reason})),
+                );
+                None
+            }
+        },
+    };
+    let changes = profile_changes(
+        &body,
+        &ADMIN_PROFILE_FIELDS,
+        before.country.as_deref(),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let duplicate = || {
+        ApiError::coded(
+            StatusCode::BAD_REQUEST,
+            "duplicate_email",
+            "Email already exists",
+            json!({}),
+        )
+    };
+    if let Some(email) = &new_email
+        && !email.eq_ignore_ascii_case(&before.email)
+    {
+        let taken: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE org_id = $1 AND lower(email) = lower($2) AND id <> $3",
+        )
+        .bind(org)
+        .bind(email)
+        .bind(before.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(duplicate());
+        }
+        sqlx::query("UPDATE users SET email = $2, updated_at = now() WHERE id = $1")
+            .bind(before.user_id)
+            .bind(email)
+            .execute(&mut *tx)
+            .await
+            .on_constraint("uq_users_org_email", duplicate)?;
+    }
+    if !changes.fields.is_empty() {
+        apply_profile(&mut tx, &before, &changes).await?;
+    }
+    let after = members::find(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    if new_email.is_some() || !changes.fields.is_empty() {
+        services::audit::record(
+            &mut tx,
+            AuditEntry {
+                org_id: org,
+                actor_id: Some(user.user_id),
+                impersonator_id: user.impersonator_id(),
+                action: "user.profile.updated",
+                resource_type: "org_membership",
+                resource_id: id.to_string(),
+                old_value: Some(
+                    json!({"email": before.email, "profile": before.profile_snapshot()}),
+                ),
+                new_value: Some(json!({"email": after.email, "profile": after.profile_snapshot()})),
+            },
+        )
+        .await?;
+    }
+    let detail = members::detail(&mut tx, &after).await?;
+    tx.commit().await?;
+    Ok(Envelope(detail))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Password and MFA
+
+/// Flags the member's identity for a password change at next login and revokes its sessions.
+#[utoipa::path(post, path = "/org/users/{membership_id}/force-password-reset", tag = "org-users", security(("bearer" = [])),
+    params(("membership_id" = String, Path, description = "Membership id")),
+    responses((status = 200, description = "`{message}`"), (status = 400, description = "Own account"), (status = 404, description = "User not found")))]
+pub async fn force_password_reset(
+    State(state): State<AppState>,
+    user: Admin,
+    Path(raw): Path<String>,
+) -> ApiResult<Envelope<Value>> {
+    user.require(&state, "user.manage").await?;
+    let id = membership_id(&raw)?;
+    let org = user.org_id.as_str();
+    let mut tx = state.db.begin().await?;
+    let row = members::find(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    if row.user_id == user.user_id {
+        return Err(ApiError::bad_request(
+            "Cannot force-reset your own password. Use change-password instead.",
+        ));
+    }
+    let previous: Option<bool> = sqlx::query_scalar(
+        "UPDATE identities i SET must_change_password = true, token_version = i.token_version + 1, \
+         updated_at = now() FROM identities old WHERE i.id = $1 AND old.id = i.id \
+         RETURNING old.must_change_password",
+    )
+    .bind(row.identity_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(previous) = previous else {
+        return Err(ApiError::bad_request("User has no identity record"));
+    };
+    services::audit::record(
+        &mut tx,
+        AuditEntry {
+            org_id: org,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "user.password.force_reset",
+            resource_type: "user",
+            resource_id: row.user_id.to_string(),
+            old_value: Some(json!({"must_change_password": previous})),
+            new_value: Some(json!({"must_change_password": true})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Envelope(
+        json!({"message": format!("Password reset required for {}", row.email)}),
+    ))
+}
+
+/// Turns off a member's MFA: identity fields, their remembered devices in this org and every
+/// recovery code.
+#[utoipa::path(post, path = "/org/users/{membership_id}/mfa/reset", tag = "org-users", security(("bearer" = [])),
+    params(("membership_id" = String, Path, description = "Membership id")),
+    responses((status = 200, description = "`{message}`"), (status = 400, description = "Own account or MFA not enabled"), (status = 404, description = "User not found")))]
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    user: Admin,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> ApiResult<Envelope<Value>> {
+    user.require(&state, "user.mfa.reset").await?;
+    step_up::require(
+        &state,
+        &user,
+        &headers,
+        action::USER_MFA_RESET,
+        step_up::When::Listed,
+    )
+    .await?;
+    let id = membership_id(&raw)?;
+    let org = user.org_id.as_str();
+    let mut tx = state.db.begin().await?;
+    let row = members::find(&mut tx, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    if row.user_id == user.user_id {
+        return Err(ApiError::bad_request(
+            "Cannot reset your own MFA via admin endpoint. Use self-service reset.",
+        ));
+    }
+    if !row.mfa_enabled {
+        return Err(ApiError::bad_request("User does not have MFA enabled"));
+    }
+    services::identities::reset_mfa(&mut tx, row.identity_id, Some((org, row.user_id))).await?;
+    services::audit::record(
+        &mut tx,
+        AuditEntry {
+            org_id: org,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "user.mfa.reset",
+            resource_type: "user",
+            resource_id: row.user_id.to_string(),
+            old_value: Some(json!({"mfa_enabled": true})),
+            new_value: Some(json!({"mfa_enabled": false})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Envelope(
+        json!({"message": format!("MFA has been reset for user {}", row.email)}),
+    ))
+}

@@ -1,0 +1,248 @@
+//! `/self/profile` (GET, PATCH) and `/self/export` (contract §3 "Self").
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::org_users::{apply_profile, body_object, profile_changes};
+use crate::domain::geo;
+use crate::domain::permissions::action;
+use crate::error::{ApiError, ApiResult};
+use crate::http::AppState;
+use crate::http::envelope::Envelope;
+use crate::http::guard::CurrentUser;
+use crate::http::routes::auth::step_up;
+use crate::services;
+use crate::services::audit::AuditEntry;
+use crate::services::members;
+use crate::timefmt;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_profile, patch_profile))
+        .routes(routes!(export))
+}
+
+const SELF_FIELDS: [&str; 9] = [
+    "preferred_name",
+    "timezone",
+    "phone_number",
+    "marital_status",
+    "country",
+    "state",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+];
+
+/// The caller's own UserDetail.
+#[utoipa::path(get, path = "/self/profile", tag = "self", security(("bearer" = [])),
+    responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found")))]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Envelope<members::UserDetail>> {
+    let mut conn = state.db.acquire().await?;
+    let row = members::find_by_user(&mut conn, user.org_id.as_str(), user.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    Ok(Envelope(members::detail(&mut conn, &row).await?))
+}
+
+/// `PATCH /self/profile` body (documentation): any of these fields; an empty string clears it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SelfProfileUpdate {
+    preferred_name: Option<String>,
+    timezone: Option<String>,
+    phone_number: Option<String>,
+    marital_status: Option<String>,
+    country: Option<String>,
+    state: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    postal_code: Option<String>,
+}
+
+/// The caller edits their own profile (when the org allows it).
+#[utoipa::path(patch, path = "/self/profile", tag = "self", request_body = SelfProfileUpdate, security(("bearer" = [])),
+    responses((status = 200, description = "UserDetail"), (status = 403, description = "Impersonating, editing disabled or step-up required"),
+              (status = 422, description = "Invalid value")))]
+pub async fn patch_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Envelope<members::UserDetail>> {
+    if user.is_impersonating() {
+        return Err(ApiError::forbidden(
+            "Cannot edit profile during impersonation",
+        ));
+    }
+    let org = user.org_id.as_str();
+    let mut conn = state.db.acquire().await?;
+    let policy = members::self_service_policy(&mut conn, org).await?;
+    drop(conn);
+    if !policy.allow_profile_edit {
+        return Err(ApiError::forbidden(
+            "Profile editing is disabled for this organization",
+        ));
+    }
+    step_up::require(
+        &state,
+        &user,
+        &headers,
+        action::USER_PROFILE_EDIT,
+        step_up::When::OrgPolicy,
+    )
+    .await?;
+    let body = body_object(&body)?;
+    let mut tx = state.db.begin().await?;
+    let before = members::find_by_user(&mut tx, org, user.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    let mut errors = Vec::new();
+    let changes = profile_changes(&body, &SELF_FIELDS, before.country.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    if changes.fields.is_empty() {
+        let detail = members::detail(&mut tx, &before).await?;
+        return Ok(Envelope(detail));
+    }
+    apply_profile(&mut tx, &before, &changes).await?;
+    let after = members::find_by_user(&mut tx, org, user.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    services::audit::record(
+        &mut tx,
+        AuditEntry {
+            org_id: org,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "user.profile.self_updated",
+            resource_type: "org_membership",
+            resource_id: after.membership_id.to_string(),
+            old_value: Some(json!({"profile": before.profile_snapshot()})),
+            new_value: Some(json!({"profile": after.profile_snapshot()})),
+        },
+    )
+    .await?;
+    let detail = members::detail(&mut tx, &after).await?;
+    tx.commit().await?;
+    Ok(Envelope(detail))
+}
+
+/// One CSV cell with minimal quoting (Python's `csv.QUOTE_MINIMAL`).
+fn csv_cell(value: &str) -> String {
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The caller's data as a two-column CSV (not enveloped).
+#[utoipa::path(get, path = "/self/export", tag = "self", security(("bearer" = [])),
+    responses((status = 200, description = "CSV `Field,Value`", content_type = "text/csv"), (status = 403, description = "Export disabled")))]
+pub async fn export(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+    let org = user.org_id.as_str();
+    let mut tx = state.db.begin().await?;
+    let policy = members::self_service_policy(&mut tx, org).await?;
+    if !policy.allow_user_data_export {
+        return Err(ApiError::forbidden(
+            "User data export is disabled for this organization",
+        ));
+    }
+    let row = members::find_by_user(&mut tx, org, user.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    let detail = members::detail(&mut tx, &row).await?;
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let country = row
+        .country
+        .as_deref()
+        .map(|c| geo::country_name(c).unwrap_or(c).to_owned());
+    let state_name = row.state.as_deref().map(|st| {
+        row.country
+            .as_deref()
+            .and_then(|c| geo::subdivision_name(c, st))
+            .unwrap_or(st)
+            .to_owned()
+    });
+    let date = row
+        .employment_start_date
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()));
+    let rows: Vec<(&str, String)> = vec![
+        ("Email", row.email.clone()),
+        ("First Name", s(&row.first_name)),
+        ("Middle Name", s(&row.middle_name)),
+        ("Last Name", s(&row.last_name)),
+        ("Preferred Name", s(&row.preferred_name)),
+        ("Phone Number", s(&row.phone_number)),
+        ("Timezone", s(&row.timezone)),
+        ("Marital Status", s(&row.marital_status)),
+        ("Country", s(&country)),
+        ("State", s(&state_name)),
+        ("Address Line 1", s(&row.address_line1)),
+        ("Address Line 2", s(&row.address_line2)),
+        ("Postal Code", s(&row.postal_code)),
+        ("Organization", s(&row.org_name)),
+        ("Employee ID", row.employee_id.clone()),
+        ("Department", s(&row.department_name)),
+        ("Employment Status", row.employment_status.clone()),
+        ("Platform Status", row.platform_status.clone()),
+        ("Invitation Status", row.invitation_status.clone()),
+        ("Employment Start Date", s(&date)),
+        (
+            "Invited At",
+            row.invited_at.map(timefmt::iso_offset).unwrap_or_default(),
+        ),
+        (
+            "Accepted At",
+            row.accepted_at.map(timefmt::iso_offset).unwrap_or_default(),
+        ),
+        ("Roles", detail.role_names.join(", ")),
+        (
+            "MFA Enabled",
+            if row.mfa_enabled { "Yes" } else { "No" }.to_owned(),
+        ),
+        ("Account Created", timefmt::iso_offset(row.user_created_at)),
+    ];
+    let mut body = String::from("Field,Value\r\n");
+    for (field, value) in rows {
+        body.push_str(&csv_cell(field));
+        body.push(',');
+        body.push_str(&csv_cell(&value));
+        body.push_str("\r\n");
+    }
+    services::audit::record(
+        &mut tx,
+        AuditEntry {
+            org_id: org,
+            actor_id: Some(user.user_id),
+            impersonator_id: user.impersonator_id(),
+            action: "user.data.exported",
+            resource_type: "org_membership",
+            resource_id: row.membership_id.to_string(),
+            old_value: None,
+            new_value: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"my_data_export.csv\""),
+    );
+    Ok(response)
+}

@@ -1,0 +1,343 @@
+//! `POST /org/users`: single onboarding, its errors, and the first-login journey.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{Member, MemberSpec, create_member};
+use crate::helpers::{assert_same_keys, json, sample};
+use crate::org_users::{ORG, World, audit_count, call, error_body, get, world};
+
+/// A temporary password that passes the policy.
+pub const TEMP_PASSWORD: &str = "Temp#Password2026";
+
+/// The sample's onboarding body with a known temporary password.
+pub fn request(email: &str, employee_id: &str) -> Value {
+    json!({
+        "email": email,
+        "first_name": "golden",
+        "middle_name": "q",
+        "last_name": "tester",
+        "preferred_name": "Goldie",
+        "timezone": "America/New_York",
+        "phone_number": "+1-555-0100",
+        "marital_status": "domestic partnership",
+        "country": "us",
+        "state": "ny",
+        "address_line1": "1 Test Street",
+        "address_line2": "Apt 2",
+        "postal_code": "10001",
+        "temporary_password": TEMP_PASSWORD,
+        "employee_id": employee_id,
+        "employment_start_date": "2026-01-15",
+        "employment_status": "active"
+    })
+}
+
+async fn onboard(w: &World, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+    let resp = w
+        .app
+        .client
+        .post(w.app.url("/org/users"))
+        .bearer_auth(&w.admin_s.access)
+        .header("X-Org-Id", ORG)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let headers = resp.headers().clone();
+    let (status, body) = json(resp).await;
+    (status, body, headers)
+}
+
+fn assert_no_nulls_in_strict_onboarding_fields(data: &Value) {
+    for key in ["user_status", "membership_status"] {
+        assert!(data[key].is_string(), "{key}: {data}");
+    }
+    assert!(data.get("temporary_password").is_none());
+    assert!(!data.to_string().contains(TEMP_PASSWORD));
+    for key in [
+        "id",
+        "org_id",
+        "email",
+        "is_active",
+        "is_superuser",
+        "created_at",
+    ] {
+        assert!(!data["user"][key].is_null(), "user.{key}");
+    }
+    for key in [
+        "id",
+        "org_id",
+        "user_id",
+        "employment_status",
+        "platform_status",
+        "invitation_status",
+    ] {
+        assert!(!data["membership"][key].is_null(), "membership.{key}");
+    }
+}
+
+#[tokio::test]
+async fn onboarding_new_existing_and_conflicts() {
+    let w = world().await;
+    let (status, body, headers) =
+        onboard(&w, request(" Golden.Tester1@Example.com ", "GOLD-001")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["code"], "created");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["pragma"], "no-cache");
+    let expected = sample("users.json", "onboard single user success (new)");
+    let expected = &expected["response"]["body"]["data"];
+    let data = &body["data"];
+    assert_same_keys(data, expected);
+    assert_same_keys(&data["user"], &expected["user"]);
+    assert_same_keys(&data["membership"], &expected["membership"]);
+    assert_no_nulls_in_strict_onboarding_fields(data);
+    assert_eq!(data["user"]["email"], "golden.tester1@example.com");
+    assert_eq!(data["user"]["first_name"], "Golden");
+    assert_eq!(data["user"]["middle_name"], "Q");
+    assert_eq!(data["user"]["last_name"], "Tester");
+    assert_eq!(data["user"]["marital_status"], "DOMESTIC_PARTNER");
+    assert_eq!(data["user"]["country"], "US");
+    assert_eq!(data["user"]["state"], "NY");
+    assert_eq!(data["membership"]["platform_status"], "INVITED");
+    assert_eq!(data["membership"]["invitation_status"], "PENDING");
+    assert_eq!(data["membership"]["employment_start_date"], "2026-01-15");
+    assert!(data["membership"]["invited_at"].is_string());
+    assert_eq!(
+        (
+            &data["user_status"],
+            &data["membership_status"],
+            &data["credentials_issued"]
+        ),
+        (&json!("new"), &json!("created"), &json!(true))
+    );
+    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    let (must_change, hash): (bool, String) = sqlx::query_as(
+        "SELECT must_change_password, hashed_password FROM identities WHERE email = 'golden.tester1@example.com'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert!(must_change);
+    assert!(hash.starts_with("$argon2id$"));
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(data["user"]["id"].as_str().unwrap()).unwrap())
+    .fetch_all(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(roles, ["EMPLOYEE"]);
+
+    // Again: 201, existing/already_exists, same ids, no new audit row.
+    let (status, again, _) = onboard(&w, request("golden.tester1@example.com", "GOLD-001")).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["data"]["user"]["id"], data["user"]["id"]);
+    assert_eq!(again["data"]["membership"]["id"], data["membership"]["id"]);
+    assert_eq!(
+        (
+            &again["data"]["user_status"],
+            &again["data"]["membership_status"],
+            &again["data"]["credentials_issued"]
+        ),
+        (&json!("existing"), &json!("already_exists"), &json!(false))
+    );
+    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+
+    let (status, body, _) = onboard(&w, request("golden.tester1@example.com", "GOLD-999")).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            error_body(
+                "bad_request",
+                "User already onboarded with a different employee_id"
+            )
+        )
+    );
+    let (status, body, _) = onboard(&w, request("golden.other@example.com", "GOLD-001")).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            error_body(
+                "bad_request",
+                "employee_id already in use for this organization"
+            )
+        )
+    );
+    let mut weak = request("golden.weak@example.com", "GOLD-002");
+    weak["temporary_password"] = json!("weak");
+    let (status, body, _) = onboard(&w, weak).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            error_body("bad_request", "Password too short; minimum 12 characters")
+        )
+    );
+    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+}
+
+#[tokio::test]
+async fn onboarding_validation_errors_are_422_never_500() {
+    let w = world().await;
+    let (status, body, _) = onboard(&w, json!({"email": "golden.missing@example.com"})).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"], "first_name: Field required");
+    let cases = [
+        (
+            "employment_status",
+            json!("working"),
+            "employment_status: Value error, Invalid employment_status value",
+        ),
+        (
+            "marital_status",
+            json!("complicated"),
+            "marital_status: Value error, Invalid marital_status value",
+        ),
+        (
+            "email",
+            json!("not-an-email"),
+            "email: value is not a valid email address: An email address must have an @-sign.",
+        ),
+        (
+            "country",
+            json!("United States"),
+            "country: String should have at most 2 characters",
+        ),
+        (
+            "state",
+            json!("x".repeat(11)),
+            "state: String should have at most 10 characters",
+        ),
+        (
+            "first_name",
+            json!("x".repeat(101)),
+            "first_name: String should have at most 100 characters",
+        ),
+    ];
+    for (field, value, message) in cases {
+        let mut body = request("golden.x@example.com", "GOLD-003");
+        body[field] = value;
+        let (status, resp, _) = onboard(&w, body).await;
+        assert_eq!(status, 422, "{field}: {resp}");
+        assert_eq!(resp["message"], message);
+    }
+    let mut body = request("golden.x@example.com", "GOLD-003");
+    body["employment_start_date"] = json!("yesterday");
+    let (status, resp, _) = onboard(&w, body).await;
+    assert_eq!(status, 422, "{resp}");
+    assert!(
+        resp["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("employment_start_date:")
+    );
+    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE 'golden%'")
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+}
+
+/// Login → select-org → (first login) → tokens for an onboarded member.
+pub async fn first_login(w: &World, email: &str, password: &str) -> String {
+    let (status, body) = w.app.login(email, password).await;
+    assert_eq!(status, 200, "login: {body}");
+    assert_eq!(body["data"]["must_change_password"], true);
+    let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
+    let (status, body) = w
+        .app
+        .post_json("/auth/select-org", Some(&pre_org), json!({"org_id": ORG}))
+        .await;
+    assert_eq!(status, 200, "select-org: {body}");
+    body["data"]["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The journey after onboarding: forced password change, then ACTIVE/ACCEPTED.
+pub async fn complete_first_login(w: &World, email: &str, membership_id: &str) {
+    let access = first_login(w, email, TEMP_PASSWORD).await;
+    let (status, body) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["message"], "Password change required");
+    let (status, body) = call(
+        &w.app,
+        Method::POST,
+        "/auth/change-password",
+        &access,
+        Some(json!({"current_password": TEMP_PASSWORD, "new_password": "Brand#NewPass2027"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["data"]["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["data"]["email"], email);
+    let (status, detail) = get(
+        &w.app,
+        &format!("/org/users/{membership_id}"),
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["data"]["membership"]["platform_status"], "ACTIVE");
+    assert_eq!(
+        detail["data"]["membership"]["invitation_status"],
+        "ACCEPTED"
+    );
+    assert!(detail["data"]["membership"]["accepted_at"].is_string());
+}
+
+#[tokio::test]
+async fn onboarded_member_logs_in_changes_password_and_becomes_active() {
+    let w = world().await;
+    let (status, body, _) = onboard(&w, request("newbie@acme.example.com", "NEW-1")).await;
+    assert_eq!(status, 201, "{body}");
+    let membership_id = body["data"]["membership"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    complete_first_login(&w, "newbie@acme.example.com", &membership_id).await;
+}
+
+#[tokio::test]
+async fn onboarding_reuses_an_identity_from_another_org() {
+    let w = world().await;
+    // olga exists in globex; onboarding her into acme links the same identity, issues no
+    // credentials and leaves her password alone.
+    let (status, body, _) = onboard(&w, request("olga@globex.example.com", "OLGA-1")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["user_status"], "new");
+    assert_eq!(body["data"]["credentials_issued"], false);
+    let identities: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM identities WHERE email = 'olga@globex.example.com'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(identities, 1);
+    let other: &Member = &w.other;
+    let (status, _) = w.app.login(&other.email, &other.password).await;
+    assert_eq!(status, 200);
+    // An employee cannot onboard.
+    let member = create_member(&w.app, ORG, MemberSpec::new("e2@acme.example.com")).await;
+    let _ = member;
+    let (status, body) = call(
+        &w.app,
+        Method::POST,
+        "/org/users",
+        &w.emp_s.access,
+        Some(request("x@acme.example.com", "X")),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            error_body("forbidden", "Missing permission: user.onboard")
+        )
+    );
+}

@@ -1,0 +1,921 @@
+//! `/org/users*` (except onboarding, see onboarding.rs and bulk_onboarding.rs): list, detail,
+//! status, profile, deletes, forced password reset and admin MFA reset. Also holds the request
+//! helpers the other people test files share.
+
+#![allow(dead_code)]
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::fixtures::{
+    Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
+};
+use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
+
+pub const ORG: &str = "acme";
+pub const OTHER_ORG: &str = "globex";
+pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
+
+/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in employee, plus a
+/// second org with one member.
+pub struct World {
+    pub app: TestApp,
+    pub admin: Member,
+    pub admin_s: Session,
+    pub emp: Member,
+    pub emp_s: Session,
+    pub other: Member,
+}
+
+pub async fn world() -> World {
+    let app = spawn_app().await;
+    create_org(&app, ORG, "Acme Inc").await;
+    create_org(&app, OTHER_ORG, "Globex").await;
+    let admin = create_member(
+        &app,
+        ORG,
+        MemberSpec::admin("admin@acme.example.com").full_name("Ada Admin"),
+    )
+    .await;
+    let emp = create_member(
+        &app,
+        ORG,
+        MemberSpec::new("emp@acme.example.com").full_name("Eve Employee"),
+    )
+    .await;
+    let other = create_member(
+        &app,
+        OTHER_ORG,
+        MemberSpec::new("olga@globex.example.com").full_name("Olga Other"),
+    )
+    .await;
+    let admin_s = app.sign_in(&admin).await;
+    let emp_s = app.sign_in(&emp).await;
+    World {
+        app,
+        admin,
+        admin_s,
+        emp,
+        emp_s,
+        other,
+    }
+}
+
+/// Any JSON request with a bearer token and `X-Org-Id`.
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("X-Org-Id", ORG);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    json(req.send().await.unwrap()).await
+}
+
+pub async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    call(app, Method::GET, path, token, None).await
+}
+
+pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
+        .bind(ORG)
+        .bind(action)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+pub fn error_body(code: &str, message: &str) -> Value {
+    json!({"code": code, "message": message, "data": null, "details": {"detail": message}})
+}
+
+/// The strict-schema rules of frontend-client §10.3 on one `{user, membership, roles}` item.
+pub fn assert_strict_item(item: &Value) {
+    let user = &item["user"];
+    for key in ["id", "org_id", "email"] {
+        assert!(user[key].is_string(), "user.{key}: {item}");
+    }
+    let email = user["email"].as_str().unwrap();
+    let domain = email.split('@').nth(1).unwrap_or("");
+    assert!(domain.contains('.'), "strict email: {email}");
+    for key in ["is_active", "is_superuser", "mfa_enabled", "created_at"] {
+        assert!(
+            user.get(key).is_none_or(|v| !v.is_null()),
+            "user.{key} null: {item}"
+        );
+    }
+    let m = &item["membership"];
+    for key in [
+        "id",
+        "org_id",
+        "user_id",
+        "employment_status",
+        "platform_status",
+    ] {
+        assert!(m[key].is_string(), "membership.{key}: {item}");
+    }
+    assert!(m.get("invitation_status").is_none_or(|v| v.is_string()));
+    let employment = [
+        "ACTIVE",
+        "ON_LEAVE",
+        "FURLOUGHED",
+        "SUSPENDED",
+        "PROBATIONARY",
+        "TERMINATED",
+        "RETIRED",
+        "RESIGNED",
+    ];
+    let platform = ["INVITED", "ENABLED", "DISABLED", "LOCKED", "ACTIVE"];
+    let invitation = ["PENDING", "ACCEPTED", "EXPIRED", "INVITED"];
+    let upper = |v: &Value| v.as_str().unwrap().to_uppercase();
+    assert!(employment.contains(&upper(&m["employment_status"]).as_str()));
+    assert!(platform.contains(&upper(&m["platform_status"]).as_str()));
+    assert!(invitation.contains(&upper(&m["invitation_status"]).as_str()));
+    for role in item["roles"].as_array().unwrap() {
+        assert!(role["name"].is_string(), "role name: {role}");
+        for key in ["org_id", "is_system_role", "created_at", "updated_at"] {
+            assert!(role.get(key).is_none_or(|v| !v.is_null()), "role.{key}");
+        }
+    }
+}
+
+fn sample_data(file: &str, name: &str) -> Value {
+    sample(file, name)["response"]["body"]["data"].clone()
+}
+
+#[tokio::test]
+async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
+    let w = world().await;
+    let app = &w.app;
+    for (i, name) in ["Zed Last", "Amy First", "Mia Middle"].iter().enumerate() {
+        create_member(
+            app,
+            ORG,
+            MemberSpec::new(&format!("p{i}@acme.example.com")).full_name(name),
+        )
+        .await;
+    }
+    let (status, body) = get(app, "/org/users?page=1&page_size=2", &w.admin_s.access).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert_eq!(data["total"], 5);
+    let items = data["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let expected = sample_data("users.json", "list users page 1 size 5");
+    assert_same_keys(data, &expected);
+    let sample_item = &expected["items"][0];
+    assert_same_keys(&items[0], sample_item);
+    assert_same_keys(&items[0]["user"], &sample_item["user"]);
+    assert_same_keys(&items[0]["membership"], &sample_item["membership"]);
+    assert_same_keys(&items[0]["roles"][0], &sample_item["roles"][0]);
+    for item in items {
+        assert_strict_item(item);
+    }
+    // Stable order by full name: Ada Admin, Amy First, Eve Employee, Mia Middle, Zed Last.
+    let names = |body: &Value| -> Vec<String> {
+        body["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["user"]["first_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&body), ["Ada", "Amy"]);
+    let (_, page2) = get(app, "/org/users?page=2&page_size=2", &w.admin_s.access).await;
+    assert_eq!(names(&page2), ["Eve", "Mia"]);
+    let (_, page3) = get(app, "/org/users?page=3&page_size=2", &w.admin_s.access).await;
+    assert_eq!(names(&page3), ["Zed"]);
+    // Other orgs' members never show.
+    let (_, all) = get(app, "/org/users?page_size=100", &w.admin_s.access).await;
+    assert!(!all.to_string().contains("globex.example.com"));
+
+    // Coercions: 0, negative → defaults; 10^9 → capped; non-integer → 422.
+    for query in [
+        "page=0&page_size=0",
+        "page=-4&page_size=-1",
+        "page_size=1000000000",
+    ] {
+        let (status, body) = get(app, &format!("/org/users?{query}"), &w.admin_s.access).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(
+            body["data"]["items"].as_array().unwrap().len(),
+            5,
+            "{query}"
+        );
+    }
+    let (status, body) = get(app, "/org/users?page=x", &w.admin_s.access).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        "page: Input should be a valid integer, unable to parse string as an integer"
+    );
+
+    // Filters.
+    let (_, body) = get(app, "/org/users?search=MIDDLE", &w.admin_s.access).await;
+    assert_eq!(names(&body), ["Mia"]);
+    let (_, body) = get(app, "/org/users?search=p1%40acme", &w.admin_s.access).await;
+    assert_eq!(names(&body), ["Amy"]);
+    let (_, body) = get(app, "/org/users?search=%25", &w.admin_s.access).await;
+    assert_eq!(body["data"]["total"], 0, "LIKE wildcards are literal");
+    sqlx::query("UPDATE org_memberships SET employment_status = 'ON_LEAVE' WHERE id = $1")
+        .bind(w.emp.membership_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (_, body) = get(
+        app,
+        "/org/users?employment_status=on%20leave",
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!(names(&body), ["Eve"]);
+    let (status, body) = get(
+        app,
+        "/org/users?employment_status=WORKING",
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!((status, body["data"]["total"].clone()), (200, json!(0)));
+    let (_, body) = get(
+        app,
+        "/org/users?platform_status=active&invitation_status=ACCEPTED",
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!(body["data"]["total"], 5);
+    let admin_role: Uuid =
+        sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = 'ORG ADMIN'")
+            .bind(ORG)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let (_, body) = get(
+        app,
+        &format!("/org/users?role_id={admin_role}"),
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!(names(&body), ["Ada"]);
+    let (status, _) = get(app, "/org/users?role_id=nope", &w.admin_s.access).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn detail_404_cross_tenant_and_malformed_ids() {
+    let w = world().await;
+    let app = &w.app;
+    let (status, body) = get(
+        app,
+        &format!("/org/users/{}", w.emp.membership_id),
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let expected = sample_data("users.json", "get user detail");
+    assert_same_keys(&body["data"], &expected);
+    assert_same_keys(&body["data"]["user"], &expected["user"]);
+    assert_same_keys(&body["data"]["membership"], &expected["membership"]);
+    assert_strict_item(&body["data"]);
+    assert_eq!(body["data"]["organization_name"], "Acme Inc");
+    assert_eq!(body["data"]["role_names"], json!(["EMPLOYEE"]));
+    assert_eq!(body["data"]["user"]["org_name"], "Acme Inc");
+
+    let (status, unknown) = get(app, &format!("/org/users/{UNKNOWN}"), &w.admin_s.access).await;
+    assert_eq!(status, 404);
+    assert_eq!(unknown, error_body("not_found", "Membership not found"));
+    let (status, cross) = get(
+        app,
+        &format!("/org/users/{}", w.other.membership_id),
+        &w.admin_s.access,
+    )
+    .await;
+    assert_eq!((status, cross), (404, unknown));
+    let (status, body) = get(app, "/org/users/not-a-uuid", &w.admin_s.access).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("membership_id: Input should be a valid UUID")
+    );
+    // Cross-tenant writes are 404 too, and change nothing.
+    let other = w.other.membership_id;
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            format!("/org/users/{other}"),
+            Some(json!({"employment_status": "TERMINATED"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/org/users/{other}/profile"),
+            Some(json!({"first_name": "X"})),
+        ),
+        (Method::DELETE, format!("/org/users/{other}"), None),
+        (
+            Method::POST,
+            format!("/org/users/{other}/force-password-reset"),
+            None,
+        ),
+        (Method::POST, format!("/org/users/{other}/mfa/reset"), None),
+    ] {
+        let (status, body) = call(app, method, &path, &w.admin_s.access, body).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let still: String =
+        sqlx::query_scalar("SELECT employment_status FROM org_memberships WHERE id = $1")
+            .bind(other)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(still, "ACTIVE");
+}
+
+#[tokio::test]
+async fn an_employee_is_refused_every_endpoint_by_permission() {
+    let w = world().await;
+    let app = &w.app;
+    let m = w.admin.membership_id;
+    let cases: Vec<(Method, String, Option<Value>, &str)> = vec![
+        (Method::GET, "/org/users".into(), None, "user.view"),
+        (Method::GET, format!("/org/users/{m}"), None, "user.view"),
+        (
+            Method::POST,
+            "/org/users".into(),
+            Some(crate::onboarding::request("x@acme.example.com", "X-1")),
+            "user.onboard",
+        ),
+        (
+            Method::GET,
+            "/org/users/bulk/template".into(),
+            None,
+            "user.onboard",
+        ),
+        (
+            Method::DELETE,
+            format!("/org/users/{m}"),
+            None,
+            "user.manage",
+        ),
+        (
+            Method::PATCH,
+            format!("/org/users/{m}"),
+            Some(json!({"employment_status": "TERMINATED"})),
+            "user.manage",
+        ),
+        (
+            Method::PATCH,
+            format!("/org/users/{m}/profile"),
+            Some(json!({"first_name": "X"})),
+            "user.manage",
+        ),
+        (
+            Method::POST,
+            format!("/org/users/{m}/force-password-reset"),
+            None,
+            "user.manage",
+        ),
+        (
+            Method::POST,
+            format!("/org/users/{m}/mfa/reset"),
+            None,
+            "user.mfa.reset",
+        ),
+        (
+            Method::POST,
+            "/org/users/bulk/delete".into(),
+            Some(json!({"membership_ids": [m]})),
+            "user.manage",
+        ),
+    ];
+    for (method, path, body, code) in cases {
+        let (status, resp) = call(app, method, &path, &w.emp_s.access, body).await;
+        assert_eq!(status, 403, "{path}");
+        assert_eq!(
+            resp,
+            error_body("forbidden", &format!("Missing permission: {code}")),
+            "{path}"
+        );
+    }
+    // Without X-Org-Id the tenant error comes first; without a token, 401.
+    let resp = app.client.get(app.url("/org/users")).send().await.unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Tenant resolution failed: provide X-Org-Id header"
+    );
+    let resp = app
+        .client
+        .get(app.url("/org/users"))
+        .header("X-Org-Id", ORG)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (401, json!("Not authenticated"))
+    );
+}
+
+#[tokio::test]
+async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/org/users/{}", w.emp.membership_id);
+    let (status, me) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    assert_eq!(status, 200, "{me}");
+
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"employment_status": "working"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        "employment_status: Value error, Invalid employment_status value"
+    );
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"platform_status": "sleeping"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(audit_count(app, "user.membership.updated").await, 0);
+
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"employment_status": "on leave"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert_same_keys(
+        data,
+        &sample_data(
+            "users.json",
+            "patch membership employment_status alias 'on leave' -> ON_LEAVE (roles removed, sessions revoked)",
+        ),
+    );
+    assert_eq!(data["membership"]["employment_status"], "ON_LEAVE");
+    assert_eq!(data["roles"], json!([]));
+    assert_eq!(data["role_names"], json!([]));
+    assert_strict_item(data);
+    assert_eq!(audit_count(app, "role.removed").await, 1);
+    assert_eq!(audit_count(app, "user.membership.updated").await, 1);
+
+    let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["message"], "Token revoked");
+
+    // Back to ACTIVE: nothing else is removed, the audit row is written.
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"employment_status": "ACTIVE", "platform_status": "active"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["membership"]["platform_status"], "ACTIVE");
+    assert_eq!(audit_count(app, "user.membership.updated").await, 2);
+    assert_eq!(audit_count(app, "role.removed").await, 1);
+}
+
+#[tokio::test]
+async fn admin_profile_edit_validates_and_audits() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/org/users/{}/profile", w.emp.membership_id);
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"first_name": "bulk", "last_name": "ONE-updated", "phone_number": " +1-555-0102 ", "country": "ca", "state": "on", "middle_name": ""})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let user = &body["data"]["user"];
+    assert_eq!(user["first_name"], "bulk");
+    assert_eq!(user["last_name"], "ONE-updated");
+    assert_eq!(user["phone_number"], "+1-555-0102");
+    assert_eq!(user["country"], "Canada");
+    assert_eq!(user["state"], "Ontario");
+    assert_eq!(user["country_code"], "ca");
+    assert_eq!(user["state_name"], "Ontario");
+    assert_eq!(user["middle_name"], Value::Null);
+    let full: String =
+        sqlx::query_scalar("SELECT full_name FROM org_user_profiles WHERE membership_id = $1")
+            .bind(w.emp.membership_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(full, "bulk ONE-updated");
+    assert_eq!(audit_count(app, "user.profile.updated").await, 1);
+
+    // Country names resolve; over-long or unknown values are 422, never a database 500.
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"country": "United States", "state": "New York"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["country_code"], "US");
+    assert_eq!(body["data"]["user"]["state_code"], "NY");
+    for bad in [
+        json!({"country": "Atlantis"}),
+        json!({"state": "Narnia Kingdom"}),
+        json!({"postal_code": "9".repeat(40)}),
+        json!({"marital_status": "complicated"}),
+        json!({"first_name": 5}),
+    ] {
+        let (status, body) = call(
+            app,
+            Method::PATCH,
+            &path,
+            &w.admin_s.access,
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+
+    // E-mail: users.email only, duplicate → duplicate_email.
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"email": "admin@acme.example.com"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"code": "duplicate_email", "message": "Email already exists", "data": null, "details": {}})
+    );
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"email": "nope"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        "email: value is not a valid email address: An email address must have an @-sign."
+    );
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"email": "eve.new@acme.example.com"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["email"], "eve.new@acme.example.com");
+    let identity_email: String = sqlx::query_scalar("SELECT email FROM identities WHERE id = $1")
+        .bind(w.emp.identity_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(identity_email, "emp@acme.example.com");
+
+    // Step-up when the org requires it for USER_PROFILE_EDIT.
+    set_org_settings(
+        app,
+        ORG,
+        "require_two_factor = true, mfa_required_actions = '[\"USER_PROFILE_EDIT\"]'",
+    )
+    .await;
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        &path,
+        &w.admin_s.access,
+        Some(json!({"preferred_name": "Goldie"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["code"], "step_up_mfa_required");
+    assert_eq!(body["details"]["action"], "USER_PROFILE_EDIT");
+    let (status, verified) = call(
+        app,
+        Method::POST,
+        "/auth/step-up/verify",
+        &w.admin_s.access,
+        Some(json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})),
+    )
+    .await;
+    assert_eq!(status, 200, "{verified}");
+    let resp = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&w.admin_s.access)
+        .header("X-Org-Id", ORG)
+        .header(
+            "X-Step-Up-Token",
+            verified["data"]["step_up_token"].as_str().unwrap(),
+        )
+        .json(&json!({"preferred_name": "Goldie"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["preferred_name"], "Goldie");
+}
+
+#[tokio::test]
+async fn forced_password_reset_flags_and_revokes() {
+    let w = world().await;
+    let app = &w.app;
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/org/users/{}/force-password-reset", w.emp.membership_id),
+        &w.admin_s.access,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"message": "Password reset required for emp@acme.example.com"})
+    );
+    let must: bool =
+        sqlx::query_scalar("SELECT must_change_password FROM identities WHERE id = $1")
+            .bind(w.emp.identity_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(must);
+    let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (401, json!("Token revoked"))
+    );
+    assert_eq!(audit_count(app, "user.password.force_reset").await, 1);
+
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/org/users/{}/force-password-reset", w.admin.membership_id),
+        &w.admin_s.access,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Cannot force-reset your own password. Use change-password instead."
+    );
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/org/users/{UNKNOWN}/force-password-reset"),
+        &w.admin_s.access,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body, error_body("not_found", "User not found"));
+}
+
+#[tokio::test]
+async fn admin_mfa_reset_clears_mfa_and_honours_listed_step_up() {
+    let w = world().await;
+    let app = &w.app;
+    let target = create_member(app, ORG, MemberSpec::new("mfa@acme.example.com").mfa(true)).await;
+    sqlx::query(
+        "INSERT INTO user_mfa_recovery_codes (id, code_hash, identity_id) VALUES ($1, 'h', $2)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(target.identity_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let path = format!("/org/users/{}/mfa/reset", target.membership_id);
+
+    // Listed in mfa_required_actions without require_two_factor: step-up still applies.
+    set_org_settings(app, ORG, "mfa_required_actions = '[\"USER_MFA_RESET\"]'").await;
+    let (status, body) = call(app, Method::POST, &path, &w.admin_s.access, None).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "step_up_mfa_required");
+    assert_eq!(audit_count(app, "user.mfa.reset").await, 0);
+    set_org_settings(app, ORG, "mfa_required_actions = '[]'").await;
+
+    let (status, body) = call(app, Method::POST, &path, &w.admin_s.access, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"message": "MFA has been reset for user mfa@acme.example.com"})
+    );
+    let (enabled, secret): (bool, Option<String>) =
+        sqlx::query_as("SELECT mfa_enabled, mfa_secret_encrypted FROM identities WHERE id = $1")
+            .bind(target.identity_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(!enabled && secret.is_none());
+    let codes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM user_mfa_recovery_codes WHERE identity_id = $1")
+            .bind(target.identity_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(codes, 0);
+    let (old, new): (Value, Value) = sqlx::query_as(
+        "SELECT old_value::jsonb, new_value::jsonb FROM audit_logs WHERE org_id = $1 AND action = 'user.mfa.reset'",
+    )
+    .bind(ORG)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (old, new),
+        (json!({"mfa_enabled": true}), json!({"mfa_enabled": false}))
+    );
+
+    let (status, body) = call(app, Method::POST, &path, &w.admin_s.access, None).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["message"], "User does not have MFA enabled");
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/org/users/{}/mfa/reset", w.admin.membership_id),
+        &w.admin_s.access,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Cannot reset your own MFA via admin endpoint. Use self-service reset."
+    );
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/org/users/{UNKNOWN}/mfa/reset"),
+        &w.admin_s.access,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (404, error_body("not_found", "User not found"))
+    );
+}
+
+#[tokio::test]
+async fn deletes_remove_membership_and_user_but_keep_the_identity() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/org/users/{}", w.emp.membership_id);
+    let (status, body) = call(app, Method::DELETE, &path, &w.admin_s.access, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"code": "ok", "message": "OK", "data": null, "details": {}})
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1")
+        .bind(w.emp.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let identities: i64 = sqlx::query_scalar("SELECT count(*) FROM identities WHERE id = $1")
+        .bind(w.emp.identity_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let profiles: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM org_user_profiles WHERE membership_id = $1")
+            .bind(w.emp.membership_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((users, identities, profiles), (0, 1, 0));
+    assert_eq!(audit_count(app, "user.membership.deleted").await, 1);
+    assert_eq!(audit_count(app, "user.deleted").await, 1);
+    let (status, body) = call(app, Method::DELETE, &path, &w.admin_s.access, None).await;
+    assert_eq!(
+        (status, body),
+        (404, error_body("not_found", "Membership not found"))
+    );
+    let (status, _) = call(
+        app,
+        Method::DELETE,
+        "/org/users/xyz",
+        &w.admin_s.access,
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let victim = create_member(app, ORG, MemberSpec::new("v@acme.example.com")).await;
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/org/users/bulk/delete",
+        &w.admin_s.access,
+        Some(json!({"membership_ids": [victim.membership_id, UNKNOWN, "garbage", w.other.membership_id]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"deleted": 1, "not_found": [UNKNOWN, "garbage", w.other.membership_id]})
+    );
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/org/users/bulk/delete",
+        &w.admin_s.access,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"], "membership_ids: Field required");
+}
+
+/// Installs a deferred trigger that fails the commit of any transaction that wrote an audit
+/// row with `action` in org `ORG`.
+pub async fn fail_commit_after_audit(app: &TestApp, action: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE OR REPLACE FUNCTION test_fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.action = '{action}' THEN RAISE EXCEPTION 'forced failure after audit'; END IF; \
+         RETURN NEW; END $$"
+    )))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE CONSTRAINT TRIGGER test_fail_audit AFTER INSERT ON audit_logs_acme \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_fail_audit()",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn audit_rows_exist_iff_the_change_committed() {
+    let w = world().await;
+    let app = &w.app;
+    fail_commit_after_audit(app, "user.membership.updated").await;
+    let (status, _) = call(
+        app,
+        Method::PATCH,
+        &format!("/org/users/{}", w.emp.membership_id),
+        &w.admin_s.access,
+        Some(json!({"employment_status": "TERMINATED"})),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let status_now: String =
+        sqlx::query_scalar("SELECT employment_status FROM org_memberships WHERE id = $1")
+            .bind(w.emp.membership_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(status_now, "ACTIVE");
+    assert_eq!(audit_count(app, "user.membership.updated").await, 0);
+    assert_eq!(audit_count(app, "role.removed").await, 0);
+    let roles: i64 = sqlx::query_scalar("SELECT count(*) FROM user_roles WHERE user_id = $1")
+        .bind(w.emp.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(roles, 1);
+    // The session survived because the token_version bump rolled back too.
+    let (status, _) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    assert_eq!(status, 200);
+}

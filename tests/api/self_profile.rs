@@ -1,0 +1,246 @@
+//! `/self/profile` and `/self/export`.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{set_org_settings, totp_now};
+use crate::helpers::{assert_same_keys, json, sample};
+use crate::org_users::{ORG, audit_count, call, error_body, get, world};
+
+fn profile_sample() -> Value {
+    sample("self.json", "profile (employee)")["response"]["body"]["data"].clone()
+}
+
+#[tokio::test]
+async fn profile_read_and_edit() {
+    let w = world().await;
+    let app = &w.app;
+    let (status, body) = get(app, "/self/profile", &w.emp_s.access).await;
+    assert_eq!(status, 200, "{body}");
+    let expected = profile_sample();
+    assert_same_keys(&body["data"], &expected);
+    assert_same_keys(&body["data"]["user"], &expected["user"]);
+    assert_same_keys(&body["data"]["membership"], &expected["membership"]);
+    assert_eq!(body["data"]["membership"]["id"], json!(w.emp.membership_id));
+    assert_eq!(body["data"]["role_names"], json!(["EMPLOYEE"]));
+
+    let resp = app
+        .client
+        .get(app.url("/self/profile"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!(
+        (status, body),
+        (401, error_body("unauthorized", "Not authenticated"))
+    );
+
+    let patch = |body: Value| {
+        call(
+            app,
+            Method::PATCH,
+            "/self/profile",
+            &w.emp_s.access,
+            Some(body),
+        )
+    };
+    let (status, body) = patch(json!({"preferred_name": "  Ev  ", "phone_number": "+1-555-0199", "country": "us", "state": "wa", "first_name": "Ignored"})).await;
+    assert_eq!(status, 200, "{body}");
+    let user = &body["data"]["user"];
+    assert_eq!(user["preferred_name"], "Ev");
+    assert_eq!(user["phone_number"], "+1-555-0199");
+    assert_eq!(user["country"], "United States of America");
+    assert_eq!(user["state"], "Washington");
+    assert_eq!(user["first_name"], "Eve", "first_name is not self-editable");
+    assert_eq!(audit_count(app, "user.profile.self_updated").await, 1);
+
+    let (status, body) = patch(json!({"preferred_name": ""})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["user"]["preferred_name"], Value::Null);
+    let (status, body) = patch(json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["user"]["phone_number"], "+1-555-0199");
+    assert_eq!(audit_count(app, "user.profile.self_updated").await, 2);
+
+    let (status, body) = patch(json!({"marital_status": "complicated"})).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        "marital_status: Value error, Invalid marital_status value"
+    );
+    let (status, body) = patch(json!({"marital_status": "n/a"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["user"]["marital_status"], "UNKNOWN");
+    // Over-long or unknown values are 4xx, never a database error.
+    let (status, body) = patch(json!({"country": "United States"})).await;
+    assert_eq!(status, 200, "names resolve: {body}");
+    assert_eq!(body["data"]["user"]["country_code"], "US");
+    for bad in [
+        json!({"country": "Atlantis"}),
+        json!({"timezone": "x".repeat(51)}),
+        json!({"address_line1": "x".repeat(256)}),
+    ] {
+        let (status, body) = patch(bad.clone()).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+
+    // Step-up, then the org switch.
+    set_org_settings(
+        app,
+        ORG,
+        "require_two_factor = true, mfa_required_actions = '[\"USER_PROFILE_EDIT\"]'",
+    )
+    .await;
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        "/self/profile",
+        &w.admin_s.access,
+        Some(json!({"preferred_name": "Ada"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["code"], "step_up_mfa_required");
+    let (status, verified) = call(
+        app,
+        Method::POST,
+        "/auth/step-up/verify",
+        &w.admin_s.access,
+        Some(json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})),
+    )
+    .await;
+    assert_eq!(status, 200, "{verified}");
+    let resp = app
+        .client
+        .patch(app.url("/self/profile"))
+        .bearer_auth(&w.admin_s.access)
+        .header("X-Org-Id", ORG)
+        .header(
+            "X-Step-Up-Token",
+            verified["data"]["step_up_token"].as_str().unwrap(),
+        )
+        .json(&json!({"preferred_name": "Ada"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["preferred_name"], "Ada");
+
+    set_org_settings(
+        app,
+        ORG,
+        "require_two_factor = false, allow_profile_edit = false",
+    )
+    .await;
+    let (status, body) = patch(json!({"preferred_name": "X"})).await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            error_body(
+                "forbidden",
+                "Profile editing is disabled for this organization"
+            )
+        )
+    );
+    assert_eq!(audit_count(app, "user.profile.self_updated").await, 5);
+}
+
+#[tokio::test]
+async fn impersonators_cannot_edit_the_profile() {
+    let w = world().await;
+    let app = &w.app;
+    set_org_settings(app, ORG, "allow_impersonation = true").await;
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/auth/impersonate/start",
+        &w.admin_s.access,
+        Some(json!({"target_membership_id": w.emp.membership_id})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["data"]["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = get(app, "/self/profile", &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["email"], "emp@acme.example.com");
+    let (status, body) = call(
+        app,
+        Method::PATCH,
+        "/self/profile",
+        &token,
+        Some(json!({"preferred_name": "X"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            error_body("forbidden", "Cannot edit profile during impersonation")
+        )
+    );
+}
+
+#[tokio::test]
+async fn export_is_the_legacy_csv_and_is_audited() {
+    let w = world().await;
+    let app = &w.app;
+    call(
+        app,
+        Method::PATCH,
+        "/self/profile",
+        &w.emp_s.access,
+        Some(json!({"country": "US", "state": "WA", "address_line1": "400 Broad St, Unit \"8C\""})),
+    )
+    .await;
+    let resp = app
+        .client
+        .get(app.url("/self/export"))
+        .bearer_auth(&w.emp_s.access)
+        .header("X-Org-Id", ORG)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let expected = sample("self.json", "export CSV");
+    let headers = resp.headers().clone();
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"my_data_export.csv\""
+    );
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    let text = resp.text().await.unwrap();
+    let fields = |csv: &str| -> Vec<String> {
+        csv.split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        fields(&text),
+        fields(expected["response"]["body"].as_str().unwrap())
+    );
+    assert!(text.starts_with("Field,Value\r\nEmail,emp@acme.example.com\r\nFirst Name,Eve\r\n"));
+    assert!(text.contains("\r\nCountry,United States of America\r\nState,Washington\r\n"));
+    assert!(text.contains("\r\nAddress Line 1,\"400 Broad St, Unit \"\"8C\"\"\"\r\n"));
+    assert!(text.contains("\r\nOrganization,Acme Inc\r\n"));
+    assert!(text.contains("\r\nRoles,EMPLOYEE\r\nMFA Enabled,No\r\n"));
+    assert!(text.contains("+00:00\r\n"));
+    assert_eq!(audit_count(app, "user.data.exported").await, 1);
+
+    set_org_settings(app, ORG, "allow_user_data_export = false").await;
+    let (status, body) = get(app, "/self/export", &w.emp_s.access).await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            error_body(
+                "forbidden",
+                "User data export is disabled for this organization"
+            )
+        )
+    );
+    assert_eq!(audit_count(app, "user.data.exported").await, 1);
+}
