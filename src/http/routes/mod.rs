@@ -1,8 +1,10 @@
 //! Route table: one module per resource, each exporting `router()`.
 
+pub mod acls;
 pub mod auth;
 pub mod health;
 pub mod meta;
+pub mod roles;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -13,4 +15,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(meta::router())
         .merge(auth::router())
+        .merge(roles::router())
+        .merge(acls::router())
 }
