@@ -3,6 +3,7 @@
 
 pub mod acls;
 pub mod audit;
+pub mod departments;
 pub mod identities;
 pub mod mfa;
 pub mod org_settings;

@@ -2,6 +2,7 @@
 
 pub mod acls;
 pub mod auth;
+pub mod departments;
 pub mod health;
 pub mod meta;
 pub mod roles;
@@ -17,4 +18,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(roles::router())
         .merge(acls::router())
+        .merge(departments::router())
 }
