@@ -10,3 +10,4 @@ mod auth_login;
 mod health;
 mod meta;
 mod migrate;
+mod roles;

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::auth::step_up;
-use super::roles::{body, check_length, known_permissions, tri_state};
+use super::roles::{body, body_uuid, check_length, known_permissions, tri_state};
 use crate::domain::permissions::action;
 use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
 use crate::http::AppState;
@@ -118,7 +118,8 @@ pub struct Items<T> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AclCreate {
-    user_id: Uuid,
+    #[schema(value_type = Uuid)]
+    user_id: String,
     resource_type: String,
     resource_id: String,
     permissions: Vec<String>,
@@ -132,7 +133,8 @@ pub struct AclCreate {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AssignmentCreate {
-    user_id: Uuid,
+    #[schema(value_type = Uuid)]
+    user_id: String,
     permissions: Vec<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -310,6 +312,7 @@ pub async fn create_acl(
 ) -> ApiResult<Created<AclOut>> {
     authorize(&state, &user, Some(&headers)).await?;
     let req: AclCreate = body(&raw)?;
+    let user_id = body_uuid(&[json!("user_id")], &req.user_id)?;
     let resource_type = non_blank("resource_type", &req.resource_type, 100)?;
     let resource_id = non_blank("resource_id", &req.resource_id, 255)?;
     let codes = known_permissions(&req.permissions)?;
@@ -318,14 +321,14 @@ pub async fn create_acl(
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
-    if !services::acls::is_member(&mut tx, org, req.user_id).await? {
+    if !services::acls::is_member(&mut tx, org, user_id).await? {
         return Err(not_member());
     }
-    if services::acls::acl_exists(&mut tx, org, req.user_id, &resource_type, &resource_id).await? {
+    if services::acls::acl_exists(&mut tx, org, user_id, &resource_type, &resource_id).await? {
         return Err(acl_exists());
     }
     let grant = Grant {
-        user_id: req.user_id,
+        user_id: user_id,
         permissions: &codes,
         effect,
         expires_at,
@@ -461,20 +464,21 @@ pub async fn create_assignment(
 ) -> ApiResult<Created<AssignmentOut>> {
     authorize(&state, &user, Some(&headers)).await?;
     let req: AssignmentCreate = body(&raw)?;
+    let user_id = body_uuid(&[json!("user_id")], &req.user_id)?;
     let codes = known_permissions(&req.permissions)?;
     let effect = effect(req.effect.as_ref())?.unwrap_or("allow");
     let expires_at = expires_at(req.expires_at.as_ref())?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
-    if !services::acls::is_member(&mut tx, org, req.user_id).await? {
+    if !services::acls::is_member(&mut tx, org, user_id).await? {
         return Err(not_member());
     }
-    if services::acls::assignment_exists(&mut tx, org, req.user_id).await? {
+    if services::acls::assignment_exists(&mut tx, org, user_id).await? {
         return Err(assignment_exists());
     }
     let grant = Grant {
-        user_id: req.user_id,
+        user_id: user_id,
         permissions: &codes,
         effect,
         expires_at,

@@ -146,6 +146,40 @@ pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<
     ]))
 }
 
+/// A UUID inside the body, with pydantic's message (the one the uuid crate prints, which is
+/// what pydantic-core uses): `role_ids.0: Input should be a valid UUID, invalid character: …`.
+pub fn body_uuid(loc: &[Value], raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|e| {
+        let text = pydantic_uuid_text(&e.to_string());
+        let mut full = vec![json!("body")];
+        full.extend(loc.iter().cloned());
+        ApiError::validation(vec![FieldError {
+            kind: "uuid_parsing",
+            loc: full,
+            msg: format!("Input should be a valid UUID, {text}"),
+            input: json!(raw),
+            ctx: Some(json!({"error": text})),
+        }])
+    })
+}
+
+/// The uuid crate pydantic-core was built with worded a bad character differently (and
+/// counted from 1): "invalid character: expected an optional prefix of `urn:uuid:` followed
+/// by [0-9a-fA-F-], found `n` at 1". Other messages are kept as they are.
+fn pydantic_uuid_text(current: &str) -> String {
+    let parsed = current
+        .strip_prefix("invalid character: found `")
+        .and_then(|rest| rest.split_once("` at "))
+        .and_then(|(ch, at)| at.trim().parse::<usize>().ok().map(|i| (ch, i)));
+    match parsed {
+        Some((ch, index)) => format!(
+            "invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `{ch}` at {}",
+            index + 1
+        ),
+        None => current.to_owned(),
+    }
+}
+
 /// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`.
 pub fn tri_state<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -218,7 +252,18 @@ pub struct RoleUpdate {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleIds {
-    role_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<Uuid>)]
+    role_ids: Vec<String>,
+}
+
+impl RoleIds {
+    fn parse(&self) -> Result<Vec<Uuid>, ApiError> {
+        let mut out = Vec::with_capacity(self.role_ids.len());
+        for (i, raw) in self.role_ids.iter().enumerate() {
+            out.push(body_uuid(&[json!("role_ids"), json!(i)], raw)?);
+        }
+        Ok(dedup(&out))
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -475,7 +520,7 @@ pub async fn assign_roles(
     .await?;
     let membership_id = parse_uuid_param("membership_id", &membership_id)?;
     let req: RoleIds = body(&raw)?;
-    let role_ids = dedup(&req.role_ids);
+    let role_ids = req.parse()?;
     if role_ids.is_empty() {
         return Ok(Envelope(Vec::new()));
     }
@@ -568,7 +613,8 @@ pub async fn remove_roles(
     let member = services::roles::membership(&mut tx, org, membership_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
-    for role_id in dedup(&req.role_ids) {
+    let role_ids = req.parse()?;
+    for role_id in role_ids {
         if services::roles::unassign(&mut tx, org, member.user_id, role_id).await? {
             audit::record(
                 &mut tx,
