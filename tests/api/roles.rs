@@ -13,7 +13,6 @@ pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
 
 /// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in plain employee.
 pub struct Org {
-    pub id: String,
     pub admin: Member,
     pub admin_s: Session,
     pub emp: Member,
@@ -37,7 +36,6 @@ pub async fn org(app: &TestApp, id: &str) -> Org {
     let admin_s = app.sign_in(&admin).await;
     let emp_s = app.sign_in(&emp).await;
     Org {
-        id: id.to_owned(),
         admin,
         admin_s,
         emp,

@@ -328,7 +328,7 @@ pub async fn create_acl(
         return Err(acl_exists());
     }
     let grant = Grant {
-        user_id: user_id,
+        user_id,
         permissions: &codes,
         effect,
         expires_at,
@@ -478,7 +478,7 @@ pub async fn create_assignment(
         return Err(assignment_exists());
     }
     let grant = Grant {
-        user_id: user_id,
+        user_id,
         permissions: &codes,
         effect,
         expires_at,
