@@ -8,6 +8,7 @@ mod helpers;
 
 mod acls;
 mod auth_login;
+mod departments;
 mod health;
 mod meta;
 mod migrate;

@@ -346,21 +346,18 @@ pub async fn delete_department(
     Ok(NoContent)
 }
 
-/// Ids as sent, de-duplicated; the ones that are not UUIDs can only be "not found".
-fn parse_ids(raw: &[String]) -> (Vec<(String, Uuid)>, Vec<String>) {
+/// Ids as sent, de-duplicated, in request order; `None` for the ones that are not UUIDs
+/// (they can only be "not found").
+fn parse_ids(raw: &[String]) -> Vec<(String, Option<Uuid>)> {
     let mut seen = HashSet::new();
-    let mut ids = Vec::new();
-    let mut invalid = Vec::new();
-    for s in raw {
-        if !seen.insert(s.as_str()) {
-            continue;
-        }
-        match Uuid::parse_str(s.trim()) {
-            Ok(id) => ids.push((s.clone(), id)),
-            Err(_) => invalid.push(s.clone()),
-        }
-    }
-    (ids, invalid)
+    raw.iter()
+        .filter(|s| seen.insert(s.as_str()))
+        .map(|s| (s.clone(), Uuid::parse_str(s.trim()).ok()))
+        .collect()
+}
+
+fn uuids(ids: &[(String, Option<Uuid>)]) -> Vec<Uuid> {
+    ids.iter().filter_map(|(_, id)| *id).collect()
 }
 
 /// Puts members into a department; only ACTIVE (platform and employment) memberships move.
@@ -377,19 +374,21 @@ pub async fn assign_members(
     user.require(&state, "user.manage").await?;
     let department_id = parse_uuid_param("department_id", &department_id)?;
     let req: MembershipIds = body(&raw)?;
-    let (ids, mut not_found_ids) = parse_ids(&req.membership_ids);
+    let ids = parse_ids(&req.membership_ids);
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
     let dept = departments::find(&mut tx, org, department_id)
         .await?
         .ok_or_else(not_found)?;
-    let uuids: Vec<Uuid> = ids.iter().map(|(_, id)| *id).collect();
-    let members = departments::memberships(&mut tx, org, &uuids).await?;
+    let members = departments::memberships(&mut tx, org, &uuids(&ids)).await?;
     let mut assigned = Vec::new();
     let mut skipped_inactive = Vec::new();
+    let mut not_found_ids = Vec::new();
     for (sent, id) in &ids {
-        let Some(member) = members.iter().find(|m| m.id == *id) else {
+        let Some((id, member)) =
+            id.and_then(|id| members.iter().find(|m| m.id == id).map(|m| (id, m)))
+        else {
             not_found_ids.push(sent.clone());
             continue;
         };
@@ -398,14 +397,14 @@ pub async fn assign_members(
             continue;
         }
         if member.department_id != Some(department_id) {
-            departments::set_department(&mut tx, org, *id, Some(department_id)).await?;
+            departments::set_department(&mut tx, org, id, Some(department_id)).await?;
             audit::record(
                 &mut tx,
                 entry(
                     &user,
                     "department.member_assigned",
                     "org_membership",
-                    *id,
+                    id,
                     Some(json!({"department_id": member.department_id.map(|d| d.to_string())})),
                     Some(json!({"department_id": department_id.to_string()})),
                 ),
@@ -434,12 +433,11 @@ pub async fn unassign_members(
     user.require(&state, "department.manage").await?;
     user.require(&state, "user.manage").await?;
     let req: MembershipIds = body(&raw)?;
-    let (ids, _) = parse_ids(&req.membership_ids);
+    let ids = uuids(&parse_ids(&req.membership_ids));
     let org = user.org_id.as_str();
-    let uuids: Vec<Uuid> = ids.iter().map(|(_, id)| *id).collect();
 
     let mut tx = state.db.begin().await?;
-    for member in departments::memberships(&mut tx, org, &uuids).await? {
+    for member in departments::memberships(&mut tx, org, &ids).await? {
         let Some(old) = member.department_id else {
             continue;
         };
