@@ -1,8 +1,10 @@
 //! Business operations. Every function takes `&mut PgConnection` and never commits: the HTTP
 //! handler (or command) that owns the transaction commits once, after writing the audit row.
 
+pub mod acls;
 pub mod audit;
 pub mod audit_logs;
+pub mod departments;
 pub mod identities;
 pub mod members;
 pub mod mfa;

@@ -1,7 +1,9 @@
 //! Route table: one module per resource, each exporting `router()`.
 
 pub mod audit_logs;
+pub mod acls;
 pub mod auth;
+pub mod departments;
 pub mod health;
 pub mod member_lists;
 pub mod meta;
@@ -11,6 +13,7 @@ pub mod self_context;
 pub mod user_summary;
 pub mod org_users;
 pub mod self_profile;
+pub mod roles;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -29,4 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(org_users::router())
         .merge(self_profile::router())
         .merge(member_lists::router())
+        .merge(roles::router())
+        .merge(acls::router())
+        .merge(departments::router())
 }
