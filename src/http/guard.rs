@@ -227,11 +227,6 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
                 return Err(ApiError::unauthorized("User is not a member of org"));
             };
             if !membership::allows(M::GATE, employment, platform, invitation) {
-                // A freshly onboarded member (invited, pending, temporary password) is told to
-                // change the password: that is what accepts the invitation.
-                if ctx.must_change_password && !M::ALLOW_PASSWORD_CHANGE {
-                    return Err(ApiError::forbidden("Password change required"));
-                }
                 return Err(ApiError::forbidden("Membership is not active"));
             }
         }

@@ -1,19 +1,19 @@
 //! Route table: one module per resource, each exporting `router()`.
 
-pub mod audit_logs;
 pub mod acls;
+pub mod audit_logs;
 pub mod auth;
 pub mod departments;
 pub mod health;
 pub mod member_lists;
 pub mod meta;
 pub mod org_settings;
-pub mod orgs;
-pub mod self_context;
-pub mod user_summary;
 pub mod org_users;
-pub mod self_profile;
+pub mod orgs;
 pub mod roles;
+pub mod self_context;
+pub mod self_profile;
+pub mod user_summary;
 
 use utoipa_axum::router::OpenApiRouter;
 
