@@ -8,8 +8,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 use crate::config::{DatabaseSettings, Settings};
 
@@ -235,6 +235,9 @@ fn connect_options(url: &DbUrl, db: &DatabaseSettings) -> Result<PgConnectOption
     Ok(options)
 }
 
+/// Connections idle at least this long are pinged before they are handed out.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(10);
+
 /// The runtime pool. Connections are opened lazily so `serve` starts in milliseconds and
 /// `/health/live` never waits for PostgreSQL; `acquire_timeout` bounds every wait.
 pub fn runtime_pool(settings: &Settings) -> Result<PgPool, DbError> {
@@ -247,7 +250,18 @@ pub fn runtime_pool(settings: &Settings) -> Result<PgPool, DbError> {
         .acquire_timeout(db.pool_timeout.max(Duration::from_millis(100)))
         .max_lifetime(Some(db.pool_recycle))
         .idle_timeout(Some(Duration::from_secs(600)))
-        .test_before_acquire(true)
+        // The legacy pool pinged every connection before use (pool_pre_ping), one extra round
+        // trip per checkout. Ping only connections that sat idle long enough to have been
+        // closed by a pooler or a restart; hot connections go straight to work.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_PING_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 

@@ -108,22 +108,25 @@ pub async fn resolve(state: &AppState, parts: &mut Parts) -> Result<Tenant, ApiE
     let org_id = OrgId::parse(&candidate)
         .map_err(|e| ApiError::bad_request(format!("Invalid tenant id format: {e}")))?;
 
+    // The membership check applies to org-scoped tokens of non-superusers in multi mode.
+    let member_to_check = match (&bearer, settings.tenancy_mode) {
+        (Some(token), TenancyMode::Multi) if !token.su && token.typ != "pre_org" => {
+            token.sub_uuid()
+        }
+        _ => None,
+    };
     let mut conn = state.db.acquire().await?;
-    if !services::orgs::exists(&mut conn, org_id.as_str()).await? {
+    let (org_exists, is_member) =
+        services::orgs::exists_with_member(&mut conn, org_id.as_str(), member_to_check).await?;
+    drop(conn);
+    if !org_exists {
         return Err(ApiError::not_found(format!("Org not found: {org_id}")));
     }
-    if settings.tenancy_mode == TenancyMode::Multi
-        && let Some(token) = &bearer
-        && !token.su
-        && token.typ != "pre_org"
-        && let Some(user_id) = token.sub_uuid()
-        && !services::users::has_membership(&mut conn, org_id.as_str(), user_id).await?
-    {
+    if !is_member {
         return Err(ApiError::forbidden(
             "User is not a member of this organization",
         ));
     }
-    drop(conn);
 
     tracing::Span::current().record("tenant_id", org_id.as_str());
     let tenant = Tenant { org_id, bearer };

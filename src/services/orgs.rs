@@ -20,6 +20,23 @@ pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Org>
         .await
 }
 
+/// Whether the org exists and, when `user_id` is given, whether that user has a membership
+/// row (any status) in it — one round trip for the tenant check of every request.
+pub async fn exists_with_member(
+    conn: &mut PgConnection,
+    id: &str,
+    user_id: Option<uuid::Uuid>,
+) -> sqlx::Result<(bool, bool)> {
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM orgs WHERE id = $1), \
+                ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM org_memberships WHERE org_id = $1 AND user_id = $2))",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn exists(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = $1")
         .bind(id)

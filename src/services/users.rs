@@ -193,6 +193,26 @@ pub async fn role_names(
     .await
 }
 
+/// The profile's full name and the sorted role names of a user in one round trip
+/// (`/auth/me`).
+pub async fn name_and_roles(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<(Option<String>, Vec<String>)> {
+    sqlx::query_as(
+        "SELECT (SELECT p.full_name FROM org_user_profiles p JOIN org_memberships m \
+                 ON m.id = p.membership_id AND m.org_id = p.org_id \
+                 WHERE m.org_id = $1 AND m.user_id = $2), \
+                ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
+                      WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name)",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::pick_display_name;

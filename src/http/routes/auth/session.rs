@@ -295,10 +295,9 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResu
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Envelope<Value>> {
     let mut conn = state.db.acquire().await?;
     let org = user.org_id.as_str();
-    let full_name = services::users::full_name(&mut conn, org, user.user_id).await?;
+    let (full_name, roles) = services::users::name_and_roles(&mut conn, org, user.user_id).await?;
     let permissions =
         services::permissions::cached(&state.cache, &mut conn, org, user.user_id).await?;
-    let roles = services::users::role_names(&mut conn, org, user.user_id).await?;
     Ok(Envelope(json!({
         "id": user.user_id,
         "org_id": org,
