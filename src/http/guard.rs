@@ -17,6 +17,7 @@ use crate::http::AppState;
 use crate::http::tenant::{self, Tenant};
 use crate::http::token::TokenView;
 use crate::services;
+use crate::services::audit::AuditEntry;
 
 /// How a route authenticates.
 pub trait GuardMode: Send + Sync + std::fmt::Debug + 'static {
@@ -113,6 +114,28 @@ impl<M: GuardMode> CurrentUser<M> {
             .imp
             .as_deref()
             .and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// The audit row of a change this user makes: actor, org and, during impersonation, the
+    /// admin behind it.
+    pub fn audit<'a>(
+        &'a self,
+        action: &'a str,
+        resource_type: &'a str,
+        resource_id: impl ToString,
+        old_value: Option<serde_json::Value>,
+        new_value: Option<serde_json::Value>,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            org_id: self.org_id.as_str(),
+            actor_id: Some(self.user_id),
+            impersonator_id: self.impersonator_id(),
+            action,
+            resource_type,
+            resource_id: resource_id.to_string(),
+            old_value,
+            new_value,
+        }
     }
 
     /// 403 "Missing permission: <code>" unless the user has it (superusers always do).

@@ -22,7 +22,7 @@ use crate::http::extract::parse_uuid_param;
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::services;
 use crate::services::acls::{Acl, Assignment, Grant, GrantChange};
-use crate::services::audit::{self, AuditEntry};
+use crate::services::audit;
 use crate::timefmt;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -245,26 +245,6 @@ fn assignment_exists() -> ApiError {
     ApiError::bad_request("Direct permission assignment already exists for this user")
 }
 
-fn entry<'a>(
-    user: &'a CurrentUser<OrgMember>,
-    action: &'a str,
-    resource_type: &'a str,
-    resource_id: Uuid,
-    old_value: Option<Value>,
-    new_value: Option<Value>,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        org_id: user.org_id.as_str(),
-        actor_id: Some(user.user_id),
-        impersonator_id: user.impersonator_id(),
-        action,
-        resource_type,
-        resource_id: resource_id.to_string(),
-        old_value,
-        new_value,
-    }
-}
-
 /// `acl.manage`, then (for writes) step-up `ACL_ASSIGNMENT`.
 async fn authorize(
     state: &AppState,
@@ -338,14 +318,7 @@ pub async fn create_acl(
         .on_constraint("uq_acl_org_user_resource", acl_exists)?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
-            "acl.created",
-            "acl",
-            acl.id,
-            None,
-            Some(acl.snapshot()),
-        ),
+        user.audit("acl.created", "acl", acl.id, None, Some(acl.snapshot())),
     )
     .await?;
     tx.commit().await?;
@@ -388,8 +361,7 @@ pub async fn update_acl(
     let after = services::acls::update_acl(&mut tx, acl_id, &change).await?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "acl.updated",
             "acl",
             acl_id,
@@ -423,14 +395,7 @@ pub async fn delete_acl(
     services::acls::delete_acl(&mut tx, org, acl_id).await?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
-            "acl.deleted",
-            "acl",
-            acl_id,
-            Some(before.snapshot()),
-            None,
-        ),
+        user.audit("acl.deleted", "acl", acl_id, Some(before.snapshot()), None),
     )
     .await?;
     tx.commit().await?;
@@ -488,8 +453,7 @@ pub async fn create_assignment(
         .on_constraint("uq_user_permissions_org_user", assignment_exists)?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "user_permissions.created",
             "user_permissions",
             created.id,
@@ -539,8 +503,7 @@ pub async fn update_assignment(
     let after = services::acls::update_assignment(&mut tx, org, assignment_id, &change).await?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "user_permissions.updated",
             "user_permissions",
             assignment_id,
@@ -575,8 +538,7 @@ pub async fn delete_assignment(
     services::acls::delete_assignment(&mut tx, org, assignment_id).await?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "user_permissions.deleted",
             "user_permissions",
             assignment_id,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +19,7 @@ use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::extract::{ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::services;
-use crate::services::audit::{self, AuditEntry};
+use crate::services::audit;
 use crate::services::departments::{self as departments, Department};
 use crate::timefmt;
 
@@ -152,26 +152,6 @@ fn exists() -> ApiError {
     ApiError::bad_request("Department name/code already exists")
 }
 
-fn entry<'a>(
-    user: &'a CurrentUser<OrgMember>,
-    action: &'a str,
-    resource_type: &'a str,
-    resource_id: Uuid,
-    old_value: Option<Value>,
-    new_value: Option<Value>,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        org_id: user.org_id.as_str(),
-        actor_id: Some(user.user_id),
-        impersonator_id: user.impersonator_id(),
-        action,
-        resource_type,
-        resource_id: resource_id.to_string(),
-        old_value,
-        new_value,
-    }
-}
-
 /// Lists departments with their member counts.
 #[utoipa::path(get, path = "/departments", tag = "departments", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = DepartmentList), (status = 403, description = "Missing permission: department.view"),
@@ -231,8 +211,7 @@ pub async fn create_department(
         .map_err(unique_to_exists)?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "department.created",
             "department",
             dept.id,
@@ -283,8 +262,7 @@ pub async fn update_department(
     .map_err(unique_to_exists)?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "department.updated",
             "department",
             department_id,
@@ -332,8 +310,7 @@ pub async fn delete_department(
     departments::delete(&mut tx, org, department_id).await?;
     audit::record(
         &mut tx,
-        entry(
-            &user,
+        user.audit(
             "department.deleted",
             "department",
             department_id,
@@ -400,8 +377,7 @@ pub async fn assign_members(
             departments::set_department(&mut tx, org, id, Some(department_id)).await?;
             audit::record(
                 &mut tx,
-                entry(
-                    &user,
+                user.audit(
                     "department.member_assigned",
                     "org_membership",
                     id,
@@ -444,8 +420,7 @@ pub async fn unassign_members(
         departments::set_department(&mut tx, org, member.id, None).await?;
         audit::record(
             &mut tx,
-            entry(
-                &user,
+            user.audit(
                 "department.member_unassigned",
                 "org_membership",
                 member.id,

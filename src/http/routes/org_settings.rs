@@ -19,7 +19,6 @@ use crate::http::extract::parse_json_body;
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::routes::auth::step_up;
 use crate::services;
-use crate::services::audit::AuditEntry;
 use crate::services::org_settings::{Decimal, Patch, SettingsUpdate, UpdateError};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -87,16 +86,13 @@ pub async fn put_settings(
     };
     services::audit::record(
         &mut tx,
-        AuditEntry {
-            org_id,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "org_settings.updated",
-            resource_type: "org_settings",
-            resource_id: org_id.to_owned(),
-            old_value: Some(updated.old.snapshot()),
-            new_value: Some(updated.new.snapshot()),
-        },
+        user.audit(
+            "org_settings.updated",
+            "org_settings",
+            org_id.to_owned(),
+            Some(updated.old.snapshot()),
+            Some(updated.new.snapshot()),
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -26,7 +26,6 @@ use crate::http::extract::{ApiJson, ApiQuery, parse_json_body, parse_uuid_param}
 use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
 use crate::http::routes::auth::step_up;
 use crate::services;
-use crate::services::audit::AuditEntry;
 use crate::services::members::{self, Filter, MemberRow, Shape};
 use crate::services::onboarding::{self, NewMember, Refusal};
 
@@ -637,18 +636,15 @@ async fn delete_member(
         .await?;
     services::audit::record(
         conn,
-        AuditEntry {
-            org_id: org,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "user.membership.deleted",
-            resource_type: "org_membership",
-            resource_id: id.to_string(),
-            old_value: Some(
+        user.audit(
+            "user.membership.deleted",
+            "org_membership",
+            id,
+            Some(
                 json!({"membership": row.membership_snapshot(), "profile": row.profile_snapshot()}),
             ),
-            new_value: None,
-        },
+            None,
+        ),
     )
     .await?;
     let others: i64 = sqlx::query_scalar("SELECT count(*) FROM org_memberships WHERE user_id = $1")
@@ -662,14 +658,11 @@ async fn delete_member(
             .await?;
         services::audit::record(
             conn,
-            AuditEntry {
-                org_id: org,
-                actor_id: Some(user.user_id),
-                impersonator_id: user.impersonator_id(),
-                action: "user.deleted",
-                resource_type: "user",
-                resource_id: row.user_id.to_string(),
-                old_value: Some(json!({
+            user.audit(
+                "user.deleted",
+                "user",
+                row.user_id,
+                Some(json!({
                     "id": row.user_id,
                     "org_id": row.org_id,
                     "email": row.email,
@@ -677,8 +670,8 @@ async fn delete_member(
                     "is_superuser": row.is_superuser,
                     "identity_id": row.identity_id,
                 })),
-                new_value: None,
-            },
+                None,
+            ),
         )
         .await?;
     }
@@ -777,16 +770,13 @@ async fn deactivate(conn: &mut PgConnection, user: &Admin, row: &MemberRow) -> A
     for role_id in removed {
         services::audit::record(
             conn,
-            AuditEntry {
-                org_id: org,
-                actor_id: Some(user.user_id),
-                impersonator_id: user.impersonator_id(),
-                action: "role.removed",
-                resource_type: "user_role",
-                resource_id: format!("{}:{}", row.user_id, role_id),
-                old_value: Some(json!({"user_id": row.user_id, "role_id": role_id})),
-                new_value: None,
-            },
+            user.audit(
+                "role.removed",
+                "user_role",
+                format!("{}:{}", row.user_id, role_id),
+                Some(json!({"user_id": row.user_id, "role_id": role_id})),
+                None,
+            ),
         )
         .await?;
     }
@@ -869,16 +859,13 @@ pub async fn update_status(
     }
     services::audit::record(
         &mut tx,
-        AuditEntry {
-            org_id: org,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "user.membership.updated",
-            resource_type: "org_membership",
-            resource_id: id.to_string(),
-            old_value: Some(before.membership_snapshot()),
-            new_value: Some(after.membership_snapshot()),
-        },
+        user.audit(
+            "user.membership.updated",
+            "org_membership",
+            id,
+            Some(before.membership_snapshot()),
+            Some(after.membership_snapshot()),
+        ),
     )
     .await?;
     let detail = members::detail(&mut tx, &after).await?;
@@ -1025,18 +1012,13 @@ pub async fn update_profile(
     if new_email.is_some() || !changes.fields.is_empty() {
         services::audit::record(
             &mut tx,
-            AuditEntry {
-                org_id: org,
-                actor_id: Some(user.user_id),
-                impersonator_id: user.impersonator_id(),
-                action: "user.profile.updated",
-                resource_type: "org_membership",
-                resource_id: id.to_string(),
-                old_value: Some(
-                    json!({"email": before.email, "profile": before.profile_snapshot()}),
-                ),
-                new_value: Some(json!({"email": after.email, "profile": after.profile_snapshot()})),
-            },
+            user.audit(
+                "user.profile.updated",
+                "org_membership",
+                id,
+                Some(json!({"email": before.email, "profile": before.profile_snapshot()})),
+                Some(json!({"email": after.email, "profile": after.profile_snapshot()})),
+            ),
         )
         .await?;
     }
@@ -1082,16 +1064,13 @@ pub async fn force_password_reset(
     };
     services::audit::record(
         &mut tx,
-        AuditEntry {
-            org_id: org,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "user.password.force_reset",
-            resource_type: "user",
-            resource_id: row.user_id.to_string(),
-            old_value: Some(json!({"must_change_password": previous})),
-            new_value: Some(json!({"must_change_password": true})),
-        },
+        user.audit(
+            "user.password.force_reset",
+            "user",
+            row.user_id,
+            Some(json!({"must_change_password": previous})),
+            Some(json!({"must_change_password": true})),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -1137,16 +1116,13 @@ pub async fn reset_mfa(
     services::identities::reset_mfa(&mut tx, row.identity_id, Some((org, row.user_id))).await?;
     services::audit::record(
         &mut tx,
-        AuditEntry {
-            org_id: org,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "user.mfa.reset",
-            resource_type: "user",
-            resource_id: row.user_id.to_string(),
-            old_value: Some(json!({"mfa_enabled": true})),
-            new_value: Some(json!({"mfa_enabled": false})),
-        },
+        user.audit(
+            "user.mfa.reset",
+            "user",
+            row.user_id,
+            Some(json!({"mfa_enabled": true})),
+            Some(json!({"mfa_enabled": false})),
+        ),
     )
     .await?;
     tx.commit().await?;

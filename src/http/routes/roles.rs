@@ -25,7 +25,7 @@ use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::extract::{ApiQuery, parse_json_body, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::services;
-use crate::services::audit::{self, AuditEntry};
+use crate::services::audit;
 use crate::services::roles::Role;
 use crate::timefmt;
 
@@ -279,26 +279,6 @@ fn name_exists() -> ApiError {
     ApiError::bad_request("Role name already exists")
 }
 
-fn audit_entry<'a>(
-    user: &'a CurrentUser<OrgMember>,
-    action: &'a str,
-    resource_type: &'a str,
-    resource_id: String,
-    old_value: Option<Value>,
-    new_value: Option<Value>,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        org_id: user.org_id.as_str(),
-        actor_id: Some(user.user_id),
-        impersonator_id: user.impersonator_id(),
-        action,
-        resource_type,
-        resource_id,
-        old_value,
-        new_value,
-    }
-}
-
 fn normalized_name(raw: &str) -> Result<String, ApiError> {
     let name = services::roles::normalize_name(raw);
     check_length("name", &name, 1, 100)?;
@@ -359,8 +339,7 @@ pub async fn create_role(
         .on_constraint("uq_roles_org_name", name_exists)?;
     audit::record(
         &mut tx,
-        audit_entry(
-            &user,
+        user.audit(
             "role.created",
             "role",
             role.id.to_string(),
@@ -423,8 +402,7 @@ pub async fn update_role(
     .on_constraint("uq_roles_org_name", name_exists)?;
     audit::record(
         &mut tx,
-        audit_entry(
-            &user,
+        user.audit(
             "role.updated",
             "role",
             role_id.to_string(),
@@ -462,8 +440,7 @@ pub async fn delete_role(
     services::roles::delete(&mut tx, org, role_id).await?;
     audit::record(
         &mut tx,
-        audit_entry(
-            &user,
+        user.audit(
             "role.deleted",
             "role",
             role_id.to_string(),
@@ -575,9 +552,7 @@ pub async fn assign_roles(
         if services::roles::assign(&mut tx, org, member.user_id, role.id).await? {
             audit::record(
                 &mut tx,
-                audit_entry(
-                    &user,
-                    "role.assigned",
+                user.audit("role.assigned",
                     "user_role",
                     format!("{}:{}", member.user_id, role.id),
                     None,
@@ -618,9 +593,7 @@ pub async fn remove_roles(
         if services::roles::unassign(&mut tx, org, member.user_id, role_id).await? {
             audit::record(
                 &mut tx,
-                audit_entry(
-                    &user,
-                    "role.removed",
+                user.audit("role.removed",
                     "user_role",
                     format!("{}:{}", member.user_id, role_id),
                     Some(json!({"user_id": member.user_id.to_string(), "role_id": role_id.to_string()})),

@@ -16,7 +16,6 @@ use crate::http::envelope::Envelope;
 use crate::http::guard::CurrentUser;
 use crate::http::routes::auth::step_up;
 use crate::services;
-use crate::services::audit::AuditEntry;
 use crate::services::members;
 use crate::timefmt;
 
@@ -119,16 +118,13 @@ pub async fn patch_profile(
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
     services::audit::record(
         &mut tx,
-        AuditEntry {
-            org_id: org,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "user.profile.self_updated",
-            resource_type: "org_membership",
-            resource_id: after.membership_id.to_string(),
-            old_value: Some(json!({"profile": before.profile_snapshot()})),
-            new_value: Some(json!({"profile": after.profile_snapshot()})),
-        },
+        user.audit(
+            "user.profile.self_updated",
+            "org_membership",
+            after.membership_id,
+            Some(json!({"profile": before.profile_snapshot()})),
+            Some(json!({"profile": after.profile_snapshot()})),
+        ),
     )
     .await?;
     let detail = members::detail(&mut tx, &after).await?;
@@ -221,16 +217,13 @@ pub async fn export(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     }
     services::audit::record(
         &mut tx,
-        AuditEntry {
-            org_id: org,
-            actor_id: Some(user.user_id),
-            impersonator_id: user.impersonator_id(),
-            action: "user.data.exported",
-            resource_type: "org_membership",
-            resource_id: row.membership_id.to_string(),
-            old_value: None,
-            new_value: None,
-        },
+        user.audit(
+            "user.data.exported",
+            "org_membership",
+            row.membership_id,
+            None,
+            None,
+        ),
     )
     .await?;
     tx.commit().await?;
