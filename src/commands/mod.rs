@@ -1,9 +1,12 @@
 //! One module per subcommand. Each returns `anyhow::Result`; `main` maps errors to exit codes.
 
 pub mod config_check;
+pub mod healthcheck;
 pub mod lint_commits;
 pub mod migrate;
+pub mod release;
 pub mod serve;
+pub mod setup_env;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -48,6 +51,9 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Serve(args) => load_settings(&cli).and_then(|s| serve::run(s, args)),
         Command::Migrate(args) => load_settings(&cli).and_then(|s| migrate::run(s, args)),
+        Command::SetupEnv(args) => setup_env::run(args),
+        Command::Release(args) => release::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
