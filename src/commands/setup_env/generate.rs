@@ -51,9 +51,10 @@ pub fn rsa_key_pair(bits: u32) -> anyhow::Result<KeyPair> {
         .public_key()
         .as_der()
         .map_err(|_| anyhow::anyhow!("cannot encode the public key"))?;
+    let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
     Ok(KeyPair {
-        private_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", private_der.as_ref())),
-        public_pem: pem::encode(&pem::Pem::new("PUBLIC KEY", public_der.as_ref())),
+        private_pem: pem::encode_config(&pem::Pem::new("PRIVATE KEY", private_der.as_ref()), lf),
+        public_pem: pem::encode_config(&pem::Pem::new("PUBLIC KEY", public_der.as_ref()), lf),
     })
 }
 
