@@ -3,7 +3,7 @@
 # One image for the Cloud Run service (`sole serve`) and both jobs (`sole migrate`, `sole seed`).
 # Migrations are embedded in the binary, so the runtime stage holds the binary and nothing else.
 
-FROM rust:1.94-slim-bookworm AS builder
+FROM rust:1.94-bookworm AS builder
 WORKDIR /src
 # .dockerignore keeps target/, tests, secrets and .env files out of the context.
 COPY . .
