@@ -183,6 +183,7 @@ fn bare_release_runs_deploy_update_jobs_migrate_in_order_and_never_seeds() {
     // gcloud's own output is streamed through, stdout and stderr alike.
     assert!(all.contains("SUCCESS"), "{all}");
     assert!(all.contains("Job [sole-db-migrate] has successfully been updated."));
+    assert!(all.contains("==> [1/3] deploy: build and deploy sole-api with Cloud Build"));
     for step in ["[1/3] deploy", "[2/3] update-jobs", "[3/3] migrate"] {
         assert!(all.contains(&format!("<== {step}: ok")), "{all}");
     }
@@ -411,4 +412,33 @@ fn dry_run_prints_every_command_and_runs_none() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("is not a Secret Manager name"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
+
+#[test]
+fn on_a_terminal_each_step_gets_a_spinner_and_gcloud_output_still_streams() {
+    let ws = Workspace::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sole"));
+    cmd.args(["release", "migrate"])
+        .current_dir(ws.path())
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", ws.path().join("bin").display()),
+        )
+        .env("TERM", "xterm")
+        .env("FAKE_GCLOUD_LOG", ws.log());
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(30_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::session::spawn_with_options(cmd, options).unwrap();
+    let output = p.exp_eof().unwrap();
+    // The spinner line carries the step and what it does; CI's "==>" start line is absent.
+    assert!(
+        output.contains("[1/1] migrate: execute sole-db-migrate and wait"),
+        "{output}"
+    );
+    assert!(!output.contains("==> [1/1]"), "{output}");
+    assert!(output.contains("Execution [sole-db-migrate-abcde] has successfully completed."));
+    assert!(output.contains("<== [1/1] migrate: ok"), "{output}");
+    assert_eq!(ws.calls(), vec![auth_list(), execute("sole-db-migrate")]);
 }

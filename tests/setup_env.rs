@@ -449,7 +449,8 @@ fn the_interactive_wizard_runs_end_to_end_in_a_pseudo_terminal() {
     p.exp_string("[SEED_ADMIN_FULL_NAME]").unwrap();
     enter(&mut p);
     p.exp_string("Change proxy trust settings").unwrap();
-    answer(&mut p, "n");
+    p.send("n").unwrap(); // a y/n confirmation takes the key alone
+    p.flush().unwrap();
     p.exp_string("wrote .env (mode 0600)").unwrap();
     p.exp_eof().unwrap();
 
@@ -471,4 +472,83 @@ fn the_interactive_wizard_runs_end_to_end_in_a_pseudo_terminal() {
     assert_eq!(env["FERNET_KDF_SALT"].len(), 32);
     assert_eq!(mode(&dir.path().join(".env")), 0o600);
     assert_eq!(mode(&dir.path().join("secrets/jwt_private.pem")), 0o600);
+}
+
+#[test]
+fn the_wizard_shows_changed_keys_and_writes_nothing_when_declined() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = sole(
+        dir.path(),
+        &[
+            "setup-env",
+            "--profile",
+            "dev",
+            "--non-interactive",
+            "--key-bits",
+            "2048",
+        ],
+        &[],
+    );
+    assert!(first.status.success(), "{}", text(&first));
+    let before = std::fs::read_to_string(dir.path().join(".env")).unwrap();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sole"));
+    cmd.args(["setup-env", "--profile", "dev"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm");
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(30_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::session::spawn_with_options(cmd, options).unwrap();
+    let reply = |p: &mut rexpect::session::PtySession, prompt: &str, answer: &str| {
+        p.exp_string(prompt).unwrap();
+        p.send(answer).unwrap();
+        p.send("\r").unwrap();
+        p.flush().unwrap();
+    };
+    // A y/n confirmation takes the key alone (Enter would answer the next question).
+    let key = |p: &mut rexpect::session::PtySession, prompt: &str, k: &str| {
+        p.exp_string(prompt).unwrap();
+        p.send(k).unwrap();
+        p.flush().unwrap();
+    };
+    reply(&mut p, "ENVIRONMENT", "");
+    for key in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "ALLOWED_ORIGINS",
+        "ENABLE_HSTS",
+    ] {
+        reply(&mut p, &format!("[{key}]"), "");
+    }
+    reply(&mut p, "[LOG_LEVEL]", "warning");
+    reply(&mut p, "[TENANCY_MODE]", "");
+    for key in [
+        "SESSION_TIMEOUT_MINUTES",
+        "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "REFRESH_TOKEN_EXPIRE_MINUTES",
+        "DEFAULT_PASSWORD_MIN_LENGTH",
+        "RATE_LIMIT_PER_MINUTE",
+        "LOGIN_ATTEMPT_LIMIT",
+        "LOGIN_LOCKOUT_MINUTES",
+        "SEED_ADMIN_EMAIL",
+        "SEED_ADMIN_PASSWORD",
+        "SEED_ADMIN_FULL_NAME",
+    ] {
+        reply(&mut p, &format!("[{key}]"), "");
+    }
+    key(&mut p, "Change proxy trust settings", "n");
+    reply(&mut p, "Keep the current SECRET_KEY?", "");
+    reply(&mut p, "Keep the current FERNET_KDF_SALT?", "");
+    reply(&mut p, "Keep the key pair in secrets/jwt_private.pem", "");
+    p.exp_string("~ LOG_LEVEL: INFO -> WARNING").unwrap();
+    key(&mut p, "Write these changes to .env?", "n");
+    p.exp_string("nothing written").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".env")).unwrap(),
+        before
+    );
 }
