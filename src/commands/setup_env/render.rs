@@ -92,8 +92,7 @@ impl EnvFile {
         Self { lines }
     }
 
-    /// The last value of `key` (dotenv semantics: later wins... but dotenvy keeps the first
-    /// set; both agree when keys are unique, which this writer guarantees).
+    /// The first value of `key`, as dotenvy reads it (this writer never repeats a key).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.lines.iter().find_map(|l| match l {
             Line::Pair { key: k, value, .. } if k == key => Some(value.as_str()),
