@@ -76,6 +76,21 @@ pub enum Command {
     /// reports every `.commit()` call, `::commit` path call, `commit()` inside macro input and
     /// raw COMMIT/END SQL string whose line lacks a `commit-ok: <reason>` comment.
     LintCommits(LintCommitsArgs),
+
+    /// Write `.env` (dev) or `.env.prod` (prod): an interactive wizard on a terminal, or
+    /// `--profile dev|prod --non-interactive` with `--set KEY=VALUE` for scripts and CI.
+    ///
+    /// Generates SECRET_KEY, FERNET_KDF_SALT and an RS256 key pair (secrets/, mode 0600) when
+    /// they are missing, keeps keys it does not know, and never overwrites silently.
+    SetupEnv(SetupEnvArgs),
+
+    /// Build, deploy and migrate on Cloud Run by driving `gcloud` (the old `make prod-*`).
+    ///
+    /// Bare `sole release` runs deploy, update-jobs and migrate, stopping at the first failure.
+    Release(ReleaseArgs),
+
+    /// Exit 0 when /api/v1/health/live answers 200 (the container HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,4 +184,139 @@ pub struct LintCommitsArgs {
     /// Directory to scan.
     #[arg(long, default_value = "src/services", value_name = "DIR")]
     pub path: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// Local development: writes `.env`.
+    Dev,
+    /// Production values for Secret Manager: writes `.env.prod`.
+    Prod,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupEnvArgs {
+    /// Which file to prepare (asked interactively when omitted).
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+
+    /// Never prompt: use --set values, then values already in the file, then defaults.
+    #[arg(long)]
+    pub non_interactive: bool,
+
+    /// Set a value, e.g. --set DATABASE_URL=postgres://localhost/sole (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", hide_env_values = true)]
+    pub set: Vec<String>,
+
+    /// File to write (default: .env for dev, .env.prod for prod).
+    #[arg(long, value_name = "FILE", env = "ENV_FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Directory for generated key files.
+    #[arg(long, value_name = "DIR", default_value = "secrets")]
+    pub secrets_dir: PathBuf,
+
+    /// RSA modulus size of a generated JWT key pair: 2048, 3072 or 4096.
+    #[arg(long, default_value_t = 3072)]
+    pub key_bits: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub settings: ReleaseSettings,
+
+    #[command(subcommand)]
+    pub step: Option<ReleaseStep>,
+}
+
+/// The Makefile's variables, with its defaults.
+#[derive(Clone, Debug, Args)]
+pub struct ReleaseSettings {
+    /// Google Cloud project.
+    #[arg(long, global = true, env = "PROJECT_ID", default_value = "sole-486122")]
+    pub project: String,
+
+    /// Cloud Run region.
+    #[arg(long, global = true, env = "REGION", default_value = "us-central1")]
+    pub region: String,
+
+    /// Cloud Run service.
+    #[arg(long, global = true, env = "SERVICE_NAME", default_value = "sole-api")]
+    pub service: String,
+
+    /// Cloud Run job that runs `sole migrate`.
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATE_JOB",
+        default_value = "sole-db-migrate"
+    )]
+    pub migrate_job: String,
+
+    /// Cloud Run job that runs `sole seed`.
+    #[arg(long, global = true, env = "SEED_JOB", default_value = "sole-db-seed")]
+    pub seed_job: String,
+
+    /// Non-secret settings passed as --env-vars-file to the service and both jobs.
+    #[arg(
+        long,
+        global = true,
+        env = "JOB_ENV_FILE",
+        default_value = "config.prod.yaml"
+    )]
+    pub env_file: PathBuf,
+
+    /// Secret Manager references for the service and both jobs: names (`SECRET_KEY`, meaning
+    /// SECRET_KEY=SECRET_KEY:latest) or mappings (`VAR=SECRET:VERSION`), comma-separated.
+    #[arg(
+        long,
+        global = true,
+        env = "JOB_SECRETS",
+        value_name = "LIST",
+        default_value = crate::commands::release::DEFAULT_SECRETS
+    )]
+    pub secrets: String,
+
+    /// Cloud Build configuration used by deploy.
+    #[arg(
+        long,
+        global = true,
+        default_value = "cloudbuild.yaml",
+        value_name = "FILE"
+    )]
+    pub build_config: PathBuf,
+
+    /// Print every gcloud command instead of running it.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum ReleaseStep {
+    /// Build and push the image with Cloud Build and deploy the service (cloudbuild.yaml).
+    Deploy,
+    /// Point both jobs at the service's current image, env file and secrets.
+    UpdateJobs,
+    /// Execute the migrate job and wait for it.
+    Migrate,
+    /// Execute the seed job and wait for it.
+    Seed,
+    /// Show recent ERROR log entries of the service and jobs.
+    Logs {
+        /// How many entries.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// URL to probe (default: http://127.0.0.1:$PORT/api/v1/health/live, PORT default 8000).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Seconds before giving up.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
 }

@@ -2,10 +2,13 @@
 
 pub mod config_check;
 pub mod dev;
+pub mod healthcheck;
 pub mod lint_commits;
 pub mod migrate;
+pub mod release;
 pub mod seed;
 pub mod serve;
+pub mod setup_env;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -52,6 +55,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => load_settings(&cli).and_then(|s| serve::run(s, args)),
         Command::Migrate(args) => load_settings(&cli).and_then(|s| migrate::run(s, args)),
         Command::Seed(args) => load_settings(&cli).and_then(|s| seed::run(s, args)),
+        Command::SetupEnv(args) => setup_env::run(args),
+        Command::Release(args) => release::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

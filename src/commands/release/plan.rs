@@ -1,0 +1,315 @@
+//! Pure part of `sole release`: settings → gcloud argument vectors. Nothing here runs anything.
+
+use std::path::Path;
+
+use crate::cli::ReleaseSettings;
+
+/// One secret reference: the env var the container sees and the Secret Manager version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRef {
+    pub var: String,
+    pub secret: String,
+    pub version: String,
+}
+
+impl SecretRef {
+    /// `VAR=SECRET:VERSION`, the form of `--set-secrets`.
+    pub fn mapping(&self) -> String {
+        format!("{}={}:{}", self.var, self.secret, self.version)
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_secret_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Parses the secret list: `NAME` (= `NAME=NAME:latest`), `VAR=SECRET` (latest) or
+/// `VAR=SECRET:VERSION`, separated by commas. Every malformed entry is reported.
+pub fn parse_secrets(list: &str) -> Result<Vec<SecretRef>, Vec<String>> {
+    let mut out: Vec<SecretRef> = Vec::new();
+    let mut problems = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (var, reference) = match item.split_once('=') {
+            Some((var, reference)) => (var.trim(), reference.trim()),
+            None => (item, item),
+        };
+        let (secret, version) = match reference.split_once(':') {
+            Some((secret, version)) => (secret, version),
+            None => (reference, "latest"),
+        };
+        if !is_env_name(var) {
+            problems.push(format!(
+                "secret entry {item:?}: {var:?} is not a variable name"
+            ));
+            continue;
+        }
+        if !is_secret_id(secret) {
+            problems.push(format!(
+                "secret entry {item:?}: {secret:?} is not a Secret Manager name (values never go here, only names)"
+            ));
+            continue;
+        }
+        if version != "latest" && version.parse::<u32>().is_err() {
+            problems.push(format!(
+                "secret entry {item:?}: version must be latest or a number"
+            ));
+            continue;
+        }
+        if out.iter().any(|s| s.var == var) {
+            problems.push(format!("secret entry {item:?}: {var} is listed twice"));
+            continue;
+        }
+        out.push(SecretRef {
+            var: var.to_owned(),
+            secret: secret.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    if out.is_empty() && problems.is_empty() {
+        problems.push("the secret list is empty".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The `--set-secrets` value shared by the service and both jobs.
+pub fn secrets_flag(secrets: &[SecretRef]) -> String {
+    secrets
+        .iter()
+        .map(SecretRef::mapping)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn path_arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Where a command's output goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Streamed to the user as it comes.
+    Stream,
+    /// Captured: the step needs the value (the service's image).
+    Capture,
+}
+
+/// One gcloud invocation (argv without the program name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GcloudCall {
+    pub args: Vec<String>,
+    pub output: Output,
+}
+
+impl GcloudCall {
+    fn stream(args: Vec<String>) -> Self {
+        Self {
+            args,
+            output: Output::Stream,
+        }
+    }
+
+    /// The command line as printed by `--dry-run` (POSIX-quoted where needed).
+    pub fn display(&self) -> String {
+        std::iter::once("gcloud".to_owned())
+            .chain(self.args.iter().map(|a| shell_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Quotes an argument for display so that it can be pasted into a POSIX shell.
+pub fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | ',' | '@' | '+')
+        });
+    if safe {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// Placeholder for the image read from the service, in dry runs.
+pub const IMAGE_PLACEHOLDER: &str = "<image of the service>";
+
+/// Everything a plan needs, validated.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub project: String,
+    pub region: String,
+    pub service: String,
+    pub migrate_job: String,
+    pub seed_job: String,
+    pub env_file: String,
+    pub build_config: String,
+    pub secrets: Vec<SecretRef>,
+}
+
+impl Plan {
+    pub fn new(s: &ReleaseSettings, secrets: Vec<SecretRef>) -> Self {
+        Self {
+            project: s.project.clone(),
+            region: s.region.clone(),
+            service: s.service.clone(),
+            migrate_job: s.migrate_job.clone(),
+            seed_job: s.seed_job.clone(),
+            env_file: path_arg(&s.env_file),
+            build_config: path_arg(&s.build_config),
+            secrets,
+        }
+    }
+
+    fn scope(&self) -> [String; 2] {
+        [
+            format!("--project={}", self.project),
+            format!("--region={}", self.region),
+        ]
+    }
+
+    /// `make deploy`: Cloud Build builds, pushes and deploys. The service name, region, env file
+    /// and secret list go in as substitutions, so the service gets exactly the list the jobs
+    /// get (`^|^` switches gcloud's list delimiter because the secret list contains commas).
+    pub fn deploy(&self) -> GcloudCall {
+        let substitutions = format!(
+            "^|^_SERVICE={}|_REGION={}|_ENV_VARS_FILE={}|_SECRETS={}",
+            self.service,
+            self.region,
+            self.env_file,
+            secrets_flag(&self.secrets)
+        );
+        GcloudCall::stream(vec![
+            "builds".into(),
+            "submit".into(),
+            format!("--project={}", self.project),
+            format!("--config={}", self.build_config),
+            format!("--substitutions={substitutions}"),
+            ".".into(),
+        ])
+    }
+
+    /// Reads the image the service currently runs.
+    pub fn describe_image(&self) -> GcloudCall {
+        let [project, region] = self.scope();
+        GcloudCall {
+            args: vec![
+                "run".into(),
+                "services".into(),
+                "describe".into(),
+                self.service.clone(),
+                project,
+                region,
+                "--format=value(spec.template.spec.containers[0].image)".into(),
+            ],
+            output: Output::Capture,
+        }
+    }
+
+    /// `make prod-update-jobs` for one job: image, env file, secrets and command.
+    pub fn update_job(&self, job: &str, command: &str, image: &str) -> GcloudCall {
+        let [project, region] = self.scope();
+        GcloudCall::stream(vec![
+            "run".into(),
+            "jobs".into(),
+            "update".into(),
+            job.to_owned(),
+            project,
+            region,
+            format!("--image={image}"),
+            format!("--env-vars-file={}", self.env_file),
+            format!("--set-secrets={}", secrets_flag(&self.secrets)),
+            "--command=sole".into(),
+            format!("--args={command}"),
+            "--quiet".into(),
+        ])
+    }
+
+    /// `make prod-migrate` / `make prod-seed`.
+    pub fn execute_job(&self, job: &str) -> GcloudCall {
+        let [project, region] = self.scope();
+        GcloudCall::stream(vec![
+            "run".into(),
+            "jobs".into(),
+            "execute".into(),
+            job.to_owned(),
+            project,
+            region,
+            "--wait".into(),
+        ])
+    }
+
+    /// `make prod-logs`: recent ERROR entries of the service and the jobs.
+    pub fn logs(&self, limit: u32) -> GcloudCall {
+        let filter = format!(
+            "severity>=ERROR AND ((resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"{}\") OR (resource.type=\"cloud_run_job\" AND (resource.labels.job_name=\"{}\" OR resource.labels.job_name=\"{}\")))",
+            self.service, self.migrate_job, self.seed_job
+        );
+        GcloudCall::stream(vec![
+            "logging".into(),
+            "read".into(),
+            filter,
+            format!("--project={}", self.project),
+            format!("--limit={limit}"),
+            "--freshness=1d".into(),
+        ])
+    }
+
+    /// Who gcloud is logged in as (empty output: nobody).
+    pub fn auth_check() -> GcloudCall {
+        GcloudCall {
+            args: vec![
+                "auth".into(),
+                "list".into(),
+                "--filter=status:ACTIVE".into(),
+                "--format=value(account)".into(),
+            ],
+            output: Output::Capture,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_entries_accept_names_and_makefile_mappings() {
+        let s =
+            parse_secrets("SECRET_KEY, DATABASE_URL=DATABASE_URL:latest,X=other-name:3").unwrap();
+        assert_eq!(
+            secrets_flag(&s),
+            "SECRET_KEY=SECRET_KEY:latest,DATABASE_URL=DATABASE_URL:latest,X=other-name:3"
+        );
+    }
+
+    #[test]
+    fn secret_values_are_refused() {
+        let err = parse_secrets("SECRET_KEY=hunter2 hunter2,A,A,1X,B=b:old").unwrap_err();
+        assert_eq!(err.len(), 4, "{err:?}");
+        assert!(err[0].contains("not a Secret Manager name"));
+        assert!(err[1].contains("listed twice"));
+        assert!(parse_secrets(" , ").is_err());
+    }
+
+    #[test]
+    fn display_quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("--wait"), "--wait");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("--format=value(x)"), "'--format=value(x)'");
+    }
+}
