@@ -45,7 +45,8 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         let addr = format!("{}:{}", args.host, args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
         tracing::info!(address = %addr, environment = state.settings.environment.as_str(), "sole is serving");
-        http::serve(listener, http::app(state), http::shutdown_signal(), SHUTDOWN_GRACE).await?;
+        let shutdown = http::ending_streams(&state, http::shutdown_signal());
+        http::serve(listener, http::app(state), shutdown, SHUTDOWN_GRACE).await?;
         tracing::info!("sole stopped");
         Ok(())
     })

@@ -231,7 +231,8 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
             }
         }
         check_inactivity(state, ctx.last_active_at)?;
-        if !is_background(parts) {
+        // An open announcement stream (and its reconnects) is not user activity.
+        if !is_background(parts) && !crate::pubsub::is_stream_path(parts.uri.path()) {
             services::identities::touch_last_active_throttled(
                 &mut conn,
                 ctx.identity_id,

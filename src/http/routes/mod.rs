@@ -1,5 +1,6 @@
 //! Route table: one module per resource, each exporting `router()`.
 
+pub mod announcements;
 pub mod auth;
 pub mod health;
 pub mod meta;
@@ -13,4 +14,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(meta::router())
         .merge(auth::router())
+        .merge(announcements::router())
 }
