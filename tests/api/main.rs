@@ -6,6 +6,7 @@
 mod fixtures;
 mod helpers;
 
+mod announcement_stream;
 mod announcements;
 mod auth_login;
 mod health;
