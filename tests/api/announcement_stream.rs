@@ -658,3 +658,129 @@ async fn without_redis_events_fan_out_in_process() {
     let (_, ready) = json(app.get("/health/ready").await).await;
     assert_eq!(ready["data"]["announcements_pubsub"], "in_process");
 }
+
+#[tokio::test]
+async fn an_event_a_legacy_instance_publishes_arrives_byte_for_byte() {
+    let Org { app, employee, .. } = org_with_members(
+        spawn_app_with(&[("ANNOUNCEMENT_STREAM_KEEPALIVE_SECONDS", "60")]).await,
+        "acme",
+    )
+    .await;
+    let mut sse = Sse::open(&app, &client(), &employee.access, "acme").await;
+    sse.connected().await;
+
+    // The recorded legacy frame (Python json.dumps spacing), published as legacy does.
+    let recorded = crate::helpers::sample(
+        "announcements.json",
+        "SSE stream (~7 s, two announcement.published events)",
+    );
+    let chunks = recorded["chunks"].as_array().unwrap();
+    let event_at = chunks
+        .iter()
+        .position(|c| c[1] == "event: announcement.published\n")
+        .unwrap();
+    let expected: String = (event_at..event_at + 3)
+        .map(|i| chunks[i][1].as_str().unwrap())
+        .collect();
+    let payload = chunks[event_at + 1][1]
+        .as_str()
+        .unwrap()
+        .strip_prefix("data: ")
+        .unwrap()
+        .trim_end_matches('\n');
+    let redis = redis::Client::open(redis_url()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(format!("{}:announcements:acme", app.redis_prefix))
+        .arg(payload)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(sse.frame(FRAME_WAIT).await.unwrap(), expected);
+}
+
+/// A TCP proxy to the test Redis whose connections can all be cut at once.
+struct RedisProxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl RedisProxy {
+    async fn start() -> RedisProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = url::Url::parse(&redis_url()).unwrap();
+        let target = format!(
+            "{}:{}",
+            target.host_str().unwrap(),
+            target.port().unwrap_or(6379)
+        );
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = listener.accept().await.unwrap();
+                let mut cut = cuts.subscribe();
+                cut.mark_unchanged();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        RedisProxy { port, cut }
+    }
+
+    fn cut_all(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+#[tokio::test]
+async fn the_subscription_comes_back_after_redis_drops_it() {
+    let proxy = RedisProxy::start().await;
+    let redis = format!("redis://127.0.0.1:{}", proxy.port);
+    let Org {
+        app,
+        admin,
+        employee,
+        ..
+    } = org_with_members(
+        spawn_app_with(&[
+            ("REDIS_URL", redis.as_str()),
+            ("ANNOUNCEMENT_STREAM_KEEPALIVE_SECONDS", "60"),
+        ])
+        .await,
+        "acme",
+    )
+    .await;
+    let mut sse = Sse::open(&app, &client(), &employee.access, "acme").await;
+    sse.connected().await;
+
+    proxy.cut_all();
+    // Events published while the subscription is down are lost (no replay, as legacy); keep
+    // publishing until one arrives on the same, still open stream.
+    let got = tokio::time::timeout(Duration::from_secs(15), async {
+        for n in 0.. {
+            create(
+                &app,
+                &admin,
+                json!({"title": format!("after cut {n}"), "body": "b", "status": "PUBLISHED"}),
+            )
+            .await;
+            if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), sse.event()).await {
+                return event;
+            }
+        }
+        unreachable!()
+    })
+    .await
+    .expect("the hub resubscribed");
+    assert!(got["title"].as_str().unwrap().starts_with("after cut"));
+    let (_, ready) = json(app.get("/health/ready").await).await;
+    assert_eq!(ready["data"]["announcements_pubsub"], "subscribed");
+}
