@@ -18,6 +18,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use rand::RngExt as _;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -60,7 +61,10 @@ pub async fn stream(
 
     let settings = &state.settings;
     let now = Instant::now();
-    let mut lifetime = settings.announcement_stream_max;
+    // Up to 10% shorter at random, so streams opened together (after a deploy) do not all
+    // reconnect in the same second.
+    let max = settings.announcement_stream_max;
+    let mut lifetime = max.mul_f64(1.0 - rand::rng().random_range(0.0..0.1));
     if let Some(exp) = user.claims.exp {
         let left = exp - OffsetDateTime::now_utc().unix_timestamp();
         lifetime = lifetime.min(Duration::from_secs(u64::try_from(left).unwrap_or(0)));
