@@ -765,3 +765,30 @@ async fn another_org_never_sees_or_touches_these_announcements() {
         .unwrap();
     assert!(resp.status().is_client_error());
 }
+
+#[tokio::test]
+async fn announcement_routes_are_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, methods) in [
+        ("/api/v1/announcements", &["get", "post"][..]),
+        ("/api/v1/announcements/stream", &["get"]),
+        ("/api/v1/announcements/admin", &["get"]),
+        ("/api/v1/announcements/unread", &["get"]),
+        ("/api/v1/announcements/unread/count", &["get"]),
+        ("/api/v1/announcements/{announcement_id}", &["get", "patch"]),
+        ("/api/v1/announcements/{announcement_id}/read", &["post"]),
+    ] {
+        for method in methods {
+            assert!(spec["paths"][path][method].is_object(), "{method} {path}");
+        }
+    }
+}
