@@ -269,6 +269,19 @@ impl Cache {
         }
     }
 
+    /// `PUBLISH channel payload` on Redis; returns the number of subscribers that received it.
+    /// The in-process backend has no subscribers of its own (the announcement hub fans out
+    /// locally instead), so it returns 0.
+    pub async fn publish(&self, channel: &str, payload: &str) -> CacheResult<i64> {
+        match &self.backend {
+            Backend::Redis(m) => {
+                let mut conn = m.clone();
+                Ok(conn.publish(channel, payload).await?)
+            }
+            Backend::Memory(_) => Ok(0),
+        }
+    }
+
     /// The remaining TTL of a key in seconds, if it exists and has one.
     pub async fn ttl(&self, key: &str) -> CacheResult<Option<i64>> {
         match &self.backend {

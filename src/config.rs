@@ -327,6 +327,13 @@ pub struct Settings {
     pub docs_enabled: bool,
     pub argon2: Argon2Settings,
     pub google_cloud_project: Option<String>,
+    /// Seconds between `: keep-alive` comments on an idle announcement stream.
+    pub announcement_stream_keepalive: Duration,
+    /// A stream is ended cleanly after this long (below Cloud Run's request timeout), so the
+    /// client reconnects on its own schedule.
+    pub announcement_stream_max: Duration,
+    /// Events buffered per open stream; a client further behind is disconnected.
+    pub announcement_stream_buffer: usize,
 }
 
 /// Values the legacy production validation refuses for `SECRET_KEY` (trimmed, case-insensitive).
@@ -678,6 +685,25 @@ impl Settings {
             .filter(|s| !s.is_empty())
             .collect();
 
+        let announcement_stream_keepalive = r.float("ANNOUNCEMENT_STREAM_KEEPALIVE_SECONDS", 15.0);
+        if announcement_stream_keepalive < 0.05 {
+            r.problem(
+                "ANNOUNCEMENT_STREAM_KEEPALIVE_SECONDS",
+                "must be at least 0.05 seconds",
+            );
+        }
+        let announcement_stream_max = r.float("ANNOUNCEMENT_STREAM_MAX_SECONDS", 240.0);
+        if announcement_stream_max < 1.0 {
+            r.problem(
+                "ANNOUNCEMENT_STREAM_MAX_SECONDS",
+                "must be at least 1 second",
+            );
+        }
+        let announcement_stream_buffer: usize = r.number("ANNOUNCEMENT_STREAM_BUFFER", 64);
+        if announcement_stream_buffer == 0 {
+            r.problem("ANNOUNCEMENT_STREAM_BUFFER", "must be at least 1");
+        }
+
         let settings = Settings {
             database,
             redis_url: r.secret("REDIS_URL"),
@@ -728,6 +754,11 @@ impl Settings {
                 parallelism: r.number("ARGON2_PARALLELISM", 4),
             },
             google_cloud_project: r.opt("GOOGLE_CLOUD_PROJECT"),
+            announcement_stream_keepalive: Duration::from_secs_f64(
+                announcement_stream_keepalive.max(0.05),
+            ),
+            announcement_stream_max: Duration::from_secs_f64(announcement_stream_max.max(1.0)),
+            announcement_stream_buffer: announcement_stream_buffer.max(1),
             environment,
         };
         (settings, r.problems)

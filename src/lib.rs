@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod pubsub;
 pub mod services;
 pub mod telemetry;
 pub mod timefmt;

@@ -52,7 +52,8 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
             auth.passwords.warm();
             auth.crypto.warm();
         });
-        http::serve(listener, http::app(state), http::shutdown_signal(), SHUTDOWN_GRACE).await?;
+        let shutdown = http::ending_streams(&state, http::shutdown_signal());
+        http::serve(listener, http::app(state), shutdown, SHUTDOWN_GRACE).await?;
         tracing::info!("sole stopped");
         Ok(())
     })

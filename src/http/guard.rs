@@ -255,11 +255,12 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         }
         check_inactivity(state, ctx.last_active_at)?;
         // The stored value tells whether a write is due: most requests skip the round trip.
+        // An open announcement stream (and its reconnects) is not user activity.
         let write_due = ctx.last_active_at.is_none_or(|last| {
             OffsetDateTime::now_utc() - last
                 >= time::Duration::seconds(ACTIVITY_WRITE_INTERVAL_SECS)
         });
-        if write_due && !is_background(parts) {
+        if write_due && !is_background(parts) && !crate::pubsub::is_stream_path(parts.uri.path()) {
             services::identities::touch_last_active_throttled(
                 &mut conn,
                 ctx.identity_id,

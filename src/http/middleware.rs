@@ -373,7 +373,9 @@ pub async fn concurrency_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.extensions().get::<ConcurrencyExempt>().is_some() {
+    if req.extensions().get::<ConcurrencyExempt>().is_some()
+        || crate::pubsub::is_stream_path(req.uri().path())
+    {
         return next.run(req).await;
     }
     let permit = if limit.timeout.is_zero() {

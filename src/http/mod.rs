@@ -38,16 +38,21 @@ pub struct AppState {
     pub cache: Cache,
     pub auth: Arc<AuthContext>,
     pub started: Instant,
+    /// The announcement event hub (one Redis subscription per process) and the shutdown
+    /// notification open streams observe.
+    pub announcements: Arc<crate::pubsub::Hub>,
 }
 
 impl AppState {
     pub fn new(settings: Arc<Settings>, db: PgPool, cache: Cache, auth: Arc<AuthContext>) -> Self {
+        let announcements = Arc::new(crate::pubsub::Hub::new(&settings, &cache));
         Self {
             settings,
             db,
             cache,
             auth,
             started: Instant::now(),
+            announcements,
         }
     }
 }
@@ -148,6 +153,19 @@ pub async fn serve(
             tracing::warn!(grace_s = grace.as_secs_f64(), "shutdown deadline reached; closing remaining connections");
             Ok(())
         }
+    }
+}
+
+/// Resolves when `signal` does, after telling every open announcement stream to end, so the
+/// graceful shutdown of [`serve`] is not held open by idle streams until its deadline.
+pub fn ending_streams(
+    state: &AppState,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let hub = state.announcements.clone();
+    async move {
+        signal.await;
+        hub.shutdown();
     }
 }
 

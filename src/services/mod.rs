@@ -2,6 +2,7 @@
 //! handler (or command) that owns the transaction commits once, after writing the audit row.
 
 pub mod acls;
+pub mod announcements;
 pub mod audit;
 pub mod audit_logs;
 pub mod departments;

@@ -7,6 +7,8 @@ mod fixtures;
 mod helpers;
 
 mod acls;
+mod announcement_stream;
+mod announcements;
 mod audit_logs;
 mod auth_flows;
 mod auth_impersonation;

@@ -95,6 +95,16 @@ async fn table_exists(conn: &mut PgConnection, name: &str) -> bool {
         .expect("to_regclass")
 }
 
+/// How many migrations are embedded (every one is recorded once after a migrate).
+fn migration_files() -> i64 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    std::fs::read_dir(dir)
+        .expect("migrations dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        .count() as i64
+}
+
 /// A database as the legacy service left it at `alembic`: the core schema (the baseline is its
 /// exact copy), Alembic's bookkeeping, a domain table `sole` does not know, and data.
 async fn legacy_database(alembic: &str) -> String {
@@ -163,7 +173,8 @@ async fn migrate_creates_the_core_schema_on_an_empty_database() {
     for table in sole::db::migrator::CORE_TABLES {
         assert!(table_exists(&mut conn, table).await, "{table} missing");
     }
-    assert!(!table_exists(&mut conn, "announcements").await);
+    // Domain tables are not part of the baseline (announcements come from a later migration).
+    assert!(!table_exists(&mut conn, "loan_applications").await);
     assert!(!table_exists(&mut conn, "alembic_version").await);
 
     // Columns: types, scale, NOT NULL, defaults, and order where the legacy schema added late.
@@ -377,7 +388,7 @@ async fn concurrent_migrate_runs_both_succeed_and_apply_once() {
     let mut conn = connect(&db).await;
     assert_eq!(
         scalar_i64(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await,
-        1
+        migration_files()
     );
 }
 
@@ -481,7 +492,7 @@ async fn concurrent_runs_adopt_a_legacy_database_once() {
     let mut conn = connect(&db).await;
     assert_eq!(
         scalar_i64(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await,
-        1
+        migration_files()
     );
     assert_eq!(
         scalar_i64(&mut conn, "SELECT count(*) FROM _sole_alembic_adoption").await,
@@ -796,4 +807,90 @@ async fn the_direct_url_and_the_flag_win_over_database_url() {
     .await;
     flag.assert_ok();
     assert!(flag.stdout.contains(&format!("applied {BASELINE}")));
+}
+
+/// Constraint and index names of the announcement tables, sorted (`table.name`).
+async fn announcement_schema(conn: &mut PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT conrelid::regclass::text || '.' || conname || ' ' || pg_get_constraintdef(oid)
+           FROM pg_constraint
+          WHERE conrelid IN ('announcements'::regclass, 'announcement_reads'::regclass)
+         UNION ALL
+         SELECT tablename || '.' || indexname || ' ' || indexdef
+           FROM pg_indexes WHERE tablename IN ('announcements', 'announcement_reads')
+         ORDER BY 1",
+    )
+    .fetch_all(conn)
+    .await
+    .expect("announcement schema")
+}
+
+#[tokio::test]
+async fn adopting_a_legacy_database_keeps_its_announcement_tables() {
+    let db = legacy_database("c4d5e6f7a8b9").await;
+    let mut conn = connect(&db).await;
+    // What the legacy Alembic baseline created (SQLAlchemy DDL, constraints added afterwards
+    // here to show the migration does not care how they came to be), with a row in each.
+    conn.execute(
+        "CREATE TABLE announcements (
+             id UUID NOT NULL, org_id VARCHAR NOT NULL, title VARCHAR(255) NOT NULL,
+             body TEXT NOT NULL, status VARCHAR(50) NOT NULL, type VARCHAR(50) NOT NULL,
+             scheduled_at TIMESTAMP WITH TIME ZONE, published_at TIMESTAMP WITH TIME ZONE,
+             created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+             updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+             PRIMARY KEY (id),
+             FOREIGN KEY(org_id) REFERENCES orgs (id) ON DELETE CASCADE
+         );
+         ALTER TABLE announcements ADD CONSTRAINT uq_announcements_org_title UNIQUE (org_id, title);
+         CREATE INDEX ix_announcements_org_id ON announcements (org_id);
+         CREATE TABLE announcement_reads (
+             id UUID NOT NULL, announcement_id UUID NOT NULL, org_id VARCHAR NOT NULL,
+             user_id UUID NOT NULL,
+             read_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+             created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+             PRIMARY KEY (id),
+             FOREIGN KEY(announcement_id) REFERENCES announcements (id) ON DELETE CASCADE,
+             FOREIGN KEY(org_id) REFERENCES orgs (id) ON DELETE CASCADE,
+             FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE,
+             CONSTRAINT uq_announcement_read UNIQUE (announcement_id, user_id)
+         );
+         CREATE INDEX ix_announcement_reads_org_id ON announcement_reads (org_id);
+         INSERT INTO announcements (id, org_id, title, body, status, type)
+             VALUES ('00000000-0000-4000-8000-0000000000a1', 'legacy-co', 'Legacy notice', 'b',
+                     'PUBLISHED', 'GENERAL');
+         INSERT INTO announcement_reads (id, announcement_id, org_id, user_id)
+             VALUES ('00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000a1',
+                     'legacy-co', '00000000-0000-4000-8000-000000000002');",
+    )
+    .await
+    .expect("legacy announcement tables");
+    let legacy_schema = announcement_schema(&mut conn).await;
+
+    let out = migrate(&db, &[]).await;
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("adopted legacy schema"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("announcements"), "{}", out.stdout);
+
+    // Nothing changed: same constraints and indexes, rows kept, migration recorded.
+    assert_eq!(announcement_schema(&mut conn).await, legacy_schema);
+    assert_eq!(
+        scalar_i64(&mut conn, "SELECT count(*) FROM announcement_reads").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM _sqlx_migrations WHERE description = 'announcements' AND success"
+        )
+        .await,
+        1
+    );
+
+    // And a database `sole` created has exactly the legacy names.
+    let mut fresh = connect(&fresh_database().await).await;
+    assert_eq!(announcement_schema(&mut fresh).await, legacy_schema);
 }

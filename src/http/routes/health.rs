@@ -143,7 +143,20 @@ async fn readiness(state: &AppState, with_version: bool, always_checks: bool) ->
 /// Readiness: `SELECT 1` and Redis `PING` with short timeouts; 200 even when degraded.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200, description = "Readiness (status ok or degraded)")))]
 async fn ready(State(state): State<AppState>) -> Envelope<Value> {
-    Envelope(readiness(&state, false, false).await)
+    let mut body = readiness(&state, false, false).await;
+    // The announcement hub's one Redis subscription (`idle` until the first stream opens;
+    // `in_process` without Redis) and how many streams this process holds open.
+    if let Value::Object(map) = &mut body {
+        map.insert(
+            "announcements_pubsub".into(),
+            json!(state.announcements.state().as_str()),
+        );
+        map.insert(
+            "announcement_streams".into(),
+            json!(state.announcements.receivers()),
+        );
+    }
+    Envelope(body)
 }
 
 /// The public status page's payload.

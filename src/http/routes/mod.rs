@@ -1,6 +1,7 @@
 //! Route table: one module per resource, each exporting `router()`.
 
 pub mod acls;
+pub mod announcements;
 pub mod audit_logs;
 pub mod auth;
 pub mod departments;
@@ -35,4 +36,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(roles::router())
         .merge(acls::router())
         .merge(departments::router())
+        .merge(announcements::router())
 }
