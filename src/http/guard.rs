@@ -196,39 +196,39 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         if let Some(user) = parts.extensions.get::<CurrentUser<M>>() {
             return Ok(user.clone());
         }
-        let tenant: Tenant = if M::TENANT_FIRST {
-            tenant::resolve(state, parts).await?
-        } else {
-            if tenant::bearer_token(&parts.headers).is_none() {
-                return Err(ApiError::unauthorized("Not authenticated"));
-            }
-            tenant::resolve(state, parts).await?
-        };
+        if !M::TENANT_FIRST && tenant::bearer_token(&parts.headers).is_none() {
+            return Err(ApiError::unauthorized("Not authenticated"));
+        }
+        // The tenant check and the user's context come from one query; the checks below still
+        // run in the legacy order (tenant first, then the token, then the user).
+        let (org_id, bearer) = tenant::candidate(state, parts)?;
+        let subject = bearer.as_ref().and_then(TokenView::sub_uuid);
+        let iid = bearer.as_ref().and_then(TokenView::iid_uuid);
+        let mut conn = state.db.acquire().await?;
+        let check = services::users::guard_check(&mut conn, subject, iid, org_id.as_str()).await?;
+        let is_member =
+            tenant::member_to_check(state, bearer.as_ref()).is_none() || check.has_membership;
+        let tenant: Tenant = tenant::accept(parts, org_id, bearer, check.org_exists, is_member)?;
+
         let Some(claims) = tenant.bearer.clone() else {
             return Err(ApiError::unauthorized("Not authenticated"));
         };
         if claims.typ != "access" {
             return Err(ApiError::unauthorized("Unexpected token type"));
         }
-        let Some(user_id) = claims.sub_uuid() else {
+        if claims.sub_uuid().is_none() {
             return Err(ApiError::unauthorized("Invalid token"));
-        };
+        }
         let Some(token_org) = claims.org.as_deref() else {
             return Err(ApiError::unauthorized("Token missing org claim"));
         };
         if !claims.su && token_org != tenant.org_id.as_str() {
             return Err(ApiError::unauthorized("Token tenant mismatch"));
         }
-
-        let mut conn = state.db.acquire().await?;
-        let ctx = services::users::context(
-            &mut conn,
-            user_id,
-            claims.iid_uuid(),
-            tenant.org_id.as_str(),
-        )
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("User not found"))?;
+        let ctx = check
+            .context
+            .ok_or_else(|| ApiError::unauthorized("User not found"))?;
+        let user_id = ctx.user_id;
         if !ctx.user_is_active {
             return Err(ApiError::unauthorized("Inactive user"));
         }

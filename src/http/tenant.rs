@@ -83,15 +83,15 @@ fn is_refresh_path(path: &str) -> bool {
     path.ends_with("/auth/refresh") || path.ends_with("/auth/refresh/csrf")
 }
 
-/// Resolves and checks the tenant for this request.
-pub async fn resolve(state: &AppState, parts: &mut Parts) -> Result<Tenant, ApiError> {
-    if let Some(tenant) = parts.extensions.get::<Tenant>() {
-        return Ok(tenant.clone());
-    }
+/// The tenant a request names, before any database check: header, token, subdomain or refresh
+/// cookie, normalised. Errors are the legacy ones (400/403 and token 401s).
+pub fn candidate(
+    state: &AppState,
+    parts: &mut Parts,
+) -> Result<(OrgId, Option<TokenView>), ApiError> {
     let bearer = decoded_bearer(state, parts)?;
     let settings = &state.settings;
     let header = org_header(&parts.headers).map(str::to_owned);
-
     let candidate = match settings.tenancy_mode {
         TenancyMode::Single => {
             let default = settings.default_org_id.as_str();
@@ -104,21 +104,31 @@ pub async fn resolve(state: &AppState, parts: &mut Parts) -> Result<Tenant, ApiE
         }
         TenancyMode::Multi => multi_candidate(state, parts, bearer.as_ref(), header)?,
     };
-
     let org_id = OrgId::parse(&candidate)
         .map_err(|e| ApiError::bad_request(format!("Invalid tenant id format: {e}")))?;
+    Ok((org_id, bearer))
+}
 
-    // The membership check applies to org-scoped tokens of non-superusers in multi mode.
-    let member_to_check = match (&bearer, settings.tenancy_mode) {
+/// The user whose membership the tenant check requires: the subject of an org-scoped token of a
+/// non-superuser, in multi mode.
+pub fn member_to_check(state: &AppState, bearer: Option<&TokenView>) -> Option<uuid::Uuid> {
+    match (bearer, state.settings.tenancy_mode) {
         (Some(token), TenancyMode::Multi) if !token.su && token.typ != "pre_org" => {
             token.sub_uuid()
         }
         _ => None,
-    };
-    let mut conn = state.db.acquire().await?;
-    let (org_exists, is_member) =
-        services::orgs::exists_with_member(&mut conn, org_id.as_str(), member_to_check).await?;
-    drop(conn);
+    }
+}
+
+/// Applies the outcome of the tenant's database check (org exists, membership) in the legacy
+/// order and records the tenant for the rest of the request.
+pub fn accept(
+    parts: &mut Parts,
+    org_id: OrgId,
+    bearer: Option<TokenView>,
+    org_exists: bool,
+    is_member: bool,
+) -> Result<Tenant, ApiError> {
     if !org_exists {
         return Err(ApiError::not_found(format!("Org not found: {org_id}")));
     }
@@ -127,11 +137,24 @@ pub async fn resolve(state: &AppState, parts: &mut Parts) -> Result<Tenant, ApiE
             "User is not a member of this organization",
         ));
     }
-
     tracing::Span::current().record("tenant_id", org_id.as_str());
     let tenant = Tenant { org_id, bearer };
     parts.extensions.insert(tenant.clone());
     Ok(tenant)
+}
+
+/// Resolves and checks the tenant for this request.
+pub async fn resolve(state: &AppState, parts: &mut Parts) -> Result<Tenant, ApiError> {
+    if let Some(tenant) = parts.extensions.get::<Tenant>() {
+        return Ok(tenant.clone());
+    }
+    let (org_id, bearer) = candidate(state, parts)?;
+    let member = member_to_check(state, bearer.as_ref());
+    let mut conn = state.db.acquire().await?;
+    let (org_exists, is_member) =
+        services::orgs::exists_with_member(&mut conn, org_id.as_str(), member).await?;
+    drop(conn);
+    accept(parts, org_id, bearer, org_exists, is_member)
 }
 
 fn multi_candidate(

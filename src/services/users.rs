@@ -53,6 +53,100 @@ pub async fn context(
     .await
 }
 
+/// The tenant check and the guard's [`context`] in one round trip: whether the org exists,
+/// whether `user_id` has a membership row there (any status), and the context itself.
+pub struct GuardCheck {
+    pub org_exists: bool,
+    pub has_membership: bool,
+    pub context: Option<UserContext>,
+}
+
+/// [`UserContext`] with every column nullable (the user may not exist).
+#[derive(sqlx::FromRow)]
+struct GuardRow {
+    org_exists: bool,
+    has_membership: bool,
+    user_id: Option<Uuid>,
+    user_org_id: Option<String>,
+    user_email: Option<String>,
+    user_is_active: Option<bool>,
+    is_superuser: Option<bool>,
+    user_created_at: Option<OffsetDateTime>,
+    user_identity_id: Option<Uuid>,
+    identity_id: Option<Uuid>,
+    identity_email: Option<String>,
+    identity_is_active: Option<bool>,
+    token_version: Option<i32>,
+    last_active_at: Option<OffsetDateTime>,
+    must_change_password: Option<bool>,
+    mfa_enabled: Option<bool>,
+    membership_id: Option<Uuid>,
+    employment_status: Option<String>,
+    platform_status: Option<String>,
+    invitation_status: Option<String>,
+}
+
+impl GuardRow {
+    fn context(self) -> Option<UserContext> {
+        Some(UserContext {
+            user_id: self.user_id?,
+            user_org_id: self.user_org_id?,
+            user_email: self.user_email?,
+            user_is_active: self.user_is_active?,
+            is_superuser: self.is_superuser?,
+            user_created_at: self.user_created_at?,
+            user_identity_id: self.user_identity_id?,
+            identity_id: self.identity_id?,
+            identity_email: self.identity_email?,
+            identity_is_active: self.identity_is_active?,
+            token_version: self.token_version?,
+            last_active_at: self.last_active_at,
+            must_change_password: self.must_change_password?,
+            mfa_enabled: self.mfa_enabled?,
+            membership_id: self.membership_id,
+            employment_status: self.employment_status,
+            platform_status: self.platform_status,
+            invitation_status: self.invitation_status,
+        })
+    }
+}
+
+pub async fn guard_check(
+    conn: &mut PgConnection,
+    user_id: Option<Uuid>,
+    identity_id: Option<Uuid>,
+    org_id: &str,
+) -> sqlx::Result<GuardCheck> {
+    let row: GuardRow = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM orgs WHERE id = $3) AS org_exists, \
+                ($1::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM org_memberships WHERE org_id = $3 AND user_id = $1)) \
+                  AS has_membership, \
+                c.* \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN LATERAL ( \
+           SELECT u.id AS user_id, u.org_id AS user_org_id, u.email AS user_email, u.is_active AS user_is_active, \
+                  u.is_superuser, u.created_at AS user_created_at, u.identity_id AS user_identity_id, \
+                  i.id AS identity_id, i.email AS identity_email, i.is_active AS identity_is_active, \
+                  i.token_version, i.last_active_at, i.must_change_password, i.mfa_enabled, \
+                  m.id AS membership_id, m.employment_status, m.platform_status, m.invitation_status \
+           FROM users u \
+           JOIN identities i ON i.id = COALESCE($2, u.identity_id) \
+           LEFT JOIN org_memberships m ON m.org_id = $3 AND m.user_id = u.id \
+           WHERE u.id = $1) AS c ON true",
+    )
+    .bind(user_id)
+    .bind(identity_id)
+    .bind(org_id)
+    .fetch_one(conn)
+    .await?;
+    let (org_exists, has_membership) = (row.org_exists, row.has_membership);
+    Ok(GuardCheck {
+        org_exists,
+        has_membership,
+        context: row.context(),
+    })
+}
+
 /// The identity's user row in `org_id`, with its membership.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct OrgUser {
