@@ -215,6 +215,7 @@ impl PasswordHasher {
             .await
             .map_err(|_| PasswordError::Task)?;
         tokio::task::spawn_blocking(move || {
+            lower_thread_priority_once();
             let out = work();
             drop(permit);
             out
@@ -222,6 +223,25 @@ impl PasswordHasher {
         .await
         .map_err(|_| PasswordError::Task)
     }
+}
+
+thread_local! {
+    static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Hashing saturates every core it is given. Running it at the lowest scheduling priority keeps
+/// the async workers (health checks, every other request) responsive under a login flood while
+/// the hashes still get all the spare CPU. The nice value is per thread on Linux; a blocking-pool
+/// thread keeps it for its later tasks, which are all hashing.
+fn lower_thread_priority_once() {
+    LOWERED.with(|done| {
+        if !done.get() {
+            if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+                tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
+            }
+            done.set(true);
+        }
+    });
 }
 
 fn hash_with(params: &Params, password: &[u8]) -> Result<String, PasswordError> {
@@ -362,5 +382,20 @@ mod tests {
             Err(PasswordError::TooLong)
         );
         assert_eq!(h.inner.permits.available_permits(), 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn hashing_threads_run_at_the_lowest_priority() {
+        let nice = std::thread::spawn(|| {
+            super::lower_thread_priority_once();
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            // Field 19 (1-based) is the nice value; fields after the ")" of the command name.
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            after.split_whitespace().nth(16).unwrap().parse::<i32>().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(nice, 19);
     }
 }
