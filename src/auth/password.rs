@@ -233,10 +233,12 @@ thread_local! {
 /// the async workers (health checks, every other request) responsive under a login flood while
 /// the hashes still get all the spare CPU. The nice value is per thread on Linux; a blocking-pool
 /// thread keeps it for its later tasks, which are all hashing.
-fn lower_thread_priority_once() {
+pub fn lower_thread_priority_once() {
     LOWERED.with(|done| {
         if !done.get() {
-            if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+            if let Err(e) =
+                thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+            {
                 tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
             }
             done.set(true);
@@ -392,7 +394,12 @@ mod tests {
             let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
             // Field 19 (1-based) is the nice value; fields after the ")" of the command name.
             let after = &stat[stat.rfind(')').unwrap() + 2..];
-            after.split_whitespace().nth(16).unwrap().parse::<i32>().unwrap()
+            after
+                .split_whitespace()
+                .nth(16)
+                .unwrap()
+                .parse::<i32>()
+                .unwrap()
         })
         .join()
         .unwrap();

@@ -49,6 +49,7 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         // listener is up, so the first health check does not wait for it.
         let auth = state.auth.clone();
         tokio::task::spawn_blocking(move || {
+            crate::auth::password::lower_thread_priority_once();
             auth.passwords.warm();
             auth.crypto.warm();
         });

@@ -18,10 +18,6 @@ use crate::config::Settings;
 use crate::error::{ApiError, DbOverloaded};
 use crate::telemetry::TraceContext;
 
-/// The request id of the current request (incoming `X-Request-ID`, else a new UUID).
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
 /// The client address after applying `PROXIES_COUNT` to `X-Forwarded-For`.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
@@ -83,9 +79,9 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         }
         span.record("trace_sampled", if t.sampled { "true" } else { "false" });
     }
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let is_docs = path.starts_with("/docs");
+    // Only the access log needs owned copies of these.
+    let logged = (!span.is_disabled()).then(|| (req.method().clone(), req.uri().path().to_owned()));
+    let is_docs = req.uri().path().starts_with("/docs");
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -109,7 +105,6 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
             if let Some(ip) = client_ip(req.headers(), peer, edge.proxies) {
                 req.extensions_mut().insert(ClientIp(ip));
             }
-            req.extensions_mut().insert(RequestId(request_id.clone()));
             match tokio::time::timeout(edge.timeout, next.run(req).instrument(span.clone())).await {
                 Ok(response) => response,
                 Err(_) => {
@@ -139,7 +134,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
-    if !span.is_disabled() {
+    if let Some((method, path)) = logged {
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let _guard = span.enter();

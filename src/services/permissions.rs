@@ -58,7 +58,7 @@ fn codes(value: &Value) -> impl Iterator<Item = &str> {
 }
 
 /// `roles` is a JSON array of per-role code arrays.
-fn combine(roles: &Value, direct: Option<&Value>, effect: Option<&str>) -> Vec<String> {
+pub fn combine(roles: &Value, direct: Option<&Value>, effect: Option<&str>) -> Vec<String> {
     let mut set: BTreeSet<&str> = BTreeSet::new();
     for role in roles.as_array().into_iter().flatten() {
         set.extend(codes(role).filter(|c| permissions::is_known(c)));

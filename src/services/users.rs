@@ -287,24 +287,54 @@ pub async fn role_names(
     .await
 }
 
-/// The profile's full name and the sorted role names of a user in one round trip
-/// (`/auth/me`).
-pub async fn name_and_roles(
+/// What `/auth/me` shows beyond the guard's context, in one round trip: the profile's full
+/// name, the sorted role names and the effective permissions (computed like
+/// `services::permissions::effective`, from the same rows).
+pub struct MeSnapshot {
+    pub full_name: Option<String>,
+    pub role_names: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+pub async fn me_snapshot(
     conn: &mut PgConnection,
     org_id: &str,
     user_id: Uuid,
-) -> sqlx::Result<(Option<String>, Vec<String>)> {
-    sqlx::query_as(
+) -> sqlx::Result<MeSnapshot> {
+    let (full_name, role_names, role_permissions, direct, effect): (
+        Option<String>,
+        Vec<String>,
+        serde_json::Value,
+        Option<serde_json::Value>,
+        Option<String>,
+    ) = sqlx::query_as(
         "SELECT (SELECT p.full_name FROM org_user_profiles p JOIN org_memberships m \
                  ON m.id = p.membership_id AND m.org_id = p.org_id \
                  WHERE m.org_id = $1 AND m.user_id = $2), \
                 ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
-                      WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name)",
+                      WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name), \
+                COALESCE((SELECT jsonb_agg(r.permissions) FROM user_roles ur \
+                          JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
+                          WHERE ur.org_id = $1 AND ur.user_id = $2), '[]'::jsonb), \
+                up.permissions, up.effect \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN user_permissions up ON up.org_id = $1 AND up.user_id = $2 \
+              AND (up.expires_at IS NULL OR up.expires_at > now())",
     )
     .bind(org_id)
     .bind(user_id)
     .fetch_one(conn)
-    .await
+    .await?;
+    let permissions = crate::services::permissions::combine(
+        &role_permissions,
+        direct.as_ref(),
+        effect.as_deref(),
+    );
+    Ok(MeSnapshot {
+        full_name,
+        role_names,
+        permissions,
+    })
 }
 
 #[cfg(test)]

@@ -180,7 +180,8 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
     for item in items {
         assert_strict_item(item);
     }
-    // Stable order by full name: Ada Admin, Amy First, Eve Employee, Mia Middle, Zed Last.
+    // Stable order by membership creation (the legacy service returned rows in insertion
+    // order): Ada Admin, Eve Employee, then Zed Last, Amy First, Mia Middle.
     let names = |body: &Value| -> Vec<String> {
         body["data"]["items"]
             .as_array()
@@ -189,11 +190,11 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
             .map(|i| i["user"]["first_name"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(names(&body), ["Ada", "Amy"]);
+    assert_eq!(names(&body), ["Ada", "Eve"]);
     let (_, page2) = get(app, "/org/users?page=2&page_size=2", &w.admin_s.access).await;
-    assert_eq!(names(&page2), ["Eve", "Mia"]);
+    assert_eq!(names(&page2), ["Zed", "Amy"]);
     let (_, page3) = get(app, "/org/users?page=3&page_size=2", &w.admin_s.access).await;
-    assert_eq!(names(&page3), ["Zed"]);
+    assert_eq!(names(&page3), ["Mia"]);
     // Other orgs' members never show.
     let (_, all) = get(app, "/org/users?page_size=100", &w.admin_s.access).await;
     assert!(!all.to_string().contains("globex.example.com"));

@@ -983,7 +983,9 @@ async fn roles_and_memberships_of_another_org_are_invisible() {
 async fn permission_cache_invalidation_endpoints() {
     let app = spawn_app().await;
     let a = org(&app, "org-a").await;
-    me_permissions(&app, &a.emp_s).await;
+    // A permission check primes the shared cache (the employee lacks role.view).
+    let (status, _) = call(&app, "GET", "/roles", &a.emp_s, None, None).await;
+    assert_eq!(status, 403);
     let key = app
         .cache
         .key(&["permissions", "org-a", &a.emp.user_id.to_string()]);
@@ -1021,8 +1023,9 @@ async fn permission_cache_invalidation_endpoints() {
     assert_eq!(status, 404);
     assert_eq!(body, error_body("not_found", "Membership not found"));
 
-    me_permissions(&app, &a.emp_s).await;
-    me_permissions(&app, &a.admin_s).await;
+    // Prime both users' cached permissions with permission checks.
+    call(&app, "GET", "/roles", &a.emp_s, None, None).await;
+    call(&app, "GET", "/roles", &a.admin_s, None, None).await;
     let (status, body) = call(
         &app,
         "POST",

@@ -67,34 +67,33 @@ pub async fn context(
 ) -> ApiResult<Envelope<SelfContext>> {
     let org_id = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
-    let org = services::orgs::find(&mut conn, org_id)
+    let snapshot = services::self_context::snapshot(&mut conn, org_id, user.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Org not found: {org_id}")))?;
-    let roles = services::self_context::roles(&mut conn, org_id, user.user_id).await?;
-    let permissions =
-        services::permissions::cached(&state.cache, &mut conn, org_id, user.user_id).await?;
-    let policy = services::org_settings::auth_policy(&mut conn, org_id).await?;
     drop(conn);
+    let permissions = snapshot.effective_permissions();
     Ok(Envelope(SelfContext {
         org: ContextOrg {
-            id: org.id,
-            name: org.name,
-            slug: org.slug,
-            status: org.status,
-            created_at: org.created_at,
-            updated_at: org.updated_at,
+            id: snapshot.id,
+            name: snapshot.name,
+            slug: snapshot.slug,
+            status: snapshot.status,
+            created_at: snapshot.created_at,
+            updated_at: snapshot.updated_at,
         },
-        roles: roles
+        roles: snapshot
+            .roles
+            .0
             .into_iter()
             .map(|r| ContextRole {
                 id: r.id,
                 name: r.name,
                 is_system_role: r.is_system_role,
-                permissions: r.permissions.0,
+                permissions: r.permissions,
             })
             .collect(),
         permissions,
-        session_timeout_minutes: policy.session_timeout_minutes,
+        session_timeout_minutes: snapshot.session_timeout_minutes,
         tenancy_mode: state.settings.tenancy_mode.as_str(),
     }))
 }

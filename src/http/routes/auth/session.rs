@@ -295,9 +295,9 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResu
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Envelope<Value>> {
     let mut conn = state.db.acquire().await?;
     let org = user.org_id.as_str();
-    let (full_name, roles) = services::users::name_and_roles(&mut conn, org, user.user_id).await?;
-    let permissions =
-        services::permissions::cached(&state.cache, &mut conn, org, user.user_id).await?;
+    let me = services::users::me_snapshot(&mut conn, org, user.user_id).await?;
+    drop(conn);
+    let (full_name, roles, permissions) = (me.full_name, me.role_names, me.permissions);
     Ok(Envelope(json!({
         "id": user.user_id,
         "org_id": org,

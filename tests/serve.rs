@@ -1,0 +1,229 @@
+//! `sole serve` as a process: structured logs on stdout and graceful shutdown on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the server if a test fails halfway.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn vector_keys() -> (String, String) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/legacy-vectors.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (
+        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
+        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Starts `sole serve` on a free port with `database_url`; returns once it listens.
+fn start(database_url: &str, extra: &[(&str, &str)]) -> (Server, u16) {
+    let port = free_port();
+    let (private_pem, public_pem) = vector_keys();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sole"));
+    cmd.args([
+        "--no-dotenv",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+    ])
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("DATABASE_URL", database_url)
+    .env("DB_SSL", "false")
+    .env("JWT_PRIVATE_KEY", private_pem)
+    .env("JWT_PUBLIC_KEY", public_pem)
+    .env("SECRET_KEY", "serve-test-secret-key-0123456789abcdef")
+    .env("FERNET_KDF_SALT", "serve-test-fernet-salt")
+    .env("FERNET_KDF_ITERATIONS", "100000")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let server = Server(cmd.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "sole serve did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (server, port)
+}
+
+/// A raw HTTP/1.1 GET; returns the status line and the body.
+fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn terminate(server: &Server) {
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn logs_are_cloud_logging_json_lines_with_request_context_and_no_secrets() {
+    let (mut server, port) = start(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        &[
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "INFO"),
+            ("GOOGLE_CLOUD_PROJECT", "sole-test"),
+        ],
+    );
+    let (status, _) = get(
+        port,
+        "/api/v1/health/live",
+        &[
+            ("X-Request-ID", "req-logs-1"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("Authorization", "Bearer secret-bearer-value"),
+            ("Cookie", "sole_refresh=secret-cookie-value"),
+        ],
+    );
+    assert!(status.contains("200"), "{status}");
+    terminate(&server);
+    assert!(server.0.wait().unwrap().success());
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        !out.contains("secret-bearer-value") && !out.contains("secret-cookie-value"),
+        "{out}"
+    );
+
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for line in &lines {
+        for key in [
+            "timestamp",
+            "severity",
+            "message",
+            "request_id",
+            "tenant_id",
+        ] {
+            assert!(line.get(key).is_some(), "{key} missing: {line}");
+        }
+    }
+    let access = lines
+        .iter()
+        .find(|l| l["request_id"] == "req-logs-1")
+        .unwrap_or_else(|| panic!("no access-log line for the request:\n{out}"));
+    assert_eq!(access["severity"], "INFO");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["path"], "/api/v1/health/live");
+    assert_eq!(access["status"], 200);
+    assert!(access["latency_ms"].is_number());
+    assert_eq!(access["tenant_id"], "-");
+    assert_eq!(
+        access["logging.googleapis.com/trace"],
+        "projects/sole-test/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(access["logging.googleapis.com/spanId"], "00f067aa0ba902b7");
+    assert_eq!(access["logging.googleapis.com/trace_sampled"], true);
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
+    // A "database" that accepts connections and never answers keeps /health/ready busy until
+    // its 2 s check timeout: a request that is in flight when SIGTERM arrives.
+    let black_hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let db = format!(
+        "postgres://postgres@{}/none",
+        black_hole.local_addr().unwrap()
+    );
+    let (mut server, port) = start(&db, &[("LOG_FORMAT", "json")]);
+    let in_flight = std::thread::spawn(move || get(port, "/api/v1/health/ready", &[]));
+    // Wait until the server has logged nothing yet but holds the connection: the request is
+    // accepted once a connection to the black hole is attempted.
+    let (_conn, _) = black_hole.accept().unwrap();
+    let started = Instant::now();
+    terminate(&server);
+
+    let (status, body) = in_flight.join().unwrap();
+    assert!(
+        status.contains("200"),
+        "in-flight request was cut: {status}"
+    );
+    assert!(body.contains("degraded"), "{body}");
+    let exit = server.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Stopped accepting: nothing listens any more.
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    let mut err = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let out = BufReader::new(server.0.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>();
+    assert!(
+        out.iter().any(|l| l.contains("shutdown signal received")),
+        "{out:?}{err}"
+    );
+}
