@@ -147,17 +147,17 @@ wrk.method = "POST"
 wrk.body = '{"email":"$BENCH_EMAIL","password":"$BENCH_PASSWORD"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-  log "login: $WRK_RUNS × wrk $WRK_DURATION, /health/live sampled alongside"
-  local lruns=() hp99s=() i hpid hout
+  log "login: $WRK_RUNS × wrk $WRK_DURATION, /health/live probed every 10 ms alongside"
+  local lruns=() hp99s=() i hpid
   for ((i = 0; i < WRK_RUNS; i++)); do
-    timeout 120 wrk -t1 -c4 -d"$WRK_DURATION" --latency "$base/health/live" >"$TMP/health-during.txt" &
+    python3 "$ROOT/scripts/bench.d/probe.py" "$port" /api/v1/health/live "${WRK_DURATION%s}" 10 \
+      >"$TMP/health-during.txt" &
     hpid=$!
     wrk_with "$base/auth/login" "$WRK_DURATION" -s "$TMP/login.lua"
-    wait "$hpid" || true
-    hout=$(cat "$TMP/health-during.txt")
+    wait "$hpid" || die "the /health/live probe failed"
     lruns+=("$WRK_RESULT")
-    hp99s+=("$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$hout")")")
-    log "login run $((i + 1)): ${lruns[-1]}; /health/live p99 ${hp99s[-1]} ms"
+    hp99s+=("$(awk '{print $1}' "$TMP/health-during.txt")")
+    log "login run $((i + 1)): ${lruns[-1]}; /health/live p99 ${hp99s[-1]} ms ($(awk '{print $2}' "$TMP/health-during.txt") probes)"
   done
   local lrps lp50 lp99 hp99 lruns_txt login_of_ref
   lrps=$(printf '%s\n' "${lruns[@]}" | awk '{print $1}' | median)
@@ -200,7 +200,7 @@ $(machine_line)
 Command: \`$INVOCATION\` (release build). A throwaway database migrated and seeded by \`sole\`
 itself (argon2id at the legacy parameters m=65536, t=3, p=4); \`sole serve\` with Redis,
 \`DB_POOL_SIZE=16\` and the login rate limit lifted. Load: \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION --latency\`,
-median of $WRK_RUNS runs; during each login run a second \`wrk -t1 -c4\` samples \`/health/live\`.
+median of $WRK_RUNS runs; during each login run a probe on one keep-alive connection calls \`/health/live\` every 10 ms (\`scripts/bench.d/probe.py\`), as a health checker would.
 Login reference: \`cargo run --release --example argon2_rate -- 65536 3 4 5\`, one verifying
 thread per core for 5 s. \`/auth/me\` reference: \`pgbench -n -c$WRK_CONNECTIONS -j$WRK_THREADS -T10\` running,
 per transaction, the three statements \`/auth/me\` sends, against the same database.

@@ -63,6 +63,7 @@ pub struct AuthContext {
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
     pub crypto: Crypto,
+    pub verified: token::VerifiedTokens,
 }
 
 impl AuthContext {
@@ -71,6 +72,7 @@ impl AuthContext {
             jwt: JwtKeys::from_settings(settings)?,
             passwords: PasswordHasher::new(&settings.argon2)?,
             crypto: Crypto::from_settings(settings)?,
+            verified: token::VerifiedTokens::new(4096),
         })
     }
 }

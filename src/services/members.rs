@@ -513,15 +513,62 @@ pub struct Filter {
     pub department_id: Option<Uuid>,
 }
 
-const FILTER_SQL: &str = " WHERE m.org_id = $1 \
-     AND ($2::text IS NULL OR u.email ILIKE $2 OR p.full_name ILIKE $2 OR p.first_name ILIKE $2 \
-          OR p.last_name ILIKE $2 OR p.preferred_name ILIKE $2 OR m.employee_id ILIKE $2) \
-     AND ($3::text IS NULL OR upper(m.employment_status) = upper($3)) \
-     AND ($4::text IS NULL OR upper(m.platform_status) = upper($4)) \
-     AND ($5::text IS NULL OR upper(m.invitation_status) = upper($5)) \
-     AND ($6::uuid IS NULL OR EXISTS (SELECT 1 FROM user_roles ur WHERE ur.org_id = m.org_id \
-          AND ur.user_id = m.user_id AND ur.role_id = $6)) \
-     AND ($7::uuid IS NULL OR m.department_id = $7)";
+/// The WHERE clause for `org_id` and the active filters only: with no filter the planner
+/// serves a page straight from the `(org_id, created_at, id)` index, which a catch-all
+/// `($n IS NULL OR …)` clause in a prepared statement would prevent.
+#[allow(clippy::too_many_arguments)]
+fn push_filter(
+    qb: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    org_id: &str,
+    pattern: &Option<String>,
+    employment: &Option<String>,
+    platform: &Option<String>,
+    invitation: &Option<String>,
+    role_id: Option<Uuid>,
+    department_id: Option<Uuid>,
+) {
+    qb.push(" WHERE m.org_id = ").push_bind(org_id.to_owned());
+    if let Some(pattern) = pattern {
+        qb.push(" AND (u.email ILIKE ").push_bind(pattern.clone());
+        for column in [
+            "p.full_name",
+            "p.first_name",
+            "p.last_name",
+            "p.preferred_name",
+            "m.employee_id",
+        ] {
+            qb.push(" OR ")
+                .push(column)
+                .push(" ILIKE ")
+                .push_bind(pattern.clone());
+        }
+        qb.push(")");
+    }
+    for (column, value) in [
+        ("m.employment_status", employment),
+        ("m.platform_status", platform),
+        ("m.invitation_status", invitation),
+    ] {
+        if let Some(value) = value {
+            qb.push(" AND upper(")
+                .push(column)
+                .push(") = upper(")
+                .push_bind(value.clone())
+                .push(")");
+        }
+    }
+    if let Some(role_id) = role_id {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM user_roles ur WHERE ur.org_id = m.org_id AND ur.user_id = m.user_id \
+             AND ur.role_id = ",
+        )
+        .push_bind(role_id)
+        .push(")");
+    }
+    if let Some(department_id) = department_id {
+        qb.push(" AND m.department_id = ").push_bind(department_id);
+    }
+}
 
 /// `%term%` with LIKE metacharacters escaped; `None` for a blank term.
 fn like_pattern(term: Option<&str>) -> Option<String> {
@@ -552,34 +599,40 @@ pub async fn list(
     let employment = blank(&filter.employment_status);
     let platform = blank(&filter.platform_status);
     let invitation = blank(&filter.invitation_status);
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let mut count = sqlx::QueryBuilder::new(
         "SELECT count(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
-         LEFT JOIN org_user_profiles p ON p.org_id = m.org_id AND p.membership_id = m.id{FILTER_SQL}"
-    )))
-    .bind(org_id)
-    .bind(&pattern)
-    .bind(&employment)
-    .bind(&platform)
-    .bind(&invitation)
-    .bind(filter.role_id)
-    .bind(filter.department_id)
-    .fetch_one(&mut *conn)
-    .await?;
+         LEFT JOIN org_user_profiles p ON p.org_id = m.org_id AND p.membership_id = m.id",
+    );
+    push_filter(
+        &mut count,
+        org_id,
+        &pattern,
+        &employment,
+        &platform,
+        &invitation,
+        filter.role_id,
+        filter.department_id,
+    );
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
     let offset = (page - 1).saturating_mul(page_size);
-    let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{MEMBER_SELECT}{FILTER_SQL}{MEMBER_ORDER} LIMIT $8 OFFSET $9"
-    )))
-    .bind(org_id)
-    .bind(&pattern)
-    .bind(&employment)
-    .bind(&platform)
-    .bind(&invitation)
-    .bind(filter.role_id)
-    .bind(filter.department_id)
-    .bind(page_size)
-    .bind(offset)
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut select = sqlx::QueryBuilder::new(MEMBER_SELECT);
+    push_filter(
+        &mut select,
+        org_id,
+        &pattern,
+        &employment,
+        &platform,
+        &invitation,
+        filter.role_id,
+        filter.department_id,
+    );
+    select
+        .push(MEMBER_ORDER)
+        .push(" LIMIT ")
+        .push_bind(page_size)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows: Vec<MemberRow> = select.build_query_as().fetch_all(&mut *conn).await?;
     let user_ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
     let mut roles = roles_of(conn, org_id, &user_ids).await?;
     let items = rows
