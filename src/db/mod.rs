@@ -243,10 +243,7 @@ const IDLE_PING_AFTER: Duration = Duration::from_secs(10);
 pub fn runtime_pool(settings: &Settings) -> Result<PgPool, DbError> {
     let url = runtime_url(settings)?;
     let db = &settings.database;
-    // The API's statements are short and keyed by ids, and sqlx prepares each one once per
-    // connection: a generic plan serves them well, while PostgreSQL's default kept re-planning
-    // the wider ones (the member list planned for 0.75 ms to run for 0.1 ms).
-    let options = connect_options(&url, db)?.options([("plan_cache_mode", "force_generic_plan")]);
+    let options = connect_options(&url, db)?;
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_db_connections().max(1))
         .min_connections(0)

@@ -152,7 +152,11 @@ mod tests {
     use super::*;
 
     fn view(exp: i64) -> TokenView {
-        TokenView { typ: "access".into(), exp: Some(exp), ..TokenView::default() }
+        TokenView {
+            typ: "access".into(),
+            exp: Some(exp),
+            ..TokenView::default()
+        }
     }
 
     #[test]
@@ -162,11 +166,17 @@ mod tests {
         cache.insert("live", &view(now + 60));
         cache.insert("dead", &view(now));
         assert!(cache.get("live").is_some());
-        assert!(cache.get("dead").is_none(), "a token at its exp is expired, as the verifier says");
+        assert!(
+            cache.get("dead").is_none(),
+            "a token at its exp is expired, as the verifier says"
+        );
         cache.insert("third", &view(now + 60));
         cache.insert("fourth", &view(now + 60));
         assert!(cache.lock().len() <= 2);
         cache.insert("no-exp", &TokenView::default());
-        assert!(cache.get("no-exp").is_none(), "tokens without exp are never cached");
+        assert!(
+            cache.get("no-exp").is_none(),
+            "tokens without exp are never cached"
+        );
     }
 }

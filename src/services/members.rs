@@ -599,10 +599,14 @@ pub async fn list(
     let employment = blank(&filter.employment_status);
     let platform = blank(&filter.platform_status);
     let invitation = blank(&filter.invitation_status);
-    let mut count = sqlx::QueryBuilder::new(
+    // Every membership has its users row (NOT NULL foreign key), so the joins are needed only
+    // for a search; without one the count reads the org's memberships alone.
+    let mut count = sqlx::QueryBuilder::new(if pattern.is_some() {
         "SELECT count(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
-         LEFT JOIN org_user_profiles p ON p.org_id = m.org_id AND p.membership_id = m.id",
-    );
+         LEFT JOIN org_user_profiles p ON p.org_id = m.org_id AND p.membership_id = m.id"
+    } else {
+        "SELECT count(*) FROM org_memberships m"
+    });
     push_filter(
         &mut count,
         org_id,
