@@ -630,12 +630,10 @@ pub async fn list(
         filter.role_id,
         filter.department_id,
     );
-    select
-        .push(MEMBER_ORDER)
-        .push(" LIMIT ")
-        .push_bind(page_size)
-        .push(" OFFSET ")
-        .push_bind(offset);
+    // LIMIT and OFFSET are written as literals (validated integers): as parameters, the
+    // generic plan could not know how few rows a page needs, so PostgreSQL re-planned this
+    // statement on every call (0.75 ms of planning for 0.1 ms of execution).
+    select.push(format!("{MEMBER_ORDER} LIMIT {page_size} OFFSET {offset}"));
     let rows: Vec<MemberRow> = select.build_query_as().fetch_all(&mut *conn).await?;
     let user_ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
     let mut roles = roles_of(conn, org_id, &user_ids).await?;
