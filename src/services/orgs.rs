@@ -37,14 +37,6 @@ pub async fn exists_with_member(
     .await
 }
 
-pub async fn exists(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM orgs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(found.is_some())
-}
-
 /// What `create` needs to know about the creator.
 #[derive(Clone, Debug)]
 pub struct Creator {

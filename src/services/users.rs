@@ -177,21 +177,6 @@ pub async fn in_org_for_identity(
     .await
 }
 
-/// Whether `user_id` has a membership row (any status) in `org_id`.
-pub async fn has_membership(
-    conn: &mut PgConnection,
-    org_id: &str,
-    user_id: Uuid,
-) -> sqlx::Result<bool> {
-    let found: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM org_memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(found.is_some())
-}
-
 /// After a forced first-login password change the invitation counts as accepted.
 pub async fn accept_invitation(
     conn: &mut PgConnection,
@@ -268,22 +253,6 @@ pub async fn full_name(
     .bind(org_id)
     .bind(user_id)
     .fetch_optional(conn)
-    .await
-}
-
-/// The raw stored names of the user's roles in the org, sorted.
-pub async fn role_names(
-    conn: &mut PgConnection,
-    org_id: &str,
-    user_id: Uuid,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
-         WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name",
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .fetch_all(conn)
     .await
 }
 
