@@ -580,7 +580,54 @@ fn like_pattern(term: Option<&str>) -> Option<String> {
     Some(format!("%{escaped}%"))
 }
 
+/// A page row: the member, its roles as parallel arrays (NULL when it has none) and the total.
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    member: MemberRow,
+    role_ids: Option<Vec<Uuid>>,
+    role_names: Option<Vec<String>>,
+    role_descriptions: Option<Vec<Option<String>>>,
+    role_system: Option<Vec<bool>>,
+    total: i64,
+}
+
+impl PageRow {
+    fn roles(&mut self) -> Vec<RoleSummary> {
+        let ids = self.role_ids.take().unwrap_or_default();
+        let names = self.role_names.take().unwrap_or_default();
+        let descriptions = self.role_descriptions.take().unwrap_or_default();
+        let system = self.role_system.take().unwrap_or_default();
+        ids.into_iter()
+            .zip(names)
+            .zip(descriptions)
+            .zip(system)
+            .map(|(((id, name), description), is_system_role)| RoleSummary {
+                id,
+                name,
+                description,
+                is_system_role,
+            })
+            .collect()
+    }
+}
+
+/// Each member's roles in the order [`roles_of`] gives them (assignment time, then name).
+const PAGE_ROLES: &str = "LEFT JOIN LATERAL (SELECT \
+        array_agg(r.id ORDER BY ur.created_at, r.name, r.id) AS role_ids, \
+        array_agg(r.name ORDER BY ur.created_at, r.name, r.id) AS role_names, \
+        array_agg(r.description ORDER BY ur.created_at, r.name, r.id) AS role_descriptions, \
+        array_agg(r.is_system_role ORDER BY ur.created_at, r.name, r.id) AS role_system \
+     FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
+     WHERE ur.org_id = pg.org_id AND ur.user_id = pg.user_id) rl ON true";
+
 /// One page of members of `org_id` and the total matching the filter.
+///
+/// One statement answers it: the page (served in order from the `(org_id, created_at, id)`
+/// index), each member's roles through the `(org_id, user_id, role_id)` index, and the count
+/// as a subquery PostgreSQL runs once. Three round trips cost more than the work itself, and
+/// fetching roles by `user_id = ANY($n)` scanned every role assignment of the org. Only a page
+/// past the end (no row to carry the total) needs a second statement for the count.
 pub async fn list(
     conn: &mut PgConnection,
     org_id: &str,
@@ -599,50 +646,56 @@ pub async fn list(
     let employment = blank(&filter.employment_status);
     let platform = blank(&filter.platform_status);
     let invitation = blank(&filter.invitation_status);
+    let filter_on = |qb: &mut sqlx::QueryBuilder<sqlx::Postgres>| {
+        push_filter(
+            qb,
+            org_id,
+            &pattern,
+            &employment,
+            &platform,
+            &invitation,
+            filter.role_id,
+            filter.department_id,
+        );
+    };
     // Every membership has its users row (NOT NULL foreign key), so the joins are needed only
     // for a search; without one the count reads the org's memberships alone.
-    let mut count = sqlx::QueryBuilder::new(if pattern.is_some() {
+    let count_from = if pattern.is_some() {
         "SELECT count(*) FROM org_memberships m JOIN users u ON u.id = m.user_id \
          LEFT JOIN org_user_profiles p ON p.org_id = m.org_id AND p.membership_id = m.id"
     } else {
         "SELECT count(*) FROM org_memberships m"
-    });
-    push_filter(
-        &mut count,
-        org_id,
-        &pattern,
-        &employment,
-        &platform,
-        &invitation,
-        filter.role_id,
-        filter.department_id,
-    );
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    };
     let offset = (page - 1).saturating_mul(page_size);
-    let mut select = sqlx::QueryBuilder::new(MEMBER_SELECT);
-    push_filter(
-        &mut select,
-        org_id,
-        &pattern,
-        &employment,
-        &platform,
-        &invitation,
-        filter.role_id,
-        filter.department_id,
-    );
+
+    let mut select = sqlx::QueryBuilder::new("SELECT pg.*, rl.*, (");
+    select.push(count_from);
+    filter_on(&mut select);
+    select.push(") AS total FROM (").push(MEMBER_SELECT);
+    filter_on(&mut select);
     // LIMIT and OFFSET are written as literals (validated integers): as parameters, the
     // generic plan could not know how few rows a page needs, so PostgreSQL re-planned this
     // statement on every call (0.75 ms of planning for 0.1 ms of execution).
-    select.push(format!("{MEMBER_ORDER} LIMIT {page_size} OFFSET {offset}"));
-    let rows: Vec<MemberRow> = select.build_query_as().fetch_all(&mut *conn).await?;
-    let user_ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
-    let mut roles = roles_of(conn, org_id, &user_ids).await?;
+    select.push(format!(
+        "{MEMBER_ORDER} LIMIT {page_size} OFFSET {offset}) pg {PAGE_ROLES} \
+         ORDER BY pg.membership_created_at, pg.membership_id"
+    ));
+    let rows: Vec<PageRow> = select.build_query_as().fetch_all(&mut *conn).await?;
+
+    let total = match rows.first() {
+        Some(row) => row.total,
+        None => {
+            let mut count = sqlx::QueryBuilder::new(count_from);
+            filter_on(&mut count);
+            count.build_query_scalar().fetch_one(&mut *conn).await?
+        }
+    };
     let items = rows
         .into_iter()
-        .map(|row| ListItem {
-            user: row.user_summary(shape),
-            membership: row.membership_summary(),
-            roles: roles.remove(&row.user_id).unwrap_or_default(),
+        .map(|mut row| ListItem {
+            roles: row.roles(),
+            user: row.member.user_summary(shape),
+            membership: row.member.membership_summary(),
         })
         .collect();
     Ok(Page { items, total })

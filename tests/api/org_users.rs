@@ -195,9 +195,44 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
     assert_eq!(names(&page2), ["Zed", "Amy"]);
     let (_, page3) = get(app, "/org/users?page=3&page_size=2", &w.admin_s.access).await;
     assert_eq!(names(&page3), ["Mia"]);
+    assert_eq!(page3["data"]["total"], 5, "every page carries the total");
+    // A page past the end is empty and still tells the total.
+    let (status, past) = get(app, "/org/users?page=9&page_size=2", &w.admin_s.access).await;
+    assert_eq!(status, 200, "{past}");
+    assert_eq!(past["data"]["items"], json!([]));
+    assert_eq!(past["data"]["total"], 5);
     // Other orgs' members never show.
     let (_, all) = get(app, "/org/users?page_size=100", &w.admin_s.access).await;
     assert!(!all.to_string().contains("globex.example.com"));
+    // Each item carries the same roles, in the same order, as that member's detail page.
+    let hr_role: Uuid =
+        sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = 'FINANCE'")
+            .bind(ORG)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO user_roles (id, org_id, user_id, role_id) SELECT gen_random_uuid(), org_id, user_id, $2 \
+         FROM org_memberships WHERE id = $1",
+    )
+    .bind(w.admin.membership_id)
+    .bind(hr_role)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (_, all) = get(app, "/org/users?page_size=100", &w.admin_s.access).await;
+    let mut role_counts = Vec::new();
+    for item in all["data"]["items"].as_array().unwrap() {
+        let id = item["membership"]["id"].as_str().unwrap();
+        let (_, detail) = get(app, &format!("/org/users/{id}"), &w.admin_s.access).await;
+        assert_eq!(item["roles"], detail["data"]["roles"], "{id}");
+        role_counts.push(item["roles"].as_array().unwrap().len());
+    }
+    assert_eq!(
+        role_counts,
+        [3, 1, 1, 1, 1],
+        "admin: ORG ADMIN, EMPLOYEE, FINANCE"
+    );
 
     // Coercions: 0, negative → defaults; 10^9 → capped; non-integer → 422.
     for query in [
