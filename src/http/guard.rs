@@ -144,14 +144,19 @@ impl<M: GuardMode> CurrentUser<M> {
             tracing::debug!(permission = code, "superuser permission bypass");
             return Ok(());
         }
-        let mut conn = state.db.acquire().await?;
-        let perms = services::permissions::cached(
-            &state.cache,
-            &mut conn,
-            self.org_id.as_str(),
-            self.user_id,
-        )
-        .await?;
+        let org_id = self.org_id.as_str();
+        // A cache hit needs no connection: acquiring one anyway would cost a pool checkout and
+        // the round trip sqlx makes when it takes a connection back.
+        let perms = match services::permissions::from_cache(&state.cache, org_id, self.user_id)
+            .await
+        {
+            Some(perms) => perms,
+            None => {
+                let mut conn = state.db.acquire().await?;
+                services::permissions::load_and_cache(&state.cache, &mut conn, org_id, self.user_id)
+                    .await?
+            }
+        };
         if perms.iter().any(|p| p == code) {
             Ok(())
         } else {

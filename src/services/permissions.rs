@@ -79,27 +79,32 @@ pub fn cache_key(cache: &Cache, org_id: &str, user_id: Uuid) -> String {
     cache.key(&["permissions", org_id, &user_id.to_string()])
 }
 
-/// Effective permissions through the shared cache (`permissions:<org>:<user>`, 5 minutes).
-/// The database is the truth: a cache failure falls back to it.
-pub async fn cached(
+/// The cached effective permissions (`permissions:<org>:<user>`), when the shared cache has a
+/// readable entry. Callers look here before they take a database connection: a hit needs none.
+pub async fn from_cache(cache: &Cache, org_id: &str, user_id: Uuid) -> Option<Vec<String>> {
+    match cache.get(&cache_key(cache, org_id, user_id)).await {
+        Ok(Some(raw)) => serde_json::from_str::<Vec<String>>(&raw).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "permission cache read failed; using the database");
+            None
+        }
+    }
+}
+
+/// Effective permissions from the database (the truth), written to the shared cache for 5
+/// minutes; a cache write failure only costs the next request a query.
+pub async fn load_and_cache(
     cache: &Cache,
     conn: &mut PgConnection,
     org_id: &str,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<String>> {
-    let key = cache_key(cache, org_id, user_id);
-    match cache.get(&key).await {
-        Ok(Some(raw)) => {
-            if let Ok(list) = serde_json::from_str::<Vec<String>>(&raw) {
-                return Ok(list);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "permission cache read failed; using the database"),
-    }
     let list = effective(conn, org_id, user_id).await?;
     if let Ok(raw) = serde_json::to_string(&list)
-        && let Err(e) = cache.setex(&key, &raw, CACHE_TTL).await
+        && let Err(e) = cache
+            .setex(&cache_key(cache, org_id, user_id), &raw, CACHE_TTL)
+            .await
     {
         tracing::warn!(error = %e, "permission cache write failed");
     }
