@@ -121,3 +121,44 @@ pub fn check_reservation(
         })
     }
 }
+
+/// One grant's part of an exercise: the shares a loan quote takes from it and the submit
+/// reserves on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub grant_id: Uuid,
+    pub shares: i64,
+}
+
+/// Spreads `shares` over the ACTIVE `grants`, oldest `grant_date` first (equal dates keep the
+/// given order: pass the grants ordered by `created_at, id`), each giving what it has vested
+/// at `as_of` and not reserved, up to what remains. Grants with nothing free are skipped.
+/// Returns the allocations and the shares left unplaced (0 when covered).
+pub fn allocate(
+    grants: &[StockGrant],
+    reserved_by_grant: &HashMap<Uuid, i64>,
+    shares: i64,
+    as_of: Date,
+) -> (Vec<Allocation>, i64) {
+    let mut oldest_first: Vec<&StockGrant> = grants.iter().filter(|g| g.is_active()).collect();
+    oldest_first.sort_by_key(|g| g.schedule.grant_date);
+    let mut remaining = shares;
+    let mut out = Vec::new();
+    for g in oldest_first {
+        if remaining <= 0 {
+            break;
+        }
+        let reserved = reserved_by_grant.get(&g.id).copied().unwrap_or(0);
+        let free = available_shares(g.schedule.vesting_at(as_of).vested, reserved);
+        if free == 0 {
+            continue;
+        }
+        let take = free.min(remaining);
+        out.push(Allocation {
+            grant_id: g.id,
+            shares: take,
+        });
+        remaining -= take;
+    }
+    (out, remaining.max(0))
+}

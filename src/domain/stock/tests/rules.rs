@@ -479,3 +479,81 @@ fn days_until_83b_due_counts_from_as_of() {
         -65
     );
 }
+
+/// domain-loans.md §4.6: G1 2023-01-15 4000 SCHEDULED, G2 2025-03-01 1000 IMMEDIATE.
+#[test]
+fn allocation_takes_the_oldest_grants_first() {
+    use crate::domain::stock::reservations::{Allocation, allocate};
+    use std::collections::HashMap;
+    let g1 = StockGrant {
+        id: uuid::Uuid::from_u128(1),
+        membership_id: uuid::Uuid::from_u128(9),
+        exercise_price: Decimal::new(2_500_000, 6),
+        status: GrantStatus::Active,
+        schedule: schedule(
+            Scheduled,
+            "2023-01-15",
+            4000,
+            &[
+                ("2024-01-15", 1000),
+                ("2025-01-15", 1000),
+                ("2026-01-15", 1000),
+                ("2027-01-15", 1000),
+            ],
+        ),
+    };
+    let g2 = StockGrant {
+        id: uuid::Uuid::from_u128(2),
+        exercise_price: Decimal::new(4_125_000, 6),
+        schedule: schedule(Immediate, "2025-03-01", 1000, &[("2025-03-01", 1000)]),
+        ..g1.clone()
+    };
+    // Loaded newest first; allocated oldest first.
+    let grants = [g2.clone(), g1.clone()];
+    let none = HashMap::new();
+    let today = date("2026-12-07");
+    // A: 3500 shares → 3000 from G1, 500 from G2.
+    assert_eq!(
+        allocate(&grants, &none, 3500, today),
+        (
+            vec![
+                Allocation {
+                    grant_id: g1.id,
+                    shares: 3000
+                },
+                Allocation {
+                    grant_id: g2.id,
+                    shares: 500
+                }
+            ],
+            0
+        )
+    );
+    // F: at 2027-02-01 all 5000 are vested.
+    let (parts, left) = allocate(&grants, &none, 5000, date("2027-02-01"));
+    assert_eq!((parts.len(), left), (2, 0));
+    // Reserved shares are not free; what cannot be placed is reported.
+    let reserved = HashMap::from([(g1.id, 2500)]);
+    assert_eq!(
+        allocate(&grants, &reserved, 2000, today),
+        (
+            vec![
+                Allocation {
+                    grant_id: g1.id,
+                    shares: 500
+                },
+                Allocation {
+                    grant_id: g2.id,
+                    shares: 1000
+                }
+            ],
+            500
+        )
+    );
+    // A cancelled grant gives nothing.
+    let cancelled = StockGrant {
+        status: GrantStatus::Cancelled,
+        ..g1
+    };
+    assert_eq!(allocate(&[cancelled], &none, 10, today), (vec![], 10));
+}
