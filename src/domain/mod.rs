@@ -1,8 +1,10 @@
 //! Validated domain types.
 
+pub mod decimal;
 pub mod email;
 pub mod geo;
 pub mod membership;
 pub mod org;
 pub mod people;
 pub mod permissions;
+pub mod stock;
