@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::domain::membership::{self, Gate};
 use crate::domain::org::OrgId;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
 use crate::http::token::TokenView;
 use crate::services;

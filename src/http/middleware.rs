@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::config::Settings;
-use crate::error::{ApiError, DbOverloaded};
+use crate::http::error::{ApiError, DbOverloaded};
 use crate::telemetry::TraceContext;
 
 /// The client address after applying `PROXIES_COUNT` to `X-Forwarded-For`.

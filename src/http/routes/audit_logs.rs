@@ -10,11 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::routes::org_settings::{BigInt, bounded, parse_int_text};
+use crate::http::state::AppState;
 use crate::services;
 use crate::services::audit_logs::{AuditFilter, AuditRow};
 

@@ -13,11 +13,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::roles::{body, check_length};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::{Created, Envelope, NoContent};
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
 use crate::services;
 use crate::services::audit;
 use crate::services::departments::{self as departments, Department};

@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::permissions::{MFA_ACTIONS, action};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::parse_json_body;
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::routes::auth::step_up;
+use crate::http::state::AppState;
 use crate::services;
 use crate::services::org_settings::{Decimal, Patch, SettingsUpdate, UpdateError};
 

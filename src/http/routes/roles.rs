@@ -19,11 +19,11 @@ use uuid::Uuid;
 
 use super::auth::step_up;
 use crate::domain::permissions::{self, action};
-use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::{Created, Envelope, NoContent};
+use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
 use crate::http::extract::{ApiQuery, parse_json_body, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
 use crate::services;
 use crate::services::audit;
 use crate::services::roles::Role;

@@ -13,12 +13,12 @@ use crate::domain::email;
 use crate::domain::membership::{self, Gate};
 use crate::domain::org::OrgId;
 use crate::domain::permissions;
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ApiJson;
 use crate::http::middleware::ClientIp;
 use crate::http::session::{self, SessionSubject};
+use crate::http::state::AppState;
 use crate::services;
 
 #[derive(Deserialize, utoipa::ToSchema)]

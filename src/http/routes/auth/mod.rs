@@ -15,8 +15,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 use crate::http::tenant::bearer_token;
 use crate::http::token::{self, TokenView};
 use crate::services;

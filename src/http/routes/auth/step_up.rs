@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 
 use super::{CodeType, limits};
 use crate::auth::{recovery, totp};
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
 use crate::http::session;
+use crate::http::state::AppState;
 use crate::http::token;
 use crate::services;
 
