@@ -265,7 +265,10 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
             OffsetDateTime::now_utc() - last
                 >= time::Duration::seconds(ACTIVITY_WRITE_INTERVAL_SECS)
         });
-        if write_due && !is_background(parts) && !crate::pubsub::is_stream_path(parts.uri.path()) {
+        if write_due
+            && !is_background(parts)
+            && !crate::http::middleware::is_stream_path(parts.uri.path())
+        {
             services::identities::touch_last_active_throttled(
                 &mut conn,
                 ctx.identity_id,
