@@ -11,6 +11,7 @@ pub mod session;
 pub mod state;
 pub mod tenant;
 pub mod token;
+pub mod validate;
 
 pub use state::{API_PREFIX, AppState, AuthContext};
 

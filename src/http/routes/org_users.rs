@@ -21,10 +21,11 @@ use crate::domain::permissions::action;
 use crate::domain::{email, geo, people};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::extract::{ApiJson, ApiQuery, parse_json_body, parse_uuid_param};
+use crate::http::extract::{ApiJson, ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
 use crate::http::routes::auth::step_up;
 use crate::http::state::AppState;
+use crate::http::validate::{body_object, check_len, parse_iso_date, patch_field, too_long};
 use crate::services;
 use crate::services::members::{self, Filter, MemberRow, Shape};
 use crate::services::onboarding::{self, NewMember, Refusal};
@@ -57,30 +58,6 @@ fn membership_id(raw: &str) -> ApiResult<Uuid> {
 
 // ---------------------------------------------------------------------------------------------
 // Shared input helpers (also used by /self/profile).
-
-/// 422 `string_too_long` like pydantic's `max_length`.
-pub(crate) fn too_long(field: &str, value: &str, max: usize) -> FieldError {
-    FieldError::body(
-        &[field],
-        "string_too_long",
-        format!("String should have at most {max} characters"),
-        json!(value),
-    )
-    .with_ctx(json!({"max_length": max}))
-}
-
-pub(crate) fn check_len(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) {
-    if let Some(v) = value
-        && v.chars().count() > max
-    {
-        errors.push(too_long(field, v, max));
-    }
-}
 
 /// A country as stored: a value of at most two characters is kept as given (the legacy rule);
 /// a longer one is resolved by name or alias to its code, else refused.
@@ -115,28 +92,6 @@ pub(crate) fn resolve_state(country: Option<&str>, value: &str) -> Result<String
             country.unwrap_or("None")
         )
     })
-}
-
-/// A PATCH body field: absent (`None`), or present with a trimmed value (`Some(None)` when null
-/// or blank).
-pub(crate) fn patch_field(
-    body: &Map<String, Value>,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<Option<String>> {
-    match body.get(field)? {
-        Value::Null => Some(None),
-        Value::String(s) => Some(people::clean(Some(s))),
-        other => {
-            errors.push(FieldError::body(
-                &[field],
-                "string_type",
-                "Input should be a valid string",
-                other.clone(),
-            ));
-            None
-        }
-    }
 }
 
 /// Profile changes shared by the admin and self PATCHes: field → new value.
@@ -286,19 +241,6 @@ pub(crate) async fn apply_profile(
     Ok(())
 }
 
-pub(crate) fn body_object(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
-    let value: Value = parse_json_body(bytes)?;
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(ApiError::validation(vec![FieldError::body(
-            &[],
-            "model_attributes_type",
-            "Input should be a valid dictionary or object to extract fields from",
-            other,
-        )])),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // List and detail
 
@@ -392,14 +334,6 @@ pub struct OnboardingRequest {
     postal_code: Option<String>,
     temporary_password: Option<String>,
     employment_status: Option<String>,
-}
-
-/// Parses `YYYY-MM-DD`.
-pub(crate) fn parse_iso_date(raw: &str) -> Option<Date> {
-    let raw = raw.trim();
-    let raw = raw.split('T').next().unwrap_or(raw);
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(raw, &format).ok()
 }
 
 fn upper(v: Option<String>) -> Option<String> {

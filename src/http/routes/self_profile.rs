@@ -7,7 +7,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::org_users::{apply_profile, body_object, profile_changes};
+use super::org_users::{apply_profile, profile_changes};
 use crate::domain::geo;
 use crate::domain::permissions::action;
 use crate::http::envelope::Envelope;
@@ -15,6 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
 use crate::http::routes::auth::step_up;
 use crate::http::state::AppState;
+use crate::http::validate::body_object;
 use crate::services;
 use crate::services::members;
 use crate::timefmt;
