@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod routes;
 pub mod session;
 pub mod state;
+pub mod step_up;
 pub mod tenant;
 pub mod token;
 pub mod validate;

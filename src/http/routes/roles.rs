@@ -17,13 +17,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::auth::step_up;
 use crate::domain::permissions::action;
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt};
 use crate::http::extract::{ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::state::AppState;
+use crate::http::step_up;
 use crate::http::validate::{
     PageQuery, body, body_uuid, check_length, known_permissions, tri_state,
 };

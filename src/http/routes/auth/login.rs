@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{IdentityAuth, limits};
+use super::limits;
 use crate::auth::password::check_input_limits;
 use crate::auth::recovery::hash_remember_device_token;
 use crate::domain::email;
@@ -16,6 +16,7 @@ use crate::domain::permissions;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ApiJson;
+use crate::http::guard::IdentityAuth;
 use crate::http::middleware::ClientIp;
 use crate::http::session::{self, SessionSubject};
 use crate::http::state::AppState;

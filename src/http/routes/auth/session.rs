@@ -61,9 +61,7 @@ async fn user_for_tenant(
     }
     let identity_id = match claims.iid_uuid() {
         Some(iid) => iid,
-        None => sqlx::query_scalar("SELECT identity_id FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
+        None => services::users::identity_id(conn, user_id)
             .await?
             .ok_or_else(mismatch)?,
     };
