@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
+/// The Makefile's `JOB_SECRETS` (the nine Secret Manager secrets of cloudbuild.yaml).
+pub const DEFAULT_SECRETS: &str = "DATABASE_URL,DATABASE_URL_DIRECT,REDIS_URL,SECRET_KEY,\
+JWT_PRIVATE_KEY,JWT_PUBLIC_KEY,SEED_ADMIN_PASSWORD,SEED_ADMIN_EMAIL,FERNET_KDF_SALT";
+
 /// The SOLE platform core: the HTTP API and the tools that operate it.
 ///
 /// Configuration comes from the environment (same variable names as the legacy service), from
@@ -274,7 +278,7 @@ pub struct ReleaseSettings {
         global = true,
         env = "JOB_SECRETS",
         value_name = "LIST",
-        default_value = crate::commands::release::DEFAULT_SECRETS
+        default_value = DEFAULT_SECRETS
     )]
     pub secrets: String,
 

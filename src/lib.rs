@@ -7,7 +7,6 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod error;
 pub mod http;
 pub mod pubsub;
 pub mod services;

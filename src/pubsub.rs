@@ -288,16 +288,6 @@ impl Hub {
     }
 }
 
-/// The stream route, relative to the API prefix.
-pub const STREAM_ROUTE: &str = "/announcements/stream";
-
-/// Whether a request path (with or without the `/api/v1` prefix, as seen outside or inside the
-/// nested router) is the announcement stream: it holds no concurrency slot and does not count
-/// as user activity.
-pub fn is_stream_path(path: &str) -> bool {
-    path.strip_prefix(crate::http::API_PREFIX).unwrap_or(path) == STREAM_ROUTE
-}
-
 /// Resolves once the shutdown flag is set (or its sender is gone).
 pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;

@@ -19,10 +19,6 @@ use crate::config::{EnvMap, Settings, read_env_vars_file};
 use exec::{Progress, Runner, StepError};
 use plan::{GcloudCall, IMAGE_PLACEHOLDER, Plan, SecretRef};
 
-/// The Makefile's `JOB_SECRETS` (the nine Secret Manager secrets of cloudbuild.yaml).
-pub const DEFAULT_SECRETS: &str = "DATABASE_URL,DATABASE_URL_DIRECT,REDIS_URL,SECRET_KEY,\
-JWT_PRIVATE_KEY,JWT_PUBLIC_KEY,SEED_ADMIN_PASSWORD,SEED_ADMIN_EMAIL,FERNET_KDF_SALT";
-
 /// One step of a release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {

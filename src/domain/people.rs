@@ -1,6 +1,6 @@
 //! People enums and normalisation rules of the onboarding and profile endpoints (contract §3
 //! "Org users / onboarding"): employment and marital status with their aliases, and the
-//! Python `str.title()` rule used for names.
+//! Python `str.title()` rule used for names, the column limits, and country/state resolution.
 
 /// The eight employment statuses, in the contract's order.
 pub const EMPLOYMENT_STATUSES: [&str; 8] = [
@@ -107,6 +107,62 @@ pub mod limits {
     pub const EMPLOYEE_ID: usize = 255;
     pub const EMAIL: usize = 255;
     pub const STATUS: usize = 50;
+}
+
+/// Profile changes shared by the admin and self PATCHes: field → new value.
+pub struct ProfileChanges {
+    pub fields: Vec<(&'static str, Option<String>)>,
+}
+
+/// The length limit of each profile field a PATCH may change.
+pub const PROFILE_LIMITS: [(&str, usize); 12] = [
+    ("first_name", limits::FIRST_NAME),
+    ("middle_name", limits::MIDDLE_NAME),
+    ("last_name", limits::LAST_NAME),
+    ("preferred_name", limits::PREFERRED_NAME),
+    ("timezone", limits::TIMEZONE),
+    ("phone_number", limits::PHONE_NUMBER),
+    ("marital_status", limits::STATUS),
+    ("country", limits::COUNTRY),
+    ("state", limits::STATE),
+    ("address_line1", limits::ADDRESS_LINE),
+    ("address_line2", limits::ADDRESS_LINE),
+    ("postal_code", limits::POSTAL_CODE),
+];
+
+/// A country as stored: a value of at most two characters is kept as given (the legacy rule);
+/// a longer one is resolved by name or alias to its code, else refused.
+pub fn resolve_country(value: &str) -> Result<String, String> {
+    if value.chars().count() <= 2 {
+        return Ok(value.to_owned());
+    }
+    super::geo::find_country(value)
+        .map(|c| c.code.to_owned())
+        .ok_or_else(|| format!("Unsupported country: {value}"))
+}
+
+/// A state as stored: a subdivision name of `country` becomes its code; anything else of at
+/// most ten characters is kept as given; a longer unknown value is refused.
+pub fn resolve_state(country: Option<&str>, value: &str) -> Result<String, String> {
+    let known = country.and_then(|c| super::geo::find_subdivision(c, value));
+    if let Some(sub) = known
+        && !sub.name.eq_ignore_ascii_case(value.trim())
+    {
+        // Given as a code: stored as typed (the legacy kept "on" for Ontario).
+        return Ok(value.to_owned());
+    }
+    if let Some(sub) = known {
+        return Ok(sub.code.to_owned());
+    }
+    if value.chars().count() <= limits::STATE {
+        return Ok(value.to_owned());
+    }
+    None.ok_or_else(|| {
+        format!(
+            "Unsupported state '{value}' for country {}",
+            country.unwrap_or("None")
+        )
+    })
 }
 
 #[cfg(test)]

@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use crate::domain::membership::{self, Gate};
 use crate::domain::org::OrgId;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
-use crate::http::token::TokenView;
+use crate::http::token::{self, TokenView};
 use crate::services;
 use crate::services::audit::AuditEntry;
+use crate::services::identities::Identity;
 
 /// How a route authenticates.
 pub trait GuardMode: Send + Sync + std::fmt::Debug + 'static {
@@ -265,7 +266,10 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
             OffsetDateTime::now_utc() - last
                 >= time::Duration::seconds(ACTIVITY_WRITE_INTERVAL_SECS)
         });
-        if write_due && !is_background(parts) && !crate::pubsub::is_stream_path(parts.uri.path()) {
+        if write_due
+            && !is_background(parts)
+            && !crate::http::middleware::is_stream_path(parts.uri.path())
+        {
             services::identities::touch_last_active_throttled(
                 &mut conn,
                 ctx.identity_id,
@@ -296,5 +300,67 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         };
         parts.extensions.insert(user.clone());
         Ok(user)
+    }
+}
+
+/// Identity-only authentication (`/auth/orgs`, select-org, MFA verify/enrol): a pre-org or an
+/// access token names an identity; no tenant is resolved, so a stray `X-Org-Id` is ignored.
+pub struct IdentityAuth {
+    pub identity: Identity,
+    pub claims: TokenView,
+    pub raw_token: String,
+}
+
+impl FromRequestParts<AppState> for IdentityAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = tenant::bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("Missing authentication token"))?;
+        let claims = token::decode(state, raw)?;
+        let identity_id: Option<Uuid> = match claims.typ.as_str() {
+            "pre_org" => claims.sub_uuid(),
+            "access" => match claims.iid_uuid() {
+                Some(iid) => Some(iid),
+                None => {
+                    let Some(user_id) = claims.sub_uuid() else {
+                        return Err(ApiError::unauthorized("Invalid token"));
+                    };
+                    let mut conn = state.db.acquire().await?;
+                    services::users::identity_id(&mut conn, user_id).await?
+                }
+            },
+            _ => {
+                return Err(ApiError::unauthorized(
+                    "Unsupported token type for identity resolution",
+                ));
+            }
+        };
+        let inactive = || ApiError::unauthorized("Identity not found or inactive");
+        let identity_id = identity_id.ok_or_else(inactive)?;
+        let mut conn = state.db.acquire().await?;
+        let identity = services::identities::find_by_id(&mut conn, identity_id)
+            .await?
+            .ok_or_else(inactive)?;
+        if !identity.is_active {
+            return Err(inactive());
+        }
+        // A revoked access token (logout, password change, refresh reuse) must not reach
+        // select-org, or it could mint a fresh session and undo the revocation.
+        if claims.typ == "access"
+            && claims
+                .tv
+                .is_some_and(|tv| tv != i64::from(identity.token_version))
+        {
+            return Err(ApiError::unauthorized("Token revoked"));
+        }
+        Ok(Self {
+            identity,
+            claims,
+            raw_token: raw.to_owned(),
+        })
     }
 }

@@ -15,7 +15,8 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::config::Settings;
-use crate::error::{ApiError, DbOverloaded};
+use crate::http::error::{ApiError, DbOverloaded};
+use crate::http::state::API_PREFIX;
 use crate::telemetry::TraceContext;
 
 /// The client address after applying `PROXIES_COUNT` to `X-Forwarded-For`.
@@ -368,9 +369,7 @@ pub async fn concurrency_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.extensions().get::<ConcurrencyExempt>().is_some()
-        || crate::pubsub::is_stream_path(req.uri().path())
-    {
+    if req.extensions().get::<ConcurrencyExempt>().is_some() || is_stream_path(req.uri().path()) {
         return next.run(req).await;
     }
     let permit = if limit.timeout.is_zero() {
@@ -406,6 +405,16 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "handler panicked");
     ApiError::internal().into_response()
+}
+
+/// The announcement stream route, relative to the API prefix.
+const STREAM_ROUTE: &str = "/announcements/stream";
+
+/// Whether a request path (with or without the `/api/v1` prefix, as seen outside or inside the
+/// nested router) is the announcement stream: it holds no concurrency slot and does not count
+/// as user activity.
+pub fn is_stream_path(path: &str) -> bool {
+    path.strip_prefix(API_PREFIX).unwrap_or(path) == STREAM_ROUTE
 }
 
 #[cfg(test)]

@@ -1,84 +1,34 @@
 //! The HTTP API: state, router assembly, middleware stack and graceful shutdown.
 
 pub mod envelope;
+pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod session;
+pub mod state;
+pub mod step_up;
 pub mod tenant;
 pub mod token;
+pub mod validate;
+
+pub use state::{API_PREFIX, AppState, AuthContext};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::fernet::Crypto;
-use crate::auth::jwt::JwtKeys;
-use crate::auth::password::PasswordHasher;
-use crate::cache::Cache;
-use crate::config::Settings;
-use crate::error::ApiError;
-
-/// Everything a handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: PgPool,
-    pub cache: Cache,
-    pub auth: Arc<AuthContext>,
-    pub started: Instant,
-    /// The announcement event hub (one Redis subscription per process) and the shutdown
-    /// notification open streams observe.
-    pub announcements: Arc<crate::pubsub::Hub>,
-}
-
-impl AppState {
-    pub fn new(settings: Arc<Settings>, db: PgPool, cache: Cache, auth: Arc<AuthContext>) -> Self {
-        let announcements = Arc::new(crate::pubsub::Hub::new(&settings, &cache));
-        Self {
-            settings,
-            db,
-            cache,
-            auth,
-            started: Instant::now(),
-            announcements,
-        }
-    }
-}
-
-/// The crypto the API needs, built once at startup: parsed JWT keys, the password hasher with
-/// its dummy hash, and the derived Fernet key (PBKDF2 is far too slow to run per request).
-pub struct AuthContext {
-    pub jwt: JwtKeys,
-    pub passwords: PasswordHasher,
-    pub crypto: Crypto,
-    pub verified: token::VerifiedTokens,
-}
-
-impl AuthContext {
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        Ok(Self {
-            jwt: JwtKeys::from_settings(settings)?,
-            passwords: PasswordHasher::new(&settings.argon2)?,
-            crypto: Crypto::from_settings(settings)?,
-            verified: token::VerifiedTokens::new(4096),
-        })
-    }
-}
-
-/// The prefix of every API route.
-pub const API_PREFIX: &str = "/api/v1";
+use self::error::ApiError;
 
 async fn not_found() -> impl IntoResponse {
     ApiError::not_found("Not Found")

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::auth::recovery::generate_csrf_token;
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 
 /// Who a session is for.
 #[derive(Clone, Debug)]

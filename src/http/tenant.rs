@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 
 use crate::config::{Settings, TenancyMode};
 use crate::domain::org::OrgId;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 use crate::http::token::{self, TokenView};
 use crate::services;
 

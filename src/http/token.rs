@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::auth::jwt::JwtError;
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 
 /// The claims of any token type, as the guards read them (contract §4.3).
 #[derive(Clone, Debug, Default, Deserialize)]

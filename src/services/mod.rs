@@ -13,6 +13,7 @@ pub mod onboarding;
 pub mod org_settings;
 pub mod orgs;
 pub mod permissions;
+pub mod profiles;
 pub mod roles;
 pub mod seed;
 pub mod self_context;

@@ -53,6 +53,14 @@ pub async fn context(
     .await
 }
 
+/// The identity a user row belongs to (tokens minted before the `iid` claim name only the user).
+pub async fn identity_id(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT identity_id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The tenant check and the guard's [`context`] in one round trip: whether the org exists,
 /// whether `user_id` has a membership row there (any status), and the context itself.
 pub struct GuardCheck {

@@ -12,14 +12,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::auth::step_up;
-use super::roles::{body, body_uuid, check_length, known_permissions, tri_state};
 use crate::domain::permissions::action;
-use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::{Created, Envelope, NoContent};
+use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
 use crate::http::extract::parse_uuid_param;
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
+use crate::http::step_up;
+use crate::http::validate::{body, body_uuid, check_length, known_permissions, tri_state};
 use crate::services;
 use crate::services::acls::{Acl, Assignment, Grant, GrantChange};
 use crate::services::audit;

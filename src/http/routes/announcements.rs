@@ -20,11 +20,11 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::{Created, Envelope};
+use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
 use crate::http::extract::{ApiQuery, MAX_JSON_BODY, parse_json_body, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
 use crate::services::announcements::{
     self as svc, AnnouncementOut, Changes, Filter, NewAnnouncement, PUBLISHED, TITLE_MAX_CHARS,
     UNIQUE_TITLE,

@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::roles::{body, check_length};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::{Created, Envelope, NoContent};
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
+use crate::http::validate::{PageQuery, body, check_length};
 use crate::services;
 use crate::services::audit;
 use crate::services::departments::{self as departments, Department};
@@ -163,7 +163,7 @@ pub async fn list_departments(
 ) -> ApiResult<Envelope<DepartmentList>> {
     user.require(&state, "department.view").await?;
     let ApiQuery(query) = query?;
-    let (offset, limit) = super::roles::PageQuery {
+    let (offset, limit) = PageQuery {
         page: query.page,
         page_size: query.page_size,
     }

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::state::AppState;
 use crate::timefmt::iso_offset;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -18,7 +18,7 @@ pub mod user_summary;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::http::AppState;
+use crate::http::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

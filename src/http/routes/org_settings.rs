@@ -12,14 +12,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::permissions::{MFA_ACTIONS, action};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::parse_json_body;
 use crate::http::guard::{CurrentUser, OrgMember};
-use crate::http::routes::auth::step_up;
+use crate::http::state::AppState;
+use crate::http::step_up;
+use crate::http::validate::lax::{Invalid, py_bool, py_decimal, py_int, quoted_or};
 use crate::services;
-use crate::services::org_settings::{Decimal, Patch, SettingsUpdate, UpdateError};
+use crate::services::org_settings::{Patch, SettingsUpdate, UpdateError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_settings, put_settings))
@@ -176,9 +177,6 @@ pub fn parse_update(raw: &Value) -> ApiResult<SettingsUpdate> {
     }
 }
 
-/// A failed field check: pydantic `type`, message, `ctx`.
-pub(crate) type Invalid = (&'static str, String, Option<Value>);
-
 fn field<T>(
     obj: &Map<String, Value>,
     name: &'static str,
@@ -245,188 +243,6 @@ fn list_field(
             Patch::Absent
         }
     }
-}
-
-/// `'A', 'B' or 'C'`, pydantic's enum wording.
-pub(crate) fn quoted_or(options: &[&str]) -> String {
-    let quoted: Vec<String> = options.iter().map(|o| format!("'{o}'")).collect();
-    match quoted.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
-}
-
-/// pydantic's lax bool: JSON bools, 0/1, and the usual words.
-fn py_bool(v: &Value) -> Result<bool, Invalid> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(0) => Ok(false),
-            Some(1) => Ok(true),
-            _ => Err((
-                "bool_parsing",
-                "Input should be a valid boolean, unable to interpret input".into(),
-                None,
-            )),
-        },
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "0" | "off" | "f" | "false" | "n" | "no" => Ok(false),
-            "1" | "on" | "t" | "true" | "y" | "yes" => Ok(true),
-            _ => Err((
-                "bool_parsing",
-                "Input should be a valid boolean, unable to interpret input".into(),
-                None,
-            )),
-        },
-        _ => Err(("bool_type", "Input should be a valid boolean".into(), None)),
-    }
-}
-
-/// An integer in pydantic's lax sense, as a sign and digits (arbitrarily long).
-pub(crate) enum BigInt {
-    Fits(i64),
-    /// Too large in magnitude for i64; `true` when negative.
-    Huge(bool),
-}
-
-/// Parses an integer string (`" 42 "`, `"-7"`, `"+3"`), as Python's `int()` would.
-pub(crate) fn parse_int_text(s: &str) -> Option<BigInt> {
-    let t = s.trim().replace('_', "");
-    let (neg, digits) = match t.as_bytes().first()? {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t.as_str()),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(match t.parse::<i64>() {
-        Ok(v) => BigInt::Fits(v),
-        Err(_) => BigInt::Huge(neg),
-    })
-}
-
-/// Checks `ge`/`le` bounds on an integer, then narrows it to the column type (values that fit
-/// no column are reported as exceeding its range, never as a database error).
-pub(crate) fn bounded<T: TryFrom<i64>>(
-    value: BigInt,
-    ge: Option<i64>,
-    le: Option<i64>,
-) -> Result<T, Invalid> {
-    let too_small = |ge: i64| {
-        (
-            "greater_than_equal",
-            format!("Input should be greater than or equal to {ge}"),
-            Some(json!({"ge": ge})),
-        )
-    };
-    let too_big = |le: i64| {
-        (
-            "less_than_equal",
-            format!("Input should be less than or equal to {le}"),
-            Some(json!({"le": le})),
-        )
-    };
-    let v = match value {
-        BigInt::Fits(v) => v,
-        BigInt::Huge(true) => return Err(too_small(ge.unwrap_or(i64::MIN))),
-        BigInt::Huge(false) => return Err(too_big(le.unwrap_or(i64::MAX))),
-    };
-    if let Some(ge) = ge
-        && v < ge
-    {
-        return Err(too_small(ge));
-    }
-    if let Some(le) = le
-        && v > le
-    {
-        return Err(too_big(le));
-    }
-    T::try_from(v).map_err(|_| {
-        if v < 0 {
-            too_small(i64::from(i32::MIN))
-        } else {
-            too_big(i64::from(i32::MAX))
-        }
-    })
-}
-
-/// pydantic's lax int: integers, floats without a fraction, integer strings.
-fn py_int<T: TryFrom<i64>>(v: &Value, ge: Option<i64>, le: Option<i64>) -> Result<T, Invalid> {
-    let parsed = match v {
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                BigInt::Fits(i)
-            } else if n.as_u64().is_some() {
-                BigInt::Huge(false)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                if f.fract() != 0.0 || !f.is_finite() {
-                    return Err((
-                        "int_from_float",
-                        "Input should be a valid integer, got a number with a fractional part"
-                            .into(),
-                        None,
-                    ));
-                }
-                if f.abs() < 9.0e18 {
-                    // Exact: an integral f64 below 2^63 converts without loss.
-                    #[allow(clippy::cast_possible_truncation)]
-                    BigInt::Fits(f as i64)
-                } else {
-                    BigInt::Huge(f < 0.0)
-                }
-            }
-        }
-        Value::String(s) => parse_int_text(s).ok_or((
-            "int_parsing",
-            "Input should be a valid integer, unable to parse string as an integer".into(),
-            None,
-        ))?,
-        _ => return Err(("int_type", "Input should be a valid integer".into(), None)),
-    };
-    bounded(parsed, ge, le)
-}
-
-/// pydantic's Decimal: a JSON number (through its shortest text form, as Python's `str(float)`)
-/// or a decimal string; never rounded here.
-fn py_decimal(v: &Value, ge: Option<u64>, le: Option<u64>) -> Result<Decimal, Invalid> {
-    let d = match v {
-        Value::Number(n) => Decimal::parse(&n.to_string()),
-        Value::String(s) => Decimal::parse(s),
-        _ => {
-            return Err((
-                "decimal_type",
-                "Decimal input should be an integer, float, string or Decimal object".into(),
-                None,
-            ));
-        }
-    }
-    .ok_or((
-        "decimal_parsing",
-        "Input should be a valid decimal".into(),
-        None,
-    ))?;
-    if let Some(ge) = ge
-        && (d.is_negative() || d.cmp_int(ge) == std::cmp::Ordering::Less)
-    {
-        return Err((
-            "greater_than_equal",
-            format!("Input should be greater than or equal to {ge}"),
-            Some(json!({"ge": ge.to_string()})),
-        ));
-    }
-    if let Some(le) = le
-        && d.cmp_int(le) == std::cmp::Ordering::Greater
-    {
-        return Err((
-            "less_than_equal",
-            format!("Input should be less than or equal to {le}"),
-            Some(json!({"le": le.to_string()})),
-        ));
-    }
-    Ok(d)
 }
 
 #[cfg(test)]

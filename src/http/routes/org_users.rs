@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sqlx::PgConnection;
 use time::Date;
 use utoipa::IntoParams;
@@ -18,13 +18,16 @@ use uuid::Uuid;
 
 use crate::auth::policy::PasswordPolicy;
 use crate::domain::permissions::action;
-use crate::domain::{email, geo, people};
-use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::AppState;
+use crate::domain::{email, people};
 use crate::http::envelope::{Created, Envelope, NoContent};
-use crate::http::extract::{ApiJson, ApiQuery, parse_json_body, parse_uuid_param};
+use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
+use crate::http::extract::{ApiJson, ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
-use crate::http::routes::auth::step_up;
+use crate::http::state::AppState;
+use crate::http::step_up;
+use crate::http::validate::{
+    body_object, check_len, parse_iso_date, patch_field, profile_changes, too_long,
+};
 use crate::services;
 use crate::services::members::{self, Filter, MemberRow, Shape};
 use crate::services::onboarding::{self, NewMember, Refusal};
@@ -53,250 +56,6 @@ fn no_store(mut response: Response) -> Response {
 
 fn membership_id(raw: &str) -> ApiResult<Uuid> {
     parse_uuid_param("membership_id", raw)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared input helpers (also used by /self/profile).
-
-/// 422 `string_too_long` like pydantic's `max_length`.
-pub(crate) fn too_long(field: &str, value: &str, max: usize) -> FieldError {
-    FieldError::body(
-        &[field],
-        "string_too_long",
-        format!("String should have at most {max} characters"),
-        json!(value),
-    )
-    .with_ctx(json!({"max_length": max}))
-}
-
-pub(crate) fn check_len(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) {
-    if let Some(v) = value
-        && v.chars().count() > max
-    {
-        errors.push(too_long(field, v, max));
-    }
-}
-
-/// A country as stored: a value of at most two characters is kept as given (the legacy rule);
-/// a longer one is resolved by name or alias to its code, else refused.
-pub(crate) fn resolve_country(value: &str) -> Result<String, String> {
-    if value.chars().count() <= 2 {
-        return Ok(value.to_owned());
-    }
-    geo::find_country(value)
-        .map(|c| c.code.to_owned())
-        .ok_or_else(|| format!("Unsupported country: {value}"))
-}
-
-/// A state as stored: a subdivision name of `country` becomes its code; anything else of at
-/// most ten characters is kept as given; a longer unknown value is refused.
-pub(crate) fn resolve_state(country: Option<&str>, value: &str) -> Result<String, String> {
-    let known = country.and_then(|c| geo::find_subdivision(c, value));
-    if let Some(sub) = known
-        && !sub.name.eq_ignore_ascii_case(value.trim())
-    {
-        // Given as a code: stored as typed (the legacy kept "on" for Ontario).
-        return Ok(value.to_owned());
-    }
-    if let Some(sub) = known {
-        return Ok(sub.code.to_owned());
-    }
-    if value.chars().count() <= people::limits::STATE {
-        return Ok(value.to_owned());
-    }
-    None.ok_or_else(|| {
-        format!(
-            "Unsupported state '{value}' for country {}",
-            country.unwrap_or("None")
-        )
-    })
-}
-
-/// A PATCH body field: absent (`None`), or present with a trimmed value (`Some(None)` when null
-/// or blank).
-pub(crate) fn patch_field(
-    body: &Map<String, Value>,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<Option<String>> {
-    match body.get(field)? {
-        Value::Null => Some(None),
-        Value::String(s) => Some(people::clean(Some(s))),
-        other => {
-            errors.push(FieldError::body(
-                &[field],
-                "string_type",
-                "Input should be a valid string",
-                other.clone(),
-            ));
-            None
-        }
-    }
-}
-
-/// Profile changes shared by the admin and self PATCHes: field → new value.
-pub(crate) struct ProfileChanges {
-    pub fields: Vec<(&'static str, Option<String>)>,
-}
-
-const PROFILE_LIMITS: [(&str, usize); 12] = [
-    ("first_name", people::limits::FIRST_NAME),
-    ("middle_name", people::limits::MIDDLE_NAME),
-    ("last_name", people::limits::LAST_NAME),
-    ("preferred_name", people::limits::PREFERRED_NAME),
-    ("timezone", people::limits::TIMEZONE),
-    ("phone_number", people::limits::PHONE_NUMBER),
-    ("marital_status", people::limits::STATUS),
-    ("country", people::limits::COUNTRY),
-    ("state", people::limits::STATE),
-    ("address_line1", people::limits::ADDRESS_LINE),
-    ("address_line2", people::limits::ADDRESS_LINE),
-    ("postal_code", people::limits::POSTAL_CODE),
-];
-
-/// Reads, normalises and validates the given profile fields of a PATCH body.
-pub(crate) fn profile_changes(
-    body: &Map<String, Value>,
-    allowed: &[&'static str],
-    current_country: Option<&str>,
-    errors: &mut Vec<FieldError>,
-) -> ProfileChanges {
-    let mut fields = Vec::new();
-    for field in allowed {
-        let Some(value) = patch_field(body, field, errors) else {
-            continue;
-        };
-        let value = match (*field, value) {
-            ("marital_status", Some(v)) => match people::marital_status(&v) {
-                Some(m) => Some(m.to_owned()),
-                None => {
-                    errors.push(FieldError::value_error(
-                        "body",
-                        "marital_status",
-                        people::INVALID_MARITAL_STATUS,
-                        json!(v),
-                    ));
-                    continue;
-                }
-            },
-            ("country", Some(v)) => match resolve_country(&v) {
-                Ok(c) => Some(c),
-                Err(text) => {
-                    errors.push(FieldError::value_error("body", "country", &text, json!(v)));
-                    continue;
-                }
-            },
-            (_, v) => v,
-        };
-        fields.push((*field, value));
-    }
-    // The state is resolved against the country of the result.
-    let country = fields
-        .iter()
-        .find(|(f, _)| *f == "country")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| current_country.map(str::to_owned));
-    for (field, value) in fields.iter_mut() {
-        if *field == "state"
-            && let Some(v) = value.clone()
-        {
-            match resolve_state(country.as_deref(), &v) {
-                Ok(s) => *value = Some(s),
-                Err(text) => errors.push(FieldError::value_error("body", "state", &text, json!(v))),
-            }
-        }
-    }
-    for (field, value) in &fields {
-        if let Some((_, max)) = PROFILE_LIMITS.iter().find(|(f, _)| f == field) {
-            check_len(errors, field, value.as_deref(), *max);
-        }
-    }
-    ProfileChanges { fields }
-}
-
-/// Applies profile changes to the membership's profile (creating it when missing) and
-/// recomputes `full_name` from first and last name.
-pub(crate) async fn apply_profile(
-    conn: &mut PgConnection,
-    row: &MemberRow,
-    changes: &ProfileChanges,
-) -> sqlx::Result<()> {
-    let get = |name: &str, current: &Option<String>| -> Option<String> {
-        changes
-            .fields
-            .iter()
-            .find(|(f, _)| *f == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| current.clone())
-    };
-    let first = get("first_name", &row.first_name);
-    let last = get("last_name", &row.last_name);
-    let names_changed = changes
-        .fields
-        .iter()
-        .any(|(f, _)| *f == "first_name" || *f == "last_name");
-    let full_name = if names_changed || row.full_name.is_none() {
-        format!(
-            "{} {}",
-            first.as_deref().unwrap_or(""),
-            last.as_deref().unwrap_or("")
-        )
-        .trim()
-        .to_owned()
-    } else {
-        row.full_name.clone().unwrap_or_default()
-    };
-    let full_name: String = full_name.chars().take(people::limits::FULL_NAME).collect();
-    sqlx::query(
-        "INSERT INTO org_user_profiles (id, org_id, membership_id, full_name, first_name, middle_name, \
-         last_name, preferred_name, timezone, phone_number, marital_status, country, state, \
-         address_line1, address_line2, postal_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-         ON CONFLICT ON CONSTRAINT uq_org_user_profiles_org_membership DO UPDATE SET \
-         full_name = EXCLUDED.full_name, first_name = EXCLUDED.first_name, \
-         middle_name = EXCLUDED.middle_name, last_name = EXCLUDED.last_name, \
-         preferred_name = EXCLUDED.preferred_name, timezone = EXCLUDED.timezone, \
-         phone_number = EXCLUDED.phone_number, marital_status = EXCLUDED.marital_status, \
-         country = EXCLUDED.country, state = EXCLUDED.state, address_line1 = EXCLUDED.address_line1, \
-         address_line2 = EXCLUDED.address_line2, postal_code = EXCLUDED.postal_code, updated_at = now()",
-    )
-    .bind(Uuid::new_v4())
-    .bind(&row.org_id)
-    .bind(row.membership_id)
-    .bind(full_name)
-    .bind(first)
-    .bind(get("middle_name", &row.middle_name))
-    .bind(last)
-    .bind(get("preferred_name", &row.preferred_name))
-    .bind(get("timezone", &row.timezone))
-    .bind(get("phone_number", &row.phone_number))
-    .bind(get("marital_status", &row.marital_status))
-    .bind(get("country", &row.country))
-    .bind(get("state", &row.state))
-    .bind(get("address_line1", &row.address_line1))
-    .bind(get("address_line2", &row.address_line2))
-    .bind(get("postal_code", &row.postal_code))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) fn body_object(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
-    let value: Value = parse_json_body(bytes)?;
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(ApiError::validation(vec![FieldError::body(
-            &[],
-            "model_attributes_type",
-            "Input should be a valid dictionary or object to extract fields from",
-            other,
-        )])),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,14 +151,6 @@ pub struct OnboardingRequest {
     postal_code: Option<String>,
     temporary_password: Option<String>,
     employment_status: Option<String>,
-}
-
-/// Parses `YYYY-MM-DD`.
-pub(crate) fn parse_iso_date(raw: &str) -> Option<Date> {
-    let raw = raw.trim();
-    let raw = raw.split('T').next().unwrap_or(raw);
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(raw, &format).ok()
 }
 
 fn upper(v: Option<String>) -> Option<String> {
@@ -1004,7 +755,7 @@ pub async fn update_profile(
             .on_constraint("uq_users_org_email", duplicate)?;
     }
     if !changes.fields.is_empty() {
-        apply_profile(&mut tx, &before, &changes).await?;
+        services::profiles::apply(&mut tx, &before, &changes).await?;
     }
     let after = members::find(&mut tx, org, id)
         .await?

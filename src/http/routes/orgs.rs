@@ -10,11 +10,11 @@ use utoipa_axum::routes;
 
 use crate::config::TenancyMode;
 use crate::domain::org::OrgId;
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Created;
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::parse_json_body;
 use crate::http::guard::CurrentUser;
+use crate::http::state::AppState;
 use crate::services;
 use crate::services::orgs::{CreateError, Creator};
 

@@ -17,13 +17,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::auth::step_up;
-use crate::domain::permissions::{self, action};
-use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::AppState;
+use crate::domain::permissions::action;
 use crate::http::envelope::{Created, Envelope, NoContent};
-use crate::http::extract::{ApiQuery, parse_json_body, parse_uuid_param};
+use crate::http::error::{ApiError, ApiResult, ConstraintExt};
+use crate::http::extract::{ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
+use crate::http::step_up;
+use crate::http::validate::{
+    PageQuery, body, body_uuid, check_length, known_permissions, tri_state,
+};
 use crate::services;
 use crate::services::audit;
 use crate::services::roles::Role;
@@ -37,159 +40,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(invalidate_user_permissions))
         .routes(routes!(invalidate_org_permissions))
 }
-
-// ---------------------------------------------------------------------------------------------
-// Shared request helpers (also used by the department and ACL routes).
-
-/// `page` ≥ 1 (default 1) and `page_size` 1–100 (default 20), validated like FastAPI's
-/// `Query(ge=…, le=…)`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct PageQuery {
-    pub page: Option<i64>,
-    pub page_size: Option<i64>,
-}
-
-impl PageQuery {
-    /// `(offset, limit)`, or the 422 of the first out-of-range parameter.
-    pub fn bounds(&self) -> Result<(i64, i64), ApiError> {
-        let page = self.page.unwrap_or(1);
-        let size = self.page_size.unwrap_or(20);
-        if page < 1 {
-            return Err(range_error("page", page, "greater_than_equal", "ge", 1));
-        }
-        if size < 1 {
-            return Err(range_error(
-                "page_size",
-                size,
-                "greater_than_equal",
-                "ge",
-                1,
-            ));
-        }
-        if size > 100 {
-            return Err(range_error("page_size", size, "less_than_equal", "le", 100));
-        }
-        Ok(((page - 1).saturating_mul(size), size))
-    }
-}
-
-fn range_error(field: &str, value: i64, kind: &'static str, bound: &str, limit: i64) -> ApiError {
-    let relation = if bound == "ge" {
-        "greater than or equal to"
-    } else {
-        "less than or equal to"
-    };
-    ApiError::validation(vec![FieldError {
-        kind,
-        loc: vec![json!("query"), json!(field)],
-        msg: format!("Input should be {relation} {limit}"),
-        input: json!(value.to_string()),
-        ctx: Some(json!({ bound: limit })),
-    }])
-}
-
-/// Parses the JSON body after the permission checks (FastAPI validated bodies after its
-/// dependencies).
-pub fn body<T: serde::de::DeserializeOwned>(raw: &Bytes) -> Result<T, ApiError> {
-    parse_json_body(raw)
-}
-
-/// 422 `permissions: Value error, Unknown permission: a, b` when any code is not in the
-/// catalogue (DESIGN.md §4: rejected instead of silently dropped). Returns the codes
-/// de-duplicated in request order.
-pub fn known_permissions(codes: &[String]) -> Result<Vec<String>, ApiError> {
-    let unknown = permissions::unknown_codes(codes.iter().map(String::as_str));
-    if !unknown.is_empty() {
-        let label = if unknown.len() == 1 {
-            "Unknown permission"
-        } else {
-            "Unknown permissions"
-        };
-        return Err(ApiError::validation(vec![FieldError::value_error(
-            "body",
-            "permissions",
-            &format!("{label}: {}", unknown.join(", ")),
-            json!(codes),
-        )]));
-    }
-    let mut seen = HashSet::new();
-    Ok(codes
-        .iter()
-        .filter(|c| seen.insert(c.as_str()))
-        .cloned()
-        .collect())
-}
-
-/// 422 "<field>: String should have at least/most N characters".
-pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let len = value.chars().count();
-    let (kind, msg, ctx) = if len < min {
-        (
-            "string_too_short",
-            format!(
-                "String should have at least {min} character{}",
-                if min == 1 { "" } else { "s" }
-            ),
-            json!({"min_length": min}),
-        )
-    } else if len > max {
-        (
-            "string_too_long",
-            format!("String should have at most {max} characters"),
-            json!({"max_length": max}),
-        )
-    } else {
-        return Ok(());
-    };
-    Err(ApiError::validation(vec![
-        FieldError::body(&[field], kind, msg, json!(value)).with_ctx(ctx),
-    ]))
-}
-
-/// A UUID inside the body, with pydantic's message (the one the uuid crate prints, which is
-/// what pydantic-core uses): `role_ids.0: Input should be a valid UUID, invalid character: …`.
-pub fn body_uuid(loc: &[Value], raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|e| {
-        let text = pydantic_uuid_text(&e.to_string());
-        let mut full = vec![json!("body")];
-        full.extend(loc.iter().cloned());
-        ApiError::validation(vec![FieldError {
-            kind: "uuid_parsing",
-            loc: full,
-            msg: format!("Input should be a valid UUID, {text}"),
-            input: json!(raw),
-            ctx: Some(json!({"error": text})),
-        }])
-    })
-}
-
-/// The uuid crate pydantic-core was built with worded a bad character differently (and
-/// counted from 1): "invalid character: expected an optional prefix of `urn:uuid:` followed
-/// by [0-9a-fA-F-], found `n` at 1". Other messages are kept as they are.
-fn pydantic_uuid_text(current: &str) -> String {
-    let parsed = current
-        .strip_prefix("invalid character: found `")
-        .and_then(|rest| rest.split_once("` at "))
-        .and_then(|(ch, at)| at.trim().parse::<usize>().ok().map(|i| (ch, i)));
-    match parsed {
-        Some((ch, index)) => format!(
-            "invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `{ch}` at {}",
-            index + 1
-        ),
-        None => current.to_owned(),
-    }
-}
-
-/// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`.
-pub fn tri_state<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
-}
-
-// ---------------------------------------------------------------------------------------------
 
 /// RoleOut: the stored name title-cased ("ORG ADMIN" → "Org Admin").
 #[derive(Serialize, utoipa::ToSchema)]
@@ -647,40 +497,6 @@ pub async fn invalidate_org_permissions(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_bounds_follow_fastapi_limits() {
-        let q = |page, page_size| PageQuery { page, page_size };
-        assert_eq!(q(None, None).bounds().unwrap(), (0, 20));
-        assert_eq!(q(Some(2), Some(2)).bounds().unwrap(), (2, 2));
-        assert_eq!(
-            q(None, Some(101)).bounds().unwrap_err().message,
-            "page_size: Input should be less than or equal to 100"
-        );
-        assert_eq!(
-            q(None, Some(0)).bounds().unwrap_err().message,
-            "page_size: Input should be greater than or equal to 1"
-        );
-        assert_eq!(
-            q(Some(0), None).bounds().unwrap_err().message,
-            "page: Input should be greater than or equal to 1"
-        );
-    }
-
-    #[test]
-    fn unknown_permissions_are_listed() {
-        let codes = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            known_permissions(&codes(&["user.view", "x", "y", "x"]))
-                .unwrap_err()
-                .message,
-            "permissions: Value error, Unknown permissions: x, y"
-        );
-        assert_eq!(
-            known_permissions(&codes(&["user.view", "role.view", "user.view"])).unwrap(),
-            codes(&["user.view", "role.view"])
-        );
-    }
 
     #[test]
     fn names_are_collapsed_and_title_cased() {

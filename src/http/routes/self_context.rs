@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
+use crate::http::state::AppState;
 use crate::services;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -7,14 +7,14 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::org_users::{apply_profile, body_object, profile_changes};
 use crate::domain::geo;
 use crate::domain::permissions::action;
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
-use crate::http::routes::auth::step_up;
+use crate::http::state::AppState;
+use crate::http::step_up;
+use crate::http::validate::{body_object, profile_changes};
 use crate::services;
 use crate::services::members;
 use crate::timefmt;
@@ -112,7 +112,7 @@ pub async fn patch_profile(
         let detail = members::detail(&mut tx, &before).await?;
         return Ok(Envelope(detail));
     }
-    apply_profile(&mut tx, &before, &changes).await?;
+    services::profiles::apply(&mut tx, &before, &changes).await?;
     let after = members::find_by_user(&mut tx, org, user.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;

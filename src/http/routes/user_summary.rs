@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::ApiResult;
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::ApiResult;
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
 use crate::services;
 
 pub fn router() -> OpenApiRouter<AppState> {

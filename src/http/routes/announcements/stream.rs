@@ -25,9 +25,9 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::domain::membership::{self, Gate};
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::state::AppState;
 use crate::pubsub::{Event, stopped};
 use crate::services;
 

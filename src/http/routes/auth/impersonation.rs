@@ -9,15 +9,15 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::step_up;
 use crate::domain::membership::{self, Gate};
 use crate::domain::permissions::action;
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::http::guard::CurrentUser;
 use crate::http::session::{self, Impersonation, SessionSubject};
+use crate::http::state::AppState;
+use crate::http::step_up;
 use crate::services;
 use crate::services::audit::{self, AuditEntry};
 

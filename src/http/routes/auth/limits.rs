@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::cache::{Cache, CacheError};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 fn unavailable(err: CacheError) -> ApiError {
     tracing::error!(error = %err, "rate-limit store unavailable; refusing the request");

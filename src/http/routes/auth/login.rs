@@ -6,19 +6,20 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{IdentityAuth, limits};
+use super::limits;
 use crate::auth::password::check_input_limits;
 use crate::auth::recovery::hash_remember_device_token;
 use crate::domain::email;
 use crate::domain::membership::{self, Gate};
 use crate::domain::org::OrgId;
 use crate::domain::permissions;
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ApiJson;
+use crate::http::guard::IdentityAuth;
 use crate::http::middleware::ClientIp;
 use crate::http::session::{self, SessionSubject};
+use crate::http::state::AppState;
 use crate::services;
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -6,21 +6,14 @@ mod limits;
 mod login;
 mod mfa;
 mod session;
-pub mod step_up;
+mod step_up;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::http::AppState;
-use crate::http::tenant::bearer_token;
-use crate::http::token::{self, TokenView};
-use crate::services;
-use crate::services::identities::Identity;
+use crate::http::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -63,71 +56,6 @@ async fn no_store(req: Request, next: Next) -> Response {
         h.insert("expires", HeaderValue::from_static("0"));
     }
     response
-}
-
-/// Identity-only authentication (`/auth/orgs`, select-org, MFA verify/enrol): a pre-org or an
-/// access token names an identity; no tenant is resolved, so a stray `X-Org-Id` is ignored.
-pub struct IdentityAuth {
-    pub identity: Identity,
-    pub claims: TokenView,
-    pub raw_token: String,
-}
-
-impl FromRequestParts<AppState> for IdentityAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let raw = bearer_token(&parts.headers)
-            .ok_or_else(|| ApiError::unauthorized("Missing authentication token"))?;
-        let claims = token::decode(state, raw)?;
-        let identity_id: Option<Uuid> = match claims.typ.as_str() {
-            "pre_org" => claims.sub_uuid(),
-            "access" => match claims.iid_uuid() {
-                Some(iid) => Some(iid),
-                None => {
-                    let Some(user_id) = claims.sub_uuid() else {
-                        return Err(ApiError::unauthorized("Invalid token"));
-                    };
-                    let mut conn = state.db.acquire().await?;
-                    sqlx::query_scalar("SELECT identity_id FROM users WHERE id = $1")
-                        .bind(user_id)
-                        .fetch_optional(&mut *conn)
-                        .await?
-                }
-            },
-            _ => {
-                return Err(ApiError::unauthorized(
-                    "Unsupported token type for identity resolution",
-                ));
-            }
-        };
-        let inactive = || ApiError::unauthorized("Identity not found or inactive");
-        let identity_id = identity_id.ok_or_else(inactive)?;
-        let mut conn = state.db.acquire().await?;
-        let identity = services::identities::find_by_id(&mut conn, identity_id)
-            .await?
-            .ok_or_else(inactive)?;
-        if !identity.is_active {
-            return Err(inactive());
-        }
-        // A revoked access token (logout, password change, refresh reuse) must not reach
-        // select-org, or it could mint a fresh session and undo the revocation.
-        if claims.typ == "access"
-            && claims
-                .tv
-                .is_some_and(|tv| tv != i64::from(identity.token_version))
-        {
-            return Err(ApiError::unauthorized("Token revoked"));
-        }
-        Ok(Self {
-            identity,
-            claims,
-            raw_token: raw.to_owned(),
-        })
-    }
 }
 
 /// `code_type` of MFA verification requests.

@@ -17,12 +17,12 @@ use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
 use crate::domain::membership::{self, Gate};
 use crate::domain::permissions;
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
 use crate::http::envelope::{Envelope, NoContent};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::parse_json_body;
 use crate::http::guard::{self, CurrentUser, PasswordChange};
 use crate::http::session::{self, Impersonation, SessionSubject};
+use crate::http::state::AppState;
 use crate::http::tenant::Tenant;
 use crate::http::token::{self, TokenView};
 use crate::services;
@@ -61,9 +61,7 @@ async fn user_for_tenant(
     }
     let identity_id = match claims.iid_uuid() {
         Some(iid) => iid,
-        None => sqlx::query_scalar("SELECT identity_id FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
+        None => services::users::identity_id(conn, user_id)
             .await?
             .ok_or_else(mismatch)?,
     };

@@ -1,85 +1,21 @@
-//! Step-up MFA (contract §4.7): the guard that asks for it and `POST /auth/step-up/verify`.
+//! `POST /auth/step-up/verify` (contract §4.7): answers the challenge the step-up guard
+//! (`http/step_up.rs`) issued.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{CodeType, limits};
 use crate::auth::{recovery, totp};
-use crate::error::{ApiError, ApiResult};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
-use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
+use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::session;
+use crate::http::state::AppState;
+use crate::http::step_up::STEP_UP_TTL;
 use crate::http::token;
 use crate::services;
-
-/// Step-up tokens and challenges live five minutes.
-const STEP_UP_TTL: i64 = 300;
-
-/// When an action needs step-up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum When {
-    /// Only when the org requires two-factor and lists the action (most actions).
-    OrgPolicy,
-    /// Whenever the org lists the action, whatever `require_two_factor` says (admin MFA reset).
-    Listed,
-    /// Always (recovery-code regeneration, self MFA reset).
-    Always,
-}
-
-/// Passes when step-up is not needed or `X-Step-Up-Token` is a valid step-up token for this
-/// user, org and action; otherwise answers 403 `step_up_mfa_required` with a fresh challenge.
-/// Step-up tokens are reusable for their five minutes, as in the legacy service.
-pub async fn require<M: GuardMode>(
-    state: &AppState,
-    user: &CurrentUser<M>,
-    headers: &HeaderMap,
-    action: &str,
-    when: When,
-) -> Result<(), ApiError> {
-    if when != When::Always {
-        let mut conn = state.db.acquire().await?;
-        let policy = services::org_settings::auth_policy(&mut conn, user.org_id.as_str()).await?;
-        let needed = match when {
-            When::OrgPolicy => policy.require_two_factor && policy.requires_action(action),
-            When::Listed => policy.requires_action(action),
-            When::Always => true,
-        };
-        if !needed {
-            return Ok(());
-        }
-    }
-    let presented = headers
-        .get("x-step-up-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
-    if let Some(raw) = presented
-        && let Ok(claims) = token::decode(state, raw)
-        && claims.typ == "step_up"
-        && claims.sub_uuid() == Some(user.user_id)
-        && claims.org.as_deref() == Some(user.org_id.as_str())
-        && claims.action.as_deref() == Some(action)
-    {
-        return Ok(());
-    }
-    let challenge = session::mint_short(
-        state,
-        "step_up_challenge",
-        user.user_id,
-        Some(user.org_id.as_str()),
-        Some(action),
-        STEP_UP_TTL,
-    )?;
-    Err(ApiError::coded(
-        StatusCode::FORBIDDEN,
-        "step_up_mfa_required",
-        "Step-up MFA verification required",
-        json!({"step_up_required": true, "challenge_token": challenge, "action": action}),
-    ))
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct StepUpRequest {

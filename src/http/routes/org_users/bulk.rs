@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use time::Date;
 
-use super::{Admin, no_store, onboarding_context, parse_iso_date};
+use super::{Admin, no_store, onboarding_context};
 use crate::domain::{email, geo, people};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::AppState;
 use crate::http::envelope::Envelope;
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::state::AppState;
+use crate::http::validate::parse_iso_date;
 use crate::services;
 use crate::services::onboarding::{self, NewMember};
 
