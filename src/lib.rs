@@ -11,5 +11,6 @@ pub mod error;
 pub mod http;
 pub mod pubsub;
 pub mod services;
+pub mod storage;
 pub mod telemetry;
 pub mod timefmt;
