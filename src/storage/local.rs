@@ -175,7 +175,9 @@ impl LocalStore {
     }
 
     /// Checks the query of a `GET /assets/local-content` (legacy URLs included). `key` is the
-    /// decoded query value, checked as signed, before it is parsed.
+    /// decoded query value, checked as signed, before it is parsed. Upload URLs minted by the
+    /// legacy service carry this same formula (and needed a token and an `assets` row there);
+    /// a route that still honours them must demand both, as they bind nothing else.
     pub fn verify_read(
         &self,
         key: &str,

@@ -215,7 +215,7 @@ impl Backend<'_> {
                 let Some((file, info)) = l.open(key).await? else {
                     return Ok(None);
                 };
-                let stream = tokio_util::io::ReaderStream::new(file);
+                let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
                 Ok(Some(ObjectBody {
                     info,
                     stream: Box::pin(stream),
