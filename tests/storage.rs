@@ -154,6 +154,10 @@ async fn failed_local_puts_leave_nothing_and_keep_the_previous_object() {
         .await
         .unwrap_err();
     assert!(matches!(err, PutError::TooLarge { max_bytes } if max_bytes == PDF.len() as u64 + 1));
+    assert_eq!(
+        err.content_error().unwrap().to_string(),
+        "File exceeds maximum allowed size of 0 MB"
+    );
     assert_eq!(files_under(&root), Vec::<PathBuf>::new());
 
     // The client goes away mid-body.
@@ -169,6 +173,7 @@ async fn failed_local_puts_leave_nothing_and_keep_the_previous_object() {
         .await
         .unwrap_err();
     assert!(matches!(err, PutError::Body(_)), "{err:?}");
+    assert!(err.content_error().is_none());
     assert_eq!(files_under(&root), Vec::<PathBuf>::new());
 
     // A failed replacement leaves the previous bytes intact; a good one replaces them.
@@ -282,6 +287,10 @@ async fn a_file_at_the_size_limit_streams_to_disk_without_being_buffered() {
         .await
         .unwrap_err();
     assert!(matches!(err, PutError::TooLarge { .. }));
+    assert_eq!(
+        err.content_error().unwrap().to_string(),
+        "File exceeds maximum allowed size of 50 MB"
+    );
     assert_eq!(backend.head(&key2).await.unwrap(), None);
     assert_eq!(files_under(&incoming), Vec::<PathBuf>::new());
 }

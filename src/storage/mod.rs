@@ -142,6 +142,21 @@ pub enum PutError {
     Storage(StorageError),
 }
 
+impl PutError {
+    /// The client-facing rule the upload broke, with its legacy text (`File exceeds maximum
+    /// allowed size of <N> MB`, `File content does not match …`); `None` for transport and
+    /// server failures.
+    pub fn content_error(&self) -> Option<ContentError> {
+        match self {
+            Self::TooLarge { max_bytes } => Some(ContentError::TooLarge {
+                max_mb: max_bytes / content::MIB,
+            }),
+            Self::Content(e) => Some(e.clone()),
+            Self::Body(_) | Self::Io(_) | Self::Storage(_) => None,
+        }
+    }
+}
+
 /// One backend, resolved for new keys or for a stored row.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend<'a> {
