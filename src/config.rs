@@ -334,6 +334,9 @@ pub struct Settings {
     pub announcement_stream_max: Duration,
     /// Events buffered per open stream; a client further behind is disconnected.
     pub announcement_stream_buffer: usize,
+    /// Object storage (`STORAGE_PROVIDER`, `GCS_*`, `LOCAL_UPLOAD_DIR`, …), parsed in
+    /// `storage::config`.
+    pub storage: crate::storage::StorageSettings,
 }
 
 /// Values the legacy production validation refuses for `SECRET_KEY` (trimmed, case-insensitive).
@@ -704,6 +707,9 @@ impl Settings {
             r.problem("ANNOUNCEMENT_STREAM_BUFFER", "must be at least 1");
         }
 
+        let (storage, storage_problems) = crate::storage::StorageSettings::parse(env);
+        r.problems.extend(storage_problems);
+
         let settings = Settings {
             database,
             redis_url: r.secret("REDIS_URL"),
@@ -759,6 +765,7 @@ impl Settings {
             ),
             announcement_stream_max: Duration::from_secs_f64(announcement_stream_max.max(1.0)),
             announcement_stream_buffer: announcement_stream_buffer.max(1),
+            storage,
             environment,
         };
         (settings, r.problems)
@@ -835,6 +842,7 @@ impl Settings {
         if self.allowed_origins.is_empty() {
             push("ALLOWED_ORIGINS", "must list the frontend origin(s)");
         }
+        out.extend(self.storage.production_problems());
         out
     }
 

@@ -10,5 +10,6 @@ pub mod domain;
 pub mod http;
 pub mod pubsub;
 pub mod services;
+pub mod storage;
 pub mod telemetry;
 pub mod timefmt;

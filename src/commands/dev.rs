@@ -2,7 +2,8 @@
 //!
 //! 1. Development defaults are injected into the merged environment before the settings are
 //!    parsed (settings are immutable afterwards): `ENVIRONMENT=development`, pretty logs, the
-//!    usual frontend dev origins. `ENVIRONMENT=production` is refused.
+//!    usual frontend dev origins, object storage on the local disk in `.sole/uploads`.
+//!    `ENVIRONMENT=production` is refused.
 //! 2. Missing JWT keys, `SECRET_KEY`, `FERNET_KDF_SALT` and `SEED_ADMIN_PASSWORD` are generated
 //!    once into `.sole/` (files of mode 0600) and reused on the next start, with a loud warning.
 //! 3. Without `DATABASE_URL`: the local PostgreSQL (`postgres://localhost/sole`, as the current
@@ -55,6 +56,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         .context("cannot read the working directory")?
         .join(STATE_DIR);
     apply_defaults(&mut env);
+    apply_storage_defaults(&mut env, args.port);
     let secrets = ensure_secrets(&mut env, &state_dir)?;
     if !secrets.generated.is_empty() || !secrets.reused.is_empty() {
         warn_secrets(&secrets, &state_dir);
@@ -134,6 +136,24 @@ fn apply_defaults(env: &mut EnvMap) {
     ];
     for (key, value) in defaults {
         if env.get(key).is_none_or(|v| v.trim().is_empty()) {
+            env.set(key, value);
+        }
+    }
+}
+
+/// Object storage on the local disk under `.sole/uploads`, with upload and download URLs
+/// pointing at this server (unless the environment chose otherwise). With `--port 0` the port
+/// is unknown until bound, so `PUBLIC_BASE_URL` keeps its default.
+fn apply_storage_defaults(env: &mut EnvMap, port: u16) {
+    let mut defaults = vec![
+        ("STORAGE_PROVIDER", "local".to_owned()),
+        ("LOCAL_UPLOAD_DIR", format!("{STATE_DIR}/uploads")),
+    ];
+    if port != 0 {
+        defaults.push(("PUBLIC_BASE_URL", format!("http://localhost:{port}")));
+    }
+    for (key, value) in defaults {
+        if unset(env, key) {
             env.set(key, value);
         }
     }
@@ -724,6 +744,20 @@ fn banner(
             "in-process (REDIS_URL is not set)"
         }
     );
+    let storage = &settings.storage;
+    match storage.provider {
+        crate::storage::Provider::Local => println!(
+            "  Storage:  local files in {}",
+            storage.local_upload_dir.display()
+        ),
+        crate::storage::Provider::Gcs => println!(
+            "  Storage:  GCS bucket {}",
+            storage
+                .gcs_bucket
+                .as_deref()
+                .unwrap_or("(GCS_BUCKET is not set)")
+        ),
+    }
     let password = secrets
         .dev_password
         .as_ref()

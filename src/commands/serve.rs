@@ -60,7 +60,7 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Pool, cache and the rest of the shared state. Nothing here connects: the first request
+/// Pool, cache, storage and the rest of the shared state. Nothing here connects: the first request
 /// does, so startup takes milliseconds and `/health/live` answers at once.
 pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let db = crate::db::runtime_pool(&settings).map_err(|e| Reported::new(2, e.to_string()))?;
@@ -76,5 +76,13 @@ pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     };
     let auth = crate::http::AuthContext::from_settings(&settings)
         .map_err(|e| Reported::new(2, format!("{e:#}")))?;
-    Ok(AppState::new(settings, db, cache, Arc::new(auth)))
+    let storage = crate::storage::Storage::from_settings(&settings)
+        .map_err(|e| Reported::new(2, e.to_string()))?;
+    Ok(AppState::new(
+        settings,
+        db,
+        cache,
+        Arc::new(auth),
+        Arc::new(storage),
+    ))
 }

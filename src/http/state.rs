@@ -25,10 +25,18 @@ pub struct AppState {
     /// The announcement event hub (one Redis subscription per process) and the shutdown
     /// notification open streams observe.
     pub announcements: Arc<crate::pubsub::Hub>,
+    /// Object storage (local files or GCS), with its clients built once at startup.
+    pub storage: Arc<crate::storage::Storage>,
 }
 
 impl AppState {
-    pub fn new(settings: Arc<Settings>, db: PgPool, cache: Cache, auth: Arc<AuthContext>) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        db: PgPool,
+        cache: Cache,
+        auth: Arc<AuthContext>,
+        storage: Arc<crate::storage::Storage>,
+    ) -> Self {
         let announcements = Arc::new(crate::pubsub::Hub::new(&settings, &cache));
         Self {
             settings,
@@ -37,6 +45,7 @@ impl AppState {
             auth,
             started: Instant::now(),
             announcements,
+            storage,
         }
     }
 }

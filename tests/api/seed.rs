@@ -675,6 +675,10 @@ async fn serve_dev_from_an_empty_directory_creates_migrates_seeds_and_serves() {
     assert!(out.contains("org default: 87 created"), "{out}");
     assert!(out.contains("/docs"), "{out}");
     assert!(out.contains("in-process"), "{out}");
+    assert!(
+        out.contains("Storage:  local files in .sole/uploads"),
+        "{out}"
+    );
     assert!(out.contains("DEVELOPMENT SECRETS"), "{out}");
     // A password the user gave is never echoed.
     assert!(!out.contains(PASSWORD), "{out}");
