@@ -107,6 +107,8 @@ fn migration_files() -> i64 {
         .count() as i64
 }
 
+/// Where a legacy database's core differs from the baseline (a default stored in another form).
+const LEGACY_CORE_AT_HEAD_SQL: &str = include_str!("../fixtures/legacy-schema/05-core-at-head.sql");
 /// The DDL of the legacy tables beyond the core, as the legacy service left them at Alembic head
 /// (tests/fixtures/legacy-schema, from the contracts' pg_dump output), in load order.
 const LEGACY_DOMAIN_SQL: [&str; 3] = [
@@ -135,8 +137,8 @@ const DOMAIN_TABLES: [&str; 11] = [
     "assets",
 ];
 
-/// A database as the legacy service left it at `alembic`: the core schema (the baseline is its
-/// exact copy), the legacy domain tables, Alembic's bookkeeping, and data. The announcement
+/// A database as the legacy service left it at `alembic`: the core schema (the baseline and
+/// 05-core-at-head.sql), the legacy domain tables, Alembic's bookkeeping, and data. The announcement
 /// tables are left out; tests that want them add [`LEGACY_ANNOUNCEMENTS_SQL`] or their own.
 async fn legacy_database(alembic: &str) -> String {
     let db = empty_database().await;
@@ -144,6 +146,9 @@ async fn legacy_database(alembic: &str) -> String {
     conn.execute(BASELINE_SQL)
         .await
         .expect("legacy core schema");
+    conn.execute(LEGACY_CORE_AT_HEAD_SQL)
+        .await
+        .expect("legacy core defaults");
     for sql in LEGACY_DOMAIN_SQL {
         conn.execute(sql).await.expect("legacy domain schema");
     }
@@ -419,6 +424,8 @@ async fn migrate_creates_the_core_schema_on_an_empty_database() {
         ("numeric", "NO")
     );
     assert_eq!((fixed.precision, fixed.scale), (Some(10), Some(4)));
+    // As the legacy schema stores it (DEFAULT '0'), not as the baseline wrote it (DEFAULT 0).
+    assert_eq!(fixed.default_expr.as_deref(), Some("'0'::numeric"));
     let years = by_name("org_settings.min_service_duration_years");
     assert_eq!(years.is_nullable, "YES");
     assert_eq!((years.precision, years.scale), (Some(6), Some(2)));
