@@ -2,7 +2,9 @@
 
 use std::process::Output;
 
-use sqlx::{Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection};
+
+use sole::db::migrator::ALEMBIC_HEAD;
 
 use crate::helpers::{connect, empty_database, fresh_database, url_for};
 
@@ -105,26 +107,55 @@ fn migration_files() -> i64 {
         .count() as i64
 }
 
-/// A database as the legacy service left it at `alembic`: the core schema (the baseline is its
-/// exact copy), Alembic's bookkeeping, a domain table `sole` does not know, and data.
+/// Where a legacy database's core differs from the baseline (a default stored in another form).
+const LEGACY_CORE_AT_HEAD_SQL: &str = include_str!("../fixtures/legacy-schema/05-core-at-head.sql");
+/// The DDL of the legacy tables beyond the core, as the legacy service left them at Alembic head
+/// (tests/fixtures/legacy-schema, from the contracts' pg_dump output), in load order.
+const LEGACY_DOMAIN_SQL: [&str; 3] = [
+    include_str!("../fixtures/legacy-schema/20-stock.sql"),
+    include_str!("../fixtures/legacy-schema/30-loans.sql"),
+    include_str!("../fixtures/legacy-schema/40-documents.sql"),
+];
+const LEGACY_ANNOUNCEMENTS_SQL: &str =
+    include_str!("../fixtures/legacy-schema/10-announcements.sql");
+const DOMAIN_MIGRATION_SQL: &str =
+    include_str!("../../migrations/20261207015949_legacy_domain_schema.sql");
+const DOMAIN_MIGRATION: &str = "20261207015949 legacy domain schema";
+
+/// Every table of the legacy domain, as the domain migration creates them.
+const DOMAIN_TABLES: [&str; 11] = [
+    "employee_stock_grants",
+    "vesting_events",
+    "loan_applications",
+    "loan_workflow_stages",
+    "loan_documents",
+    "loan_repayments",
+    "stock_grant_reservations",
+    "pbgc_mid_term_rates",
+    "org_document_folders",
+    "org_document_templates",
+    "assets",
+];
+
+/// A database as the legacy service left it at `alembic`: the core schema (the baseline and
+/// 05-core-at-head.sql), the legacy domain tables, Alembic's bookkeeping, and data. The announcement
+/// tables are left out; tests that want them add [`LEGACY_ANNOUNCEMENTS_SQL`] or their own.
 async fn legacy_database(alembic: &str) -> String {
     let db = empty_database().await;
     let mut conn = connect(&db).await;
     conn.execute(BASELINE_SQL)
         .await
         .expect("legacy core schema");
+    conn.execute(LEGACY_CORE_AT_HEAD_SQL)
+        .await
+        .expect("legacy core defaults");
+    for sql in LEGACY_DOMAIN_SQL {
+        conn.execute(sql).await.expect("legacy domain schema");
+    }
     conn.execute(
         "CREATE TABLE alembic_version (
              version_num varchar(32) NOT NULL,
              CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
-         );
-         CREATE TABLE loan_applications (
-             id uuid PRIMARY KEY,
-             org_id varchar NOT NULL,
-             org_membership_id uuid NOT NULL,
-             amount numeric(18, 2) NOT NULL,
-             CONSTRAINT fk_loan_app_org_membership FOREIGN KEY (org_id, org_membership_id)
-                 REFERENCES org_memberships (org_id, id) ON DELETE CASCADE
          );
          INSERT INTO orgs (id, name, slug, status) VALUES
              ('legacy-co', 'Legacy Co', 'legacy-co', 'ACTIVE'),
@@ -141,9 +172,34 @@ async fn legacy_database(alembic: &str) -> String {
              VALUES ('00000000-0000-4000-8000-000000000003', 'legacy-co',
                      '00000000-0000-4000-8000-000000000002', 'legacy-co-admin', 'ACTIVE', 'ACTIVE',
                      'ACCEPTED');
-         INSERT INTO loan_applications (id, org_id, org_membership_id, amount)
+         INSERT INTO employee_stock_grants (id, org_id, org_membership_id, grant_date, total_shares,
+                                            exercise_price, status, vesting_strategy)
+             VALUES ('00000000-0000-4000-8000-000000000007', 'legacy-co',
+                     '00000000-0000-4000-8000-000000000003', '2023-08-01', 5000, 17, 'ACTIVE',
+                     'SCHEDULED');
+         INSERT INTO vesting_events (id, org_id, grant_id, vest_date, shares)
+             VALUES ('00000000-0000-4000-8000-000000000008', 'legacy-co',
+                     '00000000-0000-4000-8000-000000000007', '2024-08-01', 1666);
+         INSERT INTO loan_applications (
+                 id, org_id, org_membership_id, status, version, as_of_date, selection_mode,
+                 selection_value_snapshot, shares_to_exercise, total_exercisable_shares_snapshot,
+                 purchase_price, down_payment_amount, loan_principal, interest_type,
+                 repayment_method, term_months, nominal_annual_rate_percent,
+                 estimated_monthly_payment, total_payable_amount, total_interest_amount,
+                 quote_inputs_snapshot, quote_option_snapshot, allocation_strategy,
+                 allocation_snapshot, org_settings_snapshot, eligibility_result_snapshot)
              VALUES ('00000000-0000-4000-8000-000000000004', 'legacy-co',
-                     '00000000-0000-4000-8000-000000000003', 12345.67);
+                     '00000000-0000-4000-8000-000000000003', 'SUBMITTED', 1, '2026-12-07',
+                     'SHARES', 726, 726, 1666, 12342, 0, 12342, 'FIXED', 'BALLOON', 12, 5.5, 0,
+                     13020.81, 678.81, '{}', '{}', 'OLDEST_VESTED_FIRST', '[]', '{}', '{}');
+         INSERT INTO stock_grant_reservations (id, org_id, org_membership_id, grant_id,
+                                               loan_application_id, shares_reserved)
+             VALUES ('00000000-0000-4000-8000-000000000009', 'legacy-co',
+                     '00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000007',
+                     '00000000-0000-4000-8000-000000000004', 726);
+         INSERT INTO pbgc_mid_term_rates (year, month, annual_rate_percent, monthly_rate_percent,
+                                          source_url, fetched_at)
+             VALUES (2026, 11, 4.12, 0.3372, 'https://www.pbgc.gov/', now());
          INSERT INTO audit_logs (id, org_id, action, resource_type, resource_id)
              VALUES ('00000000-0000-4000-8000-000000000005', 'legacy-co', 'user.onboarded', 'user',
                      'x');",
@@ -158,6 +214,137 @@ async fn legacy_database(alembic: &str) -> String {
     db
 }
 
+/// [`legacy_database`] at Alembic head with the legacy announcement tables too: every table
+/// the legacy service had.
+async fn legacy_head_database() -> String {
+    let db = legacy_database(ALEMBIC_HEAD).await;
+    let mut conn = connect(&db).await;
+    conn.execute(LEGACY_ANNOUNCEMENTS_SQL)
+        .await
+        .expect("legacy announcement tables");
+    db
+}
+
+/// pg_dump: on PATH, else the newest of Debian's versioned installs.
+fn pg_dump_program() -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pg_dump"))
+            .find(|p| p.is_file())
+    });
+    if let Some(path) = on_path {
+        return path;
+    }
+    let mut installed: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let major = entry.file_name().to_str()?.parse().ok()?;
+            let path = entry.path().join("bin/pg_dump");
+            path.is_file().then_some((major, path))
+        })
+        .collect();
+    installed.sort();
+    installed
+        .pop()
+        .map(|(_, path)| path)
+        .expect("pg_dump is neither on PATH nor under /usr/lib/postgresql/*/bin: install the PostgreSQL client")
+}
+
+/// Tables only the migration tools use; they are not part of the compared schema.
+const BOOKKEEPING_TABLES: [&str; 3] = [
+    "_sqlx_migrations",
+    "_sole_alembic_adoption",
+    "alembic_version",
+];
+
+/// True when `statement` names `public.<table>` (and not a longer name that starts with it).
+fn names_table(statement: &str, table: &str) -> bool {
+    let qualified = format!("public.{table}");
+    statement.match_indices(&qualified).any(|(at, _)| {
+        statement[at + qualified.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+/// `pg_dump --schema-only` of `db` as a sorted list of statements: comments, blank lines, SET
+/// and psql meta-commands (\restrict carries a random key) dropped, ownership and privileges
+/// never dumped, and the bookkeeping tables left out.
+async fn schema_dump(db: &str) -> Vec<String> {
+    let out = tokio::process::Command::new(pg_dump_program())
+        .args(["--schema-only", "--no-owner", "--no-privileges", "--dbname"])
+        .arg(url_for(db))
+        .output()
+        .await
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8(out.stdout).expect("pg_dump writes UTF-8");
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in dump.lines() {
+        let trimmed = line.trim();
+        let skipped = trimmed.is_empty()
+            || trimmed.starts_with("--")
+            || trimmed.starts_with('\\')
+            || (current.is_empty()
+                && (trimmed.starts_with("SET ")
+                    || trimmed.starts_with("SELECT pg_catalog.set_config(")));
+        if skipped {
+            continue;
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(line);
+        if trimmed.ends_with(';') {
+            statements.push(std::mem::take(&mut current));
+        }
+    }
+    assert!(
+        current.is_empty(),
+        "unterminated statement in the dump: {current}"
+    );
+    statements.retain(|s| !BOOKKEEPING_TABLES.iter().any(|t| names_table(s, t)));
+    statements.sort();
+    statements
+}
+
+/// Statements of `left` missing from `right`.
+fn missing_from<'a>(left: &'a [String], right: &[String]) -> Vec<&'a str> {
+    left.iter()
+        .filter(|s| !right.contains(s))
+        .map(String::as_str)
+        .collect()
+}
+
+/// Asserts two normalised dumps are equal; on failure prints the statements only one side has.
+fn assert_same_schema(left_name: &str, left: &[String], right_name: &str, right: &[String]) {
+    if left == right {
+        return;
+    }
+    let listed = |statements: Vec<&str>| {
+        if statements.is_empty() {
+            "(none)".to_owned()
+        } else {
+            statements.join("\n\n")
+        }
+    };
+    let only_left = listed(missing_from(left, right));
+    let only_right = listed(missing_from(right, left));
+    panic!(
+        "the schemas differ ({} vs {} statements)\n\n--- only in {left_name}:\n{only_left}\n\n+++ only in {right_name}:\n{only_right}\n",
+        left.len(),
+        right.len(),
+    );
+}
+
 #[tokio::test]
 async fn migrate_creates_the_core_schema_on_an_empty_database() {
     let db = empty_database().await;
@@ -169,12 +356,20 @@ async fn migrate_creates_the_core_schema_on_an_empty_database() {
         out.stdout
     );
 
+    // The domain tables come from their own migration, after the baseline.
+    assert!(
+        out.stdout.contains(&format!("applied {DOMAIN_MIGRATION}")),
+        "{}",
+        out.stdout
+    );
+
     let mut conn = connect(&db).await;
-    for table in sole::db::migrator::CORE_TABLES {
+    for table in sole::db::migrator::CORE_TABLES
+        .into_iter()
+        .chain(DOMAIN_TABLES)
+    {
         assert!(table_exists(&mut conn, table).await, "{table} missing");
     }
-    // Domain tables are not part of the baseline (announcements come from a later migration).
-    assert!(!table_exists(&mut conn, "loan_applications").await);
     assert!(!table_exists(&mut conn, "alembic_version").await);
 
     // Columns: types, scale, NOT NULL, defaults, and order where the legacy schema added late.
@@ -229,6 +424,8 @@ async fn migrate_creates_the_core_schema_on_an_empty_database() {
         ("numeric", "NO")
     );
     assert_eq!((fixed.precision, fixed.scale), (Some(10), Some(4)));
+    // As the legacy schema stores it (DEFAULT '0'), not as the baseline wrote it (DEFAULT 0).
+    assert_eq!(fixed.default_expr.as_deref(), Some("'0'::numeric"));
     let years = by_name("org_settings.min_service_duration_years");
     assert_eq!(years.is_nullable, "YES");
     assert_eq!((years.precision, years.scale), (Some(6), Some(2)));
@@ -440,11 +637,12 @@ async fn migrate_adopts_a_legacy_database_at_alembic_head() {
         .await
         .expect("alembic version kept");
     assert_eq!(version, "c4d5e6f7a8b9");
-    let amount: String = sqlx::query_scalar("SELECT amount::text FROM loan_applications")
-        .fetch_one(&mut conn)
-        .await
-        .expect("domain row kept");
-    assert_eq!(amount, "12345.67");
+    let principal: String =
+        sqlx::query_scalar("SELECT loan_principal::text FROM loan_applications")
+            .fetch_one(&mut conn)
+            .await
+            .expect("domain row kept");
+    assert_eq!(principal, "12342.000000");
     assert_eq!(
         scalar_i64(&mut conn, "SELECT count(*) FROM audit_logs_legacy_co").await,
         1
@@ -893,4 +1091,218 @@ async fn adopting_a_legacy_database_keeps_its_announcement_tables() {
     // And a database `sole` created has exactly the legacy names.
     let mut fresh = connect(&fresh_database().await).await;
     assert_eq!(announcement_schema(&mut fresh).await, legacy_schema);
+}
+
+/// Writes one audit row and one journal entry for `org` and returns the partitions they landed in.
+async fn write_partitioned_rows(conn: &mut PgConnection, org: &str) -> (String, String) {
+    let audit: String = sqlx::query_scalar(
+        "INSERT INTO audit_logs (id, org_id, action, resource_type, resource_id)
+         VALUES (gen_random_uuid(), $1, 'stock_grant.created', 'stock_grant', 'g')
+         RETURNING tableoid::regclass::text",
+    )
+    .bind(org)
+    .fetch_one(&mut *conn)
+    .await
+    .expect("audit row");
+    let journal: String = sqlx::query_scalar(
+        "INSERT INTO journal_entries (id, org_id, amount, currency, debit_account, credit_account)
+         VALUES (gen_random_uuid(), $1, 12342.00, 'USD', 'loans receivable', 'cash')
+         RETURNING tableoid::regclass::text",
+    )
+    .bind(org)
+    .fetch_one(&mut *conn)
+    .await
+    .expect("journal entry");
+    (audit, journal)
+}
+
+/// The dump lines the fixtures quote as `-- pg_dump: <line>` (see 30-loans.sql).
+fn quoted_dump_lines() -> Vec<&'static str> {
+    LEGACY_DOMAIN_SQL
+        .iter()
+        .flat_map(|sql| sql.lines())
+        .filter_map(|line| line.trim().strip_prefix("-- pg_dump: "))
+        .collect()
+}
+
+#[tokio::test]
+async fn migrate_gives_a_legacy_database_and_an_empty_one_the_same_schema() {
+    // A database the legacy service migrated to Alembic head, adopted.
+    let legacy = legacy_head_database().await;
+    let out = migrate(&legacy, &[]).await;
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("adopted legacy schema"),
+        "{}",
+        out.stdout
+    );
+
+    // An empty database, migrated, with the same two orgs (their partitions are schema too).
+    let fresh = empty_database().await;
+    migrate(&fresh, &[]).await.assert_ok();
+    connect(&fresh)
+        .await
+        .execute(
+            "INSERT INTO orgs (id, name, slug, status) VALUES
+                 ('legacy-co', 'Legacy Co', 'legacy-co', 'ACTIVE'),
+                 ('late-org', 'Late Org', 'late-org', 'ACTIVE')",
+        )
+        .await
+        .expect("orgs");
+    migrate(&fresh, &[]).await.assert_ok();
+
+    let legacy_schema = schema_dump(&legacy).await;
+    let fresh_schema = schema_dump(&fresh).await;
+    // Not a comparison of two empty lists: every domain table is in both.
+    for table in DOMAIN_TABLES {
+        let create = format!("CREATE TABLE public.{table} (");
+        assert!(
+            fresh_schema.iter().any(|s| s.starts_with(&create)),
+            "{table} is not in the dump"
+        );
+    }
+    assert_same_schema(
+        "the adopted legacy database",
+        &legacy_schema,
+        "the database sole created",
+        &fresh_schema,
+    );
+
+    // What the contracts' dumps print, the database sole created prints too.
+    let fresh_lines: Vec<&str> = fresh_schema
+        .iter()
+        .flat_map(|s| s.lines())
+        .map(|l| l.trim().trim_end_matches(','))
+        .collect();
+    let quoted = quoted_dump_lines();
+    assert_eq!(quoted.len(), 8, "the value-set CHECKs of 30-loans.sql");
+    for line in quoted {
+        assert!(
+            fresh_lines.contains(&line.trim_end_matches(',')),
+            "not in the dump: {line}"
+        );
+    }
+
+    // Per-org partitions of audit_logs and journal_entries take rows on both databases.
+    for db in [&legacy, &fresh] {
+        let mut conn = connect(db).await;
+        for (org, suffix) in [("legacy-co", "legacy_co"), ("late-org", "late_org")] {
+            assert_eq!(
+                write_partitioned_rows(&mut conn, org).await,
+                (
+                    format!("audit_logs_{suffix}"),
+                    format!("journal_entries_{suffix}")
+                ),
+                "{db}"
+            );
+        }
+    }
+}
+
+/// Each domain table's oid and data file: a table that was rewritten or recreated gets a new one.
+async fn domain_table_files(conn: &mut PgConnection) -> Vec<(String, i64, i64)> {
+    sqlx::query_as(
+        "SELECT relname::text, oid::bigint, relfilenode::bigint FROM pg_class
+          WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1) ORDER BY 1",
+    )
+    .bind(DOMAIN_TABLES.as_slice())
+    .fetch_all(&mut *conn)
+    .await
+    .expect("domain tables")
+}
+
+#[tokio::test]
+async fn the_domain_migration_changes_nothing_on_an_adopted_database() {
+    let db = legacy_head_database().await;
+    let mut conn = connect(&db).await;
+
+    // Run on its own over the legacy tables, the migration leaves the schema as it was.
+    let legacy_schema = schema_dump(&db).await;
+    conn.execute(DOMAIN_MIGRATION_SQL)
+        .await
+        .expect("the domain migration runs over the legacy tables");
+    assert_same_schema(
+        "the legacy database",
+        &legacy_schema,
+        "the legacy database after the domain migration",
+        &schema_dump(&db).await,
+    );
+
+    // Through `sole migrate` while the legacy service is writing to every domain table (an open
+    // transaction holding the lock its writes take): it neither waits for those writes nor
+    // blocks them, is recorded as applied, leaves the tables neither recreated nor rewritten,
+    // keeps their rows, and the PBGC sequence goes on from the legacy rows.
+    let files = domain_table_files(&mut conn).await;
+    assert_eq!(files.len(), DOMAIN_TABLES.len());
+    let mut writer = connect(&db).await;
+    let mut writes = writer.begin().await.expect("begin");
+    (&mut *writes)
+        .execute(sqlx::AssertSqlSafe(format!(
+            "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
+            DOMAIN_TABLES.join(", ")
+        )))
+        .await
+        .expect("the legacy service's write locks");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), migrate(&db, &[]))
+        .await
+        .expect("sole migrate waited for the legacy service's open writes");
+    writes.rollback().await.expect("rollback");
+    out.assert_ok();
+    assert!(
+        out.stdout.contains(&format!("applied {DOMAIN_MIGRATION}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(domain_table_files(&mut conn).await, files);
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM _sqlx_migrations
+              WHERE description = 'legacy domain schema' AND success"
+        )
+        .await,
+        1
+    );
+    for (table, rows) in [
+        ("employee_stock_grants", 1),
+        ("vesting_events", 1),
+        ("loan_applications", 1),
+        ("stock_grant_reservations", 1),
+        ("pbgc_mid_term_rates", 1),
+    ] {
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .expect("count");
+        assert_eq!(count, rows, "{table}");
+    }
+    let next_id: i32 = sqlx::query_scalar(
+        "INSERT INTO pbgc_mid_term_rates (year, month, annual_rate_percent, source_url, fetched_at)
+         VALUES (2026, 12, 4.20, 'https://www.pbgc.gov/', now()) RETURNING id",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("a new PBGC rate");
+    assert_eq!(next_id, 2);
+
+    // The legacy foreign keys act as before: a membership takes its grants, events, loans and
+    // reservations with it.
+    sqlx::query("DELETE FROM org_memberships WHERE id = '00000000-0000-4000-8000-000000000003'")
+        .execute(&mut conn)
+        .await
+        .expect("delete the membership");
+    for table in [
+        "employee_stock_grants",
+        "vesting_events",
+        "loan_applications",
+        "stock_grant_reservations",
+    ] {
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .expect("count");
+        assert_eq!(count, 0, "{table} kept a row of the deleted membership");
+    }
 }
