@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod geo;
+pub mod loans;
 pub mod membership;
 pub mod org;
 pub mod people;
