@@ -74,6 +74,7 @@ macro_rules! string_enum {
 }
 
 pub mod error;
+pub mod pbgc;
 pub mod workflow;
 
 pub use error::LoanError;
