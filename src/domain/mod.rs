@@ -1,5 +1,6 @@
 //! Validated domain types.
 
+pub mod decimal;
 pub mod email;
 pub mod geo;
 pub mod loans;
