@@ -1,10 +1,19 @@
-//! The loan domain as pure rules: the application state machine and stage lifecycle, the quote
-//! engine, the repayment schedule, repayments and payment status, the CSV export layout and the
-//! PBGC rate page parser. No SQL and no HTTP: the services load rows and hand them over, the
-//! handlers turn [`LoanError`] into the 400 envelope.
+//! The loan domain as pure rules: no SQL and no HTTP. The services load rows and hand them
+//! over; the handlers turn a [`LoanError`] into the 400 envelope
+//! `{"code", "message", "data": null, "details"}`.
 //!
-//! Arithmetic reproduces the legacy service's Python `Decimal` results and string forms (the
-//! contracts name the scale of every field); nothing here uses floating point.
+//! - [`workflow`]: loan statuses, stage types and statuses, document types; [`workflow::transition`]
+//!   (the state machine) and [`workflow::stage_transition`] (the stage lifecycle) return the new
+//!   state with its side effects in legacy order, or the exact legacy refusal.
+//! - [`quote`]: the quote engine over the stock engine's output (vested shares per grant,
+//!   reservations, eligibility) and the loan policy.
+//! - [`schedule`]: base, remaining and what-if schedules; the repayment waterfall.
+//! - [`repayments`]: payment status at a date, the amounts of the next repayment, completion.
+//! - [`export`]: the CSV layouts of the schedule exports.
+//! - [`pbgc`]: the PBGC mid-term rate page parser.
+//!
+//! Arithmetic reproduces the legacy service's Python `Decimal` results and string forms
+//! ([`crate::domain::decimal::PyDec`]); nothing here uses floating point.
 
 /// Declares an enum whose variants are the legacy strings of a value set, with `ALL` in the
 /// legacy order, `as_str`, `parse` (exact, case-sensitive like the legacy enums) and serde as
@@ -75,6 +84,11 @@ macro_rules! string_enum {
 
 pub mod error;
 pub mod pbgc;
+pub mod quote;
+pub mod repayments;
+pub mod schedule;
+pub mod terms;
+pub mod wire;
 pub mod workflow;
 
 pub use error::LoanError;
