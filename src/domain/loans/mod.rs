@@ -83,6 +83,7 @@ macro_rules! string_enum {
 }
 
 pub mod error;
+pub mod export;
 pub mod pbgc;
 pub mod quote;
 pub mod repayments;
