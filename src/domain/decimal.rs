@@ -1716,19 +1716,80 @@ impl std::ops::Mul for PyDec {
 }
 
 impl fmt::Display for PyDec {
-    /// Python's `str(Decimal)`.
+    /// Python's `str(Decimal)`. Amounts (no exponent form) are written without allocating,
+    /// since schedules print hundreds of them per answer.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&python_str(
-            self.negative,
-            &self.coefficient.to_string(),
-            i64::from(self.exponent),
-        ))
+        let mut buf = [0u8; 40];
+        let mut start = buf.len();
+        let mut rest = self.coefficient;
+        loop {
+            start -= 1;
+            buf[start] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        // ASCII digits only, so this cannot fail.
+        let digits = std::str::from_utf8(&buf[start..]).unwrap_or("0");
+        let exponent = i64::from(self.exponent);
+        let left_digits = exponent + i64::try_from(digits.len()).unwrap_or(0);
+        if exponent > 0 || left_digits <= -6 {
+            return f.write_str(&python_str(self.negative, digits, exponent));
+        }
+        if self.negative {
+            f.write_str("-")?;
+        }
+        if left_digits <= 0 {
+            f.write_str("0.")?;
+            for _ in 0..-left_digits {
+                f.write_str("0")?;
+            }
+            f.write_str(digits)
+        } else {
+            let (int_part, frac_part) =
+                digits.split_at(usize::try_from(left_digits).unwrap_or(digits.len()));
+            f.write_str(int_part)?;
+            if frac_part.is_empty() {
+                Ok(())
+            } else {
+                f.write_str(".")?;
+                f.write_str(frac_part)
+            }
+        }
+    }
+}
+
+/// A fixed buffer for the `str()` of a [`PyDec`]: amounts serialize without allocating.
+struct StrBuf {
+    bytes: [u8; 96],
+    len: usize,
+}
+
+impl fmt::Write for StrBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
 impl serde::Serialize for PyDec {
     /// The wire form of a decimal: its `str()` as a JSON string.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use fmt::Write as _;
+        let mut buf = StrBuf {
+            bytes: [0; 96],
+            len: 0,
+        };
+        if write!(buf, "{self}").is_ok()
+            && let Ok(text) = std::str::from_utf8(&buf.bytes[..buf.len])
+        {
+            return serializer.serialize_str(text);
+        }
+        // Only an exponent form longer than the buffer gets here.
         serializer.collect_str(self)
     }
 }
@@ -1862,6 +1923,38 @@ mod py_dec_tests {
         assert_eq!(PyDec::parse("1.2.3"), None);
         assert_eq!(PyDec::parse(""), None);
         assert_eq!(PyDec::parse("abc"), None);
+    }
+
+    #[test]
+    fn str_matches_python_for_every_form() {
+        let cases = [
+            ("0", "0"),
+            ("-0", "-0"),
+            ("0.00", "0.00"),
+            ("-0.00", "-0.00"),
+            ("0.000001", "0.000001"),
+            ("0.0000001", "1E-7"),
+            ("0E-7", "0E-7"),
+            ("0E-6", "0.000000"),
+            ("1E+3", "1E+3"),
+            ("2500.000000", "2500.000000"),
+            ("-12.5", "-12.5"),
+            (
+                "0.005416666666666666666666666667",
+                "0.005416666666666666666666666667",
+            ),
+            (
+                "8.333333333333333333333333333E-8",
+                "8.333333333333333333333333333E-8",
+            ),
+            (
+                "123456789012345678901234567890123456",
+                "123456789012345678901234567890123456",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(d(text).to_string(), want, "{text}");
+        }
     }
 
     #[test]
