@@ -8,3 +8,4 @@ pub mod membership;
 pub mod org;
 pub mod people;
 pub mod permissions;
+pub mod stock;
