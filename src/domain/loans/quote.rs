@@ -2,22 +2,28 @@
 //! grants, purchase price, down payment, principal, the policy checks and one option per
 //! (interest type × repayment method) with its payment, total and interest.
 //!
-//! Vesting and eligibility are the stock engine's: the caller passes each grant's vested
-//! shares at the quote date, the member's active reservations per grant and the eligibility
-//! result, and this module prices them. Arithmetic is Python's `Decimal` default context
-//! ([`PyDec`]) with the explicit roundings of the contract (ROUND_HALF_UP to cents, ROUND_FLOOR
-//! for the percent share count), so every figure and its string form is the legacy one.
+//! Vesting, eligibility and the oldest-first split of the shares over the grants are the stock
+//! engine's ([`crate::domain::stock`]): the caller passes the member's grants, the shares their
+//! reservations hold and the engine's eligibility result, and this module prices them.
+//! Arithmetic is Python's `Decimal` default context ([`PyDec`]) with the explicit roundings of
+//! the contract (ROUND_HALF_UP to cents, ROUND_FLOOR for the percent share count), so every
+//! figure and its string form is the legacy one.
+
+use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use super::LoanError;
 use super::schedule::{annuity_payment, monthly_rate};
 use super::terms::{ALLOCATION_STRATEGY, InterestType, RepaymentMethod, SelectionMode};
 use crate::domain::decimal::{PyDec, Rounding, py_str, serde_py_str};
+use crate::domain::stock::eligibility::Eligibility;
+use crate::domain::stock::reservations::{allocate as split_over_grants, available_shares};
+use crate::domain::stock::vesting::StockGrant;
 
 /// The request of `POST /me/loan-applications/quote` (and of the re-quotes of PATCH, submit
 /// and the admin edit), after the HTTP layer's validation (`selection_value > 0`,
@@ -52,47 +58,21 @@ pub struct LoanPolicy {
     pub down_payment_percent: Option<Decimal>,
 }
 
-/// One ACTIVE grant of the member as the stock engine sees it at the quote date.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GrantPosition {
-    pub grant_id: Uuid,
-    pub grant_date: Date,
-    /// Breaks ties between grants of the same date (quirk Q28), then `grant_id`.
-    pub created_at: OffsetDateTime,
-    /// Vested shares at the quote date (capped at the grant's total by the engine).
-    pub vested_shares: i64,
-    /// numeric(18,6), used at full precision.
-    pub exercise_price: Decimal,
-    /// Shares of this grant held by the member's SUBMITTED / IN_REVIEW / ACTIVE reservations.
-    /// For an admin re-quote, without the loan's own reservations (quirk Q10).
-    pub reserved_shares: i64,
-}
-
-/// One reason of the eligibility result (`{code, message}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct EligibilityReason {
-    pub code: String,
-    pub message: String,
-}
-
-/// The stock engine's eligibility result at the quote date (stock contract §5), in the key
-/// order of the quote answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct EligibilityResult {
-    pub eligible_to_exercise: bool,
-    pub total_granted_shares: i64,
-    pub total_vested_shares: i64,
-    pub total_unvested_shares: i64,
-    pub reasons: Vec<EligibilityReason>,
-}
-
 /// Everything a quote depends on.
 #[derive(Clone, Copy, Debug)]
 pub struct QuoteInputs<'a> {
     pub request: &'a QuoteRequest,
     pub policy: &'a LoanPolicy,
-    pub eligibility: &'a EligibilityResult,
-    pub grants: &'a [GrantPosition],
+    /// The member's ACTIVE grants, ordered by `created_at, id`: grants of the same date give
+    /// their shares in this order (the legacy order was undefined, quirk 28).
+    pub grants: &'a [StockGrant],
+    /// Shares held per grant by the member's SUBMITTED / IN_REVIEW / ACTIVE reservations on
+    /// these grants (`stock::reservations::reserved_by_grant`). For the admin re-quote of a
+    /// submitted loan, without the loan's own reservations (quirk Q10).
+    pub reserved_by_grant: &'a HashMap<Uuid, i64>,
+    /// The stock engine's eligibility at the quote date (`stock::eligibility::evaluate` on
+    /// the totals of `grants`).
+    pub eligibility: &'a Eligibility,
     /// The newest non-null PBGC annual rate (§9.5), the VARIABLE base rate.
     pub pbgc_annual_rate_percent: Option<Decimal>,
 }
@@ -164,7 +144,7 @@ pub struct Quote {
     #[serde(with = "serde_py_str")]
     pub loan_principal: Decimal,
     pub options: Vec<QuoteOption>,
-    pub eligibility_result: EligibilityResult,
+    pub eligibility_result: Eligibility,
     pub allocation_strategy: &'static str,
     pub allocation: Vec<AllocationItem>,
 }
@@ -296,36 +276,32 @@ pub fn derived_selection_value(
     }
 }
 
-/// Oldest grant first (ties by creation time, then id), each giving what is not reserved.
+/// The stock engine's oldest-first split of `shares`, priced: each grant's purchase is its
+/// full-precision exercise price times its shares, rounded to cents; the line shows the price
+/// rounded to cents (4.125 → "4.13").
 fn allocate(
-    grants: &[GrantPosition],
+    grants: &[StockGrant],
+    reserved_by_grant: &HashMap<Uuid, i64>,
     shares: i64,
+    as_of: Date,
 ) -> Result<(Decimal, Vec<AllocationItem>), LoanError> {
-    let mut ordered: Vec<&GrantPosition> = grants.iter().collect();
-    ordered.sort_by_key(|g| (g.grant_date, g.created_at, g.grant_id));
-    let mut remaining = shares;
+    let (split, _unplaced) = split_over_grants(grants, reserved_by_grant, shares, as_of);
     let mut total = PyDec::ZERO;
-    let mut items = Vec::new();
-    for grant in ordered {
-        if remaining <= 0 {
-            break;
-        }
-        let free = (grant.vested_shares - grant.reserved_shares).max(0);
-        if free <= 0 {
+    let mut items = Vec::with_capacity(split.len());
+    for part in split {
+        let Some(grant) = grants.iter().find(|g| g.id == part.grant_id) else {
             continue;
-        }
-        let take = free.min(remaining);
+        };
         let price = PyDec::from_decimal(grant.exercise_price);
-        let purchase = cents(price * PyDec::from_i64(take))?;
+        let purchase = cents(price * PyDec::from_i64(part.shares))?;
         items.push(AllocationItem {
-            grant_id: grant.grant_id,
-            grant_date: grant.grant_date,
-            shares: take,
+            grant_id: grant.id,
+            grant_date: grant.schedule.grant_date,
+            shares: part.shares,
             exercise_price: cents(price)?,
             purchase_price: purchase,
         });
         total = total + PyDec::from_decimal(purchase);
-        remaining -= take;
     }
     Ok((cents(total)?, items))
 }
@@ -376,13 +352,22 @@ pub fn quote(inputs: QuoteInputs<'_>) -> Result<Quote, LoanError> {
     let QuoteInputs {
         request,
         policy,
-        eligibility,
         grants,
+        reserved_by_grant,
+        eligibility,
         pbgc_annual_rate_percent,
     } = inputs;
-    let total_vested: i64 = grants.iter().map(|g| g.vested_shares).sum();
-    let total_reserved: i64 = grants.iter().map(|g| g.reserved_shares).sum();
-    let available = (total_vested - total_reserved).max(0);
+    let as_of = request.as_of_date;
+    let total_vested = grants
+        .iter()
+        .filter(|g| g.is_active())
+        .fold(0i64, |acc, g| {
+            acc.saturating_add(g.schedule.vesting_at(as_of).vested)
+        });
+    let total_reserved = reserved_by_grant
+        .values()
+        .fold(0i64, |acc, r| acc.saturating_add(*r));
+    let available = available_shares(total_vested, total_reserved);
 
     if !eligibility.eligible_to_exercise {
         return Err(LoanError::new(
@@ -392,7 +377,7 @@ pub fn quote(inputs: QuoteInputs<'_>) -> Result<Quote, LoanError> {
         ));
     }
     let shares = shares_to_exercise(request.selection_mode, request.selection_value, available)?;
-    let (purchase_price, allocation) = allocate(grants, shares)?;
+    let (purchase_price, allocation) = allocate(grants, reserved_by_grant, shares, as_of)?;
 
     let down_payment_amount = if policy.require_down_payment {
         let percent = PyDec::from_decimal(policy.down_payment_percent.unwrap_or_default());
@@ -551,9 +536,13 @@ pub fn validate_idempotency_key(raw: Option<&str>) -> Result<Option<String>, Loa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::stock::eligibility::{MemberFacts, evaluate};
+    use crate::domain::stock::policy::StockPolicy;
+    use crate::domain::stock::values::{GrantStatus, VestingStrategy};
+    use crate::domain::stock::vesting::{Schedule, VestingEvent, vesting_totals};
     use rust_decimal_macros::dec;
     use serde_json::Value;
-    use time::macros::{date, datetime};
+    use time::macros::date;
 
     /// Exchanges copied from the golden samples (testdata/extract_recorded.py).
     fn recorded(name: &str) -> Value {
@@ -570,43 +559,73 @@ mod tests {
         )
     }
 
-    /// The sample borrower of §4.6: G1 2023-01-15 at 2.50 (3000 of 4000 vested on
-    /// 2026-12-07, 4000 from 2027-01-15), G2 2025-03-01 at 4.125 (1000, immediate).
-    fn borrower(as_of: Date, reserved_g1: i64) -> (Vec<GrantPosition>, EligibilityResult) {
+    fn grant(
+        id: Uuid,
+        day: Date,
+        price: Decimal,
+        total: i64,
+        events: &[(Date, i64)],
+    ) -> StockGrant {
+        StockGrant {
+            id,
+            membership_id: Uuid::nil(),
+            exercise_price: price,
+            status: GrantStatus::Active,
+            schedule: Schedule {
+                strategy: if events.is_empty() {
+                    VestingStrategy::Immediate
+                } else {
+                    VestingStrategy::Scheduled
+                },
+                grant_date: day,
+                total_shares: total,
+                events: events
+                    .iter()
+                    .map(|&(vest_date, shares)| VestingEvent { vest_date, shares })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The sample borrower of §4.6: G1 2023-01-15, 4000 at 2.50, 1000 a year from
+    /// 2024-01-15 (3000 vested on 2026-12-07); G2 2025-03-01, 1000 at 4.125, immediate.
+    /// Loaded in creation order (G1 first).
+    fn borrower_grants() -> Vec<StockGrant> {
         let (g1, g2) = grant_ids();
-        let g1_vested = if as_of >= date!(2027 - 01 - 15) {
-            4000
-        } else {
-            3000
+        vec![
+            grant(
+                g1,
+                date!(2023 - 01 - 15),
+                dec!(2.500000),
+                4000,
+                &[
+                    (date!(2024 - 01 - 15), 1000),
+                    (date!(2025 - 01 - 15), 1000),
+                    (date!(2026 - 01 - 15), 1000),
+                    (date!(2027 - 01 - 15), 1000),
+                ],
+            ),
+            grant(g2, date!(2025 - 03 - 01), dec!(4.125000), 1000, &[]),
+        ]
+    }
+
+    /// An active member who started in 2020, under `stock_policy`.
+    fn eligibility(grants: &[StockGrant], stock_policy: &StockPolicy, as_of: Date) -> Eligibility {
+        let member = MemberFacts {
+            employment_status: Some("ACTIVE".into()),
+            platform_status: Some("ACTIVE".into()),
+            employment_start_date: Some(date!(2020 - 01 - 01)),
         };
-        let grants = vec![
-            // Loaded newest first, as the legacy query orders them.
-            GrantPosition {
-                grant_id: g2,
-                grant_date: date!(2025 - 03 - 01),
-                created_at: datetime!(2026-12-07 0:30 UTC),
-                vested_shares: 1000,
-                exercise_price: dec!(4.125000),
-                reserved_shares: 0,
-            },
-            GrantPosition {
-                grant_id: g1,
-                grant_date: date!(2023 - 01 - 15),
-                created_at: datetime!(2026-12-07 0:29 UTC),
-                vested_shares: g1_vested,
-                exercise_price: dec!(2.500000),
-                reserved_shares: reserved_g1,
-            },
-        ];
-        let vested = g1_vested + 1000;
-        let eligibility = EligibilityResult {
-            eligible_to_exercise: true,
-            total_granted_shares: 5000,
-            total_vested_shares: vested,
-            total_unvested_shares: 5000 - vested,
-            reasons: vec![],
-        };
-        (grants, eligibility)
+        evaluate(&member, stock_policy, &vesting_totals(grants, as_of), as_of)
+    }
+
+    fn rules_off() -> StockPolicy {
+        StockPolicy {
+            min_vested_shares_to_exercise: None,
+            enforce_min_vested_to_exercise: false,
+            min_service_duration_years: None,
+            enforce_service_duration_rule: false,
+        }
     }
 
     /// The org policy of the samples after `PUT /org/settings` (fixed 6.5, margin 1.125, 6..60).
@@ -665,17 +684,37 @@ mod tests {
     const TODAY: Date = date!(2026 - 12 - 07);
     const PBGC: Option<Decimal> = Some(dec!(3.8100));
 
-    /// Runs the recorded request against the borrower and compares the whole answer (or the
-    /// whole error) with the recording.
+    /// Runs the recorded request against the borrower (with `reserved_g1` shares of G1 held
+    /// by other loans) and compares the whole answer, or the whole error, with the recording.
     fn check_recorded(name: &str, policy: &LoanPolicy, pbgc: Option<Decimal>, reserved_g1: i64) {
+        check_member(
+            name,
+            policy,
+            pbgc,
+            reserved_g1,
+            &borrower_grants(),
+            &rules_off(),
+        );
+    }
+
+    fn check_member(
+        name: &str,
+        policy: &LoanPolicy,
+        pbgc: Option<Decimal>,
+        reserved_g1: i64,
+        grants: &[StockGrant],
+        stock_policy: &StockPolicy,
+    ) {
         let rec = recorded(name);
         let req = request(&rec["request"], TODAY);
-        let (grants, eligibility) = borrower(req.as_of_date, reserved_g1);
+        let reserved: HashMap<Uuid, i64> = [(grant_ids().0, reserved_g1)].into_iter().collect();
+        let eligibility = eligibility(grants, stock_policy, req.as_of_date);
         let got = quote(QuoteInputs {
             request: &req,
             policy,
+            grants,
+            reserved_by_grant: &reserved,
             eligibility: &eligibility,
-            grants: &grants,
             pbgc_annual_rate_percent: pbgc,
         });
         match got {
@@ -794,54 +833,31 @@ mod tests {
     }
 
     #[test]
-    fn ineligibility_reasons_pass_through_in_order() {
-        let rec = recorded("quote 400 exercise_ineligible (service duration + min vested)");
-        let req = request(&rec["request"], TODAY);
-        let (grants, mut eligibility) = borrower(TODAY, 0);
-        eligibility.eligible_to_exercise = false;
-        eligibility.reasons = vec![
-            EligibilityReason {
-                code: "INSUFFICIENT_SERVICE_DURATION".into(),
-                message: "Minimum service duration is 10.00 years".into(),
-            },
-            EligibilityReason {
-                code: "BELOW_MIN_VESTED_THRESHOLD".into(),
-                message: "Minimum vested shares required is 100000".into(),
-            },
-        ];
-        let err = quote(QuoteInputs {
-            request: &req,
-            policy: &policy(),
-            eligibility: &eligibility,
-            grants: &grants,
-            pbgc_annual_rate_percent: PBGC,
-        })
-        .unwrap_err();
-        assert_eq!(
-            json!({"code": err.code, "message": err.message, "details": err.details}),
-            rec["response"]
-        );
-        // No grants at all: the engine says NO_VESTED_SHARES.
-        let rec = recorded("quote 400 exercise_ineligible (no grants)");
-        let none = EligibilityResult {
-            eligible_to_exercise: false,
-            total_granted_shares: 0,
-            total_vested_shares: 0,
-            total_unvested_shares: 0,
-            reasons: vec![EligibilityReason {
-                code: "NO_VESTED_SHARES".into(),
-                message: "No vested shares are available to exercise".into(),
-            }],
+    fn ineligibility_comes_from_the_stock_engine_in_order() {
+        // Service 10 years and 100000 vested shares required: two reasons, in that order.
+        let strict = StockPolicy {
+            min_vested_shares_to_exercise: Some(100_000),
+            enforce_min_vested_to_exercise: true,
+            min_service_duration_years: Some(dec!(10.00)),
+            enforce_service_duration_rule: true,
         };
-        let err = quote(QuoteInputs {
-            request: &request(&rec["request"], TODAY),
-            policy: &policy(),
-            eligibility: &none,
-            grants: &[],
-            pbgc_annual_rate_percent: PBGC,
-        })
-        .unwrap_err();
-        assert_eq!(err.details, rec["response"]["details"]);
+        check_member(
+            "quote 400 exercise_ineligible (service duration + min vested)",
+            &policy(),
+            PBGC,
+            0,
+            &borrower_grants(),
+            &strict,
+        );
+        // A member without grants: NO_VESTED_SHARES.
+        check_member(
+            "quote 400 exercise_ineligible (no grants)",
+            &policy(),
+            PBGC,
+            0,
+            &[],
+            &rules_off(),
+        );
     }
 
     /// §4.6 A–E, by their numbers in the contract text.
@@ -1040,21 +1056,15 @@ mod tests {
     }
 
     #[test]
-    fn allocation_is_oldest_first_with_stable_ties() {
+    fn allocation_is_oldest_first_and_keeps_the_load_order_on_ties() {
         let (g1, g2) = grant_ids();
-        let same_day = |id, created_at, vested| GrantPosition {
-            grant_id: id,
-            grant_date: date!(2024 - 01 - 01),
-            created_at,
-            vested_shares: vested,
-            exercise_price: dec!(1.000000),
-            reserved_shares: 0,
-        };
+        let day = date!(2024 - 01 - 01);
+        // Same grant date: the order given (creation order) decides.
         let grants = [
-            same_day(g1, datetime!(2024-01-02 0:00 UTC), 100),
-            same_day(g2, datetime!(2024-01-01 0:00 UTC), 100),
+            grant(g2, day, dec!(1.000000), 100, &[]),
+            grant(g1, day, dec!(1.000000), 100, &[]),
         ];
-        let (_, items) = allocate(&grants, 150).unwrap();
+        let (total, items) = allocate(&grants, &HashMap::new(), 150, TODAY).unwrap();
         assert_eq!(
             items
                 .iter()
@@ -1062,14 +1072,19 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(g2, 100), (g1, 50)]
         );
+        assert_eq!(total.to_string(), "150.00");
         // Over-reserved grants give nothing and never a negative count.
-        let grants = [GrantPosition {
-            reserved_shares: 150,
-            ..same_day(g1, datetime!(2024-01-01 0:00 UTC), 100)
-        }];
-        let (total, items) = allocate(&grants, 10).unwrap();
+        let reserved: HashMap<Uuid, i64> = [(g2, 150), (g1, 100)].into_iter().collect();
+        let (total, items) = allocate(&grants, &reserved, 10, TODAY).unwrap();
         assert!(items.is_empty());
         assert_eq!(total.to_string(), "0.00");
+        // Cancelled grants count for nothing.
+        let cancelled = StockGrant {
+            status: GrantStatus::Cancelled,
+            ..grant(g1, day, dec!(1.000000), 100, &[])
+        };
+        let (_, items) = allocate(&[cancelled], &HashMap::new(), 10, TODAY).unwrap();
+        assert!(items.is_empty());
     }
 
     #[test]
