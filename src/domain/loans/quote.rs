@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::LoanError;
 use super::schedule::{annuity_payment, monthly_rate};
 use super::terms::{ALLOCATION_STRATEGY, InterestType, RepaymentMethod, SelectionMode};
-use crate::domain::decimal::{PyDec, Rounding, py_str, serde_py_str};
+use crate::domain::decimal::{PyDec, Rounding, at_column_scale, py_str, serde_py_str};
 use crate::domain::stock::eligibility::Eligibility;
 use crate::domain::stock::reservations::{allocate as split_over_grants, available_shares};
 use crate::domain::stock::vesting::StockGrant;
@@ -516,6 +516,19 @@ pub fn annual_rate(
             }
         }
     }
+}
+
+/// `variable_base_rate_annual_percent` as `GET/PUT /org/settings`, `GET /self/policy` and the
+/// applications' `org_settings_snapshot` show it: the newest PBGC annual rate when there is one
+/// (numeric(10,4): `"3.8100"`), else the stored column. The stored value itself is never used
+/// to price a loan ([`annual_rate`]).
+pub fn shown_variable_base_rate(
+    stored: Option<Decimal>,
+    pbgc_annual_rate_percent: Option<Decimal>,
+) -> Option<Decimal> {
+    pbgc_annual_rate_percent
+        .map(|rate| at_column_scale(rate, 4))
+        .or(stored)
 }
 
 /// `Idempotency-Key` of create and submit: trimmed, empty means none, at most 100 characters.
@@ -1112,6 +1125,19 @@ mod tests {
                 .unwrap()
                 .to_string(),
             "3.8100"
+        );
+        // Settings show the PBGC rate over the stored one; the stored one only without PBGC.
+        let shown = shown_variable_base_rate(Some(dec!(6.5000)), Some(dec!(3.81)));
+        assert_eq!(shown.map(|d| py_str(&d)), Some("3.8100".to_owned()));
+        let shown = shown_variable_base_rate(Some(dec!(6.5000)), None);
+        assert_eq!(shown.map(|d| py_str(&d)), Some("6.5000".to_owned()));
+        assert_eq!(shown_variable_base_rate(None, None), None);
+        // …while a stored base rate without any PBGC row still cannot price VARIABLE.
+        assert_eq!(
+            annual_rate(InterestType::Variable, &policy(), None)
+                .unwrap_err()
+                .code,
+            "variable_rate_missing"
         );
         assert_eq!(validate_idempotency_key(None), Ok(None));
         assert_eq!(validate_idempotency_key(Some("   ")), Ok(None));
