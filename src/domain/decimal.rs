@@ -1164,3 +1164,811 @@ mod tests {
         assert_eq!(echoed, r#""3.50""#);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Python's context at any magnitude
+// ---------------------------------------------------------------------------------------------
+
+/// A decimal number with Python's default-context arithmetic at every magnitude.
+///
+/// [`ctx`] works on [`Decimal`], which holds at most 28 decimal places: below 0.1 it keeps
+/// fewer than Python's 28 significant digits. Loan arithmetic lives there (a monthly rate is
+/// `annual / 1200 ≈ 0.005`), and the missing digits decide real cents: `450.00 × 7/1200` is
+/// exactly 2.625, Python's `0.005833333333333333333333333333` (30 places) gives a product that
+/// rounds back to `2.625000…` and then half-up to 2.63, while a 28-place rate gives 2.62.
+///
+/// `PyDec` keeps a coefficient and an exponent like Python's `Decimal`, so every result has
+/// its 28 significant digits. Each operation is exact in 256 bits and then rounded once to
+/// the precision (half-even), as libmpdec does; [`PyDec::powi`] follows libmpdec's integer
+/// power (left-to-right binary powering at a working precision of `28 + digits(n) + 2`, one
+/// final rounding). `str()` and the ideal exponents of exact results are Python's
+/// (`6.0 / 2` → `3.0`, `2.50 × 333` → `832.50`, `202.20 − 202.200000` → `0.000000`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PyDec {
+    negative: bool,
+    coefficient: u128,
+    exponent: i32,
+}
+
+/// A 256-bit unsigned integer (little-endian 64-bit limbs): room for the exact product of two
+/// 38-digit coefficients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wide([u64; 4]);
+
+impl Wide {
+    const ZERO: Self = Self([0; 4]);
+
+    fn from_u128(v: u128) -> Self {
+        // Splitting into limbs: the truncations are the point.
+        Self([v as u64, (v >> 64) as u64, 0, 0])
+    }
+
+    fn to_u128(self) -> Option<u128> {
+        (self.0[2] == 0 && self.0[3] == 0)
+            .then(|| u128::from(self.0[0]) | (u128::from(self.0[1]) << 64))
+    }
+
+    fn product(a: u128, b: u128) -> Self {
+        let a = [a as u64, (a >> 64) as u64];
+        let b = [b as u64, (b >> 64) as u64];
+        let mut out = [0u64; 4];
+        for (i, &ai) in a.iter().enumerate() {
+            let mut carry = 0u128;
+            for (j, &bj) in b.iter().enumerate() {
+                let t = u128::from(ai) * u128::from(bj) + u128::from(out[i + j]) + carry;
+                out[i + j] = t as u64;
+                carry = t >> 64;
+            }
+            out[i + 2] = carry as u64;
+        }
+        Self(out)
+    }
+
+    fn mul_small(self, m: u64) -> Option<Self> {
+        let mut out = [0u64; 4];
+        let mut carry = 0u128;
+        for (o, &limb) in out.iter_mut().zip(self.0.iter()) {
+            let t = u128::from(limb) * u128::from(m) + carry;
+            *o = t as u64;
+            carry = t >> 64;
+        }
+        (carry == 0).then_some(Self(out))
+    }
+
+    fn mul_pow10(self, mut k: u32) -> Option<Self> {
+        let mut v = self;
+        while k > 0 {
+            let step = k.min(19);
+            v = v.mul_small(10u64.pow(step))?;
+            k -= step;
+        }
+        Some(v)
+    }
+
+    fn checked_add(self, o: Self) -> Option<Self> {
+        let mut out = [0u64; 4];
+        let mut carry = 0u128;
+        for (i, slot) in out.iter_mut().enumerate() {
+            let t = u128::from(self.0[i]) + u128::from(o.0[i]) + carry;
+            *slot = t as u64;
+            carry = t >> 64;
+        }
+        (carry == 0).then_some(Self(out))
+    }
+
+    /// `self − o` for `self ≥ o`.
+    fn minus(self, o: Self) -> Self {
+        let mut out = [0u64; 4];
+        let mut borrow = false;
+        for (i, slot) in out.iter_mut().enumerate() {
+            let (d, b1) = self.0[i].overflowing_sub(o.0[i]);
+            let (d, b2) = d.overflowing_sub(u64::from(borrow));
+            *slot = d;
+            borrow = b1 || b2;
+        }
+        Self(out)
+    }
+
+    fn compare(self, o: Self) -> std::cmp::Ordering {
+        self.0.iter().rev().cmp(o.0.iter().rev())
+    }
+
+    fn divrem_small(self, d: u64) -> (Self, u64) {
+        let mut out = [0u64; 4];
+        let mut rem = 0u128;
+        for i in (0..4).rev() {
+            let cur = (rem << 64) | u128::from(self.0[i]);
+            out[i] = (cur / u128::from(d)) as u64;
+            rem = cur % u128::from(d);
+        }
+        (Self(out), rem as u64)
+    }
+
+    /// Decimal digits (1 for zero, as Python counts a zero coefficient).
+    fn digits(self) -> u32 {
+        let mut v = self;
+        let mut extra = 0;
+        loop {
+            if let Some(small) = v.to_u128() {
+                return extra + u128_digits(small);
+            }
+            v = v.divrem_small(10u64.pow(19)).0;
+            extra += 19;
+        }
+    }
+
+    /// `self / 10^k`, the first discarded digit, and whether anything after it is non-zero.
+    fn split(self, k: u32) -> (Self, u8, bool) {
+        if k == 0 {
+            return (self, 0, false);
+        }
+        let mut v = self;
+        let mut sticky = false;
+        let mut left = k - 1;
+        while left > 0 {
+            let step = left.min(19);
+            let (q, r) = v.divrem_small(10u64.pow(step));
+            sticky |= r != 0;
+            v = q;
+            left -= step;
+        }
+        let (q, digit) = v.divrem_small(10);
+        (q, u8::try_from(digit).unwrap_or(9), sticky)
+    }
+}
+
+fn u128_digits(v: u128) -> u32 {
+    v.checked_ilog10().map_or(1, |d| d + 1)
+}
+
+/// Whether dropping `digit` (the first discarded digit) and a tail (`sticky`: anything
+/// non-zero after it) rounds the kept magnitude up by one unit.
+fn rounds_away(rounding: Rounding, negative: bool, odd: bool, digit: u8, sticky: bool) -> bool {
+    let above_zero = digit > 0 || sticky;
+    match rounding {
+        Rounding::HalfUp => digit >= 5,
+        Rounding::HalfEven => digit > 5 || (digit == 5 && (sticky || odd)),
+        Rounding::HalfDown => digit > 5 || (digit == 5 && sticky),
+        Rounding::Down => false,
+        Rounding::Up => above_zero,
+        Rounding::Floor => negative && above_zero,
+        Rounding::Ceiling => !negative && above_zero,
+    }
+}
+
+impl PyDec {
+    pub const ZERO: Self = Self {
+        negative: false,
+        coefficient: 0,
+        exponent: 0,
+    };
+    pub const ONE: Self = Self {
+        negative: false,
+        coefficient: 1,
+        exponent: 0,
+    };
+
+    /// The exact value of a [`Decimal`], scale included (Python builds a `Decimal` from a
+    /// string exactly).
+    pub fn from_decimal(d: Decimal) -> Self {
+        Self {
+            negative: d.is_sign_negative(),
+            coefficient: d.mantissa().unsigned_abs(),
+            exponent: -i32::try_from(d.scale()).unwrap_or(0),
+        }
+    }
+
+    pub fn from_i64(v: i64) -> Self {
+        Self {
+            negative: v < 0,
+            coefficient: u128::from(v.unsigned_abs()),
+            exponent: 0,
+        }
+    }
+
+    /// Python's decimal text (`"-12.50"`, `"8.333E-8"`, `"1E+3"`), exactly; `None` for other
+    /// text or a coefficient beyond 38 digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().ok()?),
+            None => (rest, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int_part.is_empty() && frac_part.is_empty() {
+            return None;
+        }
+        let mut coefficient: u128 = 0;
+        for b in int_part.bytes().chain(frac_part.bytes()) {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            coefficient = coefficient
+                .checked_mul(10)?
+                .checked_add(u128::from(b - b'0'))?;
+        }
+        Some(Self {
+            negative,
+            coefficient,
+            exponent: exponent.checked_sub(i32::try_from(frac_part.len()).ok()?)?,
+        })
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.coefficient == 0
+    }
+
+    /// The sign bit (`-0.00` is negative and zero, as in Python).
+    pub fn is_negative(self) -> bool {
+        self.negative
+    }
+
+    /// `self > 0`.
+    pub fn is_positive(self) -> bool {
+        !self.negative && self.coefficient != 0
+    }
+
+    /// Whether the value is a whole number (`10.0` is, `10.5` is not).
+    pub fn is_integral(self) -> bool {
+        if self.exponent >= 0 || self.coefficient == 0 {
+            return true;
+        }
+        match 10u128.checked_pow(self.exponent.unsigned_abs()) {
+            Some(p) => self.coefficient.is_multiple_of(p),
+            None => false,
+        }
+    }
+
+    /// Rounds an exact `coefficient × 10^exponent` to at most `prec` digits, half-even;
+    /// `tail` marks a non-zero remainder below the coefficient (inexact division).
+    fn round(negative: bool, coefficient: Wide, exponent: i32, tail: bool, prec: u32) -> Self {
+        let digits = coefficient.digits();
+        if digits <= prec {
+            return Self {
+                negative,
+                coefficient: coefficient.to_u128().unwrap_or(0),
+                exponent,
+            };
+        }
+        let drop = digits - prec;
+        let (kept, digit, sticky) = coefficient.split(drop);
+        let mut kept = kept.to_u128().unwrap_or(0);
+        let mut exponent = exponent.saturating_add(i32::try_from(drop).unwrap_or(0));
+        if rounds_away(
+            Rounding::HalfEven,
+            negative,
+            kept & 1 == 1,
+            digit,
+            sticky || tail,
+        ) {
+            kept += 1;
+            if u128_digits(kept) > prec {
+                kept /= 10;
+                exponent += 1;
+            }
+        }
+        Self {
+            negative,
+            coefficient: kept,
+            exponent,
+        }
+    }
+
+    fn mul_prec(self, other: Self, prec: u32) -> Self {
+        Self::round(
+            self.negative != other.negative,
+            Wide::product(self.coefficient, other.coefficient),
+            self.exponent + other.exponent,
+            false,
+            prec,
+        )
+    }
+
+    fn add_prec(a: Self, b: Self, prec: u32) -> Self {
+        let (high, low) = if a.exponent >= b.exponent {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let shift =
+            u32::try_from(i64::from(high.exponent) - i64::from(low.exponent)).unwrap_or(u32::MAX);
+        let high_digits = u128_digits(high.coefficient);
+        // Exact alignment fits 256 bits (77 digits) whenever the lower operand can still reach
+        // the digits of the result. Further down it can only decide the rounding, and a single
+        // unit just below the result's last digit decides it the same way.
+        let (high_c, low_c, exponent) = if high_digits.saturating_add(shift) <= 76 {
+            let high_c = Wide::from_u128(high.coefficient)
+                .mul_pow10(shift)
+                .unwrap_or(Wide::ZERO);
+            (high_c, Wide::from_u128(low.coefficient), low.exponent)
+        } else if high.coefficient == 0 {
+            (Wide::ZERO, Wide::from_u128(low.coefficient), low.exponent)
+        } else {
+            let places = prec + 2;
+            let high_c = Wide::from_u128(high.coefficient)
+                .mul_pow10(places)
+                .unwrap_or(Wide::ZERO);
+            let low_c = Wide::from_u128(u128::from(low.coefficient != 0));
+            (
+                high_c,
+                low_c,
+                high.exponent - i32::try_from(places).unwrap_or(0),
+            )
+        };
+        let (negative, magnitude) = if high.negative == low.negative {
+            (
+                high.negative,
+                high_c.checked_add(low_c).unwrap_or(Wide::ZERO),
+            )
+        } else {
+            match high_c.compare(low_c) {
+                std::cmp::Ordering::Greater => (high.negative, high_c.minus(low_c)),
+                std::cmp::Ordering::Less => (low.negative, low_c.minus(high_c)),
+                // x + (−x) is +0 under every rounding but FLOOR.
+                std::cmp::Ordering::Equal => (false, Wide::ZERO),
+            }
+        };
+        Self::round(negative, magnitude, exponent, false, prec)
+    }
+
+    /// `self / other`: the exact quotient at the ideal exponent (`exp(a) − exp(b)`, or as
+    /// close as its digits allow) when it has at most 28 digits, else rounded half-even to 28
+    /// digits. `None` for a zero divisor.
+    pub fn checked_div(self, other: Self) -> Option<Self> {
+        if other.coefficient == 0 {
+            return None;
+        }
+        let negative = self.negative != other.negative;
+        let ideal = self.exponent - other.exponent;
+        let divisor = other.coefficient;
+        let mut q = self.coefficient / divisor;
+        let mut r = self.coefficient % divisor;
+        let mut exponent = ideal;
+        // Digits until the quotient is exact or has one more than the precision.
+        while r != 0 && u128_digits(q) <= PY_PRECISION {
+            // r < divisor < 2^128 / 10 for every coefficient a Decimal or PyDec holds.
+            r *= 10;
+            q = q * 10 + r / divisor;
+            r %= divisor;
+            exponent -= 1;
+        }
+        if r != 0 {
+            return Some(Self::round(
+                negative,
+                Wide::from_u128(q),
+                exponent,
+                true,
+                PY_PRECISION,
+            ));
+        }
+        let exact_digits = u128_digits(q);
+        let mut out = Self::round(negative, Wide::from_u128(q), exponent, false, PY_PRECISION);
+        if out.coefficient != 0 && exact_digits <= PY_PRECISION {
+            while out.exponent < ideal && out.coefficient.is_multiple_of(10) {
+                out.coefficient /= 10;
+                out.exponent += 1;
+            }
+        }
+        Some(out)
+    }
+
+    /// `self ** n` for an integer `n ≥ 0`, computed as libmpdec computes it.
+    pub fn powi(self, n: u32) -> Self {
+        if n == 0 {
+            return Self::ONE;
+        }
+        let sign = self.negative && n % 2 == 1;
+        if let Some(one) = self.power_of_one(n) {
+            return Self {
+                negative: sign,
+                ..one
+            };
+        }
+        let working = PY_PRECISION + u128_digits(u128::from(n)) + 2;
+        let mut result = self;
+        for bit in (0..n.ilog2()).rev() {
+            result = result.mul_prec(result, working);
+            if n & (1 << bit) != 0 {
+                result = result.mul_prec(self, working);
+            }
+        }
+        let rounded = Self::round(
+            sign,
+            Wide::from_u128(result.coefficient),
+            result.exponent,
+            false,
+            PY_PRECISION,
+        );
+        Self {
+            negative: sign,
+            ..rounded
+        }
+    }
+
+    /// libmpdec's shortcut for a base of exactly one: `1.000 ** 3` is `1.000000000` (the
+    /// digits of the exact power, at most 28).
+    fn power_of_one(self, n: u32) -> Option<Self> {
+        let places = u32::try_from(-i64::from(self.exponent)).ok()?;
+        if self.coefficient != 10u128.checked_pow(places)? {
+            return None;
+        }
+        let shift = places.saturating_mul(n).min(PY_PRECISION - 1);
+        Some(Self {
+            negative: false,
+            coefficient: 10u128.pow(shift),
+            exponent: -i32::try_from(shift).unwrap_or(0),
+        })
+    }
+
+    /// `self.quantize(Decimal('1E-places'), rounding=…)`: the value rounded to `places`
+    /// decimals and padded to exactly that many (`17` → `17.00`); the sign of a value that
+    /// rounds to zero is kept (`-0.001` → `-0.00`).
+    pub fn quantize(self, places: u32, rounding: Rounding) -> Self {
+        let target = -i32::try_from(places).unwrap_or(i32::MAX);
+        let coefficient = if self.exponent >= target {
+            let pad = u32::try_from(i64::from(self.exponent) - i64::from(target)).unwrap_or(0);
+            Wide::from_u128(self.coefficient)
+                .mul_pow10(pad)
+                .and_then(Wide::to_u128)
+                .unwrap_or(u128::MAX)
+        } else {
+            let drop = u32::try_from(i64::from(target) - i64::from(self.exponent)).unwrap_or(0);
+            let (kept, digit, sticky) = Wide::from_u128(self.coefficient).split(drop);
+            let kept = kept.to_u128().unwrap_or(0);
+            if rounds_away(rounding, self.negative, kept & 1 == 1, digit, sticky) {
+                kept + 1
+            } else {
+                kept
+            }
+        };
+        Self {
+            negative: self.negative,
+            coefficient,
+            exponent: target,
+        }
+    }
+
+    /// The same value as a [`Decimal`] (digits and scale kept), when one can hold it.
+    pub fn to_decimal(self) -> Option<Decimal> {
+        let (coefficient, scale) = if self.exponent > 0 {
+            let whole = Wide::from_u128(self.coefficient)
+                .mul_pow10(self.exponent.unsigned_abs())?
+                .to_u128()?;
+            (whole, 0)
+        } else {
+            (self.coefficient, self.exponent.unsigned_abs())
+        };
+        if scale > MAX_SCALE || coefficient > MAX_MANTISSA {
+            return None;
+        }
+        let mut out = Decimal::from_i128_with_scale(i128::try_from(coefficient).ok()?, scale);
+        out.set_sign_negative(self.negative);
+        Some(out)
+    }
+
+    /// The value of a whole number (after `quantize(0, …)`), when it fits an `i128`.
+    pub fn to_integer(self) -> Option<i128> {
+        if !self.is_integral() {
+            return None;
+        }
+        let magnitude = if self.exponent >= 0 {
+            Wide::from_u128(self.coefficient)
+                .mul_pow10(self.exponent.unsigned_abs())?
+                .to_u128()?
+        } else {
+            self.coefficient / 10u128.checked_pow(self.exponent.unsigned_abs())?
+        };
+        let value = i128::try_from(magnitude).ok()?;
+        Some(if self.negative { -value } else { value })
+    }
+
+    /// Numeric comparison (`Decimal('1.0') == Decimal('1.00')`, `-0 == 0`).
+    pub fn cmp_value(self, other: Self) -> std::cmp::Ordering {
+        let diff = self - other;
+        if diff.is_zero() {
+            std::cmp::Ordering::Equal
+        } else if diff.negative {
+            std::cmp::Ordering::Less
+        } else {
+            std::cmp::Ordering::Greater
+        }
+    }
+}
+
+impl std::ops::Add for PyDec {
+    type Output = Self;
+
+    /// Exact at the smaller exponent, then 28 digits.
+    fn add(self, other: Self) -> Self {
+        Self::add_prec(self, other, PY_PRECISION)
+    }
+}
+
+impl std::ops::Sub for PyDec {
+    type Output = Self;
+
+    fn sub(self, other: Self) -> Self {
+        self + (-other)
+    }
+}
+
+impl std::ops::Neg for PyDec {
+    type Output = Self;
+
+    fn neg(self) -> Self {
+        Self {
+            negative: !self.negative,
+            ..self
+        }
+    }
+}
+
+impl std::ops::Mul for PyDec {
+    type Output = Self;
+
+    /// Exact, then 28 digits.
+    fn mul(self, other: Self) -> Self {
+        self.mul_prec(other, PY_PRECISION)
+    }
+}
+
+impl fmt::Display for PyDec {
+    /// Python's `str(Decimal)`. Amounts (no exponent form) are written without allocating,
+    /// since schedules print hundreds of them per answer.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 40];
+        let mut start = buf.len();
+        let mut rest = self.coefficient;
+        loop {
+            start -= 1;
+            buf[start] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        // ASCII digits only, so this cannot fail.
+        let digits = std::str::from_utf8(&buf[start..]).unwrap_or("0");
+        let exponent = i64::from(self.exponent);
+        let left_digits = exponent + i64::try_from(digits.len()).unwrap_or(0);
+        if exponent > 0 || left_digits <= -6 {
+            return f.write_str(&python_str(self.negative, digits, exponent));
+        }
+        if self.negative {
+            f.write_str("-")?;
+        }
+        if left_digits <= 0 {
+            f.write_str("0.")?;
+            for _ in 0..-left_digits {
+                f.write_str("0")?;
+            }
+            f.write_str(digits)
+        } else {
+            let (int_part, frac_part) =
+                digits.split_at(usize::try_from(left_digits).unwrap_or(digits.len()));
+            f.write_str(int_part)?;
+            if frac_part.is_empty() {
+                Ok(())
+            } else {
+                f.write_str(".")?;
+                f.write_str(frac_part)
+            }
+        }
+    }
+}
+
+/// A fixed buffer for the `str()` of a [`PyDec`]: amounts serialize without allocating.
+struct StrBuf {
+    bytes: [u8; 96],
+    len: usize,
+}
+
+impl fmt::Write for StrBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl serde::Serialize for PyDec {
+    /// The wire form of a decimal: its `str()` as a JSON string.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use fmt::Write as _;
+        let mut buf = StrBuf {
+            bytes: [0; 96],
+            len: 0,
+        };
+        if write!(buf, "{self}").is_ok()
+            && let Ok(text) = std::str::from_utf8(&buf.bytes[..buf.len])
+        {
+            return serializer.serialize_str(text);
+        }
+        // Only an exponent form longer than the buffer gets here.
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod py_dec_tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    fn d(s: &str) -> PyDec {
+        PyDec::parse(s).unwrap()
+    }
+
+    /// Results printed by CPython 3.11 (`decimal`, libmpdec 2.5.1, default context).
+    #[test]
+    fn arithmetic_matches_cpython() {
+        let cases: [(&str, PyDec, &str); 24] = [
+            (
+                "6.5/1200",
+                d("6.5").checked_div(d("1200")).unwrap(),
+                "0.005416666666666666666666666667",
+            ),
+            (
+                "7/1200",
+                d("7").checked_div(d("1200")).unwrap(),
+                "0.005833333333333333333333333333",
+            ),
+            (
+                "4.9350/1200",
+                d("4.9350").checked_div(d("1200")).unwrap(),
+                "0.0041125",
+            ),
+            (
+                "0.0001/1200",
+                d("0.0001").checked_div(d("1200")).unwrap(),
+                "8.333333333333333333333333333E-8",
+            ),
+            ("6.0/2", d("6.0").checked_div(d("2")).unwrap(), "3.0"),
+            ("6/2.0", d("6").checked_div(d("2.0")).unwrap(), "3"),
+            ("1.00/4", d("1.00").checked_div(d("4")).unwrap(), "0.25"),
+            ("0.00/7", d("0.00").checked_div(d("7")).unwrap(), "0.00"),
+            (
+                "2500.000000/7",
+                d("2500.000000").checked_div(d("7")).unwrap(),
+                "357.1428571428571428571428571",
+            ),
+            (
+                "100000/3000",
+                d("100000").checked_div(d("3000")).unwrap(),
+                "33.33333333333333333333333333",
+            ),
+            ("2E+1/8", d("2E+1").checked_div(d("8")).unwrap(), "2.5"),
+            (
+                "(1+6.5/1200)**12",
+                (PyDec::ONE + d("0.005416666666666666666666666667")).powi(12),
+                "1.066971852002543818038223969",
+            ),
+            ("1.000**3", d("1.000").powi(3), "1.000000000"),
+            ("2.5**0", d("2.5").powi(0), "1"),
+            ("-2**3", d("-2").powi(3), "-8"),
+            (
+                "450.00*7/1200",
+                d("450.00") * d("0.005833333333333333333333333333"),
+                "2.625000000000000000000000000",
+            ),
+            ("2.50*333", d("2.50") * d("333"), "832.50"),
+            (
+                "12.00*(6.5/1200)",
+                d("12.00") * d("0.005416666666666666666666666667"),
+                "0.06500000000000000000000000000",
+            ),
+            (
+                "202.20-202.200000",
+                d("202.20") - d("202.200000"),
+                "0.000000",
+            ),
+            (
+                "1+rate",
+                PyDec::ONE + d("0.005416666666666666666666666667"),
+                "1.005416666666666666666666667",
+            ),
+            (
+                "5+0E-50",
+                d("5") + d("0E-50"),
+                "5.000000000000000000000000000",
+            ),
+            (
+                "1-1E-40",
+                d("1") - d("1E-40"),
+                "1.000000000000000000000000000",
+            ),
+            ("0.1+0.2", d("0.1") + d("0.2"), "0.3"),
+            (
+                "-0.001 q2",
+                d("-0.001").quantize(2, Rounding::HalfUp),
+                "-0.00",
+            ),
+        ];
+        for (label, got, want) in cases {
+            assert_eq!(got.to_string(), want, "{label}");
+        }
+    }
+
+    #[test]
+    fn quantize_modes_and_conversions() {
+        assert_eq!(d("17").quantize(2, Rounding::HalfUp).to_string(), "17.00");
+        assert_eq!(d("2.675").quantize(2, Rounding::HalfUp).to_string(), "2.68");
+        assert_eq!(
+            d("2.665").quantize(2, Rounding::HalfEven).to_string(),
+            "2.66"
+        );
+        assert_eq!(
+            d("999.9999999999999999999999999")
+                .quantize(0, Rounding::Floor)
+                .to_string(),
+            "999"
+        );
+        assert_eq!(d("-1.5").quantize(0, Rounding::Floor).to_string(), "-2");
+        assert_eq!(d("-1.5").quantize(0, Rounding::Down).to_integer(), Some(-1));
+        assert_eq!(d("1E+3").to_integer(), Some(1000));
+        assert_eq!(d("10.5").to_integer(), None);
+        assert!(d("10.0").is_integral() && !d("10.5").is_integral());
+        let dec = d("2500.000000").to_decimal().unwrap();
+        assert_eq!(py_str(&dec), "2500.000000");
+        assert_eq!(PyDec::from_decimal(dec), d("2500.000000"));
+        assert_eq!(d("0.005416666666666666666666666667").to_decimal(), None);
+        assert_eq!(
+            d("1E+2").to_decimal().map(|v| py_str(&v)),
+            Some("100".to_owned())
+        );
+        assert_eq!(PyDec::parse("1.2.3"), None);
+        assert_eq!(PyDec::parse(""), None);
+        assert_eq!(PyDec::parse("abc"), None);
+    }
+
+    #[test]
+    fn str_matches_python_for_every_form() {
+        let cases = [
+            ("0", "0"),
+            ("-0", "-0"),
+            ("0.00", "0.00"),
+            ("-0.00", "-0.00"),
+            ("0.000001", "0.000001"),
+            ("0.0000001", "1E-7"),
+            ("0E-7", "0E-7"),
+            ("0E-6", "0.000000"),
+            ("1E+3", "1E+3"),
+            ("2500.000000", "2500.000000"),
+            ("-12.5", "-12.5"),
+            (
+                "0.005416666666666666666666666667",
+                "0.005416666666666666666666666667",
+            ),
+            (
+                "8.333333333333333333333333333E-8",
+                "8.333333333333333333333333333E-8",
+            ),
+            (
+                "123456789012345678901234567890123456",
+                "123456789012345678901234567890123456",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(d(text).to_string(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn comparisons_are_numeric() {
+        assert_eq!(d("1.0").cmp_value(d("1.00")), Ordering::Equal);
+        assert_eq!(d("-0").cmp_value(d("0.000")), Ordering::Equal);
+        assert_eq!(d("215.74").cmp_value(d("215.740000")), Ordering::Equal);
+        assert_eq!(d("0.000001").cmp_value(d("0")), Ordering::Greater);
+        assert_eq!(d("-5").cmp_value(d("3")), Ordering::Less);
+        assert!(d("0.01").is_positive() && !d("-0.00").is_positive() && d("-0.00").is_negative());
+        assert_eq!(PyDec::ONE.checked_div(PyDec::ZERO), None);
+        assert_eq!(
+            serde_json::to_value(d("6.5000")).unwrap(),
+            serde_json::json!("6.5000")
+        );
+    }
+}

@@ -3,6 +3,7 @@
 pub mod decimal;
 pub mod email;
 pub mod geo;
+pub mod loans;
 pub mod membership;
 pub mod org;
 pub mod people;
