@@ -40,7 +40,8 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let state = build_state(Arc::new(settings))?;
         let addr = format!("{}:{}", args.host.as_deref().unwrap_or("0.0.0.0"), args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
@@ -57,7 +58,13 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         http::serve(listener, http::app(state), shutdown, SHUTDOWN_GRACE).await?;
         tracing::info!("sole stopped");
         Ok(())
-    })
+    });
+    // Dropping the runtime would wait for every blocking task, including the start-up crypto
+    // warm-up that runs at the lowest priority: on a busy host (or a Cloud Run instance whose
+    // CPU is throttled after SIGTERM) that wait outlasted the drain budget. Nothing a blocking
+    // task still does matters once the server has drained.
+    runtime.shutdown_background();
+    served
 }
 
 /// Pool, cache, storage and the rest of the shared state. Nothing here connects: the first request
