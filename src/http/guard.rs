@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::membership::{Gate, Refusal};
 use crate::domain::org::OrgId;
+use crate::domain::permissions::{Permission, Required};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
@@ -142,6 +143,16 @@ impl<M: GuardMode> CurrentUser<M> {
     }
 
     /// 403 "Missing permission: <code>" unless the user has it (superusers always do).
+    /// Handlers declare `Can<perm::…>` instead; this is for checks that depend on the request.
+    pub async fn require_permission(
+        &self,
+        state: &AppState,
+        permission: Permission,
+    ) -> Result<(), ApiError> {
+        self.require(state, permission.code()).await
+    }
+
+    /// [`require_permission`](Self::require_permission) by string code (the legacy form).
     pub async fn require(&self, state: &AppState, code: &str) -> Result<(), ApiError> {
         if self.bypasses_permissions() {
             tracing::debug!(permission = code, "superuser permission bypass");
@@ -165,6 +176,58 @@ impl<M: GuardMode> CurrentUser<M> {
         } else {
             Err(ApiError::forbidden(format!("Missing permission: {code}")))
         }
+    }
+}
+
+/// The current user, once they hold every permission `R` names: declare it first in the handler
+/// signature and it runs the guard `M` and then the permission check, before any path, query or
+/// body extractor (axum runs parts extractors in order and the body last), which keeps the
+/// legacy "403 before 422" order. Derefs to [`CurrentUser<M>`].
+///
+/// ```ignore
+/// pub async fn update_department(
+///     State(state): State<AppState>,
+///     user: Can<perm::DepartmentManage>,                 // 400/401/403 first
+///     ApiPath(department_id): ApiPath<Uuid>,             // then 422 for a bad id
+///     ApiJson(req): ApiJson<DepartmentUpdate>,           // then 422 for a bad body
+/// ) -> ApiResult<Envelope<DepartmentOut>> { … user.org_id … }
+/// ```
+/// Two permissions: `Can<(perm::DepartmentManage, perm::UserManage)>`; another guard mode:
+/// `Can<perm::UserView, Member>`.
+pub struct Can<R: Required, M: GuardMode = OrgMember> {
+    user: CurrentUser<M>,
+    required: PhantomData<R>,
+}
+
+impl<R: Required, M: GuardMode> Can<R, M> {
+    pub fn into_inner(self) -> CurrentUser<M> {
+        self.user
+    }
+}
+
+impl<R: Required, M: GuardMode> std::ops::Deref for Can<R, M> {
+    type Target = CurrentUser<M>;
+
+    fn deref(&self) -> &CurrentUser<M> {
+        &self.user
+    }
+}
+
+impl<R: Required, M: GuardMode> FromRequestParts<AppState> for Can<R, M> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::<M>::from_request_parts(parts, state).await?;
+        for permission in R::PERMISSIONS {
+            user.require_permission(state, *permission).await?;
+        }
+        Ok(Self {
+            user,
+            required: PhantomData,
+        })
     }
 }
 
