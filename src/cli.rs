@@ -74,11 +74,15 @@ pub enum Command {
     /// Inspect the configuration.
     Config(ConfigArgs),
 
-    /// Fail when code under src/services commits a transaction.
+    /// Fail when services commit a transaction or route handlers run SQL.
     ///
-    /// Services take `&mut PgConnection` and never commit; handlers own the single commit. This
-    /// reports every `.commit()` call, `::commit` path call, `commit()` inside macro input and
-    /// raw COMMIT/END SQL string whose line lacks a `commit-ok: <reason>` comment.
+    /// Services take `&mut PgConnection` and never commit; handlers own the single commit. The
+    /// commit rule (src/services) reports every `.commit()` call, `::commit` path call,
+    /// `commit()` inside macro input and raw COMMIT/END SQL string whose line lacks a
+    /// `commit-ok: <reason>` comment. The route rule (src/http/routes) reports every
+    /// `sqlx::query*` builder or macro and `sqlx::raw_sql` (health.rs keeps its probe): SQL
+    /// belongs in a service. Without options both rules run; `--path` or `--routes` alone runs
+    /// that rule only.
     LintCommits(LintCommitsArgs),
 
     /// Write `.env` (dev) or `.env.prod` (prod): an interactive wizard on a terminal, or
@@ -185,9 +189,13 @@ pub enum ConfigAction {
 
 #[derive(Debug, Args)]
 pub struct LintCommitsArgs {
-    /// Directory to scan.
-    #[arg(long, default_value = "src/services", value_name = "DIR")]
-    pub path: PathBuf,
+    /// Services directory for the commit rule [default: src/services].
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+
+    /// Route directory for the no-SQL rule [default: src/http/routes].
+    #[arg(long, value_name = "DIR")]
+    pub routes: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
