@@ -18,5 +18,6 @@ pub mod roles;
 pub mod seed;
 pub mod self_context;
 pub mod sessions;
+pub mod stock;
 pub mod user_summary;
 pub mod users;
