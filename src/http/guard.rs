@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::membership::{self, Gate};
+use crate::domain::membership::{Gate, Refusal};
 use crate::domain::org::OrgId;
 use crate::domain::permissions::{Permission, Required};
 use crate::http::error::ApiError;
@@ -18,8 +18,9 @@ use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
 use crate::http::token::{self, TokenView};
 use crate::services;
-use crate::services::audit::AuditEntry;
+use crate::services::audit::{Actor, AuditEntry};
 use crate::services::identities::Identity;
+use crate::services::users::UserContext;
 
 /// How a route authenticates.
 pub trait GuardMode: Send + Sync + std::fmt::Debug + 'static {
@@ -118,6 +119,15 @@ impl<M: GuardMode> CurrentUser<M> {
             .and_then(|s| Uuid::parse_str(s).ok())
     }
 
+    /// This user as the actor of a change (audit rows written by services).
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            org_id: self.org_id.as_str(),
+            user_id: self.user_id,
+            impersonator_id: self.impersonator_id(),
+        }
+    }
+
     /// The audit row of a change this user makes: actor, org and, during impersonation, the
     /// admin behind it.
     pub fn audit<'a>(
@@ -128,16 +138,8 @@ impl<M: GuardMode> CurrentUser<M> {
         old_value: Option<serde_json::Value>,
         new_value: Option<serde_json::Value>,
     ) -> AuditEntry<'a> {
-        AuditEntry {
-            org_id: self.org_id.as_str(),
-            actor_id: Some(self.user_id),
-            impersonator_id: self.impersonator_id(),
-            action,
-            resource_type,
-            resource_id: resource_id.to_string(),
-            old_value,
-            new_value,
-        }
+        self.actor()
+            .entry(action, resource_type, resource_id, old_value, new_value)
     }
 
     /// 403 "Missing permission: <code>" unless the user has it (superusers always do).
@@ -255,6 +257,37 @@ pub fn check_inactivity(
     Ok(())
 }
 
+/// The membership gate's refusal as the legacy answered it.
+pub fn membership_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotMember => ApiError::unauthorized("User is not a member of org"),
+        Refusal::Inactive => ApiError::forbidden("Membership is not active"),
+    }
+}
+
+/// The checks every session makes on a loaded user context, in the legacy order: the identity
+/// is active, the token version `tv` (when the token has one) is current, the membership
+/// passes `gate` (superuser tokens, `su`, skip it) and the session is not idle. The guard and
+/// the refresh share it.
+pub fn check_context(
+    state: &AppState,
+    ctx: &UserContext,
+    gate: Gate,
+    su: bool,
+    tv: Option<i64>,
+) -> Result<(), ApiError> {
+    if !ctx.identity_is_active {
+        return Err(ApiError::unauthorized("Identity inactive"));
+    }
+    if tv.is_some_and(|tv| tv != i64::from(ctx.token_version)) {
+        return Err(ApiError::unauthorized("Token revoked"));
+    }
+    if !su {
+        ctx.membership(gate).map_err(membership_error)?;
+    }
+    check_inactivity(state, ctx.last_active_at)
+}
+
 impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
     type Rejection = ApiError;
 
@@ -301,28 +334,7 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         if !ctx.user_is_active {
             return Err(ApiError::unauthorized("Inactive user"));
         }
-        if !ctx.identity_is_active {
-            return Err(ApiError::unauthorized("Identity inactive"));
-        }
-        if claims
-            .tv
-            .is_some_and(|tv| tv != i64::from(ctx.token_version))
-        {
-            return Err(ApiError::unauthorized("Token revoked"));
-        }
-        if !claims.su {
-            let (Some(employment), Some(platform), Some(invitation)) = (
-                &ctx.employment_status,
-                &ctx.platform_status,
-                &ctx.invitation_status,
-            ) else {
-                return Err(ApiError::unauthorized("User is not a member of org"));
-            };
-            if !membership::allows(M::GATE, employment, platform, invitation) {
-                return Err(ApiError::forbidden("Membership is not active"));
-            }
-        }
-        check_inactivity(state, ctx.last_active_at)?;
+        check_context(state, &ctx, M::GATE, claims.su, claims.tv)?;
         // The stored value tells whether a write is due: most requests skip the round trip.
         // An open announcement stream (and its reconnects) is not user activity.
         let write_due = ctx.last_active_at.is_none_or(|last| {

@@ -17,5 +17,6 @@ pub mod profiles;
 pub mod roles;
 pub mod seed;
 pub mod self_context;
+pub mod sessions;
 pub mod user_summary;
 pub mod users;
