@@ -26,6 +26,34 @@ pub fn allows(gate: Gate, employment: &str, platform: &str, invitation: &str) ->
     }
 }
 
+/// Why a membership may not authenticate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No membership row in the org (its statuses read as missing).
+    NotMember,
+    /// The statuses fail the gate.
+    Inactive,
+}
+
+/// The one membership gate of every session check: the three statuses of a membership row
+/// read through a LEFT JOIN (a missing one means no membership).
+pub fn check(
+    gate: Gate,
+    employment: Option<&str>,
+    platform: Option<&str>,
+    invitation: Option<&str>,
+) -> Result<(), Refusal> {
+    let (Some(employment), Some(platform), Some(invitation)) = (employment, platform, invitation)
+    else {
+        return Err(Refusal::NotMember);
+    };
+    if allows(gate, employment, platform, invitation) {
+        Ok(())
+    } else {
+        Err(Refusal::Inactive)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +76,31 @@ mod tests {
             "DISABLED",
             "ACCEPTED"
         ));
+    }
+
+    #[test]
+    fn a_missing_status_means_no_membership() {
+        assert_eq!(
+            check(
+                Gate::Strict,
+                Some("ACTIVE"),
+                Some("ACTIVE"),
+                Some("ACCEPTED")
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(Gate::Strict, None, Some("ACTIVE"), Some("ACCEPTED")),
+            Err(Refusal::NotMember)
+        );
+        assert_eq!(
+            check(
+                Gate::Strict,
+                Some("ACTIVE"),
+                Some("INVITED"),
+                Some("PENDING")
+            ),
+            Err(Refusal::Inactive)
+        );
     }
 }

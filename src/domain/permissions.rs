@@ -2,109 +2,200 @@
 //! (contract §6, §3 org settings). The frontend hardcodes the same codes, and role rows store
 //! them as JSON arrays, so the strings are the contract.
 
-/// All 64 permission codes, in the legacy catalogue order.
-pub const ALL: &[&str] = &[
+/// Declares the catalogue once: the [`Permission`] enum, the string table [`ALL`] and one marker
+/// type per code in [`perm`] (same name as the variant) for the `Can<…>` extractor.
+macro_rules! catalogue {
+    ($($(#[$note:meta])* $variant:ident => $code:literal,)*) => {
+        /// One permission of the catalogue. The string [`code`](Permission::code) is the wire and
+        /// database form (role rows store codes as JSON arrays); the enum is how Rust names it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Permission {
+            $($(#[$note])* #[doc = concat!("`", stringify!($code), "`")] $variant,)*
+        }
+
+        impl Permission {
+            /// Every permission, in the legacy catalogue order.
+            pub const ALL: &'static [Permission] = &[$(Permission::$variant,)*];
+
+            /// The stored code, e.g. `"department.view"`.
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(Permission::$variant => $code,)*
+                }
+            }
+
+            /// The permission a stored code names, if it is in the catalogue.
+            pub fn from_code(code: &str) -> Option<Self> {
+                match code {
+                    $($code => Some(Permission::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        /// All 64 permission codes, in the legacy catalogue order.
+        pub const ALL: &[&str] = &[$($code,)*];
+
+        /// One zero-sized marker per permission, named like its [`Permission`] variant, for
+        /// handler signatures: `user: Can<perm::DepartmentView>` or, when a route needs two,
+        /// `Can<(perm::DepartmentManage, perm::UserManage)>` (checked in that order).
+        pub mod perm {
+            use super::{One, Permission, Required};
+            $(
+                #[doc = concat!("Requires `", $code, "`.")]
+                #[derive(Debug)]
+                pub struct $variant;
+                impl Required for $variant {
+                    const PERMISSIONS: &'static [Permission] = &[Permission::$variant];
+                }
+                impl One for $variant {
+                    const PERMISSION: Permission = Permission::$variant;
+                }
+            )*
+        }
+    };
+}
+
+catalogue! {
     // core
-    "system.admin",
-    "org.dashboard.view",
-    "org.settings.view",
-    "org.settings.manage",
-    "audit_log.view",
-    "impersonation.perform",
-    "user.view",
-    "user.manage",
-    "user.onboard",
-    "user.mfa.reset",
-    "role.view",
-    "role.manage",
-    "department.view",
-    "department.manage",
-    "permission_catalog.view",
-    "acl.manage",
+    SystemAdmin => "system.admin",
+    OrgDashboardView => "org.dashboard.view",
+    OrgSettingsView => "org.settings.view",
+    OrgSettingsManage => "org.settings.manage",
+    AuditLogView => "audit_log.view",
+    ImpersonationPerform => "impersonation.perform",
+    UserView => "user.view",
+    UserManage => "user.manage",
+    UserOnboard => "user.onboard",
+    UserMfaReset => "user.mfa.reset",
+    RoleView => "role.view",
+    RoleManage => "role.manage",
+    DepartmentView => "department.view",
+    DepartmentManage => "department.manage",
+    PermissionCatalogView => "permission_catalog.view",
+    AclManage => "acl.manage",
     // domain
-    "org.document.view",
-    "org.document.manage",
-    "announcement.view",
-    "announcement.manage",
-    "stock.view",
-    "stock.manage",
-    "stock.program.view",
-    "stock.program.manage",
-    "stock.grant.view",
-    "stock.grant.manage",
-    "stock.vesting.view",
-    "stock.eligibility.view",
-    "stock.dashboard.view",
-    "stock.self.view",
-    "loan.apply",
-    "loan.view_own",
-    "loan.cancel_own",
-    "loan.view_all",
-    "loan.manage",
-    "loan.dashboard.view",
-    "loan.queue.hr.view",
-    "loan.workflow.hr.manage",
-    "loan.queue.finance.view",
-    "loan.workflow.finance.manage",
-    "loan.queue.legal.view",
-    "loan.workflow.legal.manage",
-    "loan.workflow.assign.any",
-    "loan.workflow.post_issuance.manage",
-    "loan.workflow.83b.manage",
-    "loan.document.view",
-    "loan.document.manage_hr",
-    "loan.document.manage_finance",
-    "loan.document.manage_legal",
-    "loan.document.self_view",
-    "loan.document.self_upload_83b",
-    "loan.schedule.view",
-    "loan.schedule.self.view",
-    "loan.payment.view",
-    "loan.payment.self.view",
-    "loan.payment.record",
-    "loan.payment.refund",
-    "loan.what_if.simulate",
-    "loan.what_if.self.simulate",
-    "loan.export.schedule",
-    "loan.export.self",
-    "report.stock.export",
-    "report.loan.export",
-    "report.audit.export",
-];
+    OrgDocumentView => "org.document.view",
+    OrgDocumentManage => "org.document.manage",
+    AnnouncementView => "announcement.view",
+    AnnouncementManage => "announcement.manage",
+    StockView => "stock.view",
+    StockManage => "stock.manage",
+    StockProgramView => "stock.program.view",
+    StockProgramManage => "stock.program.manage",
+    StockGrantView => "stock.grant.view",
+    StockGrantManage => "stock.grant.manage",
+    StockVestingView => "stock.vesting.view",
+    StockEligibilityView => "stock.eligibility.view",
+    StockDashboardView => "stock.dashboard.view",
+    StockSelfView => "stock.self.view",
+    LoanApply => "loan.apply",
+    LoanViewOwn => "loan.view_own",
+    LoanCancelOwn => "loan.cancel_own",
+    LoanViewAll => "loan.view_all",
+    LoanManage => "loan.manage",
+    LoanDashboardView => "loan.dashboard.view",
+    LoanQueueHrView => "loan.queue.hr.view",
+    LoanWorkflowHrManage => "loan.workflow.hr.manage",
+    LoanQueueFinanceView => "loan.queue.finance.view",
+    LoanWorkflowFinanceManage => "loan.workflow.finance.manage",
+    LoanQueueLegalView => "loan.queue.legal.view",
+    LoanWorkflowLegalManage => "loan.workflow.legal.manage",
+    LoanWorkflowAssignAny => "loan.workflow.assign.any",
+    LoanWorkflowPostIssuanceManage => "loan.workflow.post_issuance.manage",
+    LoanWorkflow83bManage => "loan.workflow.83b.manage",
+    LoanDocumentView => "loan.document.view",
+    LoanDocumentManageHr => "loan.document.manage_hr",
+    LoanDocumentManageFinance => "loan.document.manage_finance",
+    LoanDocumentManageLegal => "loan.document.manage_legal",
+    LoanDocumentSelfView => "loan.document.self_view",
+    LoanDocumentSelfUpload83b => "loan.document.self_upload_83b",
+    LoanScheduleView => "loan.schedule.view",
+    LoanScheduleSelfView => "loan.schedule.self.view",
+    LoanPaymentView => "loan.payment.view",
+    LoanPaymentSelfView => "loan.payment.self.view",
+    LoanPaymentRecord => "loan.payment.record",
+    LoanPaymentRefund => "loan.payment.refund",
+    LoanWhatIfSimulate => "loan.what_if.simulate",
+    LoanWhatIfSelfSimulate => "loan.what_if.self.simulate",
+    LoanExportSchedule => "loan.export.schedule",
+    LoanExportSelf => "loan.export.self",
+    ReportStockExport => "report.stock.export",
+    ReportLoanExport => "report.loan.export",
+    ReportAuditExport => "report.audit.export",
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl serde::Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+/// What a route requires: one [`perm`] marker, or a tuple of them (all required, checked in
+/// order, so the first missing one is the one the 403 names).
+pub trait Required: Send + Sync + 'static {
+    const PERMISSIONS: &'static [Permission];
+}
+
+/// A single-permission marker (every [`perm`] type); tuples of these are [`Required`] too.
+pub trait One: Required {
+    const PERMISSION: Permission;
+}
+
+impl<A: One, B: One> Required for (A, B) {
+    const PERMISSIONS: &'static [Permission] = &[A::PERMISSION, B::PERMISSION];
+}
+
+impl<A: One, B: One, C: One> Required for (A, B, C) {
+    const PERMISSIONS: &'static [Permission] = &[A::PERMISSION, B::PERMISSION, C::PERMISSION];
+}
 
 /// Having any of these forces MFA enrolment at login.
-pub const SENSITIVE: &[&str] = &[
-    "system.admin",
-    "org.settings.manage",
-    "user.manage",
-    "user.mfa.reset",
-    "role.manage",
-    "department.manage",
-    "acl.manage",
-    "org.document.manage",
-    "announcement.manage",
-    "stock.manage",
-    "stock.program.manage",
-    "stock.grant.manage",
-    "loan.manage",
-    "loan.workflow.hr.manage",
-    "loan.workflow.finance.manage",
-    "loan.workflow.legal.manage",
-    "loan.workflow.post_issuance.manage",
-    "loan.workflow.83b.manage",
-    "loan.document.manage_hr",
-    "loan.document.manage_finance",
-    "loan.document.manage_legal",
-    "loan.payment.record",
-    "loan.payment.refund",
+pub const SENSITIVE: &[Permission] = &[
+    Permission::SystemAdmin,
+    Permission::OrgSettingsManage,
+    Permission::UserManage,
+    Permission::UserMfaReset,
+    Permission::RoleManage,
+    Permission::DepartmentManage,
+    Permission::AclManage,
+    Permission::OrgDocumentManage,
+    Permission::AnnouncementManage,
+    Permission::StockManage,
+    Permission::StockProgramManage,
+    Permission::StockGrantManage,
+    Permission::LoanManage,
+    Permission::LoanWorkflowHrManage,
+    Permission::LoanWorkflowFinanceManage,
+    Permission::LoanWorkflowLegalManage,
+    Permission::LoanWorkflowPostIssuanceManage,
+    Permission::LoanWorkflow83bManage,
+    Permission::LoanDocumentManageHr,
+    Permission::LoanDocumentManageFinance,
+    Permission::LoanDocumentManageLegal,
+    Permission::LoanPaymentRecord,
+    Permission::LoanPaymentRefund,
 ];
 
+impl Permission {
+    /// Sensitive permissions force MFA enrolment at login.
+    pub fn is_sensitive(self) -> bool {
+        SENSITIVE.contains(&self)
+    }
+}
+
 pub fn is_known(code: &str) -> bool {
-    ALL.contains(&code)
+    Permission::from_code(code).is_some()
 }
 
 pub fn is_sensitive(code: &str) -> bool {
-    SENSITIVE.contains(&code)
+    Permission::from_code(code).is_some_and(Permission::is_sensitive)
 }
 
 /// The codes of `requested` that are not in the catalogue, in request order, de-duplicated.
@@ -243,35 +334,109 @@ impl SystemRole {
     }
 }
 
-/// `mfa_required_actions` values an org can require step-up for.
-pub const MFA_ACTIONS: &[&str] = &[
-    "LOGIN",
-    "LOAN_SUBMISSION",
-    "STOCK_GRANT_ASSIGNMENT",
-    "STOCK_STATUS_CHANGE",
-    "LOAN_PAYMENT_RECORD",
-    "WORKFLOW_COMPLETE",
-    "ORG_SETTINGS_CHANGE",
-    "USER_PROFILE_EDIT",
-    "ROLE_ASSIGNMENT",
-    "USER_MFA_RESET",
-    "ACL_ASSIGNMENT",
-    "USER_IMPERSONATE",
-];
+/// When a step-up action needs a fresh second factor (contract §4.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepUpWhen {
+    /// Only when the org requires two-factor and lists the action (most actions).
+    OrgPolicy,
+    /// Whenever the org lists the action, whatever `require_two_factor` says (admin MFA reset).
+    Listed,
+    /// Always (recovery-code regeneration, self MFA reset).
+    Always,
+}
 
-/// Step-up actions of the core routes.
-pub mod action {
-    pub const LOGIN: &str = "LOGIN";
-    pub const ORG_SETTINGS_CHANGE: &str = "ORG_SETTINGS_CHANGE";
-    pub const ROLE_ASSIGNMENT: &str = "ROLE_ASSIGNMENT";
-    pub const ACL_ASSIGNMENT: &str = "ACL_ASSIGNMENT";
-    pub const USER_PROFILE_EDIT: &str = "USER_PROFILE_EDIT";
-    pub const USER_IMPERSONATE: &str = "USER_IMPERSONATE";
-    pub const USER_MFA_RESET: &str = "USER_MFA_RESET";
-    /// Always required, whatever the org settings say.
-    pub const RECOVERY_CODES_REGENERATE: &str = "RECOVERY_CODES_REGENERATE";
-    /// Always required, whatever the org settings say.
-    pub const SELF_MFA_RESET: &str = "SELF_MFA_RESET";
+/// Declares the step-up actions once: the [`MfaAction`] enum, the [`MFA_ACTIONS`] an org may
+/// list, and one marker per action in [`step`] for the `StepUp<…>` extractor.
+macro_rules! mfa_actions {
+    (
+        listable { $($variant:ident = $code:ident, $when:ident;)* }
+        always { $($avariant:ident = $acode:ident;)* }
+    ) => {
+        /// A step-up action; the string [`code`](MfaAction::code) is what org settings list and
+        /// step-up tokens carry.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum MfaAction {
+            $(#[doc = concat!("`", stringify!($code), "`")] $variant,)*
+            $(#[doc = concat!("`", stringify!($acode), "` (always required)")] $avariant,)*
+        }
+
+        impl MfaAction {
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(MfaAction::$variant => stringify!($code),)*
+                    $(MfaAction::$avariant => stringify!($acode),)*
+                }
+            }
+
+            /// When this action needs step-up.
+            pub const fn when(self) -> StepUpWhen {
+                match self {
+                    $(MfaAction::$variant => StepUpWhen::$when,)*
+                    $(MfaAction::$avariant => StepUpWhen::Always,)*
+                }
+            }
+        }
+
+        /// `mfa_required_actions` values an org can require step-up for.
+        pub const MFA_ACTIONS: &[&str] = &[$(stringify!($code),)*];
+
+        /// Step-up actions by name (the string codes, for code that still compares strings).
+        pub mod action {
+            $(pub const $code: &str = stringify!($code);)*
+            $(
+                /// Always required, whatever the org settings say.
+                pub const $acode: &str = stringify!($acode);
+            )*
+        }
+
+        /// One marker per step-up action, named like its [`MfaAction`] variant, for handler
+        /// signatures: `_: StepUp<step::RoleAssignment>`.
+        pub mod step {
+            use super::{MfaAction, StepUpAction};
+            $(
+                #[doc = concat!("Step-up for `", stringify!($code), "`.")]
+                #[derive(Debug)]
+                pub struct $variant;
+                impl StepUpAction for $variant {
+                    const ACTION: MfaAction = MfaAction::$variant;
+                }
+            )*
+            $(
+                #[doc = concat!("Step-up for `", stringify!($acode), "` (always required).")]
+                #[derive(Debug)]
+                pub struct $avariant;
+                impl StepUpAction for $avariant {
+                    const ACTION: MfaAction = MfaAction::$avariant;
+                }
+            )*
+        }
+    };
+}
+
+/// A [`step`] marker: the action a `StepUp<…>` extractor checks.
+pub trait StepUpAction: Send + Sync + 'static {
+    const ACTION: MfaAction;
+}
+
+mfa_actions! {
+    listable {
+        Login = LOGIN, OrgPolicy;
+        LoanSubmission = LOAN_SUBMISSION, OrgPolicy;
+        StockGrantAssignment = STOCK_GRANT_ASSIGNMENT, OrgPolicy;
+        StockStatusChange = STOCK_STATUS_CHANGE, OrgPolicy;
+        LoanPaymentRecord = LOAN_PAYMENT_RECORD, OrgPolicy;
+        WorkflowComplete = WORKFLOW_COMPLETE, OrgPolicy;
+        OrgSettingsChange = ORG_SETTINGS_CHANGE, OrgPolicy;
+        UserProfileEdit = USER_PROFILE_EDIT, OrgPolicy;
+        RoleAssignment = ROLE_ASSIGNMENT, OrgPolicy;
+        UserMfaReset = USER_MFA_RESET, Listed;
+        AclAssignment = ACL_ASSIGNMENT, OrgPolicy;
+        UserImpersonate = USER_IMPERSONATE, OrgPolicy;
+    }
+    always {
+        RecoveryCodesRegenerate = RECOVERY_CODES_REGENERATE;
+        SelfMfaReset = SELF_MFA_RESET;
+    }
 }
 
 #[cfg(test)]
@@ -282,7 +447,12 @@ mod tests {
     fn catalogue_sizes_match_the_contract() {
         assert_eq!(ALL.len(), 64);
         assert_eq!(SENSITIVE.len(), 23);
-        assert!(SENSITIVE.iter().all(|c| is_known(c)));
+        assert_eq!(Permission::ALL.len(), 64);
+        for (p, code) in Permission::ALL.iter().zip(ALL) {
+            assert_eq!(p.code(), *code);
+            assert_eq!(Permission::from_code(code), Some(*p));
+        }
+        assert!(is_sensitive("role.manage") && !is_sensitive("role.view"));
         let mut sorted = ALL.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

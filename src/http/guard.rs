@@ -10,15 +10,17 @@ use axum::http::request::Parts;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::membership::{self, Gate};
+use crate::domain::membership::{Gate, Refusal};
 use crate::domain::org::OrgId;
+use crate::domain::permissions::{Permission, Required};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
 use crate::http::token::{self, TokenView};
 use crate::services;
-use crate::services::audit::AuditEntry;
+use crate::services::audit::{Actor, AuditEntry};
 use crate::services::identities::Identity;
+use crate::services::users::UserContext;
 
 /// How a route authenticates.
 pub trait GuardMode: Send + Sync + std::fmt::Debug + 'static {
@@ -117,6 +119,15 @@ impl<M: GuardMode> CurrentUser<M> {
             .and_then(|s| Uuid::parse_str(s).ok())
     }
 
+    /// This user as the actor of a change (audit rows written by services).
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            org_id: self.org_id.as_str(),
+            user_id: self.user_id,
+            impersonator_id: self.impersonator_id(),
+        }
+    }
+
     /// The audit row of a change this user makes: actor, org and, during impersonation, the
     /// admin behind it.
     pub fn audit<'a>(
@@ -127,19 +138,21 @@ impl<M: GuardMode> CurrentUser<M> {
         old_value: Option<serde_json::Value>,
         new_value: Option<serde_json::Value>,
     ) -> AuditEntry<'a> {
-        AuditEntry {
-            org_id: self.org_id.as_str(),
-            actor_id: Some(self.user_id),
-            impersonator_id: self.impersonator_id(),
-            action,
-            resource_type,
-            resource_id: resource_id.to_string(),
-            old_value,
-            new_value,
-        }
+        self.actor()
+            .entry(action, resource_type, resource_id, old_value, new_value)
     }
 
     /// 403 "Missing permission: <code>" unless the user has it (superusers always do).
+    /// Handlers declare `Can<perm::…>` instead; this is for checks that depend on the request.
+    pub async fn require_permission(
+        &self,
+        state: &AppState,
+        permission: Permission,
+    ) -> Result<(), ApiError> {
+        self.require(state, permission.code()).await
+    }
+
+    /// [`require_permission`](Self::require_permission) by string code (the legacy form).
     pub async fn require(&self, state: &AppState, code: &str) -> Result<(), ApiError> {
         if self.bypasses_permissions() {
             tracing::debug!(permission = code, "superuser permission bypass");
@@ -163,6 +176,58 @@ impl<M: GuardMode> CurrentUser<M> {
         } else {
             Err(ApiError::forbidden(format!("Missing permission: {code}")))
         }
+    }
+}
+
+/// The current user, once they hold every permission `R` names: declare it first in the handler
+/// signature and it runs the guard `M` and then the permission check, before any path, query or
+/// body extractor (axum runs parts extractors in order and the body last), which keeps the
+/// legacy "403 before 422" order. Derefs to [`CurrentUser<M>`].
+///
+/// ```ignore
+/// pub async fn update_department(
+///     State(state): State<AppState>,
+///     user: Can<perm::DepartmentManage>,                 // 400/401/403 first
+///     ApiPath(department_id): ApiPath<Uuid>,             // then 422 for a bad id
+///     ApiJson(req): ApiJson<DepartmentUpdate>,           // then 422 for a bad body
+/// ) -> ApiResult<Envelope<DepartmentOut>> { … user.org_id … }
+/// ```
+/// Two permissions: `Can<(perm::DepartmentManage, perm::UserManage)>`; another guard mode:
+/// `Can<perm::UserView, Member>`.
+pub struct Can<R: Required, M: GuardMode = OrgMember> {
+    user: CurrentUser<M>,
+    required: PhantomData<R>,
+}
+
+impl<R: Required, M: GuardMode> Can<R, M> {
+    pub fn into_inner(self) -> CurrentUser<M> {
+        self.user
+    }
+}
+
+impl<R: Required, M: GuardMode> std::ops::Deref for Can<R, M> {
+    type Target = CurrentUser<M>;
+
+    fn deref(&self) -> &CurrentUser<M> {
+        &self.user
+    }
+}
+
+impl<R: Required, M: GuardMode> FromRequestParts<AppState> for Can<R, M> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::<M>::from_request_parts(parts, state).await?;
+        for permission in R::PERMISSIONS {
+            user.require_permission(state, *permission).await?;
+        }
+        Ok(Self {
+            user,
+            required: PhantomData,
+        })
     }
 }
 
@@ -190,6 +255,37 @@ pub fn check_inactivity(
         }
     }
     Ok(())
+}
+
+/// The membership gate's refusal as the legacy answered it.
+pub fn membership_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotMember => ApiError::unauthorized("User is not a member of org"),
+        Refusal::Inactive => ApiError::forbidden("Membership is not active"),
+    }
+}
+
+/// The checks every session makes on a loaded user context, in the legacy order: the identity
+/// is active, the token version `tv` (when the token has one) is current, the membership
+/// passes `gate` (superuser tokens, `su`, skip it) and the session is not idle. The guard and
+/// the refresh share it.
+pub fn check_context(
+    state: &AppState,
+    ctx: &UserContext,
+    gate: Gate,
+    su: bool,
+    tv: Option<i64>,
+) -> Result<(), ApiError> {
+    if !ctx.identity_is_active {
+        return Err(ApiError::unauthorized("Identity inactive"));
+    }
+    if tv.is_some_and(|tv| tv != i64::from(ctx.token_version)) {
+        return Err(ApiError::unauthorized("Token revoked"));
+    }
+    if !su {
+        ctx.membership(gate).map_err(membership_error)?;
+    }
+    check_inactivity(state, ctx.last_active_at)
 }
 
 impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
@@ -238,28 +334,7 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         if !ctx.user_is_active {
             return Err(ApiError::unauthorized("Inactive user"));
         }
-        if !ctx.identity_is_active {
-            return Err(ApiError::unauthorized("Identity inactive"));
-        }
-        if claims
-            .tv
-            .is_some_and(|tv| tv != i64::from(ctx.token_version))
-        {
-            return Err(ApiError::unauthorized("Token revoked"));
-        }
-        if !claims.su {
-            let (Some(employment), Some(platform), Some(invitation)) = (
-                &ctx.employment_status,
-                &ctx.platform_status,
-                &ctx.invitation_status,
-            ) else {
-                return Err(ApiError::unauthorized("User is not a member of org"));
-            };
-            if !membership::allows(M::GATE, employment, platform, invitation) {
-                return Err(ApiError::forbidden("Membership is not active"));
-            }
-        }
-        check_inactivity(state, ctx.last_active_at)?;
+        check_context(state, &ctx, M::GATE, claims.su, claims.tv)?;
         // The stored value tells whether a write is due: most requests skip the round trip.
         // An open announcement stream (and its reconnects) is not user activity.
         let write_due = ctx.last_active_at.is_none_or(|last| {

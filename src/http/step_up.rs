@@ -2,11 +2,16 @@
 //! presented as `X-Step-Up-Token`; without one the route answers 403 `step_up_mfa_required`
 //! with a challenge for `POST /auth/step-up/verify`.
 
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 
+use crate::domain::permissions::{MfaAction, StepUpAction};
 use crate::http::error::ApiError;
-use crate::http::guard::{CurrentUser, GuardMode};
+use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
 use crate::http::session;
 use crate::http::state::AppState;
 use crate::http::token;
@@ -15,15 +20,47 @@ use crate::services;
 /// Step-up tokens and challenges live five minutes.
 pub const STEP_UP_TTL: i64 = 300;
 
-/// When an action needs step-up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum When {
-    /// Only when the org requires two-factor and lists the action (most actions).
-    OrgPolicy,
-    /// Whenever the org lists the action, whatever `require_two_factor` says (admin MFA reset).
-    Listed,
-    /// Always (recovery-code regeneration, self MFA reset).
-    Always,
+/// When an action needs step-up (the rule lives with the actions, in `domain::permissions`).
+pub use crate::domain::permissions::StepUpWhen as When;
+
+/// Passes when `X-Step-Up-Token` carries a valid step-up for `A` (or the org does not require
+/// one); otherwise 403 `step_up_mfa_required` with a challenge. Declare it right after the
+/// `Can<…>` that guards the route, so the legacy order (guard, permission, step-up, then path
+/// and body) holds:
+///
+/// ```ignore
+/// pub async fn put_settings(
+///     State(state): State<AppState>,
+///     user: Can<perm::OrgSettingsManage>,
+///     _: StepUp<step::OrgSettingsChange>,
+///     ApiJson(req): ApiJson<…>,
+/// )
+/// ```
+/// The guard mode `M` must match the `Can<…>`'s (the user is then reused, not reloaded). When a
+/// handler must refuse something before step-up, call [`require_action`] in the body instead.
+pub struct StepUp<A: StepUpAction, M: GuardMode = OrgMember>(PhantomData<(A, M)>);
+
+impl<A: StepUpAction, M: GuardMode> FromRequestParts<AppState> for StepUp<A, M> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::<M>::from_request_parts(parts, state).await?;
+        require_action(state, &user, &parts.headers, A::ACTION).await?;
+        Ok(Self(PhantomData))
+    }
+}
+
+/// The typed form of [`require`]: the action's own [`When`] rule applies.
+pub async fn require_action<M: GuardMode>(
+    state: &AppState,
+    user: &CurrentUser<M>,
+    headers: &HeaderMap,
+    action: MfaAction,
+) -> Result<(), ApiError> {
+    require(state, user, headers, action.code(), action.when()).await
 }
 
 /// Passes when step-up is not needed or `X-Step-Up-Token` is a valid step-up token for this

@@ -20,6 +20,38 @@ pub struct AuditEntry<'a> {
     pub new_value: Option<Value>,
 }
 
+/// Who makes a change: the acting user of an org and, during impersonation, the admin behind
+/// it. Services that write audit rows of their own take one.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    pub org_id: &'a str,
+    pub user_id: Uuid,
+    pub impersonator_id: Option<Uuid>,
+}
+
+impl<'a> Actor<'a> {
+    /// The audit row of a change this actor makes.
+    pub fn entry(
+        &self,
+        action: &'a str,
+        resource_type: &'a str,
+        resource_id: impl ToString,
+        old_value: Option<Value>,
+        new_value: Option<Value>,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            org_id: self.org_id,
+            actor_id: Some(self.user_id),
+            impersonator_id: self.impersonator_id,
+            action,
+            resource_type,
+            resource_id: resource_id.to_string(),
+            old_value,
+            new_value,
+        }
+    }
+}
+
 /// Inserts the row; the caller's transaction decides whether it persists.
 pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> sqlx::Result<Uuid> {
     let changes = diff(entry.old_value.as_ref(), entry.new_value.as_ref());

@@ -108,6 +108,20 @@ pub async fn find(
     .await
 }
 
+/// Whether the org's department is archived; `None` when the org has no such department (no
+/// row lock, for reads).
+pub async fn is_archived(
+    conn: &mut PgConnection,
+    org_id: &str,
+    id: Uuid,
+) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar("SELECT is_archived FROM departments WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Whether another department of the org has this name or code.
 pub async fn clash(
     conn: &mut PgConnection,

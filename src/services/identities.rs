@@ -40,6 +40,22 @@ pub async fn find_by_id(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Optio
     .await
 }
 
+/// The identity's current token version (tokens carrying another one are revoked).
+pub async fn token_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i32> {
+    sqlx::query_scalar("SELECT token_version FROM identities WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Whether the identity has MFA on; `None` when it does not exist.
+pub async fn mfa_enabled(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar("SELECT mfa_enabled FROM identities WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Revokes every token of the identity in every org (logout, password change, refresh reuse,
 /// forced reset, deactivation).
 pub async fn bump_token_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i32> {
@@ -90,6 +106,22 @@ pub async fn set_password(conn: &mut PgConnection, id: Uuid, hash: &str) -> sqlx
     .bind(id)
     .bind(hash)
     .fetch_one(conn)
+    .await
+}
+
+/// Requires a password change at next login and revokes every session. Returns the previous
+/// `must_change_password`, or `None` when the identity does not exist.
+pub async fn force_password_change(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar(
+        "UPDATE identities i SET must_change_password = true, token_version = i.token_version + 1, \
+         updated_at = now() FROM identities old WHERE i.id = $1 AND old.id = i.id \
+         RETURNING old.must_change_password",
+    )
+    .bind(id)
+    .fetch_optional(conn)
     .await
 }
 

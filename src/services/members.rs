@@ -9,11 +9,14 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use serde_json::json;
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::geo;
+use crate::services::audit::{self, Actor};
+use crate::services::identities;
 use crate::timefmt;
 
 /// One member: the membership with its user, identity flag, org name, department and profile.
@@ -722,6 +725,154 @@ pub async fn self_service_policy(
         allow_profile_edit: true,
         allow_user_data_export: true,
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes (the caller's transaction; the audit rows are written here, before its commit)
+
+/// Deletes the membership (the profile cascades) and the `users` row when it has no other
+/// membership, with their audit rows. `None` when the membership is not in the actor's org.
+pub async fn delete(
+    conn: &mut PgConnection,
+    actor: &Actor<'_>,
+    membership_id: Uuid,
+) -> sqlx::Result<Option<MemberRow>> {
+    let Some(row) = find(conn, actor.org_id, membership_id).await? else {
+        return Ok(None);
+    };
+    sqlx::query("DELETE FROM org_memberships WHERE org_id = $1 AND id = $2")
+        .bind(actor.org_id)
+        .bind(membership_id)
+        .execute(&mut *conn)
+        .await?;
+    audit::record(
+        conn,
+        actor.entry(
+            "user.membership.deleted",
+            "org_membership",
+            membership_id,
+            Some(
+                json!({"membership": row.membership_snapshot(), "profile": row.profile_snapshot()}),
+            ),
+            None,
+        ),
+    )
+    .await?;
+    let others: i64 = sqlx::query_scalar("SELECT count(*) FROM org_memberships WHERE user_id = $1")
+        .bind(row.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if others == 0 {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(row.user_id)
+            .execute(&mut *conn)
+            .await?;
+        audit::record(
+            conn,
+            actor.entry(
+                "user.deleted",
+                "user",
+                row.user_id,
+                Some(json!({
+                    "id": row.user_id,
+                    "org_id": row.org_id,
+                    "email": row.email,
+                    "is_active": row.is_active,
+                    "is_superuser": row.is_superuser,
+                    "identity_id": row.identity_id,
+                })),
+                None,
+            ),
+        )
+        .await?;
+    }
+    Ok(Some(row))
+}
+
+/// The result of a status change.
+#[derive(Debug)]
+pub struct StatusChange {
+    pub after: MemberRow,
+    /// The member is no longer ACTIVE/ACTIVE: their roles are gone and their sessions revoked,
+    /// so the caller invalidates their cached permissions after the commit.
+    pub deactivated: bool,
+}
+
+/// Changes employment and/or platform status (`None` keeps a value). A result that is not
+/// ACTIVE/ACTIVE removes every role of the user in the org (audit `role.removed` each) and
+/// revokes the identity's sessions; then the `user.membership.updated` row. `None` when the
+/// membership is not in the actor's org.
+pub async fn change_status(
+    conn: &mut PgConnection,
+    actor: &Actor<'_>,
+    membership_id: Uuid,
+    employment_status: Option<&str>,
+    platform_status: Option<&str>,
+) -> sqlx::Result<Option<StatusChange>> {
+    let org = actor.org_id;
+    let Some(before) = find(conn, org, membership_id).await? else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE org_memberships SET employment_status = COALESCE($3, employment_status), \
+         platform_status = COALESCE($4, platform_status), updated_at = now() \
+         WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org)
+    .bind(membership_id)
+    .bind(employment_status)
+    .bind(platform_status)
+    .execute(&mut *conn)
+    .await?;
+    let Some(after) = find(conn, org, membership_id).await? else {
+        return Ok(None);
+    };
+    let deactivated = after.employment_status != "ACTIVE" || after.platform_status != "ACTIVE";
+    if deactivated {
+        remove_roles(conn, actor, &after).await?;
+        identities::bump_token_version(conn, after.identity_id).await?;
+    }
+    audit::record(
+        conn,
+        actor.entry(
+            "user.membership.updated",
+            "org_membership",
+            membership_id,
+            Some(before.membership_snapshot()),
+            Some(after.membership_snapshot()),
+        ),
+    )
+    .await?;
+    Ok(Some(StatusChange { after, deactivated }))
+}
+
+/// Removes every role of `row`'s user in the org, one `role.removed` audit row each.
+async fn remove_roles(
+    conn: &mut PgConnection,
+    actor: &Actor<'_>,
+    row: &MemberRow,
+) -> sqlx::Result<()> {
+    let removed: Vec<Uuid> = sqlx::query_scalar(
+        "DELETE FROM user_roles WHERE org_id = $1 AND user_id = $2 RETURNING role_id",
+    )
+    .bind(actor.org_id)
+    .bind(row.user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for role_id in removed {
+        audit::record(
+            conn,
+            actor.entry(
+                "role.removed",
+                "user_role",
+                format!("{}:{}", row.user_id, role_id),
+                Some(json!({"user_id": row.user_id, "role_id": role_id})),
+                None,
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod profiles;
 pub mod roles;
 pub mod seed;
 pub mod self_context;
+pub mod sessions;
 pub mod uploads;
 pub mod user_summary;
 pub mod users;

@@ -203,6 +203,17 @@ pub async fn find(conn: &mut PgConnection, org_id: &str, id: Uuid) -> sqlx::Resu
     .await
 }
 
+/// Whether the org has this role (no row lock, for reads).
+pub async fn exists(conn: &mut PgConnection, org_id: &str, id: Uuid) -> sqlx::Result<bool> {
+    let found: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM roles WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// Roles of the org among `ids`, in database order.
 pub async fn find_many(
     conn: &mut PgConnection,

@@ -42,6 +42,15 @@ async fn group(
     .await
 }
 
+/// Turns the caller's fresh transaction into one read-only snapshot, so every figure of
+/// [`compute`] agrees (must be its first statement).
+pub async fn snapshot(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Computes every figure; `now` is the application clock.
 pub async fn compute(
     conn: &mut PgConnection,

@@ -4,6 +4,8 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::membership::{self, Gate, Refusal};
+
 /// Everything the User guard checks, fetched in one round trip.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserContext {
@@ -25,6 +27,18 @@ pub struct UserContext {
     pub employment_status: Option<String>,
     pub platform_status: Option<String>,
     pub invitation_status: Option<String>,
+}
+
+impl UserContext {
+    /// The membership gate on the user's membership in the org.
+    pub fn membership(&self, gate: Gate) -> Result<(), Refusal> {
+        membership::check(
+            gate,
+            self.employment_status.as_deref(),
+            self.platform_status.as_deref(),
+            self.invitation_status.as_deref(),
+        )
+    }
 }
 
 /// Loads the user `user_id`, the identity `identity_id` (or the user's own identity) and the
@@ -59,6 +73,35 @@ pub async fn identity_id(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result
         .bind(user_id)
         .fetch_optional(conn)
         .await
+}
+
+/// Whether another user of the org has this e-mail (case-insensitive).
+pub async fn email_taken(
+    conn: &mut PgConnection,
+    org_id: &str,
+    email: &str,
+    except_user_id: Uuid,
+) -> sqlx::Result<bool> {
+    let taken: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM users WHERE org_id = $1 AND lower(email) = lower($2) AND id <> $3",
+    )
+    .bind(org_id)
+    .bind(email)
+    .bind(except_user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(taken.is_some())
+}
+
+/// Sets the org user's e-mail (the identity's login e-mail is unchanged). A clash with another
+/// user of the org violates `uq_users_org_email`.
+pub async fn set_email(conn: &mut PgConnection, user_id: Uuid, email: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET email = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The tenant check and the guard's [`context`] in one round trip: whether the org exists,
@@ -168,6 +211,18 @@ pub struct OrgUser {
     pub invitation_status: Option<String>,
 }
 
+impl OrgUser {
+    /// The membership gate on the user's membership in the org.
+    pub fn membership(&self, gate: Gate) -> Result<(), Refusal> {
+        membership::check(
+            gate,
+            self.employment_status.as_deref(),
+            self.platform_status.as_deref(),
+            self.invitation_status.as_deref(),
+        )
+    }
+}
+
 pub async fn in_org_for_identity(
     conn: &mut PgConnection,
     org_id: &str,
@@ -181,6 +236,55 @@ pub async fn in_org_for_identity(
     )
     .bind(org_id)
     .bind(identity_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A `users` row as impersonation reads it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub email: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub identity_id: Uuid,
+}
+
+pub async fn find(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as("SELECT email, is_active, is_superuser, identity_id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The member an admin asks to impersonate: user, membership statuses and identity flags.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ImpersonationTarget {
+    pub user_id: Uuid,
+    pub email: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub employment_status: String,
+    pub platform_status: String,
+    pub invitation_status: String,
+    pub identity_active: bool,
+    pub mfa_enabled: bool,
+}
+
+/// The membership `membership_id` of `org_id` as an impersonation target.
+pub async fn impersonation_target(
+    conn: &mut PgConnection,
+    org_id: &str,
+    membership_id: Uuid,
+) -> sqlx::Result<Option<ImpersonationTarget>> {
+    sqlx::query_as(
+        "SELECT u.id AS user_id, u.email, u.is_active, u.is_superuser, m.employment_status, \
+                m.platform_status, m.invitation_status, i.is_active AS identity_active, \
+                i.mfa_enabled \
+         FROM org_memberships m JOIN users u ON u.id = m.user_id AND u.org_id = m.org_id \
+         JOIN identities i ON i.id = u.identity_id WHERE m.id = $1 AND m.org_id = $2",
+    )
+    .bind(membership_id)
+    .bind(org_id)
     .fetch_optional(conn)
     .await
 }

@@ -170,6 +170,29 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
     )
     .await;
     assert_eq!(r.0, 422);
+    assert!(
+        r.1["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("department_id: Input should be a valid UUID"),
+        "{}",
+        r.1
+    );
+    // The permission is checked before the path and the body are validated.
+    let (status, body) = call(
+        &app,
+        "PATCH",
+        "/departments/not-a-uuid",
+        &a.emp_s,
+        Some(json!({"name": 7})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body,
+        error_body("forbidden", "Missing permission: department.manage")
+    );
 
     // List with member counts, in creation order, paged.
     let eng = create(&app, &a, "Engineering", "eng").await;

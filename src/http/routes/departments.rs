@@ -3,8 +3,7 @@
 
 use std::collections::HashSet;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -12,12 +11,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::domain::permissions::perm;
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::extract::{ApiQuery, parse_uuid_param};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
-use crate::http::validate::{PageQuery, body, check_length};
+use crate::http::validate::{PageQuery, check_length};
 use crate::services;
 use crate::services::audit;
 use crate::services::departments::{self as departments, Department};
@@ -158,11 +158,9 @@ fn exists() -> ApiError {
               (status = 422, description = "page/page_size out of range")))]
 pub async fn list_departments(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    query: Result<ApiQuery<ListQuery>, ApiError>,
+    user: Can<perm::DepartmentView>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Envelope<DepartmentList>> {
-    user.require(&state, "department.view").await?;
-    let ApiQuery(query) = query?;
     let (offset, limit) = PageQuery {
         page: query.page,
         page_size: query.page_size,
@@ -193,11 +191,9 @@ pub async fn list_departments(
               (status = 422, description = "Invalid code")))]
 pub async fn create_department(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::DepartmentManage>,
+    ApiJson(req): ApiJson<DepartmentCreate>,
 ) -> ApiResult<Created<DepartmentOut>> {
-    user.require(&state, "department.manage").await?;
-    let req: DepartmentCreate = body(&raw)?;
     let name = normalized_name(&req.name)?;
     let code = normalized_code(&req.code)?;
     let org = user.org_id.as_str();
@@ -231,13 +227,10 @@ pub async fn create_department(
               (status = 404, description = "Department not found")))]
 pub async fn update_department(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(department_id): Path<String>,
-    raw: Bytes,
+    user: Can<perm::DepartmentManage>,
+    ApiPath(department_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<DepartmentUpdate>,
 ) -> ApiResult<Envelope<DepartmentOut>> {
-    user.require(&state, "department.manage").await?;
-    let department_id = parse_uuid_param("department_id", &department_id)?;
-    let req: DepartmentUpdate = body(&raw)?;
     let name = req.name.as_deref().map(normalized_name).transpose()?;
     let code = req.code.as_deref().map(normalized_code).transpose()?;
     let org = user.org_id.as_str();
@@ -296,11 +289,9 @@ fn unique_to_exists(err: sqlx::Error) -> ApiError {
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "Department not found")))]
 pub async fn delete_department(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(department_id): Path<String>,
+    user: Can<perm::DepartmentManage>,
+    ApiPath(department_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, "department.manage").await?;
-    let department_id = parse_uuid_param("department_id", &department_id)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -343,14 +334,10 @@ fn uuids(ids: &[(String, Option<Uuid>)]) -> Vec<Uuid> {
     responses((status = 200, body = AssignResult), (status = 404, description = "Department not found")))]
 pub async fn assign_members(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(department_id): Path<String>,
-    raw: Bytes,
+    user: Can<(perm::DepartmentManage, perm::UserManage)>,
+    ApiPath(department_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<MembershipIds>,
 ) -> ApiResult<Envelope<AssignResult>> {
-    user.require(&state, "department.manage").await?;
-    user.require(&state, "user.manage").await?;
-    let department_id = parse_uuid_param("department_id", &department_id)?;
-    let req: MembershipIds = body(&raw)?;
     let ids = parse_ids(&req.membership_ids);
     let org = user.org_id.as_str();
 
@@ -403,12 +390,9 @@ pub async fn assign_members(
     responses((status = 200, description = "Done (data: null)")))]
 pub async fn unassign_members(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<(perm::DepartmentManage, perm::UserManage)>,
+    ApiJson(req): ApiJson<MembershipIds>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, "department.manage").await?;
-    user.require(&state, "user.manage").await?;
-    let req: MembershipIds = body(&raw)?;
     let ids = uuids(&parse_ids(&req.membership_ids));
     let org = user.org_id.as_str();
 

@@ -8,13 +8,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, parse_uuid_param};
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::state::AppState;
+use crate::services;
 use crate::services::members::{self, Filter, ListItem, Page, Shape};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,13 +46,7 @@ pub async fn role_members(
     let role_id = parse_uuid_param("role_id", &raw)?;
     let org = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
-    let exists: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM roles WHERE id = $1 AND org_id = $2")
-            .bind(role_id)
-            .bind(org)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if exists.is_none() {
+    if !services::roles::exists(&mut conn, org, role_id).await? {
         return Err(ApiError::not_found("Role not found"));
     }
     let (page, page_size) = members::paging(query.page, query.page_size);
@@ -78,12 +72,7 @@ pub async fn department_members(
     let department_id = parse_uuid_param("department_id", &raw)?;
     let org = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
-    let archived: Option<bool> =
-        sqlx::query_scalar("SELECT is_archived FROM departments WHERE id = $1 AND org_id = $2")
-            .bind(department_id)
-            .bind(org)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let archived = services::departments::is_archived(&mut conn, org, department_id).await?;
     match archived {
         None => return Err(ApiError::not_found("Department not found")),
         // The legacy message, although this is a listing.

@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
 use time::Date;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,7 +28,7 @@ use crate::http::validate::{
     body_object, check_len, parse_iso_date, patch_field, profile_changes, too_long,
 };
 use crate::services;
-use crate::services::members::{self, Filter, MemberRow, Shape};
+use crate::services::members::{self, Filter, Shape};
 use crate::services::onboarding::{self, NewMember, Refusal};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -369,66 +368,6 @@ pub async fn onboard(
 // ---------------------------------------------------------------------------------------------
 // Deletes
 
-/// Deletes the membership (the profile cascades) and the `users` row when it has no other
-/// membership, with their audit rows. `None` when the membership is not in the org.
-async fn delete_member(
-    conn: &mut PgConnection,
-    user: &Admin,
-    id: Uuid,
-) -> ApiResult<Option<MemberRow>> {
-    let org = user.org_id.as_str();
-    let Some(row) = members::find(conn, org, id).await? else {
-        return Ok(None);
-    };
-    sqlx::query("DELETE FROM org_memberships WHERE org_id = $1 AND id = $2")
-        .bind(org)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    services::audit::record(
-        conn,
-        user.audit(
-            "user.membership.deleted",
-            "org_membership",
-            id,
-            Some(
-                json!({"membership": row.membership_snapshot(), "profile": row.profile_snapshot()}),
-            ),
-            None,
-        ),
-    )
-    .await?;
-    let others: i64 = sqlx::query_scalar("SELECT count(*) FROM org_memberships WHERE user_id = $1")
-        .bind(row.user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if others == 0 {
-        sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(row.user_id)
-            .execute(&mut *conn)
-            .await?;
-        services::audit::record(
-            conn,
-            user.audit(
-                "user.deleted",
-                "user",
-                row.user_id,
-                Some(json!({
-                    "id": row.user_id,
-                    "org_id": row.org_id,
-                    "email": row.email,
-                    "is_active": row.is_active,
-                    "is_superuser": row.is_superuser,
-                    "identity_id": row.identity_id,
-                })),
-                None,
-            ),
-        )
-        .await?;
-    }
-    Ok(Some(row))
-}
-
 /// Deletes one membership; the identity is kept.
 #[utoipa::path(delete, path = "/org/users/{membership_id}", tag = "org-users", security(("bearer" = [])),
     params(("membership_id" = String, Path, description = "Membership id")),
@@ -441,7 +380,7 @@ pub async fn delete(
     user.require(&state, "user.manage").await?;
     let id = membership_id(&raw)?;
     let mut tx = state.db.begin().await?;
-    let row = delete_member(&mut tx, &user, id)
+    let row = members::delete(&mut tx, &user.actor(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
     tx.commit().await?;
@@ -472,7 +411,7 @@ pub async fn bulk_delete(
             continue;
         };
         let mut tx = state.db.begin().await?;
-        match delete_member(&mut tx, &user, id).await? {
+        match members::delete(&mut tx, &user.actor(), id).await? {
             Some(row) => {
                 tx.commit().await?;
                 deleted += 1;
@@ -506,34 +445,6 @@ pub struct StatusUpdate {
 
 /// Platform statuses the frontend's strict schema accepts.
 const PLATFORM_STATUSES: [&str; 5] = ["INVITED", "ENABLED", "DISABLED", "LOCKED", "ACTIVE"];
-
-/// Removes every role of `row`'s user in the org (audit `role.removed` each) and revokes the
-/// identity's sessions.
-async fn deactivate(conn: &mut PgConnection, user: &Admin, row: &MemberRow) -> ApiResult<()> {
-    let org = user.org_id.as_str();
-    let removed: Vec<Uuid> = sqlx::query_scalar(
-        "DELETE FROM user_roles WHERE org_id = $1 AND user_id = $2 RETURNING role_id",
-    )
-    .bind(org)
-    .bind(row.user_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    for role_id in removed {
-        services::audit::record(
-            conn,
-            user.audit(
-                "role.removed",
-                "user_role",
-                format!("{}:{}", row.user_id, role_id),
-                Some(json!({"user_id": row.user_id, "role_id": role_id})),
-                None,
-            ),
-        )
-        .await?;
-    }
-    services::identities::bump_token_version(conn, row.identity_id).await?;
-    Ok(())
-}
 
 /// Changes employment and/or platform status. A result that is not ACTIVE/ACTIVE removes the
 /// user's roles, revokes their sessions and invalidates their permission cache.
@@ -585,44 +496,25 @@ pub async fn update_status(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
-    let before = members::find(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
-    sqlx::query(
-        "UPDATE org_memberships SET employment_status = COALESCE($3, employment_status), \
-         platform_status = COALESCE($4, platform_status), updated_at = now() \
-         WHERE org_id = $1 AND id = $2",
-    )
-    .bind(org)
-    .bind(id)
-    .bind(&employment)
-    .bind(&platform)
-    .execute(&mut *tx)
-    .await?;
-    let after = members::find(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Membership not found"))?;
-    let deactivated = after.employment_status != "ACTIVE" || after.platform_status != "ACTIVE";
-    if deactivated {
-        deactivate(&mut tx, &user, &after).await?;
-    }
-    services::audit::record(
+    let change = members::change_status(
         &mut tx,
-        user.audit(
-            "user.membership.updated",
-            "org_membership",
-            id,
-            Some(before.membership_snapshot()),
-            Some(after.membership_snapshot()),
-        ),
+        &user.actor(),
+        id,
+        employment.as_deref(),
+        platform.as_deref(),
     )
-    .await?;
-    let detail = members::detail(&mut tx, &after).await?;
+    .await?
+    .ok_or_else(|| ApiError::not_found("Membership not found"))?;
+    let detail = members::detail(&mut tx, &change.after).await?;
     tx.commit().await?;
-    if deactivated {
-        services::permissions::invalidate_user(&state.cache, org, after.user_id).await;
+    if change.deactivated {
+        services::permissions::invalidate_user(
+            &state.cache,
+            user.org_id.as_str(),
+            change.after.user_id,
+        )
+        .await;
     }
     Ok(Envelope(detail))
 }
@@ -736,21 +628,10 @@ pub async fn update_profile(
     if let Some(email) = &new_email
         && !email.eq_ignore_ascii_case(&before.email)
     {
-        let taken: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM users WHERE org_id = $1 AND lower(email) = lower($2) AND id <> $3",
-        )
-        .bind(org)
-        .bind(email)
-        .bind(before.user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if taken.is_some() {
+        if services::users::email_taken(&mut tx, org, email, before.user_id).await? {
             return Err(duplicate());
         }
-        sqlx::query("UPDATE users SET email = $2, updated_at = now() WHERE id = $1")
-            .bind(before.user_id)
-            .bind(email)
-            .execute(&mut *tx)
+        services::users::set_email(&mut tx, before.user_id, email)
             .await
             .on_constraint("uq_users_org_email", duplicate)?;
     }
@@ -802,14 +683,7 @@ pub async fn force_password_reset(
             "Cannot force-reset your own password. Use change-password instead.",
         ));
     }
-    let previous: Option<bool> = sqlx::query_scalar(
-        "UPDATE identities i SET must_change_password = true, token_version = i.token_version + 1, \
-         updated_at = now() FROM identities old WHERE i.id = $1 AND old.id = i.id \
-         RETURNING old.must_change_password",
-    )
-    .bind(row.identity_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let previous = services::identities::force_password_change(&mut tx, row.identity_id).await?;
     let Some(previous) = previous else {
         return Err(ApiError::bad_request("User has no identity record"));
     };

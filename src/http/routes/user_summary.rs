@@ -84,9 +84,7 @@ pub async fn user_summary(
     let org_id = user.org_id.as_str();
     // One snapshot for every figure.
     let mut tx = state.db.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    services::user_summary::snapshot(&mut tx).await?;
     let s =
         services::user_summary::compute(&mut tx, org_id, time::OffsetDateTime::now_utc()).await?;
     tx.rollback().await?;

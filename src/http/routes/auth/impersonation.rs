@@ -26,19 +26,6 @@ pub struct StartRequest {
     target_membership_id: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct Target {
-    user_id: Uuid,
-    email: String,
-    is_active: bool,
-    is_superuser: bool,
-    employment_status: String,
-    platform_status: String,
-    invitation_status: String,
-    identity_active: bool,
-    mfa_enabled: bool,
-}
-
 /// Starts impersonating the member `target_membership_id`.
 #[utoipa::path(post, path = "/auth/impersonate/start", tag = "auth", request_body = StartRequest, security(("bearer" = [])),
     responses((status = 200, description = "Tokens for the target user"), (status = 403, description = "Not allowed")))]
@@ -77,18 +64,9 @@ pub async fn start(
         Uuid::parse_str(body.target_membership_id.trim()).map_err(|_| not_found())?;
 
     let mut tx = state.db.begin().await?;
-    let target: Target = sqlx::query_as(
-        "SELECT u.id AS user_id, u.email, u.is_active, u.is_superuser, m.employment_status, \
-                m.platform_status, m.invitation_status, i.is_active AS identity_active, \
-                i.mfa_enabled \
-         FROM org_memberships m JOIN users u ON u.id = m.user_id AND u.org_id = m.org_id \
-         JOIN identities i ON i.id = u.identity_id WHERE m.id = $1 AND m.org_id = $2",
-    )
-    .bind(membership_id)
-    .bind(org)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(not_found)?;
+    let target = services::users::impersonation_target(&mut tx, org, membership_id)
+        .await?
+        .ok_or_else(not_found)?;
     if !membership::allows(
         Gate::Strict,
         &target.employment_status,
@@ -130,10 +108,7 @@ pub async fn start(
         },
     )
     .await?;
-    let admin_tv: i32 = sqlx::query_scalar("SELECT token_version FROM identities WHERE id = $1")
-        .bind(user.identity_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let admin_tv = services::identities::token_version(&mut tx, user.identity_id).await?;
     tx.commit().await?;
 
     let issued = session::issue(
@@ -189,17 +164,11 @@ pub async fn stop(State(state): State<AppState>, user: CurrentUser) -> ApiResult
     };
     let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
-    let admin: Option<(String, bool, bool, Uuid)> = sqlx::query_as(
-        "SELECT email, is_active, is_superuser, identity_id FROM users WHERE id = $1",
-    )
-    .bind(admin_user_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (admin_email, admin_active, admin_su, admin_identity) = admin
-        .filter(|a| a.1)
+    let admin = services::users::find(&mut tx, admin_user_id)
+        .await?
+        .filter(|a| a.is_active)
         .ok_or_else(|| ApiError::unauthorized("Impersonator user not found or inactive"))?;
-    let _ = admin_active;
-    let identity = services::identities::find_by_id(&mut tx, admin_identity)
+    let identity = services::identities::find_by_id(&mut tx, admin.identity_id)
         .await?
         .filter(|i| i.is_active)
         .ok_or_else(|| ApiError::unauthorized("Impersonator identity inactive"))?;
@@ -213,7 +182,7 @@ pub async fn stop(State(state): State<AppState>, user: CurrentUser) -> ApiResult
             resource_type: "user",
             resource_id: user.user_id.to_string(),
             old_value: None,
-            new_value: Some(json!({"impersonator_email": admin_email, "target_email": user.email})),
+            new_value: Some(json!({"impersonator_email": admin.email, "target_email": user.email})),
         },
     )
     .await?;
@@ -224,7 +193,7 @@ pub async fn stop(State(state): State<AppState>, user: CurrentUser) -> ApiResult
             user_id: admin_user_id,
             org_id: org.to_owned(),
             identity_id: identity.id,
-            is_superuser: admin_su,
+            is_superuser: admin.is_superuser,
             mfa: true,
             token_version: identity.token_version,
             mfa_method: None,

@@ -10,7 +10,7 @@ use super::limits;
 use crate::auth::password::check_input_limits;
 use crate::auth::recovery::hash_remember_device_token;
 use crate::domain::email;
-use crate::domain::membership::{self, Gate};
+use crate::domain::membership::Gate;
 use crate::domain::org::OrgId;
 use crate::domain::permissions;
 use crate::http::envelope::Envelope;
@@ -157,18 +157,8 @@ pub async fn select_org(
         .await?
         .filter(|u| u.is_active)
         .ok_or_else(|| ApiError::unauthorized("User not available"))?;
-    if !user.is_superuser {
-        let allowed = match (
-            &user.employment_status,
-            &user.platform_status,
-            &user.invitation_status,
-        ) {
-            (Some(e), Some(p), Some(i)) => membership::allows(Gate::PendingAllowed, e, p, i),
-            _ => false,
-        };
-        if !allowed {
-            return Err(ApiError::forbidden("Membership is not active"));
-        }
+    if !user.is_superuser && user.membership(Gate::PendingAllowed).is_err() {
+        return Err(ApiError::forbidden("Membership is not active"));
     }
     let policy = services::org_settings::auth_policy(&mut conn, org_id.as_str()).await?;
     let perms = services::permissions::effective(&mut conn, org_id.as_str(), user.user_id).await?;

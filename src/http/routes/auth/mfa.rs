@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{CodeType, client_ip, limits};
 use crate::auth::{recovery, totp};
-use crate::domain::membership::{self, Gate};
+use crate::domain::membership::Gate;
 use crate::domain::permissions::action;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
@@ -79,18 +79,8 @@ async fn org_user(
         .await?
         .filter(|u| u.is_active)
         .ok_or_else(|| ApiError::unauthorized("User not available"))?;
-    if !user.is_superuser {
-        let allowed = match (
-            &user.employment_status,
-            &user.platform_status,
-            &user.invitation_status,
-        ) {
-            (Some(e), Some(p), Some(i)) => membership::allows(Gate::PendingAllowed, e, p, i),
-            _ => false,
-        };
-        if !allowed {
-            return Err(ApiError::forbidden("Membership is not active"));
-        }
+    if !user.is_superuser && user.membership(Gate::PendingAllowed).is_err() {
+        return Err(ApiError::forbidden("Membership is not active"));
     }
     Ok(user)
 }

@@ -1,8 +1,6 @@
 //! Sessions: refresh (rotation with replay detection), CSRF renewal, logout, `/auth/me` and
 //! password change (contract §4.2, §4.4).
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -15,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::password::check_input_limits;
 use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
-use crate::domain::membership::{self, Gate};
+use crate::domain::membership::{Gate, Refusal};
 use crate::domain::permissions;
 use crate::http::envelope::{Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult};
@@ -26,6 +24,7 @@ use crate::http::state::AppState;
 use crate::http::tenant::Tenant;
 use crate::http::token::{self, TokenView};
 use crate::services;
+use crate::services::sessions::RotateError;
 use crate::timefmt;
 
 /// Optional: without it the refresh cookie and `X-CSRF-Token` are used.
@@ -69,13 +68,10 @@ async fn user_for_tenant(
         .await?
         .ok_or_else(mismatch)?;
     let active = other.is_active
-        && match (
-            &other.employment_status,
-            &other.platform_status,
-            &other.invitation_status,
-        ) {
-            (Some(e), Some(p), Some(i)) => membership::allows(Gate::PendingAllowed, e, p, i),
-            _ => other.is_superuser,
+        && match other.membership(Gate::PendingAllowed) {
+            Ok(()) => true,
+            Err(Refusal::NotMember) => other.is_superuser,
+            Err(Refusal::Inactive) => false,
         };
     if !active {
         return Err(mismatch());
@@ -88,9 +84,7 @@ async fn user_for_tenant(
     let policy = services::org_settings::auth_policy(conn, tenant).await?;
     let perms = services::permissions::effective(conn, tenant, other.user_id).await?;
     let has_sensitive = other.is_superuser || perms.iter().any(|p| permissions::is_sensitive(p));
-    let mfa_enabled: bool = sqlx::query_scalar("SELECT mfa_enabled FROM identities WHERE id = $1")
-        .bind(identity_id)
-        .fetch_optional(&mut *conn)
+    let mfa_enabled = services::identities::mfa_enabled(conn, identity_id)
         .await?
         .unwrap_or(false);
     let mfa_needed = policy.require_two_factor || has_sensitive || mfa_enabled;
@@ -157,25 +151,7 @@ pub async fn refresh(
     .await?
     .filter(|c| c.user_is_active)
     .ok_or_else(|| ApiError::unauthorized("User not found"))?;
-    if !ctx.identity_is_active {
-        return Err(ApiError::unauthorized("Identity inactive"));
-    }
-    if tv != i64::from(ctx.token_version) {
-        return Err(ApiError::unauthorized("Token revoked"));
-    }
-    if !claims.su {
-        let (Some(e), Some(p), Some(i)) = (
-            &ctx.employment_status,
-            &ctx.platform_status,
-            &ctx.invitation_status,
-        ) else {
-            return Err(ApiError::unauthorized("User is not a member of org"));
-        };
-        if !membership::allows(Gate::PendingAllowed, e, p, i) {
-            return Err(ApiError::forbidden("Membership is not active"));
-        }
-    }
-    guard::check_inactivity(&state, ctx.last_active_at)?;
+    guard::check_context(&state, &ctx, Gate::PendingAllowed, claims.su, Some(tv))?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let impersonation = match (&claims.imp, claims.imp_iid_uuid()) {
         (Some(imp), Some(imp_iid)) => {
@@ -196,23 +172,15 @@ pub async fn refresh(
         _ => None,
     };
 
-    // One use per refresh token, shared with the legacy service through the same key.
-    let key = state.cache.key(&["refresh_used", &jti]);
-    let remaining = Duration::from_secs((exp - now).max(1) as u64);
-    let first_use = state
-        .cache
-        .set_nx_ex(&key, "1", remaining)
+    services::sessions::rotate(&mut conn, &state.cache, ctx.identity_id, &jti, exp, now)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "refresh replay store unavailable");
-            ApiError::unavailable("Service temporarily unavailable")
+        .map_err(|e| match e {
+            RotateError::StoreUnavailable => {
+                ApiError::unavailable("Service temporarily unavailable")
+            }
+            RotateError::Replayed => ApiError::unauthorized("Refresh token reuse detected"),
+            RotateError::Db(e) => ApiError::from(e),
         })?;
-    if !first_use {
-        services::identities::bump_token_version(&mut conn, ctx.identity_id).await?;
-        tracing::warn!(identity_id = %ctx.identity_id, "refresh token reuse detected; all sessions revoked");
-        return Err(ApiError::unauthorized("Refresh token reuse detected"));
-    }
-    services::identities::touch_last_active(&mut conn, ctx.identity_id).await?;
     drop(conn);
 
     let subject = SessionSubject {

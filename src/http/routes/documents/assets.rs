@@ -8,8 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -20,11 +19,10 @@ use uuid::Uuid;
 use super::templates::headers_object;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::parse_uuid_param;
+use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::files;
 use crate::http::guard::{CurrentUser, Member};
 use crate::http::state::AppState;
-use crate::http::validate::body;
 use crate::services::assets::{self, Asset, NewAsset, STATUS_UPLOADED};
 use crate::services::audit;
 use crate::services::uploads;
@@ -124,9 +122,8 @@ pub struct DownloadUrlOut {
 pub async fn create_upload_session(
     State(state): State<AppState>,
     user: CurrentUser<Member>,
-    raw: Bytes,
+    ApiJson(req): ApiJson<UploadSessionRequest>,
 ) -> ApiResult<Envelope<UploadSessionOut>> {
-    let req: UploadSessionRequest = body(&raw)?;
     if req.org_id != user.org_id.as_str() {
         return Err(ApiError::forbidden("org_id does not match tenant context"));
     }
@@ -190,9 +187,8 @@ pub async fn create_upload_session(
 pub async fn finalize_asset(
     State(state): State<AppState>,
     user: CurrentUser<Member>,
-    Path(asset_id): Path<String>,
+    ApiPath(asset_id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<AssetOut>> {
-    let asset_id = parse_uuid_param("asset_id", &asset_id)?;
     let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
     let before = assets::find(&mut tx, org, asset_id)
@@ -235,9 +231,8 @@ pub async fn finalize_asset(
 pub async fn asset_download_url(
     State(state): State<AppState>,
     user: CurrentUser<Member>,
-    Path(asset_id): Path<String>,
+    ApiPath(asset_id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<DownloadUrlOut>> {
-    let asset_id = parse_uuid_param("asset_id", &asset_id)?;
     let not_found = || ApiError::not_found("Asset not found or not uploaded");
     let asset = {
         let mut conn = state.db.acquire().await?;

@@ -6,8 +6,7 @@
 //! never take a system folder's name; a rename answers the folder's real template count; every
 //! change writes an audit row.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -15,13 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{MANAGE, VIEW};
+use crate::domain::permissions::perm;
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::parse_uuid_param;
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::guard::{Can, CurrentUser, OrgMember};
 use crate::http::state::AppState;
-use crate::http::validate::{body, check_length};
+use crate::http::validate::check_length;
 use crate::services::audit;
 use crate::services::documents::folders::{self, Folder};
 use crate::timefmt;
@@ -80,8 +79,7 @@ fn name_taken() -> ApiError {
     ApiError::bad_request("A folder with this name already exists")
 }
 
-fn parse_name(raw: &Bytes) -> ApiResult<String> {
-    let req: FolderName = body(raw)?;
+fn checked_name(req: FolderName) -> ApiResult<String> {
     check_length("name", &req.name, 1, 255)?;
     Ok(req.name)
 }
@@ -124,9 +122,8 @@ async fn ensure_system_folders(
     responses((status = 200, body = FolderList), (status = 403, description = "Missing permission: org.document.view")))]
 pub async fn list_folders(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::OrgDocumentView>,
 ) -> ApiResult<Envelope<FolderList>> {
-    user.require(&state, VIEW).await?;
     let mut tx = state.db.begin().await?;
     ensure_system_folders(&mut tx, &user).await?;
     let items: Vec<FolderOut> = folders::list(&mut tx, user.org_id.as_str())
@@ -147,11 +144,10 @@ pub async fn list_folders(
               (status = 422, description = "name: 1–255 characters")))]
 pub async fn create_folder(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::OrgDocumentManage>,
+    ApiJson(req): ApiJson<FolderName>,
 ) -> ApiResult<Created<FolderOut>> {
-    user.require(&state, MANAGE).await?;
-    let name = parse_name(&raw)?;
+    let name = checked_name(req)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -184,13 +180,11 @@ pub async fn create_folder(
               (status = 404, description = "Folder not found")))]
 pub async fn rename_folder(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(folder_id): Path<String>,
-    raw: Bytes,
+    user: Can<perm::OrgDocumentManage>,
+    ApiPath(folder_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<FolderName>,
 ) -> ApiResult<Envelope<FolderOut>> {
-    user.require(&state, MANAGE).await?;
-    let folder_id = parse_uuid_param("folder_id", &folder_id)?;
-    let name = parse_name(&raw)?;
+    let name = checked_name(req)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -231,11 +225,9 @@ pub async fn rename_folder(
               (status = 404, description = "Folder not found")))]
 pub async fn delete_folder(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(folder_id): Path<String>,
+    user: Can<perm::OrgDocumentManage>,
+    ApiPath(folder_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, MANAGE).await?;
-    let folder_id = parse_uuid_param("folder_id", &folder_id)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;

@@ -14,11 +14,6 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::state::AppState;
 
-/// `org.document.view`: routes #1, #5, #9, #10.
-const VIEW: &str = "org.document.view";
-/// `org.document.manage`: routes #2, #3, #4, #6, #7, #8, #11.
-const MANAGE: &str = "org.document.manage";
-
 pub fn router() -> OpenApiRouter<AppState> {
     // The upload routes stream their bodies through the storage layer, which enforces
     // MAX_UPLOAD_SIZE_MB itself as the bytes arrive (with the legacy messages); the global

@@ -9,9 +9,8 @@
 //! are streamed through the API instead of redirected; a failing object delete is logged, never
 //! a 500; every change writes an audit row.
 
-use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
-use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -20,14 +19,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{MANAGE, VIEW};
+use crate::domain::permissions::perm;
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::extract::{ApiQuery, parse_uuid_param};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::files::{self, TEMPLATE_TEXTS};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::guard::{Can, CurrentUser, OrgMember};
 use crate::http::state::AppState;
-use crate::http::validate::{body, body_uuid, check_length, query_uuid};
+use crate::http::validate::{body_uuid, check_length, query_uuid};
 use crate::services::audit;
 use crate::services::documents::folders;
 use crate::services::documents::templates::{self, NewTemplate, Template};
@@ -183,11 +182,9 @@ fn check_max(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
     responses((status = 200, body = TemplateList), (status = 422, description = "folder_id is not a UUID")))]
 pub async fn list_templates(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    query: Result<ApiQuery<ListQuery>, ApiError>,
+    user: Can<perm::OrgDocumentView>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Envelope<TemplateList>> {
-    user.require(&state, VIEW).await?;
-    let ApiQuery(query) = query?;
     let folder_id = query
         .folder_id
         .as_deref()
@@ -211,11 +208,9 @@ pub async fn list_templates(
     responses((status = 200, body = TemplateOut), (status = 404, description = "Template not found")))]
 pub async fn get_template(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(template_id): Path<String>,
+    user: Can<perm::OrgDocumentView>,
+    ApiPath(template_id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<TemplateOut>> {
-    user.require(&state, VIEW).await?;
-    let template_id = parse_uuid_param("template_id", &template_id)?;
     let mut conn = state.db.acquire().await?;
     let template = templates::find(&mut conn, user.org_id.as_str(), template_id)
         .await?
@@ -230,11 +225,9 @@ pub async fn get_template(
               (status = 404, description = "Template not found / document_missing")))]
 pub async fn download_template(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(template_id): Path<String>,
+    user: Can<perm::OrgDocumentView>,
+    ApiPath(template_id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
-    user.require(&state, VIEW).await?;
-    let template_id = parse_uuid_param("template_id", &template_id)?;
     let template = {
         let mut conn = state.db.acquire().await?;
         templates::find(&mut conn, user.org_id.as_str(), template_id)
@@ -262,11 +255,9 @@ pub async fn download_template(
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "Template not found")))]
 pub async fn delete_template(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(template_id): Path<String>,
+    user: Can<perm::OrgDocumentManage>,
+    ApiPath(template_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, MANAGE).await?;
-    let template_id = parse_uuid_param("template_id", &template_id)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -305,11 +296,9 @@ pub async fn delete_template(
               (status = 404, description = "Folder not found")))]
 pub async fn upload_url(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::OrgDocumentManage>,
+    ApiJson(req): ApiJson<UploadUrlRequest>,
 ) -> ApiResult<Envelope<UploadUrlOut>> {
-    user.require(&state, MANAGE).await?;
-    let req: UploadUrlRequest = body(&raw)?;
     check_length("file_name", &req.file_name, 1, 255)?;
     if let Some(folder_id) = req.folder_id {
         let mut conn = state.db.acquire().await?;
@@ -350,11 +339,9 @@ pub async fn upload_url(
               (status = 404, description = "Folder not found")))]
 pub async fn register_template(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::OrgDocumentManage>,
+    ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Created<TemplateOut>> {
-    user.require(&state, MANAGE).await?;
-    let req: RegisterRequest = body(&raw)?;
     check_length("file_name", &req.file_name, 1, 255)?;
     check_length("storage_key", &req.storage_key, 1, 1024)?;
     check_max("name", req.name.as_deref(), 255)?;
@@ -505,10 +492,9 @@ fn folder_uuid(raw: Option<&str>) -> ApiResult<Option<Uuid>> {
               (status = 404, description = "Folder not found"), (status = 422, description = "file: Field required")))]
 pub async fn upload_template(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::OrgDocumentManage>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Created<TemplateOut>> {
-    user.require(&state, MANAGE).await?;
     let mut multipart = multipart.map_err(|_| file_required())?;
     let mut fields = FormFields::default();
     let mut stored: Option<Stored> = None;
