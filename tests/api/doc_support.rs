@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::fixtures::{MemberSpec, Session, create_member};
-use crate::helpers::{TestApp, json, sample, spawn_app_with};
+use crate::helpers::{TestApp, json, sample, spawn_app_edit};
 use crate::roles::{Org, call, org};
 
 pub const SAMPLES: &str = "domain-documents.json";
@@ -85,11 +85,19 @@ impl Docs {
 /// `PUBLIC_BASE_URL` (`http://localhost:8000`, as in the samples; [`rebase`] points such URLs
 /// at the test server), plus `extra` settings.
 pub async fn docs_app(extra: &[(&str, &str)]) -> Docs {
+    docs_app_edit(extra, |_| {}).await
+}
+
+/// [`docs_app`] with a change to the state before the router is built.
+pub async fn docs_app_edit(
+    extra: &[(&str, &str)],
+    edit: impl FnOnce(&mut sole::http::AppState),
+) -> Docs {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap().to_owned();
     let mut env: Vec<(&str, &str)> = vec![("LOCAL_UPLOAD_DIR", &root), ("MAX_UPLOAD_SIZE_MB", "1")];
     env.extend_from_slice(extra);
-    let app = spawn_app_with(&env).await;
+    let app = spawn_app_edit(&env, edit).await;
     let a = org(&app, "sole-llc").await;
     let (status, body) = call(
         &app,

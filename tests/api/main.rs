@@ -22,6 +22,7 @@ mod bulk_onboarding;
 mod departments;
 mod doc_assets;
 mod doc_folders;
+mod doc_gcs;
 mod doc_support;
 mod doc_templates;
 mod health;
