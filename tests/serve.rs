@@ -229,3 +229,40 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
         "{out:?}{err}"
     );
 }
+
+/// PostgreSQL and Redis unreachable at start: a clear warning for each, /health/ready answers
+/// 503 (load balancers read the status), /health/live stays 200.
+#[test]
+fn unreachable_postgres_and_redis_at_start_are_warned_about_and_ready_is_503() {
+    let (mut server, port) = start(
+        "postgres://someone:hunter2@127.0.0.1:1/app",
+        &[
+            ("LOG_FORMAT", "json"),
+            ("REDIS_URL", "redis://127.0.0.1:1/0"),
+            ("DB_POOL_TIMEOUT", "1"),
+        ],
+    );
+    let (status, body) = get(port, "/api/v1/health/ready", &[]);
+    assert!(status.contains("503"), "{status}");
+    assert!(body.contains("\"ready\":false"), "{body}");
+    assert!(body.contains("\"status\":\"degraded\""), "{body}");
+    let (status, _) = get(port, "/api/v1/health/live", &[]);
+    assert!(status.contains("200"), "{status}");
+
+    terminate(&server);
+    server.0.wait().unwrap();
+    let out = BufReader::new(server.0.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        out.contains("PostgreSQL is not reachable: host 127.0.0.1, port 1, user someone, database app; DATABASE_URL from the environment"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Redis is not reachable: Redis at 127.0.0.1:1 (REDIS_URL)"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "{out}");
+}
