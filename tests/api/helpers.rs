@@ -204,7 +204,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_with_env(env: EnvMap, db_name: String, redis_prefix: String) -> TestApp {
-    spawn_with(env, db_name, redis_prefix, sole::clock::Clock::system(), |_| {}).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::system(),
+        |_| {},
+    )
+    .await
 }
 
 /// The app whose "today" is `today` (the golden samples were recorded on 2026-12-07).
@@ -212,16 +219,14 @@ pub async fn spawn_app_on(today: time::Date) -> TestApp {
     let db_name = fresh_database().await;
     let redis_prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
     let env = base_env(&db_name, &redis_prefix);
-    spawn_with(env, db_name, redis_prefix, sole::clock::Clock::fixed(today), |_| {}).await
-}
-
-pub async fn spawn_with_clock(
-    env: EnvMap,
-    db_name: String,
-    redis_prefix: String,
-    clock: sole::clock::Clock,
-) -> TestApp {
-    spawn_with(env, db_name, redis_prefix, clock, |_| {}).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::fixed(today),
+        |_| {},
+    )
+    .await
 }
 
 /// Spawns the app with extra settings, letting `edit` change the state before the router is
@@ -236,7 +241,14 @@ pub async fn spawn_app_edit(
     env.overlay(EnvMap::from_pairs(
         overrides.iter().map(|(k, v)| (*k, v.to_string())),
     ));
-    spawn_with(env, db_name, redis_prefix, sole::clock::Clock::system(), edit).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::system(),
+        edit,
+    )
+    .await
 }
 
 /// The one app builder: settings from `env`, a clock, and a last edit of the state.
