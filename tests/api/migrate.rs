@@ -957,22 +957,68 @@ async fn unreachable_database_gives_one_line_without_the_password() {
     assert!(!out.success());
     let message = out.stderr.trim();
     assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(
-        message.contains(&format!("127.0.0.1:{port}/db")),
-        "{message}"
-    );
+    // Everything an operator needs to find the wrong value, and where it came from.
+    for part in [
+        "host 127.0.0.1".to_string(),
+        format!("port {port}"),
+        "user u".to_string(),
+        "database db".to_string(),
+        "DATABASE_URL from the environment".to_string(),
+    ] {
+        assert!(message.contains(&part), "{part:?} missing: {message}");
+    }
     assert!(!out.stderr.contains("s3cret") && !out.stdout.contains("s3cret"));
 }
 
 #[tokio::test]
-async fn a_missing_database_is_named() {
+async fn a_missing_database_is_created_outside_production() {
     let name = format!("sole_test_missing_{}", uuid::Uuid::new_v4().simple());
     let out = migrate(&name, &[]).await;
+    out.assert_ok();
+    assert!(
+        out.stdout.contains(&format!("created database {name}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("applied {BASELINE}")),
+        "{}",
+        out.stdout
+    );
+    let mut admin = connect("postgres").await;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+        )))
+        .await
+        .expect("drop the created database");
+}
+
+#[tokio::test]
+async fn a_missing_production_database_is_named_never_created() {
+    let name = format!("sole_test_missing_{}", uuid::Uuid::new_v4().simple());
+    let url = url_for(&name);
+    let out = run(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("ENVIRONMENT", "production"),
+        ],
+    )
+    .await;
     assert!(!out.success());
     let message = out.stderr.trim();
-    assert_eq!(message.lines().count(), 1, "{message}");
     assert!(message.contains(&name), "{message}");
     assert!(message.contains("does not exist"), "{message}");
+    assert!(message.contains("create it first"), "{message}");
+    let mut admin = connect("postgres").await;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("query");
+    assert!(!exists, "production migrate created {name}");
 }
 
 #[tokio::test]
