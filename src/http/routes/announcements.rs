@@ -11,19 +11,20 @@
 
 pub mod stream;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
+use crate::domain::permissions::{Permission, perm};
 use crate::http::envelope::{Created, Envelope};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::extract::{ApiQuery, MAX_JSON_BODY, parse_json_body, parse_uuid_param};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::guard::{Can, CurrentUser, OrgMember};
 use crate::http::state::AppState;
 use crate::services::announcements::{
     self as svc, AnnouncementOut, Changes, Filter, NewAnnouncement, PUBLISHED, TITLE_MAX_CHARS,
@@ -31,7 +32,6 @@ use crate::services::announcements::{
 };
 use crate::services::audit::{self, AuditEntry};
 
-pub const MANAGE: &str = "announcement.manage";
 const NOT_FOUND: &str = "Announcement not found";
 const DUPLICATE_TITLE: &str = "An announcement with this title already exists";
 
@@ -143,10 +143,9 @@ async fn list(
     responses((status = 200, body = AnnouncementList), (status = 403, description = "Missing permission: announcement.manage")))]
 async fn admin_list(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::AnnouncementManage>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    user.require(&state, MANAGE).await?;
     page_of(&state, user.org_id.as_str(), Filter::All, &query).await
 }
 
@@ -187,9 +186,8 @@ async fn unread_count(
 async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<AnnouncementOut>> {
-    let id = parse_uuid_param("announcement_id", &raw_id)?;
     let org = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
     let found = svc::find(&mut conn, org, id)
@@ -197,7 +195,10 @@ async fn get_one(
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     if found.status != PUBLISHED {
         drop(conn);
-        match user.require(&state, MANAGE).await {
+        match user
+            .require_permission(&state, Permission::AnnouncementManage)
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.status == StatusCode::FORBIDDEN => {
                 return Err(ApiError::not_found(NOT_FOUND));
@@ -346,16 +347,6 @@ pub fn parse_datetime(raw: &str) -> Option<OffsetDateTime> {
         })
 }
 
-fn read_body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
-    if bytes.len() > MAX_JSON_BODY {
-        return Err(ApiError::http(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body too large",
-        ));
-    }
-    parse_json_body(bytes)
-}
-
 /// 400 instead of the legacy 500 (the column is varchar(255)).
 fn check_title(title: &str) -> ApiResult<()> {
     if title.chars().count() > TITLE_MAX_CHARS {
@@ -374,11 +365,9 @@ fn check_title(title: &str) -> ApiResult<()> {
         (status = 403, description = "Missing permission: announcement.manage"), (status = 422, description = "Validation error")))]
 async fn create(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    body: Bytes,
+    user: Can<perm::AnnouncementManage>,
+    ApiJson(input): ApiJson<CreateAnnouncement>,
 ) -> ApiResult<Created<AnnouncementOut>> {
-    user.require(&state, MANAGE).await?;
-    let input: CreateAnnouncement = read_body(&body)?;
     check_title(&input.title)?;
     let org = user.org_id.as_str();
     let new = NewAnnouncement {
@@ -423,13 +412,10 @@ async fn create(
         (status = 403, description = "Missing permission: announcement.manage"), (status = 404, description = "Announcement not found")))]
 async fn update(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
-    body: Bytes,
+    user: Can<perm::AnnouncementManage>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<UpdateAnnouncement>,
 ) -> ApiResult<Envelope<AnnouncementOut>> {
-    user.require(&state, MANAGE).await?;
-    let id = parse_uuid_param("announcement_id", &raw_id)?;
-    let input: UpdateAnnouncement = read_body(&body)?;
     if let Some(title) = &input.title {
         check_title(title)?;
     }
@@ -478,9 +464,8 @@ async fn update(
 async fn mark_read(
     State(state): State<AppState>,
     user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<Value>> {
-    let id = parse_uuid_param("announcement_id", &raw_id)?;
     let mut tx = state.db.begin().await?;
     if !svc::mark_read(&mut tx, user.org_id.as_str(), id, user.user_id).await? {
         return Err(ApiError::not_found(NOT_FOUND));
