@@ -69,7 +69,8 @@ pub async fn department_members(
 ) -> ApiResult<Envelope<Page<ListItem>>> {
     let org = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
-    let archived = services::departments::is_archived(&mut conn, org, department_id).await?;
+    let archived =
+        services::departments::is_archived(&mut conn, &user.org_id, department_id).await?;
     match archived {
         None => return Err(ApiError::not_found("Department not found")),
         // The legacy message, although this is a listing.
