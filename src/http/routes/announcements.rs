@@ -20,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::domain::org::OrgId;
 use crate::domain::permissions::{Permission, perm};
 use crate::http::envelope::{Created, Envelope};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
@@ -115,7 +116,7 @@ fn bounded(
 
 async fn page_of(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     filter: Filter,
     query: &PageQuery,
 ) -> ApiResult<Envelope<AnnouncementList>> {
@@ -134,7 +135,7 @@ async fn list(
     user: CurrentUser<OrgMember>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    page_of(&state, user.org_id.as_str(), Filter::Published, &query).await
+    page_of(&state, &user.org_id, Filter::Published, &query).await
 }
 
 /// Every announcement of the org, any status (`announcement.manage`).
@@ -146,7 +147,7 @@ async fn admin_list(
     user: Can<perm::AnnouncementManage>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    page_of(&state, user.org_id.as_str(), Filter::All, &query).await
+    page_of(&state, &user.org_id, Filter::All, &query).await
 }
 
 /// PUBLISHED announcements the current user has not marked read.
@@ -158,13 +159,7 @@ async fn unread_list(
     user: CurrentUser<OrgMember>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    page_of(
-        &state,
-        user.org_id.as_str(),
-        Filter::UnreadBy(user.user_id),
-        &query,
-    )
-    .await
+    page_of(&state, &user.org_id, Filter::UnreadBy(user.user_id), &query).await
 }
 
 /// `{"unread": n}`: the size of the unread list.
@@ -175,7 +170,7 @@ async fn unread_count(
     user: CurrentUser<OrgMember>,
 ) -> ApiResult<Envelope<Value>> {
     let mut conn = state.db.acquire().await?;
-    let unread = svc::unread_count(&mut conn, user.org_id.as_str(), user.user_id).await?;
+    let unread = svc::unread_count(&mut conn, &user.org_id, user.user_id).await?;
     Ok(Envelope(json!({ "unread": unread })))
 }
 
@@ -188,7 +183,7 @@ async fn get_one(
     user: CurrentUser<OrgMember>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<AnnouncementOut>> {
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
     let mut conn = state.db.acquire().await?;
     let found = svc::find(&mut conn, org, id)
         .await?
@@ -369,7 +364,7 @@ async fn create(
     ApiJson(input): ApiJson<CreateAnnouncement>,
 ) -> ApiResult<Created<AnnouncementOut>> {
     check_title(&input.title)?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
     let new = NewAnnouncement {
         title: input.title,
         body: input.body,
@@ -384,7 +379,7 @@ async fn create(
     audit::record(
         &mut tx,
         AuditEntry {
-            org_id: org,
+            org_id: org.as_str(),
             actor_id: Some(user.user_id),
             impersonator_id: None,
             action: "announcement.created",
@@ -419,7 +414,7 @@ async fn update(
     if let Some(title) = &input.title {
         check_title(title)?;
     }
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
     let mut tx = state.db.begin().await?;
     let current = svc::find_for_update(&mut tx, org, id)
         .await?
@@ -437,7 +432,7 @@ async fn update(
     audit::record(
         &mut tx,
         AuditEntry {
-            org_id: org,
+            org_id: org.as_str(),
             actor_id: Some(user.user_id),
             impersonator_id: None,
             action: "announcement.updated",
@@ -467,7 +462,7 @@ async fn mark_read(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<Value>> {
     let mut tx = state.db.begin().await?;
-    if !svc::mark_read(&mut tx, user.org_id.as_str(), id, user.user_id).await? {
+    if !svc::mark_read(&mut tx, &user.org_id, id, user.user_id).await? {
         return Err(ApiError::not_found(NOT_FOUND));
     }
     tx.commit().await?;
