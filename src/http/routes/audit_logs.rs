@@ -102,14 +102,8 @@ pub async fn list(
     let q = parse_query(query.as_deref().unwrap_or(""))?;
     let mut conn = state.db.acquire().await?;
     let offset = (q.page - 1).saturating_mul(q.page_size);
-    let (rows, total) = services::audit_logs::list(
-        &mut conn,
-        user.org_id.as_str(),
-        &q.filter,
-        q.page_size,
-        offset,
-    )
-    .await?;
+    let (rows, total) =
+        services::audit_logs::list(&mut conn, &user.org_id, &q.filter, q.page_size, offset).await?;
     Ok(Envelope(AuditPage {
         items: rows.into_iter().map(AuditItem::from).collect(),
         total,
