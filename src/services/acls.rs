@@ -9,15 +9,20 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::org::OrgId;
 use crate::timefmt;
 
 /// Whether `user_id` (a `users.id`) has a membership in the org.
-pub async fn is_member(conn: &mut PgConnection, org_id: &str, user_id: Uuid) -> sqlx::Result<bool> {
+pub async fn is_member(
+    conn: &mut PgConnection,
+    org_id: &OrgId,
+    user_id: Uuid,
+) -> sqlx::Result<bool> {
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM org_memberships m JOIN users u ON u.id = m.user_id AND u.org_id = m.org_id \
          WHERE m.org_id = $1 AND m.user_id = $2",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(user_id)
     .fetch_optional(conn)
     .await?;
@@ -63,24 +68,24 @@ impl Acl {
 const ACL_COLUMNS: &str = "id, org_id, user_id, resource_type, resource_id, permissions, effect, \
                            expires_at, created_at, updated_at";
 
-pub async fn list_acls(conn: &mut PgConnection, org_id: &str) -> sqlx::Result<Vec<Acl>> {
+pub async fn list_acls(conn: &mut PgConnection, org_id: &OrgId) -> sqlx::Result<Vec<Acl>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ACL_COLUMNS} FROM access_control_list WHERE org_id = $1 ORDER BY created_at, id"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .fetch_all(conn)
     .await
 }
 
 pub async fn find_acl(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Option<Acl>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ACL_COLUMNS} FROM access_control_list WHERE org_id = $1 AND id = $2 FOR UPDATE"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_optional(conn)
     .await
@@ -89,7 +94,7 @@ pub async fn find_acl(
 /// Whether the user already has an ACL on this resource.
 pub async fn acl_exists(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     user_id: Uuid,
     resource_type: &str,
     resource_id: &str,
@@ -98,7 +103,7 @@ pub async fn acl_exists(
         "SELECT 1 FROM access_control_list WHERE org_id = $1 AND user_id = $2 \
          AND resource_type = $3 AND resource_id = $4",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(user_id)
     .bind(resource_type)
     .bind(resource_id)
@@ -127,7 +132,7 @@ pub struct GrantChange<'a> {
 /// Inserts an ACL; a duplicate surfaces as a `uq_acl_org_user_resource` violation.
 pub async fn create_acl(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     grant: &Grant<'_>,
     resource_type: &str,
     resource_id: &str,
@@ -137,7 +142,7 @@ pub async fn create_acl(
          effect, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {ACL_COLUMNS}"
     )))
     .bind(Uuid::new_v4())
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(grant.user_id)
     .bind(resource_type)
     .bind(resource_id)
@@ -168,9 +173,9 @@ pub async fn update_acl(
     .await
 }
 
-pub async fn delete_acl(conn: &mut PgConnection, org_id: &str, id: Uuid) -> sqlx::Result<()> {
+pub async fn delete_acl(conn: &mut PgConnection, org_id: &OrgId, id: Uuid) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM access_control_list WHERE org_id = $1 AND id = $2")
-        .bind(org_id)
+        .bind(org_id.as_str())
         .bind(id)
         .execute(conn)
         .await?;
@@ -218,25 +223,25 @@ const ASSIGNMENT_SELECT: &str = "SELECT up.id, up.org_id, up.user_id, p.full_nam
 /// Direct assignments of the org, ordered by the member's full name.
 pub async fn list_assignments(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> sqlx::Result<Vec<Assignment>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ASSIGNMENT_SELECT} WHERE up.org_id = $1 ORDER BY p.full_name NULLS LAST, u.email, up.id"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .fetch_all(conn)
     .await
 }
 
 pub async fn find_assignment(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Option<Assignment>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ASSIGNMENT_SELECT} WHERE up.org_id = $1 AND up.id = $2 FOR UPDATE OF up"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_optional(conn)
     .await
@@ -244,12 +249,12 @@ pub async fn find_assignment(
 
 pub async fn assignment_exists(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     user_id: Uuid,
 ) -> sqlx::Result<bool> {
     let found: Option<i32> =
         sqlx::query_scalar("SELECT 1 FROM user_permissions WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
+            .bind(org_id.as_str())
             .bind(user_id)
             .fetch_optional(conn)
             .await?;
@@ -260,7 +265,7 @@ pub async fn assignment_exists(
 /// `uq_user_permissions_org_user` violation.
 pub async fn create_assignment(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     grant: &Grant<'_>,
 ) -> sqlx::Result<Assignment> {
     let id = Uuid::new_v4();
@@ -269,7 +274,7 @@ pub async fn create_assignment(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(grant.user_id)
     .bind(Json(grant.permissions))
     .bind(grant.effect)
@@ -281,7 +286,7 @@ pub async fn create_assignment(
 
 async fn reload_assignment(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Assignment> {
     find_assignment(conn, org_id, id)
@@ -291,7 +296,7 @@ async fn reload_assignment(
 
 pub async fn update_assignment(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
     change: &GrantChange<'_>,
 ) -> sqlx::Result<Assignment> {
@@ -301,7 +306,7 @@ pub async fn update_assignment(
            expires_at = CASE WHEN $5 THEN $6 ELSE expires_at END, updated_at = now() \
          WHERE org_id = $1 AND id = $2",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .bind(change.permissions.map(Json))
     .bind(change.effect)
@@ -314,11 +319,11 @@ pub async fn update_assignment(
 
 pub async fn delete_assignment(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM user_permissions WHERE org_id = $1 AND id = $2")
-        .bind(org_id)
+        .bind(org_id.as_str())
         .bind(id)
         .execute(conn)
         .await?;

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::org::OrgId;
 use crate::timefmt::{self, iso_offset};
 
 pub const STATUSES: [&str; 4] = ["ARCHIVED", "DRAFT", "PUBLISHED", "UNPUBLISHED"];
@@ -153,11 +154,11 @@ const WHERE_FILTER: &str = " WHERE a.org_id = $1 AND (NOT $2 OR a.status = 'PUBL
           WHERE r.announcement_id = a.id AND r.user_id = $3 AND r.org_id = $1))";
 
 /// `target_count`: the org's memberships whose platform status is ACTIVE (any case).
-pub async fn target_count(conn: &mut PgConnection, org_id: &str) -> sqlx::Result<i64> {
+pub async fn target_count(conn: &mut PgConnection, org_id: &OrgId) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT count(*) FROM org_memberships WHERE org_id = $1 AND upper(platform_status) = 'ACTIVE'",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .fetch_one(conn)
     .await
 }
@@ -166,7 +167,7 @@ pub async fn target_count(conn: &mut PgConnection, org_id: &str) -> sqlx::Result
 /// published last), then `created_at`, then `id` so pages are stable.
 pub async fn list(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     filter: Filter,
     page: i64,
     page_size: i64,
@@ -175,7 +176,7 @@ pub async fn list(
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM announcements a{WHERE_FILTER}"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(published_only)
     .bind(unread_by)
     .fetch_one(&mut *conn)
@@ -185,7 +186,7 @@ pub async fn list(
          ORDER BY a.published_at DESC NULLS LAST, a.created_at DESC, a.id DESC \
          LIMIT $4 OFFSET $5"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(published_only)
     .bind(unread_by)
     .bind(page_size)
@@ -203,13 +204,13 @@ pub async fn list(
 /// `{"unread": n}` of the unread endpoints.
 pub async fn unread_count(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     user_id: Uuid,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM announcements a{WHERE_FILTER}"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(true)
     .bind(Some(user_id))
     .fetch_one(conn)
@@ -219,14 +220,14 @@ pub async fn unread_count(
 /// One announcement of the org, any status.
 pub async fn find(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Option<Announcement>> {
     sqlx::query_as(
         "SELECT id, org_id, title, body, status, type, scheduled_at, published_at, created_at, \
          updated_at FROM announcements WHERE org_id = $1 AND id = $2",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_optional(conn)
     .await
@@ -235,25 +236,25 @@ pub async fn find(
 /// The same row locked for an update.
 pub async fn find_for_update(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Option<Announcement>> {
     sqlx::query_as(
         "SELECT id, org_id, title, body, status, type, scheduled_at, published_at, created_at, \
          updated_at FROM announcements WHERE org_id = $1 AND id = $2 FOR UPDATE",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_optional(conn)
     .await
 }
 
 /// The read marks of one announcement in its org, from any user.
-pub async fn read_count(conn: &mut PgConnection, org_id: &str, id: Uuid) -> sqlx::Result<i64> {
+pub async fn read_count(conn: &mut PgConnection, org_id: &OrgId, id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT count(*) FROM announcement_reads WHERE org_id = $1 AND announcement_id = $2",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_one(conn)
     .await
@@ -273,7 +274,7 @@ pub struct NewAnnouncement {
 /// title surfaces as a violation of [`UNIQUE_TITLE`].
 pub async fn create(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     new: NewAnnouncement,
 ) -> sqlx::Result<Announcement> {
     let published_at = (new.status == PUBLISHED).then(now_micros);
@@ -283,7 +284,7 @@ pub async fn create(
          RETURNING id, org_id, title, body, status, type, scheduled_at, published_at, created_at, updated_at",
     )
     .bind(Uuid::new_v4())
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(&new.title)
     .bind(&new.body)
     .bind(&new.status)
@@ -352,14 +353,14 @@ pub async fn update(
 /// published announcements. Idempotent: an existing mark (or a concurrent one) is kept as is.
 pub async fn mark_read(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
     user_id: Uuid,
 ) -> sqlx::Result<bool> {
     let published: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM announcements WHERE org_id = $1 AND id = $2 AND status = 'PUBLISHED'",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
@@ -372,7 +373,7 @@ pub async fn mark_read(
     )))
     .bind(Uuid::new_v4())
     .bind(id)
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(user_id)
     .execute(conn)
     .await?;

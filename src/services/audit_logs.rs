@@ -1,5 +1,6 @@
 //! Reading the audit trail (`GET /org/audit-logs`).
 
+use crate::domain::org::OrgId;
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use time::OffsetDateTime;
@@ -40,8 +41,9 @@ pub struct AuditRow {
     pub created_at: OffsetDateTime,
 }
 
-fn push_filters(q: &mut QueryBuilder<Postgres>, org_id: &str, f: &AuditFilter) {
-    q.push(" WHERE a.org_id = ").push_bind(org_id.to_owned());
+fn push_filters(q: &mut QueryBuilder<Postgres>, org_id: &OrgId, f: &AuditFilter) {
+    q.push(" WHERE a.org_id = ")
+        .push_bind(org_id.as_str().to_owned());
     if !f.features.is_empty() {
         q.push(" AND EXISTS (SELECT 1 FROM unnest(")
             .push_bind(f.features.clone())
@@ -72,7 +74,7 @@ fn push_filters(q: &mut QueryBuilder<Postgres>, org_id: &str, f: &AuditFilter) {
 /// One page, newest first (ties broken by id so pages never overlap), and the total.
 pub async fn list(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     filter: &AuditFilter,
     limit: i64,
     offset: i64,

@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::org::OrgId;
 use crate::timefmt;
 
 /// A row of `departments`, with the member count when listed.
@@ -65,7 +66,7 @@ pub fn code_is_valid(code: &str) -> bool {
 /// `include_archived`.
 pub async fn list(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     include_archived: bool,
     offset: i64,
     limit: i64,
@@ -73,7 +74,7 @@ pub async fn list(
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM departments WHERE org_id = $1 AND ($2 OR NOT is_archived)",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(include_archived)
     .fetch_one(&mut *conn)
     .await?;
@@ -85,7 +86,7 @@ pub async fn list(
          FROM departments d WHERE d.org_id = $1 AND ($2 OR NOT d.is_archived) \
          ORDER BY d.created_at, d.name, d.id OFFSET $3 LIMIT $4",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(include_archived)
     .bind(offset)
     .bind(limit)
@@ -96,13 +97,13 @@ pub async fn list(
 
 pub async fn find(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Option<Department>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM departments WHERE org_id = $1 AND id = $2 FOR UPDATE"
     )))
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .fetch_optional(conn)
     .await
@@ -112,12 +113,12 @@ pub async fn find(
 /// row lock, for reads).
 pub async fn is_archived(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     id: Uuid,
 ) -> sqlx::Result<Option<bool>> {
     sqlx::query_scalar("SELECT is_archived FROM departments WHERE id = $1 AND org_id = $2")
         .bind(id)
-        .bind(org_id)
+        .bind(org_id.as_str())
         .fetch_optional(conn)
         .await
 }
@@ -125,7 +126,7 @@ pub async fn is_archived(
 /// Whether another department of the org has this name or code.
 pub async fn clash(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     name: &str,
     code: &str,
     except: Option<Uuid>,
@@ -134,7 +135,7 @@ pub async fn clash(
         "SELECT 1 FROM departments WHERE org_id = $1 AND (name = $2 OR code = $3) \
          AND ($4::uuid IS NULL OR id <> $4) LIMIT 1",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(name)
     .bind(code)
     .bind(except)
@@ -145,7 +146,7 @@ pub async fn clash(
 
 pub async fn create(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     name: &str,
     code: &str,
     is_archived: bool,
@@ -155,7 +156,7 @@ pub async fn create(
          RETURNING {COLUMNS}"
     )))
     .bind(Uuid::new_v4())
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(name)
     .bind(code)
     .bind(is_archived)
@@ -183,17 +184,17 @@ pub async fn update(
 }
 
 /// Detaches the department's members, then deletes it.
-pub async fn delete(conn: &mut PgConnection, org_id: &str, id: Uuid) -> sqlx::Result<()> {
+pub async fn delete(conn: &mut PgConnection, org_id: &OrgId, id: Uuid) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE org_memberships SET department_id = NULL, updated_at = now() \
          WHERE org_id = $1 AND department_id = $2",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(id)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM departments WHERE org_id = $1 AND id = $2")
-        .bind(org_id)
+        .bind(org_id.as_str())
         .bind(id)
         .execute(conn)
         .await?;
@@ -220,14 +221,14 @@ impl MemberState {
 /// The org's memberships among `ids`, locked for update.
 pub async fn memberships(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     ids: &[Uuid],
 ) -> sqlx::Result<Vec<MemberState>> {
     sqlx::query_as(
         "SELECT id, department_id, employment_status, platform_status FROM org_memberships \
          WHERE org_id = $1 AND id = ANY($2) FOR UPDATE",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(ids)
     .fetch_all(conn)
     .await
@@ -236,7 +237,7 @@ pub async fn memberships(
 /// Sets (or clears) a membership's department.
 pub async fn set_department(
     conn: &mut PgConnection,
-    org_id: &str,
+    org_id: &OrgId,
     membership_id: Uuid,
     department_id: Option<Uuid>,
 ) -> sqlx::Result<()> {
@@ -244,7 +245,7 @@ pub async fn set_department(
         "UPDATE org_memberships SET department_id = $3, updated_at = now() \
          WHERE org_id = $1 AND id = $2",
     )
-    .bind(org_id)
+    .bind(org_id.as_str())
     .bind(membership_id)
     .bind(department_id)
     .execute(conn)

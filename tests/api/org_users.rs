@@ -442,6 +442,42 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
             "{path}"
         );
     }
+    // The permission is checked before the path, query and body are validated.
+    let invalid = [
+        (
+            Method::POST,
+            "/org/users".to_owned(),
+            Some(json!({"email": 7})),
+            "user.onboard",
+        ),
+        (
+            Method::POST,
+            "/org/users/bulk/delete".to_owned(),
+            Some(json!({})),
+            "user.manage",
+        ),
+        (
+            Method::GET,
+            "/org/users?page=x".to_owned(),
+            None,
+            "user.view",
+        ),
+        (
+            Method::GET,
+            "/org/users/not-a-uuid".to_owned(),
+            None,
+            "user.view",
+        ),
+    ];
+    for (method, path, body, code) in invalid {
+        let (status, resp) = call(app, method, &path, &w.emp_s.access, body).await;
+        assert_eq!(status, 403, "{path}: {resp}");
+        assert_eq!(
+            resp,
+            error_body("forbidden", &format!("Missing permission: {code}")),
+            "{path}"
+        );
+    }
     // Without X-Org-Id the tenant error comes first; without a token, 401.
     let resp = app.client.get(app.url("/org/users")).send().await.unwrap();
     let (status, body) = json(resp).await;

@@ -251,7 +251,7 @@ pub async fn list_acls(
     user: Can<perm::AclManage>,
 ) -> ApiResult<Envelope<Items<AclOut>>> {
     let mut conn = state.db.acquire().await?;
-    let rows = services::acls::list_acls(&mut conn, user.org_id.as_str()).await?;
+    let rows = services::acls::list_acls(&mut conn, &user.org_id).await?;
     Ok(Envelope(Items {
         items: rows.into_iter().map(AclOut::from).collect(),
     }))
@@ -273,7 +273,7 @@ pub async fn create_acl(
     let codes = known_permissions(&req.permissions)?;
     let effect = effect(req.effect.as_ref())?.unwrap_or("allow");
     let expires_at = expires_at(req.expires_at.as_ref())?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     if !services::acls::is_member(&mut tx, org, user_id).await? {
@@ -324,7 +324,7 @@ pub async fn update_acl(
             Some(v) => Some(expires_at(v.as_ref())?),
         },
     };
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let before = services::acls::find_acl(&mut tx, org, acl_id)
@@ -356,7 +356,7 @@ pub async fn delete_acl(
     _: StepUp<step::AclAssignment>,
     ApiPath(acl_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let before = services::acls::find_acl(&mut tx, org, acl_id)
@@ -380,7 +380,7 @@ pub async fn list_assignments(
     user: Can<perm::AclManage>,
 ) -> ApiResult<Envelope<Items<AssignmentOut>>> {
     let mut conn = state.db.acquire().await?;
-    let rows = services::acls::list_assignments(&mut conn, user.org_id.as_str()).await?;
+    let rows = services::acls::list_assignments(&mut conn, &user.org_id).await?;
     Ok(Envelope(Items {
         items: rows.into_iter().map(AssignmentOut::from).collect(),
     }))
@@ -400,7 +400,7 @@ pub async fn create_assignment(
     let codes = known_permissions(&req.permissions)?;
     let effect = effect(req.effect.as_ref())?.unwrap_or("allow");
     let expires_at = expires_at(req.expires_at.as_ref())?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     if !services::acls::is_member(&mut tx, org, user_id).await? {
@@ -430,7 +430,7 @@ pub async fn create_assignment(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org, created.user_id).await;
+    services::permissions::invalidate_user(&state.cache, org.as_str(), created.user_id).await;
     Ok(Created(created.into()))
 }
 
@@ -458,7 +458,7 @@ pub async fn update_assignment(
             Some(v) => Some(expires_at(v.as_ref())?),
         },
     };
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let before = services::acls::find_assignment(&mut tx, org, assignment_id)
@@ -477,7 +477,7 @@ pub async fn update_assignment(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org, after.user_id).await;
+    services::permissions::invalidate_user(&state.cache, org.as_str(), after.user_id).await;
     Ok(Envelope(after.into()))
 }
 
@@ -491,7 +491,7 @@ pub async fn delete_assignment(
     _: StepUp<step::AclAssignment>,
     ApiPath(assignment_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let before = services::acls::find_assignment(&mut tx, org, assignment_id)
@@ -510,7 +510,7 @@ pub async fn delete_assignment(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org, before.user_id).await;
+    services::permissions::invalidate_user(&state.cache, org.as_str(), before.user_id).await;
     Ok(NoContent)
 }
 

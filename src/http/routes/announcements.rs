@@ -11,19 +11,21 @@
 
 pub mod stream;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
+use crate::domain::org::OrgId;
+use crate::domain::permissions::{Permission, perm};
 use crate::http::envelope::{Created, Envelope};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::extract::{ApiQuery, MAX_JSON_BODY, parse_json_body, parse_uuid_param};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::guard::{Can, CurrentUser, OrgMember};
 use crate::http::state::AppState;
 use crate::services::announcements::{
     self as svc, AnnouncementOut, Changes, Filter, NewAnnouncement, PUBLISHED, TITLE_MAX_CHARS,
@@ -31,7 +33,6 @@ use crate::services::announcements::{
 };
 use crate::services::audit::{self, AuditEntry};
 
-pub const MANAGE: &str = "announcement.manage";
 const NOT_FOUND: &str = "Announcement not found";
 const DUPLICATE_TITLE: &str = "An announcement with this title already exists";
 
@@ -115,7 +116,7 @@ fn bounded(
 
 async fn page_of(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     filter: Filter,
     query: &PageQuery,
 ) -> ApiResult<Envelope<AnnouncementList>> {
@@ -134,7 +135,7 @@ async fn list(
     user: CurrentUser<OrgMember>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    page_of(&state, user.org_id.as_str(), Filter::Published, &query).await
+    page_of(&state, &user.org_id, Filter::Published, &query).await
 }
 
 /// Every announcement of the org, any status (`announcement.manage`).
@@ -143,11 +144,10 @@ async fn list(
     responses((status = 200, body = AnnouncementList), (status = 403, description = "Missing permission: announcement.manage")))]
 async fn admin_list(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::AnnouncementManage>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    user.require(&state, MANAGE).await?;
-    page_of(&state, user.org_id.as_str(), Filter::All, &query).await
+    page_of(&state, &user.org_id, Filter::All, &query).await
 }
 
 /// PUBLISHED announcements the current user has not marked read.
@@ -159,13 +159,7 @@ async fn unread_list(
     user: CurrentUser<OrgMember>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<AnnouncementList>> {
-    page_of(
-        &state,
-        user.org_id.as_str(),
-        Filter::UnreadBy(user.user_id),
-        &query,
-    )
-    .await
+    page_of(&state, &user.org_id, Filter::UnreadBy(user.user_id), &query).await
 }
 
 /// `{"unread": n}`: the size of the unread list.
@@ -176,7 +170,7 @@ async fn unread_count(
     user: CurrentUser<OrgMember>,
 ) -> ApiResult<Envelope<Value>> {
     let mut conn = state.db.acquire().await?;
-    let unread = svc::unread_count(&mut conn, user.org_id.as_str(), user.user_id).await?;
+    let unread = svc::unread_count(&mut conn, &user.org_id, user.user_id).await?;
     Ok(Envelope(json!({ "unread": unread })))
 }
 
@@ -187,17 +181,19 @@ async fn unread_count(
 async fn get_one(
     State(state): State<AppState>,
     user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<AnnouncementOut>> {
-    let id = parse_uuid_param("announcement_id", &raw_id)?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
     let mut conn = state.db.acquire().await?;
     let found = svc::find(&mut conn, org, id)
         .await?
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     if found.status != PUBLISHED {
         drop(conn);
-        match user.require(&state, MANAGE).await {
+        match user
+            .require_permission(&state, Permission::AnnouncementManage)
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.status == StatusCode::FORBIDDEN => {
                 return Err(ApiError::not_found(NOT_FOUND));
@@ -346,16 +342,6 @@ pub fn parse_datetime(raw: &str) -> Option<OffsetDateTime> {
         })
 }
 
-fn read_body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
-    if bytes.len() > MAX_JSON_BODY {
-        return Err(ApiError::http(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body too large",
-        ));
-    }
-    parse_json_body(bytes)
-}
-
 /// 400 instead of the legacy 500 (the column is varchar(255)).
 fn check_title(title: &str) -> ApiResult<()> {
     if title.chars().count() > TITLE_MAX_CHARS {
@@ -374,13 +360,11 @@ fn check_title(title: &str) -> ApiResult<()> {
         (status = 403, description = "Missing permission: announcement.manage"), (status = 422, description = "Validation error")))]
 async fn create(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    body: Bytes,
+    user: Can<perm::AnnouncementManage>,
+    ApiJson(input): ApiJson<CreateAnnouncement>,
 ) -> ApiResult<Created<AnnouncementOut>> {
-    user.require(&state, MANAGE).await?;
-    let input: CreateAnnouncement = read_body(&body)?;
     check_title(&input.title)?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
     let new = NewAnnouncement {
         title: input.title,
         body: input.body,
@@ -395,7 +379,7 @@ async fn create(
     audit::record(
         &mut tx,
         AuditEntry {
-            org_id: org,
+            org_id: org.as_str(),
             actor_id: Some(user.user_id),
             impersonator_id: None,
             action: "announcement.created",
@@ -423,17 +407,14 @@ async fn create(
         (status = 403, description = "Missing permission: announcement.manage"), (status = 404, description = "Announcement not found")))]
 async fn update(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
-    body: Bytes,
+    user: Can<perm::AnnouncementManage>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<UpdateAnnouncement>,
 ) -> ApiResult<Envelope<AnnouncementOut>> {
-    user.require(&state, MANAGE).await?;
-    let id = parse_uuid_param("announcement_id", &raw_id)?;
-    let input: UpdateAnnouncement = read_body(&body)?;
     if let Some(title) = &input.title {
         check_title(title)?;
     }
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
     let mut tx = state.db.begin().await?;
     let current = svc::find_for_update(&mut tx, org, id)
         .await?
@@ -451,7 +432,7 @@ async fn update(
     audit::record(
         &mut tx,
         AuditEntry {
-            org_id: org,
+            org_id: org.as_str(),
             actor_id: Some(user.user_id),
             impersonator_id: None,
             action: "announcement.updated",
@@ -478,11 +459,10 @@ async fn update(
 async fn mark_read(
     State(state): State<AppState>,
     user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<Value>> {
-    let id = parse_uuid_param("announcement_id", &raw_id)?;
     let mut tx = state.db.begin().await?;
-    if !svc::mark_read(&mut tx, user.org_id.as_str(), id, user.user_id).await? {
+    if !svc::mark_read(&mut tx, &user.org_id, id, user.user_id).await? {
         return Err(ApiError::not_found(NOT_FOUND));
     }
     tx.commit().await?;

@@ -10,9 +10,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::domain::permissions::perm;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::http::validate::lax::{BigInt, bounded, parse_int_text};
 use crate::services;
@@ -95,21 +96,14 @@ impl From<AuditRow> for AuditItem {
               (status = 422, description = "Invalid query parameter")))]
 pub async fn list(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::AuditLogView>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Envelope<AuditPage>> {
-    user.require(&state, "audit_log.view").await?;
     let q = parse_query(query.as_deref().unwrap_or(""))?;
     let mut conn = state.db.acquire().await?;
     let offset = (q.page - 1).saturating_mul(q.page_size);
-    let (rows, total) = services::audit_logs::list(
-        &mut conn,
-        user.org_id.as_str(),
-        &q.filter,
-        q.page_size,
-        offset,
-    )
-    .await?;
+    let (rows, total) =
+        services::audit_logs::list(&mut conn, &user.org_id, &q.filter, q.page_size, offset).await?;
     Ok(Envelope(AuditPage {
         items: rows.into_iter().map(AuditItem::from).collect(),
         total,

@@ -171,14 +171,8 @@ pub async fn list_departments(
         Some(raw) => parse_bool("include_archived", raw)?,
     };
     let mut conn = state.db.acquire().await?;
-    let (rows, total) = departments::list(
-        &mut conn,
-        user.org_id.as_str(),
-        include_archived,
-        offset,
-        limit,
-    )
-    .await?;
+    let (rows, total) =
+        departments::list(&mut conn, &user.org_id, include_archived, offset, limit).await?;
     Ok(Envelope(DepartmentList {
         items: rows.into_iter().map(DepartmentOut::from).collect(),
         total,
@@ -196,7 +190,7 @@ pub async fn create_department(
 ) -> ApiResult<Created<DepartmentOut>> {
     let name = normalized_name(&req.name)?;
     let code = normalized_code(&req.code)?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     if departments::clash(&mut tx, org, &name, &code, None).await? {
@@ -233,7 +227,7 @@ pub async fn update_department(
 ) -> ApiResult<Envelope<DepartmentOut>> {
     let name = req.name.as_deref().map(normalized_name).transpose()?;
     let code = req.code.as_deref().map(normalized_code).transpose()?;
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let before = departments::find(&mut tx, org, department_id)
@@ -292,7 +286,7 @@ pub async fn delete_department(
     user: Can<perm::DepartmentManage>,
     ApiPath(department_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let before = departments::find(&mut tx, org, department_id)
@@ -339,7 +333,7 @@ pub async fn assign_members(
     ApiJson(req): ApiJson<MembershipIds>,
 ) -> ApiResult<Envelope<AssignResult>> {
     let ids = parse_ids(&req.membership_ids);
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     let dept = departments::find(&mut tx, org, department_id)
@@ -394,7 +388,7 @@ pub async fn unassign_members(
     ApiJson(req): ApiJson<MembershipIds>,
 ) -> ApiResult<NoContent> {
     let ids = uuids(&parse_ids(&req.membership_ids));
-    let org = user.org_id.as_str();
+    let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
     for member in departments::memberships(&mut tx, org, &ids).await? {

@@ -3,16 +3,18 @@
 //! the users-list shape `{items:[{user, membership, roles}], total}` with the legacy quirk of
 //! these two lists: the org name and the profile fields of `user` are null.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
+use crate::domain::permissions::perm;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiQuery, parse_uuid_param};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::services;
 use crate::services::members::{self, Filter, ListItem, Page, Shape};
@@ -37,13 +39,10 @@ pub struct PageQuery {
     responses((status = 200, description = "`{items, total}`"), (status = 404, description = "Role not found")))]
 pub async fn role_members(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw): Path<String>,
+    user: Can<(perm::RoleView, perm::UserView)>,
+    ApiPath(role_id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<Page<ListItem>>> {
-    user.require(&state, "role.view").await?;
-    user.require(&state, "user.view").await?;
-    let role_id = parse_uuid_param("role_id", &raw)?;
     let org = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
     if !services::roles::exists(&mut conn, org, role_id).await? {
@@ -64,15 +63,14 @@ pub async fn role_members(
     responses((status = 200, description = "`{items, total}`"), (status = 400, description = "Archived department"), (status = 404, description = "Department not found")))]
 pub async fn department_members(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw): Path<String>,
+    user: Can<perm::DepartmentView>,
+    ApiPath(department_id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<Page<ListItem>>> {
-    user.require(&state, "department.view").await?;
-    let department_id = parse_uuid_param("department_id", &raw)?;
     let org = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
-    let archived = services::departments::is_archived(&mut conn, org, department_id).await?;
+    let archived =
+        services::departments::is_archived(&mut conn, &user.org_id, department_id).await?;
     match archived {
         None => return Err(ApiError::not_found("Department not found")),
         // The legacy message, although this is a listing.

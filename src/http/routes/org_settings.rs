@@ -4,20 +4,18 @@
 //! and ints, enum lists, `ge`/`le` bounds, exact decimals from numbers or strings), all errors
 //! collected in model order; then the service applies the stock and loan rules (400).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::permissions::{MFA_ACTIONS, action};
+use crate::domain::permissions::{MFA_ACTIONS, perm, step};
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::extract::parse_json_body;
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::ApiJson;
+use crate::http::guard::Can;
 use crate::http::state::AppState;
-use crate::http::step_up;
+use crate::http::step_up::StepUp;
 use crate::http::validate::lax::{Invalid, py_bool, py_decimal, py_int, quoted_or};
 use crate::services;
 use crate::services::org_settings::{Patch, SettingsUpdate, UpdateError};
@@ -34,9 +32,8 @@ const INTEREST_TYPES: [&str; 2] = ["FIXED", "VARIABLE"];
     responses((status = 200, description = "OrgSettingsResponse"), (status = 403, description = "Missing permission: org.settings.view")))]
 pub async fn get_settings(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::OrgSettingsView>,
 ) -> ApiResult<Envelope<Value>> {
-    user.require(&state, "org.settings.view").await?;
     let mut tx = state.db.begin().await?;
     let settings = services::org_settings::get_or_create(&mut tx, user.org_id.as_str()).await?;
     tx.commit().await?;
@@ -50,21 +47,10 @@ pub async fn get_settings(
               (status = 403, description = "Missing permission or step-up required"), (status = 422, description = "Invalid field")))]
 pub async fn put_settings(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    headers: HeaderMap,
-    body: Bytes,
+    user: Can<perm::OrgSettingsManage>,
+    _: StepUp<step::OrgSettingsChange>,
+    ApiJson(raw): ApiJson<Value>,
 ) -> ApiResult<Envelope<Value>> {
-    // Legacy order: permission, then step-up, then the body.
-    user.require(&state, "org.settings.manage").await?;
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::ORG_SETTINGS_CHANGE,
-        step_up::When::OrgPolicy,
-    )
-    .await?;
-    let raw: Value = parse_json_body(&body)?;
     let patch = parse_update(&raw)?;
 
     let org_id = user.org_id.as_str();

@@ -4,8 +4,8 @@
 
 mod bulk;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,14 +16,14 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::policy::PasswordPolicy;
-use crate::domain::permissions::action;
+use crate::domain::permissions::{perm, step};
 use crate::domain::{email, people};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::extract::{ApiJson, ApiQuery, parse_uuid_param};
-use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::guard::{Can, CurrentUser, GuardMode};
 use crate::http::state::AppState;
-use crate::http::step_up;
+use crate::http::step_up::StepUp;
 use crate::http::validate::{
     body_object, check_len, parse_iso_date, patch_field, profile_changes, too_long,
 };
@@ -43,18 +43,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_mfa))
 }
 
-type Admin = CurrentUser<OrgMember>;
-
 /// `Cache-Control: no-store` and `Pragma: no-cache` (onboarding responses).
 fn no_store(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
-}
-
-fn membership_id(raw: &str) -> ApiResult<Uuid> {
-    parse_uuid_param("membership_id", raw)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,10 +74,9 @@ pub struct ListQuery {
     responses((status = 200, description = "One page of members"), (status = 403, description = "Missing permission: user.view")))]
 pub async fn list(
     State(state): State<AppState>,
-    user: Admin,
+    user: Can<perm::UserView>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Envelope<members::Page<members::ListItem>>> {
-    user.require(&state, "user.view").await?;
     let (page, page_size) = members::paging(query.page, query.page_size);
     let employment_status = query
         .employment_status
@@ -115,11 +108,9 @@ pub async fn list(
     responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found")))]
 pub async fn detail(
     State(state): State<AppState>,
-    user: Admin,
-    Path(raw): Path<String>,
+    user: Can<perm::UserView>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<members::UserDetail>> {
-    user.require(&state, "user.view").await?;
-    let id = membership_id(&raw)?;
     let mut conn = state.db.acquire().await?;
     let detail = members::detail_by_id(&mut conn, user.org_id.as_str(), id)
         .await?
@@ -336,10 +327,9 @@ pub(crate) fn onboarding_context<'a, M: GuardMode>(
               (status = 403, description = "Missing permission: user.onboard")))]
 pub async fn onboard(
     State(state): State<AppState>,
-    user: Admin,
+    user: Can<perm::UserOnboard>,
     ApiJson(body): ApiJson<OnboardingRequest>,
 ) -> ApiResult<Response> {
-    user.require(&state, "user.onboard").await?;
     let input = new_member(body).map_err(ApiError::validation)?;
     let ctx = onboarding_context(&state, &user);
     let mut tx = state.db.begin().await?;
@@ -374,11 +364,9 @@ pub async fn onboard(
     responses((status = 200, description = "Deleted (data null)"), (status = 404, description = "Membership not found")))]
 pub async fn delete(
     State(state): State<AppState>,
-    user: Admin,
-    Path(raw): Path<String>,
+    user: Can<perm::UserManage>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, "user.manage").await?;
-    let id = membership_id(&raw)?;
     let mut tx = state.db.begin().await?;
     let row = members::delete(&mut tx, &user.actor(), id)
         .await?
@@ -399,10 +387,9 @@ pub struct BulkDeleteRequest {
     responses((status = 200, description = "`{deleted, not_found}`")))]
 pub async fn bulk_delete(
     State(state): State<AppState>,
-    user: Admin,
+    user: Can<perm::UserManage>,
     ApiJson(body): ApiJson<BulkDeleteRequest>,
 ) -> ApiResult<Envelope<Value>> {
-    user.require(&state, "user.manage").await?;
     let mut deleted = 0_i64;
     let mut not_found = Vec::new();
     for raw in body.membership_ids {
@@ -453,12 +440,10 @@ const PLATFORM_STATUSES: [&str; 5] = ["INVITED", "ENABLED", "DISABLED", "LOCKED"
     responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found"), (status = 422, description = "Invalid status")))]
 pub async fn update_status(
     State(state): State<AppState>,
-    user: Admin,
-    Path(raw): Path<String>,
+    user: Can<perm::UserManage>,
+    ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<Envelope<members::UserDetail>> {
-    user.require(&state, "user.manage").await?;
-    let id = membership_id(&raw)?;
     let body = body_object(&body)?;
     let mut errors = Vec::new();
     let employment = match patch_field(&body, "employment_status", &mut errors).flatten() {
@@ -563,21 +548,11 @@ const ADMIN_PROFILE_FIELDS: [&str; 12] = [
     responses((status = 200, description = "UserDetail"), (status = 400, description = "duplicate_email"), (status = 404, description = "Membership not found")))]
 pub async fn update_profile(
     State(state): State<AppState>,
-    user: Admin,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
+    user: Can<perm::UserManage>,
+    _: StepUp<step::UserProfileEdit>,
+    ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<Envelope<members::UserDetail>> {
-    user.require(&state, "user.manage").await?;
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::USER_PROFILE_EDIT,
-        step_up::When::OrgPolicy,
-    )
-    .await?;
-    let id = membership_id(&raw)?;
     let body = body_object(&body)?;
     let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
@@ -668,11 +643,9 @@ pub async fn update_profile(
     responses((status = 200, description = "`{message}`"), (status = 400, description = "Own account"), (status = 404, description = "User not found")))]
 pub async fn force_password_reset(
     State(state): State<AppState>,
-    user: Admin,
-    Path(raw): Path<String>,
+    user: Can<perm::UserManage>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<Value>> {
-    user.require(&state, "user.manage").await?;
-    let id = membership_id(&raw)?;
     let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
     let row = members::find(&mut tx, org, id)
@@ -711,20 +684,10 @@ pub async fn force_password_reset(
     responses((status = 200, description = "`{message}`"), (status = 400, description = "Own account or MFA not enabled"), (status = 404, description = "User not found")))]
 pub async fn reset_mfa(
     State(state): State<AppState>,
-    user: Admin,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
+    user: Can<perm::UserMfaReset>,
+    _: StepUp<step::UserMfaReset>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Envelope<Value>> {
-    user.require(&state, "user.mfa.reset").await?;
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::USER_MFA_RESET,
-        step_up::When::Listed,
-    )
-    .await?;
-    let id = membership_id(&raw)?;
     let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
     let row = members::find(&mut tx, org, id)

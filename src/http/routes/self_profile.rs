@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::geo;
-use crate::domain::permissions::action;
+use crate::domain::permissions::MfaAction;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
@@ -90,14 +90,7 @@ pub async fn patch_profile(
             "Profile editing is disabled for this organization",
         ));
     }
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::USER_PROFILE_EDIT,
-        step_up::When::OrgPolicy,
-    )
-    .await?;
+    step_up::require_action(&state, &user, &headers, MfaAction::UserProfileEdit).await?;
     let body = body_object(&body)?;
     let mut tx = state.db.begin().await?;
     let before = members::find_by_user(&mut tx, org, user.user_id)

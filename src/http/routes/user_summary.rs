@@ -8,9 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::domain::permissions::perm;
 use crate::http::envelope::Envelope;
 use crate::http::error::ApiResult;
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::services;
 
@@ -78,9 +79,8 @@ fn count_of(groups: &[(String, i64)], key: &str) -> i64 {
     responses((status = 200, body = UserDashboardSummary), (status = 403, description = "Missing permission: user.view")))]
 pub async fn user_summary(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::UserView>,
 ) -> ApiResult<Envelope<UserDashboardSummary>> {
-    user.require(&state, "user.view").await?;
     let org_id = user.org_id.as_str();
     // One snapshot for every figure.
     let mut tx = state.db.begin().await?;

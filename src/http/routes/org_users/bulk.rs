@@ -8,10 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use time::Date;
 
-use super::{Admin, no_store, onboarding_context};
+use super::{no_store, onboarding_context};
+use crate::domain::permissions::perm;
 use crate::domain::{email, geo, people};
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::http::validate::parse_iso_date;
 use crate::services;
@@ -46,8 +48,7 @@ pub const MAX_ROWS: usize = 30;
 /// The header-only CSV template (not enveloped).
 #[utoipa::path(get, path = "/org/users/bulk/template", tag = "org-users", security(("bearer" = [])),
     responses((status = 200, description = "CSV template", content_type = "text/csv")))]
-pub async fn template(State(state): State<AppState>, user: Admin) -> ApiResult<Response> {
-    user.require(&state, "user.onboard").await?;
+pub async fn template(_: Can<perm::UserOnboard>) -> ApiResult<Response> {
     let body = format!("{}\r\n", HEADERS.join(","));
     let mut response = body.into_response();
     let h = response.headers_mut();
@@ -115,10 +116,9 @@ async fn read_file(multipart: &mut Multipart) -> ApiResult<Vec<u8>> {
     responses((status = 200, description = "`{successes, errors}`"), (status = 400, description = "Header or encoding error"), (status = 413, description = "CSV too large")))]
 pub async fn upload(
     State(state): State<AppState>,
-    user: Admin,
+    user: Can<perm::UserOnboard>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
-    user.require(&state, "user.onboard").await?;
     let mut multipart = multipart.map_err(|_| missing_file())?;
     let bytes = read_file(&mut multipart).await?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
