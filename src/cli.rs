@@ -245,9 +245,10 @@ pub struct ReleaseArgs {
 /// The Makefile's variables, with its defaults.
 #[derive(Clone, Debug, Args)]
 pub struct ReleaseSettings {
-    /// Google Cloud project.
-    #[arg(long, global = true, env = "PROJECT_ID", default_value = "sole-486122")]
-    pub project: String,
+    /// Google Cloud project (required; `gcloud config get-value project` shows gcloud's own
+    /// default).
+    #[arg(long, global = true, env = "PROJECT_ID", hide_env_values = true)]
+    pub project: Option<String>,
 
     /// Cloud Run region.
     #[arg(long, global = true, env = "REGION", default_value = "us-central1")]
@@ -299,6 +300,24 @@ pub struct ReleaseSettings {
     )]
     pub build_config: PathBuf,
 
+    /// Service account the service and both jobs run as [default:
+    /// sole-runner@PROJECT.iam.gserviceaccount.com].
+    #[arg(
+        long,
+        global = true,
+        env = "RUNTIME_SERVICE_ACCOUNT",
+        value_name = "EMAIL",
+        hide_env_values = true
+    )]
+    pub service_account: Option<String>,
+
+    /// Migrate before the new code serves: build the image, point both jobs at it, run the
+    /// migrate job, then deploy the service. Safe when the migrations are additive (the running
+    /// code keeps working on the new schema). The default order (deploy, then migrate) is safe
+    /// when the new code still works on the old schema, e.g. before a column is dropped.
+    #[arg(long, global = true)]
+    pub migrate_first: bool,
+
     /// Print every gcloud command instead of running it.
     #[arg(long, global = true)]
     pub dry_run: bool,
@@ -306,6 +325,10 @@ pub struct ReleaseSettings {
 
 #[derive(Clone, Debug, Subcommand)]
 pub enum ReleaseStep {
+    /// One-time project setup: enable the APIs, create the Artifact Registry repository, the
+    /// runtime service account (with access to the secrets), the secrets (without values) and
+    /// both jobs. Skips what exists; try it with --dry-run first.
+    Bootstrap,
     /// Build and push the image with Cloud Build and deploy the service (cloudbuild.yaml).
     Deploy,
     /// Point both jobs at the service's current image, env file and secrets.

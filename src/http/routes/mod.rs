@@ -5,6 +5,7 @@ pub mod announcements;
 pub mod audit_logs;
 pub mod auth;
 pub mod departments;
+pub mod documents;
 pub mod health;
 pub mod member_lists;
 pub mod meta;
@@ -14,6 +15,7 @@ pub mod orgs;
 pub mod roles;
 pub mod self_context;
 pub mod self_profile;
+pub mod stock;
 pub mod user_summary;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -37,4 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(acls::router())
         .merge(departments::router())
         .merge(announcements::router())
+        .merge(stock::router())
+        .merge(documents::router())
 }
