@@ -4,7 +4,7 @@
 //!   `\n` escapes.
 //! - Minted tokens: header `{"alg":"RS256","typ":"JWT","kid":…}` (kid = base64url of the first
 //!   12 bytes of SHA-256 of the public key DER), claims in the legacy key order (see
-//!   `contract/samples/tokens.json`) followed by `"iss":"sole"`.
+//!   `contract/samples/tokens.json`) with `"iss":"sole"` right after `aud`.
 //! - Decoding: RS256 only (no `none`, no HS*, so no HS256-with-the-public-key confusion),
 //!   `aud = "sole-backend"` required, zero leeway (expired when `exp <= now`, like PyJWT), an
 //!   `iat`/`nbf` in the future is invalid (PyJWT), `kid` optional but must be ours when present,
@@ -127,7 +127,7 @@ pub enum MfaMethod {
 
 /// Access and refresh claims. Field order is the legacy key order:
 /// `sub, org, iid, su, mfa, aud, exp, iat, type, [jti], [tv], [mfa_method], [imp, imp_iid,
-/// imp_started]`, then `iss` for tokens `sole` mints.
+/// imp_started]`, with `iss` right after `aud` in tokens `sole` mints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
     /// users.id (org-scoped user).
@@ -141,6 +141,9 @@ pub struct SessionClaims {
     #[serde(default)]
     pub mfa: bool,
     pub aud: String,
+    /// `"sole"` in tokens `sole` mints, right after `aud`; legacy tokens have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
     pub exp: i64,
     pub iat: i64,
     #[serde(rename = "type")]
@@ -162,11 +165,9 @@ pub struct SessionClaims {
     /// Impersonation start (epoch seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imp_started: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
 }
 
-/// `pre_org`: `sub, type, aud, iat, exp`.
+/// `pre_org`: `sub, type, aud, [iss], iat, exp`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreOrgClaims {
     /// Identity id.
@@ -174,13 +175,14 @@ pub struct PreOrgClaims {
     #[serde(rename = "type")]
     pub token_type: TokenType,
     pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
+    /// `"sole"` in tokens `sole` mints, right after `aud`; legacy tokens have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
 }
 
-/// `mfa_challenge` / `mfa_setup`: `sub, org, type, aud, iat, exp`.
+/// `mfa_challenge` / `mfa_setup`: `sub, org, type, aud, [iss], iat, exp`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaClaims {
     /// Identity id.
@@ -189,13 +191,14 @@ pub struct MfaClaims {
     #[serde(rename = "type")]
     pub token_type: TokenType,
     pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
+    /// `"sole"` in tokens `sole` mints, right after `aud`; legacy tokens have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
 }
 
-/// `step_up_challenge` / `step_up`: `sub, org, action, type, aud, iat, exp`.
+/// `step_up_challenge` / `step_up`: `sub, org, action, type, aud, [iss], iat, exp`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUpClaims {
     /// users.id.
@@ -205,10 +208,11 @@ pub struct StepUpClaims {
     #[serde(rename = "type")]
     pub token_type: TokenType,
     pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
+    /// `"sole"` in tokens `sole` mints, right after `aud`; legacy tokens have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
 }
 
 /// A verified token of any type.
@@ -234,6 +238,134 @@ impl Claims {
             Self::StepUpChallenge(_) => TokenType::StepUpChallenge,
             Self::StepUp(_) => TokenType::StepUp,
         }
+    }
+}
+
+/// The claims of a verified token of any type, as the guards and auth flows read them: the
+/// type is a [`TokenType`], every other claim optional, so each flow answers its own legacy
+/// message ("Token missing org claim", "Invalid token", …) when one is missing or malformed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct TokenView {
+    /// `None` when the claim is missing or names no type `sole` knows.
+    #[serde(rename = "type", default, deserialize_with = "lenient")]
+    pub token_type: Option<TokenType>,
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub org: Option<String>,
+    #[serde(default)]
+    pub iid: Option<String>,
+    #[serde(default)]
+    pub su: bool,
+    #[serde(default)]
+    pub mfa: bool,
+    #[serde(default, deserialize_with = "lenient")]
+    pub mfa_method: Option<MfaMethod>,
+    #[serde(default)]
+    pub tv: Option<i64>,
+    #[serde(default)]
+    pub jti: Option<String>,
+    #[serde(default)]
+    pub exp: Option<i64>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub imp: Option<String>,
+    #[serde(default)]
+    pub imp_iid: Option<String>,
+    #[serde(default)]
+    pub imp_started: Option<i64>,
+}
+
+/// A string claim read as `T`, `None` when missing, not a string or not one of `T`'s values.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+impl TokenView {
+    /// Whether this is a token of type `expected`.
+    pub fn is(&self, expected: TokenType) -> bool {
+        self.token_type == Some(expected)
+    }
+
+    /// The `type` claim as sent (`""` when missing or unknown), for the "Unexpected token
+    /// type" messages.
+    pub fn type_str(&self) -> &'static str {
+        self.token_type.map_or("", TokenType::as_str)
+    }
+
+    pub fn sub_uuid(&self) -> Option<Uuid> {
+        self.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    pub fn iid_uuid(&self) -> Option<Uuid> {
+        self.iid.as_deref().and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    pub fn imp_iid_uuid(&self) -> Option<Uuid> {
+        self.imp_iid
+            .as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    pub fn is_impersonation(&self) -> bool {
+        self.imp.is_some()
+    }
+}
+
+/// Tokens whose signature was already verified, with their claims. The frontend sends the same
+/// access token on every call for up to 15 minutes, and an RS256 verification (tens of
+/// microseconds at 3072 bits) was the largest CPU cost of an authenticated request. Only tokens
+/// that verified are stored, and a hit is re-checked against `exp`, so the cache only skips
+/// work; the one difference is that a token signed by a key rotated out stays valid for the
+/// rest of its lifetime in a running instance.
+pub struct VerifiedTokens {
+    map: std::sync::Mutex<std::collections::HashMap<Box<str>, TokenView>>,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: std::sync::Mutex::default(),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, TokenView>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, raw: &str) -> Option<TokenView> {
+        let now = unix_now();
+        let mut map = self.lock();
+        match map.get(raw) {
+            Some(view) if view.exp.is_some_and(|exp| exp > now) => Some(view.clone()),
+            Some(_) => {
+                map.remove(raw);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn insert(&self, raw: &str, view: &TokenView) {
+        if view.exp.is_none() {
+            return;
+        }
+        let mut map = self.lock();
+        if map.len() >= self.capacity {
+            // Crude but bounded: most entries of a full map belong to tokens long replaced.
+            map.clear();
+        }
+        map.insert(raw.into(), view.clone());
     }
 }
 
@@ -396,24 +528,20 @@ impl TokenLifetimes {
         }
     }
 
-    /// ACCESS_TOKEN_EXPIRE_MINUTES, or min(IMPERSONATION_MAX, ACCESS) when impersonating.
-    pub fn access_secs(&self, impersonating: bool) -> i64 {
-        let minutes = if impersonating {
-            self.impersonation_max_minutes.min(self.access_minutes)
-        } else {
-            self.access_minutes
-        };
-        minutes.saturating_mul(60)
-    }
-
-    /// REFRESH_TOKEN_EXPIRE_MINUTES, or IMPERSONATION_MAX_MINUTES when impersonating.
-    pub fn refresh_secs(&self, impersonating: bool) -> i64 {
-        let minutes = if impersonating {
-            self.impersonation_max_minutes
-        } else {
-            self.refresh_minutes
-        };
-        minutes.saturating_mul(60)
+    /// The access and refresh TTLs (seconds) of a pair minted at `now`: ACCESS_TOKEN_EXPIRE_MINUTES
+    /// and REFRESH_TOKEN_EXPIRE_MINUTES; an impersonation session ends IMPERSONATION_MAX_MINUTES
+    /// after its start however often it is refreshed, so both are capped by the time left.
+    pub fn session_secs(&self, impersonation: Option<&Impersonation>, now: i64) -> (i64, i64) {
+        let access = self.access_minutes.saturating_mul(60);
+        let refresh = self.refresh_minutes.saturating_mul(60);
+        match impersonation {
+            None => (access, refresh),
+            Some(imp) => {
+                let max = self.impersonation_max_minutes.saturating_mul(60);
+                let left = imp.started.saturating_add(max).saturating_sub(now);
+                (access.min(max).min(left), left)
+            }
+        }
     }
 }
 
@@ -692,6 +820,11 @@ impl JwtKeys {
         self.verify_at(token, unix_now())
     }
 
+    /// Verifies a token of any type and returns its [`TokenView`].
+    pub fn verify_view(&self, token: &str) -> Result<TokenView, JwtError> {
+        from_value(Value::Object(self.verify(token)?))
+    }
+
     /// Verifies a token of any type and types its claims by the `type` claim.
     pub fn decode_any_at(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
         let map = self.verify_at(token, now)?;
@@ -830,12 +963,12 @@ mod tests {
                 "su",
                 "mfa",
                 "aud",
+                "iss",
                 "exp",
                 "iat",
                 "type",
                 "tv",
-                "mfa_method",
-                "iss"
+                "mfa_method"
             ]
         );
         assert_eq!(
@@ -865,6 +998,7 @@ mod tests {
                 "su",
                 "mfa",
                 "aud",
+                "iss",
                 "exp",
                 "iat",
                 "type",
@@ -872,8 +1006,7 @@ mod tests {
                 "tv",
                 "imp",
                 "imp_iid",
-                "imp_started",
-                "iss"
+                "imp_started"
             ]
         );
         let decoded = k.decode_any_at(&token, NOW).unwrap();
@@ -889,20 +1022,20 @@ mod tests {
         let cases: Vec<(String, Vec<&str>, TokenType, i64)> = vec![
             (
                 k.encode(&PreOrgClaims::new(id, NOW)).unwrap(),
-                vec!["sub", "type", "aud", "iat", "exp", "iss"],
+                vec!["sub", "type", "aud", "iss", "iat", "exp"],
                 TokenType::PreOrg,
                 300,
             ),
             (
                 k.encode(&MfaClaims::challenge(id, "sole-llc", NOW))
                     .unwrap(),
-                vec!["sub", "org", "type", "aud", "iat", "exp", "iss"],
+                vec!["sub", "org", "type", "aud", "iss", "iat", "exp"],
                 TokenType::MfaChallenge,
                 300,
             ),
             (
                 k.encode(&MfaClaims::setup(id, "sole-llc", NOW)).unwrap(),
-                vec!["sub", "org", "type", "aud", "iat", "exp", "iss"],
+                vec!["sub", "org", "type", "aud", "iss", "iat", "exp"],
                 TokenType::MfaSetup,
                 600,
             ),
@@ -914,14 +1047,14 @@ mod tests {
                     NOW,
                 ))
                 .unwrap(),
-                vec!["sub", "org", "action", "type", "aud", "iat", "exp", "iss"],
+                vec!["sub", "org", "action", "type", "aud", "iss", "iat", "exp"],
                 TokenType::StepUpChallenge,
                 300,
             ),
             (
                 k.encode(&StepUpClaims::grant(id, "sole-llc", "ROLE_ASSIGNMENT", NOW))
                     .unwrap(),
-                vec!["sub", "org", "action", "type", "aud", "iat", "exp", "iss"],
+                vec!["sub", "org", "action", "type", "aud", "iss", "iat", "exp"],
                 TokenType::StepUp,
                 300,
             ),
@@ -1142,20 +1275,71 @@ mod tests {
     }
 
     #[test]
+    fn views_type_known_tokens_and_tolerate_the_rest() {
+        let k = keys();
+        let s = subject();
+        let token = k.encode(&SessionClaims::refresh(&s, NOW, 60)).unwrap();
+        let map = k.verify_at(&token, NOW).unwrap();
+        let view: TokenView = from_value(Value::Object(map)).unwrap();
+        assert!(view.is(TokenType::Refresh));
+        assert_eq!(view.type_str(), "refresh");
+        assert_eq!(view.sub_uuid(), Some(s.user_id));
+        assert_eq!(view.mfa_method, s.mfa_method);
+        let odd: TokenView =
+            serde_json::from_value(serde_json::json!({"type": "nope", "mfa_method": 3})).unwrap();
+        assert_eq!((odd.token_type, odd.mfa_method), (None, None));
+        assert_eq!(odd.type_str(), "");
+    }
+
+    #[test]
+    fn verified_tokens_expire_and_stay_bounded() {
+        let now = unix_now();
+        let view = |exp: i64| TokenView {
+            token_type: Some(TokenType::Access),
+            exp: Some(exp),
+            ..TokenView::default()
+        };
+        let cache = VerifiedTokens::new(2);
+        cache.insert("live", &view(now + 60));
+        cache.insert("dead", &view(now));
+        assert!(cache.get("live").is_some());
+        assert!(
+            cache.get("dead").is_none(),
+            "a token at its exp is expired, as the verifier says"
+        );
+        cache.insert("third", &view(now + 60));
+        cache.insert("fourth", &view(now + 60));
+        assert!(cache.lock().len() <= 2);
+        cache.insert("no-exp", &TokenView::default());
+        assert!(
+            cache.get("no-exp").is_none(),
+            "tokens without exp are never cached"
+        );
+    }
+
+    #[test]
     fn lifetimes_follow_the_settings_and_impersonation_caps() {
         let l = TokenLifetimes {
             access_minutes: 15,
             refresh_minutes: 10_080,
             impersonation_max_minutes: 60,
         };
-        assert_eq!(l.access_secs(false), 900);
-        assert_eq!(l.access_secs(true), 900);
-        assert_eq!(l.refresh_secs(false), 604_800);
-        assert_eq!(l.refresh_secs(true), 3_600);
+        assert_eq!(l.session_secs(None, NOW), (900, 604_800));
+        let imp = Impersonation {
+            admin_user_id: Uuid::new_v4(),
+            admin_identity_id: Uuid::new_v4(),
+            started: NOW,
+        };
+        assert_eq!(l.session_secs(Some(&imp), NOW), (900, 3_600));
+        assert_eq!(
+            l.session_secs(Some(&imp), NOW + 3_000),
+            (600, 600),
+            "both end with the impersonation"
+        );
         let short = TokenLifetimes {
             impersonation_max_minutes: 5,
             ..l
         };
-        assert_eq!(short.access_secs(true), 300);
+        assert_eq!(short.session_secs(Some(&imp), NOW), (300, 300));
     }
 }

@@ -10,13 +10,14 @@ use axum::http::request::Parts;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::auth::jwt::{TokenType, TokenView};
 use crate::domain::membership::{Gate, Refusal};
 use crate::domain::org::OrgId;
 use crate::domain::permissions::{Permission, Required};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
-use crate::http::token::{self, TokenView};
+use crate::http::token;
 use crate::services;
 use crate::services::audit::{Actor, AuditEntry};
 use crate::services::identities::Identity;
@@ -315,7 +316,7 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         let Some(claims) = tenant.bearer.clone() else {
             return Err(ApiError::unauthorized("Not authenticated"));
         };
-        if claims.typ != "access" {
+        if !claims.is(TokenType::Access) {
             return Err(ApiError::unauthorized("Unexpected token type"));
         }
         if claims.sub_uuid().is_none() {
@@ -396,9 +397,9 @@ impl FromRequestParts<AppState> for IdentityAuth {
         let raw = tenant::bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("Missing authentication token"))?;
         let claims = token::decode(state, raw)?;
-        let identity_id: Option<Uuid> = match claims.typ.as_str() {
-            "pre_org" => claims.sub_uuid(),
-            "access" => match claims.iid_uuid() {
+        let identity_id: Option<Uuid> = match claims.token_type {
+            Some(TokenType::PreOrg) => claims.sub_uuid(),
+            Some(TokenType::Access) => match claims.iid_uuid() {
                 Some(iid) => Some(iid),
                 None => {
                     let Some(user_id) = claims.sub_uuid() else {
@@ -425,7 +426,7 @@ impl FromRequestParts<AppState> for IdentityAuth {
         }
         // A revoked access token (logout, password change, refresh reuse) must not reach
         // select-org, or it could mint a fresh session and undo the revocation.
-        if claims.typ == "access"
+        if claims.is(TokenType::Access)
             && claims
                 .tv
                 .is_some_and(|tv| tv != i64::from(identity.token_version))

@@ -1,35 +1,16 @@
-//! Issuing sessions: the access/refresh pair with its claims in the legacy order, the CSRF
-//! token, and the refresh/CSRF cookies (contract §4.3–§4.4).
+//! Issuing sessions: signing the typed claims of `auth/jwt.rs` (the access/refresh pair in
+//! the legacy claim order), the CSRF token, and the refresh/CSRF cookies (contract §4.3–§4.4).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
+use crate::auth::jwt::{SessionClaims, SessionSubject, TokenLifetimes};
 use crate::auth::recovery::generate_csrf_token;
 use crate::config::Settings;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-
-/// Who a session is for.
-#[derive(Clone, Debug)]
-pub struct SessionSubject {
-    pub user_id: Uuid,
-    pub org_id: String,
-    pub identity_id: Uuid,
-    pub is_superuser: bool,
-    pub mfa: bool,
-    pub token_version: i32,
-    pub mfa_method: Option<String>,
-    pub impersonation: Option<Impersonation>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Impersonation {
-    pub admin_user_id: Uuid,
-    pub admin_identity_id: Uuid,
-    pub started: i64,
-}
 
 /// A freshly minted pair plus the CSRF token that goes with the cookies.
 pub struct IssuedSession {
@@ -40,102 +21,23 @@ pub struct IssuedSession {
     pub headers: HeaderMap,
 }
 
-fn base_claims(subject: &SessionSubject) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(subject.user_id.to_string()));
-    claims.insert("org".into(), json!(subject.org_id));
-    claims.insert("iid".into(), json!(subject.identity_id.to_string()));
-    claims.insert("su".into(), json!(subject.is_superuser));
-    claims.insert("mfa".into(), json!(subject.mfa));
-    claims
-}
-
-fn finish(
-    claims: &mut Map<String, Value>,
-    subject: &SessionSubject,
-    typ: &str,
-    ttl_secs: i64,
-    jti: Option<Uuid>,
-) {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    claims.insert("aud".into(), json!(crate::auth::jwt::AUDIENCE));
-    claims.insert("iss".into(), json!(crate::auth::jwt::ISSUER));
-    claims.insert("exp".into(), json!(now + ttl_secs));
-    claims.insert("iat".into(), json!(now));
-    claims.insert("type".into(), json!(typ));
-    if let Some(jti) = jti {
-        claims.insert("jti".into(), json!(jti.to_string()));
-    }
-    claims.insert("tv".into(), json!(subject.token_version));
-    if let Some(method) = &subject.mfa_method {
-        claims.insert("mfa_method".into(), json!(method));
-    }
-    if let Some(imp) = &subject.impersonation {
-        claims.insert("imp".into(), json!(imp.admin_user_id.to_string()));
-        claims.insert("imp_iid".into(), json!(imp.admin_identity_id.to_string()));
-        claims.insert("imp_started".into(), json!(imp.started));
-    }
-}
-
-/// Mints the access and refresh tokens. Impersonation sessions are capped at
-/// `IMPERSONATION_MAX_MINUTES` from their start.
+/// Mints the access and refresh tokens (typed claims of `auth/jwt.rs`). Impersonation
+/// sessions end `IMPERSONATION_MAX_MINUTES` after their start.
 pub fn mint_pair(state: &AppState, subject: &SessionSubject) -> Result<(String, String), ApiError> {
-    let settings = &state.settings;
-    let mut access_ttl = settings.access_token_expire_minutes * 60;
-    let mut refresh_ttl = settings.refresh_token_expire_minutes * 60;
-    if let Some(imp) = &subject.impersonation {
-        let cap = imp.started + settings.impersonation_max_minutes * 60;
-        let left = cap - OffsetDateTime::now_utc().unix_timestamp();
-        access_ttl = access_ttl
-            .min(settings.impersonation_max_minutes * 60)
-            .min(left);
-        refresh_ttl = left;
-    }
-    let mut access = base_claims(subject);
-    finish(&mut access, subject, "access", access_ttl, None);
-    let mut refresh = base_claims(subject);
-    finish(
-        &mut refresh,
-        subject,
-        "refresh",
-        refresh_ttl,
-        Some(Uuid::new_v4()),
-    );
-    Ok((sign(state, access)?, sign(state, refresh)?))
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let (access_ttl, refresh_ttl) = TokenLifetimes::from_settings(&state.settings)
+        .session_secs(subject.impersonation.as_ref(), now);
+    let access = SessionClaims::access(subject, now, access_ttl);
+    let refresh = SessionClaims::refresh(subject, now, refresh_ttl);
+    Ok((sign(state, &access)?, sign(state, &refresh)?))
 }
 
-pub fn sign(state: &AppState, claims: Map<String, Value>) -> Result<String, ApiError> {
-    state.auth.jwt.encode(&Value::Object(claims)).map_err(|e| {
+/// Signs typed claims (any token type of `auth/jwt.rs`); a failure is a 500.
+pub fn sign<T: Serialize>(state: &AppState, claims: &T) -> Result<String, ApiError> {
+    state.auth.jwt.encode(claims).map_err(|e| {
         tracing::error!(error = %e, "signing a token failed");
         ApiError::internal()
     })
-}
-
-/// A short-lived token of the pre-session kinds, claims in the legacy order
-/// (`sub`, [`org`, [`action`]], `type`, `aud`, `iat`, `exp`).
-pub fn mint_short(
-    state: &AppState,
-    typ: &str,
-    sub: Uuid,
-    org: Option<&str>,
-    action: Option<&str>,
-    ttl_secs: i64,
-) -> Result<String, ApiError> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    let mut claims = Map::new();
-    claims.insert("sub".into(), json!(sub.to_string()));
-    if let Some(org) = org {
-        claims.insert("org".into(), json!(org));
-    }
-    if let Some(action) = action {
-        claims.insert("action".into(), json!(action));
-    }
-    claims.insert("type".into(), json!(typ));
-    claims.insert("aud".into(), json!(crate::auth::jwt::AUDIENCE));
-    claims.insert("iss".into(), json!(crate::auth::jwt::ISSUER));
-    claims.insert("iat".into(), json!(now));
-    claims.insert("exp".into(), json!(now + ttl_secs));
-    sign(state, claims)
 }
 
 /// Mints a pair and prepares the cookies and the `X-CSRF-Token` header of a token-issuing

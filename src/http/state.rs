@@ -12,7 +12,6 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::cache::Cache;
 use crate::config::Settings;
-use crate::http::token;
 
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
@@ -59,7 +58,7 @@ pub struct AuthContext {
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
     pub crypto: Crypto,
-    pub verified: token::VerifiedTokens,
+    pub verified: crate::auth::jwt::VerifiedTokens,
 }
 
 impl AuthContext {
@@ -68,7 +67,7 @@ impl AuthContext {
             jwt: JwtKeys::from_settings(settings)?,
             passwords: PasswordHasher::new(&settings.argon2)?,
             crypto: Crypto::from_settings(settings)?,
-            verified: token::VerifiedTokens::new(4096),
+            verified: crate::auth::jwt::VerifiedTokens::new(4096),
         })
     }
 }

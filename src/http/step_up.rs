@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 
+use crate::auth::jwt::{StepUpClaims, TokenType};
 use crate::domain::permissions::{MfaAction, StepUpAction};
 use crate::http::error::ApiError;
 use crate::http::guard::{CurrentUser, GuardMode, OrgMember};
@@ -16,9 +17,6 @@ use crate::http::session;
 use crate::http::state::AppState;
 use crate::http::token;
 use crate::services;
-
-/// Step-up tokens and challenges live five minutes.
-pub const STEP_UP_TTL: i64 = 300;
 
 /// When an action needs step-up (the rule lives with the actions, in `domain::permissions`).
 pub use crate::domain::permissions::StepUpWhen as When;
@@ -91,20 +89,17 @@ pub async fn require<M: GuardMode>(
         .map(str::trim);
     if let Some(raw) = presented
         && let Ok(claims) = token::decode(state, raw)
-        && claims.typ == "step_up"
+        && claims.is(TokenType::StepUp)
         && claims.sub_uuid() == Some(user.user_id)
         && claims.org.as_deref() == Some(user.org_id.as_str())
         && claims.action.as_deref() == Some(action)
     {
         return Ok(());
     }
-    let challenge = session::mint_short(
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let challenge = session::sign(
         state,
-        "step_up_challenge",
-        user.user_id,
-        Some(user.org_id.as_str()),
-        Some(action),
-        STEP_UP_TTL,
+        &StepUpClaims::challenge(user.user_id, user.org_id.as_str(), action, now),
     )?;
     Err(ApiError::coded(
         StatusCode::FORBIDDEN,

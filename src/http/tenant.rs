@@ -9,11 +9,12 @@
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
+use crate::auth::jwt::{TokenType, TokenView};
 use crate::config::{Settings, TenancyMode};
 use crate::domain::org::OrgId;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::http::token::{self, TokenView};
+use crate::http::token;
 use crate::services;
 
 /// The resolved tenant, plus the bearer token when one was sent (decoded once per request).
@@ -113,7 +114,7 @@ pub fn candidate(
 /// non-superuser, in multi mode.
 pub fn member_to_check(state: &AppState, bearer: Option<&TokenView>) -> Option<uuid::Uuid> {
     match (bearer, state.settings.tenancy_mode) {
-        (Some(token), TenancyMode::Multi) if !token.su && token.typ != "pre_org" => {
+        (Some(token), TenancyMode::Multi) if !token.su && !token.is(TokenType::PreOrg) => {
             token.sub_uuid()
         }
         _ => None,
@@ -164,7 +165,7 @@ fn multi_candidate(
     header: Option<String>,
 ) -> Result<String, ApiError> {
     if let Some(token) = bearer {
-        if token.typ == "pre_org" {
+        if token.is(TokenType::PreOrg) {
             return header.ok_or_else(|| {
                 ApiError::bad_request(
                     "Pre-org token: provide X-Org-Id or use identity-only endpoints",

@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use uuid::Uuid;
 
-use crate::domain::membership::{self, Gate};
+use crate::domain::membership::Gate;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::state::AppState;
@@ -201,14 +201,7 @@ async fn still_allowed(state: &AppState, who: &Who) -> bool {
     if who.superuser {
         return true;
     }
-    match (
-        &ctx.employment_status,
-        &ctx.platform_status,
-        &ctx.invitation_status,
-    ) {
-        (Some(e), Some(p), Some(i)) => membership::allows(Gate::Strict, e, p, i),
-        _ => false,
-    }
+    ctx.membership(Gate::Strict).is_ok()
 }
 
 #[cfg(test)]

@@ -9,13 +9,14 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::auth::jwt::{Impersonation, SessionSubject};
 use crate::domain::membership::{self, Gate};
 use crate::domain::permissions::action;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::http::guard::CurrentUser;
-use crate::http::session::{self, Impersonation, SessionSubject};
+use crate::http::session;
 use crate::http::state::AppState;
 use crate::http::step_up;
 use crate::services;
@@ -115,11 +116,11 @@ pub async fn start(
         &state,
         &SessionSubject {
             user_id: target.user_id,
-            org_id: org.to_owned(),
+            org: org.to_owned(),
             identity_id: user.identity_id,
-            is_superuser: target.is_superuser,
+            superuser: target.is_superuser,
             mfa: true,
-            token_version: admin_tv,
+            token_version: i64::from(admin_tv),
             mfa_method: None,
             impersonation: Some(Impersonation {
                 admin_user_id: user.user_id,
@@ -191,11 +192,11 @@ pub async fn stop(State(state): State<AppState>, user: CurrentUser) -> ApiResult
         &state,
         &SessionSubject {
             user_id: admin_user_id,
-            org_id: org.to_owned(),
+            org: org.to_owned(),
             identity_id: identity.id,
-            is_superuser: admin.is_superuser,
+            superuser: admin.is_superuser,
             mfa: true,
-            token_version: identity.token_version,
+            token_version: i64::from(identity.token_version),
             mfa_method: None,
             impersonation: None,
         },

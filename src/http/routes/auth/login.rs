@@ -5,8 +5,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 use super::limits;
+use crate::auth::jwt::{MfaClaims, MfaMethod, PreOrgClaims, SessionSubject};
 use crate::auth::password::check_input_limits;
 use crate::auth::recovery::hash_remember_device_token;
 use crate::domain::email;
@@ -18,7 +20,7 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ApiJson;
 use crate::http::guard::IdentityAuth;
 use crate::http::middleware::ClientIp;
-use crate::http::session::{self, SessionSubject};
+use crate::http::session;
 use crate::http::state::AppState;
 use crate::services;
 
@@ -97,7 +99,8 @@ pub async fn login(
     };
     limits::clear_failures(cache, &email).await?;
 
-    let pre_org_token = session::mint_short(&state, "pre_org", identity.id, None, None, 300)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let pre_org_token = session::sign(&state, &PreOrgClaims::new(identity.id, now))?;
     Ok(Envelope(json!({"pre_org_token": pre_org_token, "must_change_password": identity.must_change_password}))
         .into_response())
 }
@@ -166,14 +169,8 @@ pub async fn select_org(
     let days = policy.remember_device_days;
 
     if (policy.require_two_factor || has_sensitive) && !identity.mfa_enabled {
-        let setup = session::mint_short(
-            &state,
-            "mfa_setup",
-            identity.id,
-            Some(org_id.as_str()),
-            None,
-            600,
-        )?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let setup = session::sign(&state, &MfaClaims::setup(identity.id, org_id.as_str(), now))?;
         return Ok(
             Envelope(select_body(None, false, true, None, Some(setup), days)).into_response(),
         );
@@ -183,11 +180,11 @@ pub async fn select_org(
     let mfa_required = policy.require_two_factor || identity.mfa_enabled || has_sensitive;
     let mut subject = SessionSubject {
         user_id: user.user_id,
-        org_id: org_id.as_str().to_owned(),
+        org: org_id.as_str().to_owned(),
         identity_id: identity.id,
-        is_superuser: user.is_superuser,
+        superuser: user.is_superuser,
         mfa: false,
-        token_version: identity.token_version,
+        token_version: i64::from(identity.token_version),
         mfa_method: None,
         impersonation: None,
     };
@@ -209,13 +206,10 @@ pub async fn select_org(
             _ => false,
         };
         if !remembered {
-            let challenge = session::mint_short(
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let challenge = session::sign(
                 &state,
-                "mfa_challenge",
-                identity.id,
-                Some(org_id.as_str()),
-                None,
-                300,
+                &MfaClaims::challenge(identity.id, org_id.as_str(), now),
             )?;
             return Ok(
                 Envelope(select_body(None, true, false, Some(challenge), None, days))
@@ -223,7 +217,7 @@ pub async fn select_org(
             );
         }
         subject.mfa = true;
-        subject.mfa_method = Some("remember_device".into());
+        subject.mfa_method = Some(MfaMethod::RememberDevice);
     }
     drop(conn);
     let issued = session::issue(&state, &subject)?;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{CodeType, client_ip, limits};
+use crate::auth::jwt::{MfaMethod, SessionSubject, TokenType};
 use crate::auth::{recovery, totp};
 use crate::domain::membership::Gate;
 use crate::domain::permissions::action;
@@ -16,7 +17,7 @@ use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::http::guard::{CurrentUser, IdentityAuth};
-use crate::http::session::{self, SessionSubject};
+use crate::http::session;
 use crate::http::state::AppState;
 use crate::http::step_up;
 use crate::http::token;
@@ -153,7 +154,7 @@ pub async fn verify(
     limits::check_mfa_attempt(&state.cache, &body.challenge_token).await?;
     let challenge = token::decode(&state, &body.challenge_token)
         .ok()
-        .filter(|c| c.typ == "mfa_challenge")
+        .filter(|c| c.is(TokenType::MfaChallenge))
         .ok_or_else(|| ApiError::bad_request("Invalid or expired MFA token"))?;
     if challenge.sub_uuid() != Some(auth.identity.id) {
         return Err(ApiError::forbidden("Challenge does not match identity"));
@@ -202,12 +203,12 @@ pub async fn verify(
         &state,
         &SessionSubject {
             user_id: user.user_id,
-            org_id,
+            org: org_id,
             identity_id: identity.id,
-            is_superuser: user.is_superuser,
+            superuser: user.is_superuser,
             mfa: true,
-            token_version: identity.token_version,
-            mfa_method: Some(body.code_type.as_str().to_owned()),
+            token_version: i64::from(identity.token_version),
+            mfa_method: Some(body.code_type.mfa_method()),
             impersonation: None,
         },
     )?;
@@ -218,7 +219,7 @@ pub async fn verify(
 fn decode_setup(state: &AppState, raw: &str, identity_id: Uuid) -> Result<String, ApiError> {
     let setup = token::decode(state, raw)
         .ok()
-        .filter(|c| c.typ == "mfa_setup")
+        .filter(|c| c.is(TokenType::MfaSetup))
         .ok_or_else(|| ApiError::bad_request("Invalid or expired setup token"))?;
     if setup.sub_uuid() != Some(identity_id) {
         return Err(ApiError::forbidden("Setup token does not match identity"));
@@ -313,12 +314,12 @@ pub async fn enroll_verify(
         &state,
         &SessionSubject {
             user_id: user.user_id,
-            org_id,
+            org: org_id,
             identity_id: identity.id,
-            is_superuser: user.is_superuser,
+            superuser: user.is_superuser,
             mfa: true,
-            token_version: identity.token_version,
-            mfa_method: Some("totp".into()),
+            token_version: i64::from(identity.token_version),
+            mfa_method: Some(MfaMethod::Totp),
             impersonation: None,
         },
     )?;
@@ -407,12 +408,12 @@ pub async fn setup_verify(
         &state,
         &SessionSubject {
             user_id: user.user_id,
-            org_id: user.org_id.as_str().to_owned(),
+            org: user.org_id.as_str().to_owned(),
             identity_id: identity.id,
-            is_superuser: user.is_superuser,
+            superuser: user.is_superuser,
             mfa: true,
-            token_version: identity.token_version,
-            mfa_method: Some("totp".into()),
+            token_version: i64::from(identity.token_version),
+            mfa_method: Some(MfaMethod::Totp),
             impersonation: None,
         },
     )?;

@@ -74,6 +74,14 @@ impl CodeType {
             Self::Recovery => "recovery",
         }
     }
+
+    /// The `mfa_method` claim of a session verified with this kind of code.
+    pub fn mfa_method(self) -> crate::auth::jwt::MfaMethod {
+        match self {
+            Self::Totp => crate::auth::jwt::MfaMethod::Totp,
+            Self::Recovery => crate::auth::jwt::MfaMethod::Recovery,
+        }
+    }
 }
 
 /// The client address for rate limits and remembered devices.

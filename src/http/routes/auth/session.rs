@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::auth::jwt::{Impersonation, MfaMethod, SessionSubject, TokenType, TokenView};
 use crate::auth::password::check_input_limits;
 use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
@@ -19,10 +20,10 @@ use crate::http::envelope::{Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::parse_json_body;
 use crate::http::guard::{self, CurrentUser, PasswordChange};
-use crate::http::session::{self, Impersonation, SessionSubject};
+use crate::http::session;
 use crate::http::state::AppState;
 use crate::http::tenant::Tenant;
-use crate::http::token::{self, TokenView};
+use crate::http::token;
 use crate::services;
 use crate::services::sessions::RotateError;
 use crate::timefmt;
@@ -35,7 +36,7 @@ pub struct RefreshBody {
 }
 
 fn unexpected_type(claims: &TokenView) -> ApiError {
-    ApiError::unauthorized(format!("Unexpected token type: {}", claims.typ))
+    ApiError::unauthorized(format!("Unexpected token type: {}", claims.type_str()))
 }
 
 /// The user a refresh token may act as in `tenant`: its own user when the org matches (or for
@@ -88,7 +89,7 @@ async fn user_for_tenant(
         .await?
         .unwrap_or(false);
     let mfa_needed = policy.require_two_factor || has_sensitive || mfa_enabled;
-    let remembered_only = claims.mfa_method.as_deref() == Some("remember_device");
+    let remembered_only = claims.mfa_method == Some(MfaMethod::RememberDevice);
     if mfa_needed && (!claims.mfa || (remembered_only && policy.forces_login_mfa())) {
         return Err(mismatch());
     }
@@ -130,7 +131,7 @@ pub async fn refresh(
         }
     }
     let claims = token::decode(&state, &raw)?;
-    if claims.typ != "refresh" {
+    if !claims.is(TokenType::Refresh) {
         return Err(unexpected_type(&claims));
     }
     let invalid = || ApiError::unauthorized("Invalid token");
@@ -185,20 +186,17 @@ pub async fn refresh(
 
     let subject = SessionSubject {
         user_id,
-        org_id: tenant.org_id.as_str().to_owned(),
+        org: tenant.org_id.as_str().to_owned(),
         identity_id: ctx.identity_id,
-        is_superuser: if impersonation.is_some() {
+        superuser: if impersonation.is_some() {
             false
         } else {
             ctx.is_superuser
         },
         // An org switch keeps the MFA state of the session; it is per identity.
         mfa: claims.mfa,
-        token_version: ctx.token_version,
-        mfa_method: claims
-            .mfa_method
-            .clone()
-            .filter(|_| !switched || claims.mfa),
+        token_version: i64::from(ctx.token_version),
+        mfa_method: claims.mfa_method.filter(|_| !switched || claims.mfa),
         impersonation,
     };
     let issued = session::issue(&state, &subject)?;
@@ -222,7 +220,7 @@ pub async fn refresh_csrf(
     let raw = token::refresh_cookie(settings, &headers)
         .ok_or_else(|| ApiError::unauthorized("Refresh token required"))?;
     let claims = token::decode(&state, &raw)?;
-    if claims.typ != "refresh" {
+    if !claims.is(TokenType::Refresh) {
         return Err(unexpected_type(&claims));
     }
     let user_id = claims
@@ -349,11 +347,11 @@ pub async fn change_password(
         &state,
         &SessionSubject {
             user_id: user.user_id,
-            org_id: user.org_id.as_str().to_owned(),
+            org: user.org_id.as_str().to_owned(),
             identity_id: identity.id,
-            is_superuser: user.claims.su,
+            superuser: user.claims.su,
             mfa: identity.mfa_enabled,
-            token_version,
+            token_version: i64::from(token_version),
             mfa_method: None,
             impersonation: None,
         },

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{CodeType, limits};
+use crate::auth::jwt::{STEP_UP_TTL_SECS, StepUpClaims, TokenType};
 use crate::auth::{recovery, totp};
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
@@ -13,7 +14,6 @@ use crate::http::extract::ApiJson;
 use crate::http::guard::{CurrentUser, OrgMember};
 use crate::http::session;
 use crate::http::state::AppState;
-use crate::http::step_up::STEP_UP_TTL;
 use crate::http::token;
 use crate::services;
 
@@ -36,7 +36,7 @@ pub async fn verify(
     limits::check_mfa_attempt(&state.cache, &body.challenge_token).await?;
     let challenge = token::decode(&state, &body.challenge_token)
         .ok()
-        .filter(|c| c.typ == "step_up_challenge")
+        .filter(|c| c.is(TokenType::StepUpChallenge))
         .ok_or_else(|| ApiError::bad_request("Invalid or expired challenge token"))?;
     if challenge.sub_uuid() != Some(user.user_id) {
         return Err(ApiError::forbidden(
@@ -77,15 +77,10 @@ pub async fn verify(
         }
     }
     tx.commit().await?;
-    let step_up = session::mint_short(
-        &state,
-        "step_up",
-        user.user_id,
-        Some(user.org_id.as_str()),
-        Some(&action),
-        STEP_UP_TTL,
-    )?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let grant = StepUpClaims::grant(user.user_id, user.org_id.as_str(), &action, now);
+    let step_up = session::sign(&state, &grant)?;
     Ok(Envelope(
-        json!({"step_up_token": step_up, "action": action, "expires_in_seconds": STEP_UP_TTL}),
+        json!({"step_up_token": step_up, "action": action, "expires_in_seconds": STEP_UP_TTL_SECS}),
     ))
 }
