@@ -3,6 +3,7 @@
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod guard;
 pub mod middleware;
 pub mod openapi;

@@ -3,9 +3,11 @@
 
 pub mod acls;
 pub mod announcements;
+pub mod assets;
 pub mod audit;
 pub mod audit_logs;
 pub mod departments;
+pub mod documents;
 pub mod identities;
 pub mod members;
 pub mod mfa;
@@ -19,5 +21,6 @@ pub mod seed;
 pub mod self_context;
 pub mod sessions;
 pub mod stock;
+pub mod uploads;
 pub mod user_summary;
 pub mod users;

@@ -204,7 +204,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_with_env(env: EnvMap, db_name: String, redis_prefix: String) -> TestApp {
-    spawn_with_clock(env, db_name, redis_prefix, sole::clock::Clock::system()).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::system(),
+        |_| {},
+    )
+    .await
 }
 
 /// The app whose "today" is `today` (the golden samples were recorded on 2026-12-07).
@@ -212,14 +219,45 @@ pub async fn spawn_app_on(today: time::Date) -> TestApp {
     let db_name = fresh_database().await;
     let redis_prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
     let env = base_env(&db_name, &redis_prefix);
-    spawn_with_clock(env, db_name, redis_prefix, sole::clock::Clock::fixed(today)).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::fixed(today),
+        |_| {},
+    )
+    .await
 }
 
-pub async fn spawn_with_clock(
+/// Spawns the app with extra settings, letting `edit` change the state before the router is
+/// built (e.g. a storage backend pointed at an emulator).
+pub async fn spawn_app_edit(
+    overrides: &[(&str, &str)],
+    edit: impl FnOnce(&mut sole::http::AppState),
+) -> TestApp {
+    let db_name = fresh_database().await;
+    let redis_prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let mut env = base_env(&db_name, &redis_prefix);
+    env.overlay(EnvMap::from_pairs(
+        overrides.iter().map(|(k, v)| (*k, v.to_string())),
+    ));
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::system(),
+        edit,
+    )
+    .await
+}
+
+/// The one app builder: settings from `env`, a clock, and a last edit of the state.
+pub async fn spawn_with(
     env: EnvMap,
     db_name: String,
     redis_prefix: String,
     clock: sole::clock::Clock,
+    edit: impl FnOnce(&mut sole::http::AppState),
 ) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         sole::telemetry::init("debug", sole::config::LogFormat::Pretty, None);
@@ -227,6 +265,7 @@ pub async fn spawn_with_clock(
     let settings = Arc::new(Settings::from_env(&env).expect("test settings"));
     let mut state = sole::commands::serve::build_state(settings.clone()).expect("state");
     state.clock = clock;
+    edit(&mut state);
     let cache = state.cache.clone();
     let auth = state.auth.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

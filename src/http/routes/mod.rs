@@ -5,6 +5,7 @@ pub mod announcements;
 pub mod audit_logs;
 pub mod auth;
 pub mod departments;
+pub mod documents;
 pub mod health;
 pub mod member_lists;
 pub mod meta;
@@ -39,4 +40,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(departments::router())
         .merge(announcements::router())
         .merge(stock::router())
+        .merge(documents::router())
 }

@@ -87,6 +87,20 @@ pub fn body_uuid(loc: &[Value], raw: &str) -> Result<Uuid, ApiError> {
     })
 }
 
+/// A UUID query parameter, with pydantic's message (`folder_id: Input should be a valid UUID, …`).
+pub fn query_uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|e| {
+        let text = pydantic_uuid_text(&e.to_string());
+        ApiError::validation(vec![FieldError {
+            kind: "uuid_parsing",
+            loc: vec![json!("query"), json!(field)],
+            msg: format!("Input should be a valid UUID, {text}"),
+            input: json!(raw),
+            ctx: Some(json!({"error": text})),
+        }])
+    })
+}
+
 /// The uuid crate pydantic-core was built with worded a bad character differently (and
 /// counted from 1): "invalid character: expected an optional prefix of `urn:uuid:` followed
 /// by [0-9a-fA-F-], found `n` at 1". Other messages are kept as they are.
