@@ -5,13 +5,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::AsOfQuery;
+use crate::domain::permissions::perm;
 use crate::domain::stock::dashboard::StockDashboard;
 use crate::domain::stock::landing::SelfDashboard;
-use crate::domain::stock::values::permission;
 use crate::http::envelope::Envelope;
 use crate::http::error::ApiResult;
 use crate::http::extract::ApiQuery;
-use crate::http::guard::{CurrentUser, Member, OrgMember};
+use crate::http::guard::{Can, Member};
 use crate::http::state::AppState;
 use crate::services::stock::{cache, self_dashboard, summary};
 
@@ -28,10 +28,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "StockDashboard"), (status = 403), (status = 422)))]
 async fn org_dashboard(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::StockDashboardView>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Envelope<StockDashboard>> {
-    user.require(&state, permission::DASHBOARD_VIEW).await?;
     let as_of = query.date_or(state.clock.today())?;
     let org_id = user.org_id.as_str();
     if let Some(hit) = cache::get_dashboard(&state.cache, org_id, as_of).await {
@@ -49,10 +48,9 @@ async fn org_dashboard(
     responses((status = 200, description = "SelfDashboard"), (status = 401), (status = 403), (status = 422)))]
 async fn my_dashboard(
     State(state): State<AppState>,
-    user: CurrentUser<Member>,
+    user: Can<perm::StockSelfView, Member>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Envelope<SelfDashboard>> {
-    user.require(&state, permission::SELF_VIEW).await?;
     let as_of = query.date_or(state.clock.today())?;
     let mut conn = state.db.acquire().await?;
     let dashboard =

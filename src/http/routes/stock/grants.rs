@@ -1,7 +1,7 @@
 //! Grants of a member: list, preview, create, read, update (§3.1–§3.5).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -9,14 +9,15 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::params::{self, GrantInput, PageQuery};
+use crate::domain::permissions::{MfaAction, perm};
 use crate::domain::stock::record::{GrantList, GrantOut, PreviewOut};
 use crate::domain::stock::schedule::{PatchError, build_schedule, resolve_patch};
-use crate::domain::stock::values::{messages, permission, step_up_action};
+use crate::domain::stock::values::messages;
 use crate::domain::stock::vesting::Schedule;
 use crate::http::envelope::{Created, Envelope};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiQuery, parse_json_body};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiPath, ApiQuery, parse_json_body};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::http::step_up;
 use crate::services::audit;
@@ -61,11 +62,10 @@ async fn checked_schedule(
     responses((status = 200, description = "{items: [GrantOut], total}"), (status = 403), (status = 404, description = "Membership not found")))]
 async fn list(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    user: Can<perm::StockView>,
+    ApiPath(raw_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<GrantList>> {
-    user.require(&state, permission::VIEW).await?;
     let membership_id = params::path_uuid("membership_id", &raw_id)?;
     let (offset, limit) = query.bounds()?;
     let org_id = user.org_id.as_str();
@@ -89,11 +89,10 @@ async fn list(
     responses((status = 200, description = "PreviewOut"), (status = 400), (status = 403), (status = 404), (status = 422)))]
 async fn preview(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    user: Can<perm::StockManage>,
+    ApiPath(raw_id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Envelope<PreviewOut>> {
-    user.require(&state, permission::MANAGE).await?;
     let membership_id = params::path_uuid("membership_id", &raw_id)?;
     let raw: Value = parse_json_body(&body)?;
     let input = params::grant_input(&raw)?;
@@ -115,23 +114,15 @@ async fn preview(
     responses((status = 201, description = "GrantOut"), (status = 400), (status = 403), (status = 404), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::StockManage>,
     headers: HeaderMap,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Created<GrantOut>> {
-    user.require(&state, permission::MANAGE).await?;
     let membership_id = params::path_uuid("membership_id", &raw_id)?;
     let raw: Value = parse_json_body(&body)?;
     let input = params::grant_input(&raw)?;
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        step_up_action::STOCK_GRANT_ASSIGNMENT,
-        step_up::When::OrgPolicy,
-    )
-    .await?;
+    step_up::require_action(&state, &user, &headers, MfaAction::StockGrantAssignment).await?;
     let org_id = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
     let schedule = checked_schedule(&mut tx, org_id, membership_id, &input).await?;
@@ -168,10 +159,9 @@ async fn create(
     responses((status = 200, description = "GrantOut"), (status = 403), (status = 404, description = "Grant not found")))]
 async fn get_one(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    user: Can<perm::StockView>,
+    ApiPath(raw_id): ApiPath<String>,
 ) -> ApiResult<Envelope<GrantOut>> {
-    user.require(&state, permission::VIEW).await?;
     let grant_id = params::path_uuid("grant_id", &raw_id)?;
     let mut conn = state.db.acquire().await?;
     let record = grants::find(&mut conn, user.org_id.as_str(), grant_id, false)
@@ -190,12 +180,11 @@ async fn get_one(
     responses((status = 200, description = "GrantOut"), (status = 400), (status = 403), (status = 404), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::StockManage>,
     headers: HeaderMap,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Envelope<GrantOut>> {
-    user.require(&state, permission::MANAGE).await?;
     let grant_id = params::path_uuid("grant_id", &raw_id)?;
     let raw: Value = parse_json_body(&body)?;
     let patch = params::grant_patch(&raw)?;
@@ -208,14 +197,7 @@ async fn update(
             .ok_or_else(|| ApiError::not_found(messages::GRANT_NOT_FOUND))?;
     }
     if patch.status.is_some() {
-        step_up::require(
-            &state,
-            &user,
-            &headers,
-            step_up_action::STOCK_STATUS_CHANGE,
-            step_up::When::OrgPolicy,
-        )
-        .await?;
+        step_up::require_action(&state, &user, &headers, MfaAction::StockStatusChange).await?;
     }
     let mut tx = state.db.begin().await?;
     let old = grants::find(&mut tx, org_id, grant_id, true)

@@ -1,6 +1,6 @@
 //! A member's vesting and eligibility (§3.6) and the caller's own stock (§3.7–§3.9).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use sqlx::PgConnection;
 use time::Date;
 use utoipa_axum::router::OpenApiRouter;
@@ -8,14 +8,15 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::params::{self, AsOfQuery, PageQuery};
+use crate::domain::permissions::perm;
 use crate::domain::stock::eligibility::MemberFacts;
 use crate::domain::stock::record::{GrantList, GrantOut};
 use crate::domain::stock::summary::StockSummary;
-use crate::domain::stock::values::{messages, permission};
+use crate::domain::stock::values::messages;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::ApiQuery;
-use crate::http::guard::{CurrentUser, Member, OrgMember};
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::guard::{Can, CurrentUser, Member};
 use crate::http::state::AppState;
 use crate::services::stock::{cache, grants, members, summary};
 
@@ -53,12 +54,10 @@ async fn cached_summary(
     responses((status = 200, description = "StockSummary"), (status = 403), (status = 404), (status = 422)))]
 async fn member_summary(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(raw_id): Path<String>,
+    user: Can<(perm::StockVestingView, perm::StockEligibilityView)>,
+    ApiPath(raw_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Envelope<StockSummary>> {
-    user.require(&state, permission::VESTING_VIEW).await?;
-    user.require(&state, permission::ELIGIBILITY_VIEW).await?;
     let membership_id = params::path_uuid("membership_id", &raw_id)?;
     let as_of = query.date_or(state.clock.today())?;
     let org_id = user.org_id.as_str();
@@ -88,10 +87,9 @@ async fn my_membership(
     responses((status = 200, description = "StockSummary"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn my_summary(
     State(state): State<AppState>,
-    user: CurrentUser<Member>,
+    user: Can<perm::StockSelfView, Member>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Envelope<StockSummary>> {
-    user.require(&state, permission::SELF_VIEW).await?;
     let as_of = query.date_or(state.clock.today())?;
     let mut conn = state.db.acquire().await?;
     let (membership_id, member) = my_membership(&mut conn, &user).await?;
@@ -113,10 +111,9 @@ async fn my_summary(
     responses((status = 200, description = "{items: [GrantOut], total}"), (status = 401), (status = 403), (status = 404)))]
 async fn my_grants(
     State(state): State<AppState>,
-    user: CurrentUser<Member>,
+    user: Can<perm::StockSelfView, Member>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<GrantList>> {
-    user.require(&state, permission::SELF_VIEW).await?;
     let (offset, limit) = query.bounds()?;
     let mut conn = state.db.acquire().await?;
     let (membership_id, _) = my_membership(&mut conn, &user).await?;
@@ -141,10 +138,9 @@ async fn my_grants(
     responses((status = 200, description = "GrantOut"), (status = 401), (status = 403), (status = 404)))]
 async fn my_grant(
     State(state): State<AppState>,
-    user: CurrentUser<Member>,
-    Path(raw_id): Path<String>,
+    user: Can<perm::StockSelfView, Member>,
+    ApiPath(raw_id): ApiPath<String>,
 ) -> ApiResult<Envelope<GrantOut>> {
-    user.require(&state, permission::SELF_VIEW).await?;
     let grant_id = params::path_uuid("grant_id", &raw_id)?;
     let mut conn = state.db.acquire().await?;
     let (membership_id, _) = my_membership(&mut conn, &user).await?;
