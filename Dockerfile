@@ -5,7 +5,21 @@
 
 FROM rust:1.94-bookworm AS builder
 WORKDIR /src
-# .dockerignore keeps target/, tests, secrets and .env files out of the context.
+
+# 1. Dependencies only: this layer is rebuilt when Cargo.toml or Cargo.lock change, not on every
+#    source edit, so a release recompiles sole's own crate and nothing else. Stub targets stand
+#    in for src/ (build.rs runs for real: it only tracks migrations/). sole's own fingerprints
+#    are removed afterwards, so the real sources are always compiled whatever their mtimes.
+COPY Cargo.toml Cargo.lock build.rs ./
+RUN mkdir -p src migrations \
+    && echo 'fn main() {}' > src/main.rs \
+    && : > src/lib.rs \
+    && cargo build --release --locked --bin sole \
+    && rm -rf src target/release/.fingerprint/sole-* target/release/deps/sole-* \
+        target/release/deps/libsole-* target/release/sole*
+
+# 2. The crate itself. .dockerignore keeps target/, tests, secrets and .env files out of the
+#    context.
 COPY . .
 RUN cargo build --release --locked --bin sole \
     && install -D -m 0755 target/release/sole /out/sole

@@ -74,11 +74,15 @@ pub enum Command {
     /// Inspect the configuration.
     Config(ConfigArgs),
 
-    /// Fail when code under src/services commits a transaction.
+    /// Fail when services commit a transaction or route handlers run SQL.
     ///
-    /// Services take `&mut PgConnection` and never commit; handlers own the single commit. This
-    /// reports every `.commit()` call, `::commit` path call, `commit()` inside macro input and
-    /// raw COMMIT/END SQL string whose line lacks a `commit-ok: <reason>` comment.
+    /// Services take `&mut PgConnection` and never commit; handlers own the single commit. The
+    /// commit rule (src/services) reports every `.commit()` call, `::commit` path call,
+    /// `commit()` inside macro input and raw COMMIT/END SQL string whose line lacks a
+    /// `commit-ok: <reason>` comment. The route rule (src/http/routes) reports every
+    /// `sqlx::query*` builder or macro and `sqlx::raw_sql` (health.rs keeps its probe): SQL
+    /// belongs in a service. Without options both rules run; `--path` or `--routes` alone runs
+    /// that rule only.
     LintCommits(LintCommitsArgs),
 
     /// Write `.env` (dev) or `.env.prod` (prod): an interactive wizard on a terminal, or
@@ -185,9 +189,13 @@ pub enum ConfigAction {
 
 #[derive(Debug, Args)]
 pub struct LintCommitsArgs {
-    /// Directory to scan.
-    #[arg(long, default_value = "src/services", value_name = "DIR")]
-    pub path: PathBuf,
+    /// Services directory for the commit rule [default: src/services].
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+
+    /// Route directory for the no-SQL rule [default: src/http/routes].
+    #[arg(long, value_name = "DIR")]
+    pub routes: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -237,9 +245,10 @@ pub struct ReleaseArgs {
 /// The Makefile's variables, with its defaults.
 #[derive(Clone, Debug, Args)]
 pub struct ReleaseSettings {
-    /// Google Cloud project.
-    #[arg(long, global = true, env = "PROJECT_ID", default_value = "sole-486122")]
-    pub project: String,
+    /// Google Cloud project (required; `gcloud config get-value project` shows gcloud's own
+    /// default).
+    #[arg(long, global = true, env = "PROJECT_ID", hide_env_values = true)]
+    pub project: Option<String>,
 
     /// Cloud Run region.
     #[arg(long, global = true, env = "REGION", default_value = "us-central1")]
@@ -291,6 +300,24 @@ pub struct ReleaseSettings {
     )]
     pub build_config: PathBuf,
 
+    /// Service account the service and both jobs run as [default:
+    /// sole-runner@PROJECT.iam.gserviceaccount.com].
+    #[arg(
+        long,
+        global = true,
+        env = "RUNTIME_SERVICE_ACCOUNT",
+        value_name = "EMAIL",
+        hide_env_values = true
+    )]
+    pub service_account: Option<String>,
+
+    /// Migrate before the new code serves: build the image, point both jobs at it, run the
+    /// migrate job, then deploy the service. Safe when the migrations are additive (the running
+    /// code keeps working on the new schema). The default order (deploy, then migrate) is safe
+    /// when the new code still works on the old schema, e.g. before a column is dropped.
+    #[arg(long, global = true)]
+    pub migrate_first: bool,
+
     /// Print every gcloud command instead of running it.
     #[arg(long, global = true)]
     pub dry_run: bool,
@@ -298,6 +325,10 @@ pub struct ReleaseSettings {
 
 #[derive(Clone, Debug, Subcommand)]
 pub enum ReleaseStep {
+    /// One-time project setup: enable the APIs, create the Artifact Registry repository, the
+    /// runtime service account (with access to the secrets), the secrets (without values) and
+    /// both jobs. Skips what exists; try it with --dry-run first.
+    Bootstrap,
     /// Build and push the image with Cloud Build and deploy the service (cloudbuild.yaml).
     Deploy,
     /// Point both jobs at the service's current image, env file and secrets.

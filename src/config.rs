@@ -18,9 +18,28 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::org::OrgId;
 
 /// Raw `KEY -> value` pairs after merging the sources; keys are upper-cased because the legacy
-/// settings were case-insensitive.
-#[derive(Clone, Debug, Default)]
-pub struct EnvMap(BTreeMap<String, String>);
+/// settings were case-insensitive. Each value remembers where it came from (for messages such as
+/// "DATABASE_URL from .env"), and the map remembers which keys were asked for, so that a key no
+/// parser reads can be reported as a probable typo.
+#[derive(Debug, Default)]
+pub struct EnvMap {
+    values: BTreeMap<String, String>,
+    origins: BTreeMap<String, String>,
+    read: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl Clone for EnvMap {
+    fn clone(&self) -> Self {
+        Self {
+            values: self.values.clone(),
+            origins: self.origins.clone(),
+            read: std::sync::Mutex::new(self.keys_read()),
+        }
+    }
+}
+
+/// Where the process environment's values come from, in messages.
+pub const ORIGIN_ENVIRONMENT: &str = "the environment";
 
 impl EnvMap {
     pub fn new() -> Self {
@@ -40,17 +59,53 @@ impl EnvMap {
         map
     }
 
+    /// Sets a value without a named origin (defaults chosen by a command, tests).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.0.insert(key.to_ascii_uppercase(), value.into());
+        let key = key.to_ascii_uppercase();
+        self.origins.remove(&key);
+        self.values.insert(key, value.into());
+    }
+
+    /// Sets a value and says where it came from (`.env`, a config file, the environment, …).
+    pub fn set_from(&mut self, key: &str, value: impl Into<String>, origin: impl Into<String>) {
+        let key = key.to_ascii_uppercase();
+        self.origins.insert(key.clone(), origin.into());
+        self.values.insert(key, value.into());
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(key.to_ascii_uppercase());
+        }
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Where `key`'s value came from, when known.
+    pub fn origin(&self, key: &str) -> Option<&str> {
+        self.origins.get(key).map(String::as_str)
+    }
+
+    /// Every key, with its origin when known.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.values
+            .keys()
+            .map(|k| (k.as_str(), self.origins.get(k).map(String::as_str)))
+    }
+
+    /// The keys some parser asked for so far.
+    pub fn keys_read(&self) -> std::collections::BTreeSet<String> {
+        self.read.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// Layers `other` over `self` (other wins).
     pub fn overlay(&mut self, other: EnvMap) {
-        self.0.extend(other.0);
+        for (k, v) in other.values {
+            match other.origins.get(&k) {
+                Some(origin) => self.origins.insert(k.clone(), origin.clone()),
+                None => self.origins.remove(&k),
+            };
+            self.values.insert(k, v);
+        }
     }
 
     /// Loads the sources in priority order. `config_file` comes from `--config`; when it is
@@ -58,6 +113,7 @@ impl EnvMap {
     pub fn load(config_file: Option<&Path>, dotenv: Option<&Path>) -> Result<Self, ConfigError> {
         let mut map = EnvMap::new();
         if let Some(path) = dotenv.filter(|p| p.exists()) {
+            let origin = path.display().to_string();
             let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::File {
                 path: path.to_owned(),
                 reason: e.to_string(),
@@ -67,20 +123,46 @@ impl EnvMap {
                     path: path.to_owned(),
                     reason: e.to_string(),
                 })?;
-                map.set(&k, v);
+                map.set_from(&k, v, origin.clone());
             }
         }
-        let process = EnvMap::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        );
-        let file = config_file.map(Path::to_path_buf).or_else(|| {
-            process
-                .get("CONFIG_FILE")
-                .or_else(|| map.get("CONFIG_FILE"))
-                .map(PathBuf::from)
-        });
-        if let Some(path) = file {
+        let mut process = EnvMap::new();
+        for (k, v) in std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        {
+            process.set_from(&k, v, ORIGIN_ENVIRONMENT);
+        }
+        let named = config_file
+            .map(|p| {
+                // clap fills `--config` from CONFIG_FILE too: name the one the user wrote.
+                let by = if std::env::var_os("CONFIG_FILE").is_some_and(|v| Path::new(&v) == p) {
+                    "CONFIG_FILE"
+                } else {
+                    "--config"
+                };
+                (p.to_path_buf(), by)
+            })
+            .or_else(|| {
+                process
+                    .values
+                    .get("CONFIG_FILE")
+                    .map(|p| (PathBuf::from(p), "CONFIG_FILE"))
+                    .or_else(|| {
+                        map.values
+                            .get("CONFIG_FILE")
+                            .map(|p| (PathBuf::from(p), "CONFIG_FILE in .env"))
+                    })
+            });
+        if let Some((path, by)) = named {
+            if !path.is_file() {
+                return Err(ConfigError::File {
+                    path: path.clone(),
+                    reason: format!(
+                        "no such file (named by {by}; sole refuses a missing configuration file, \
+                         where the legacy service silently ignored it)"
+                    ),
+                });
+            }
             map.overlay(read_env_vars_file(&path)?);
         }
         map.overlay(process);
@@ -93,7 +175,7 @@ impl EnvMap {
 pub fn read_env_vars_file(path: &Path) -> Result<EnvMap, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason: describe_io(&e),
     })?;
     let value: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| ConfigError::File {
         path: path.to_owned(),
@@ -125,7 +207,7 @@ pub fn read_env_vars_file(path: &Path) -> Result<EnvMap, ConfigError> {
                         });
                     }
                 };
-                map.set(&key, value);
+                map.set_from(&key, value, path.display().to_string());
             }
         }
         _ => {
@@ -136,6 +218,131 @@ pub fn read_env_vars_file(path: &Path) -> Result<EnvMap, ConfigError> {
         }
     }
     Ok(map)
+}
+
+/// An I/O error in words a user can act on, without the OS's "(os error N)".
+pub fn describe_io(err: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match err.kind() {
+        K::NotFound => "no such file".to_owned(),
+        K::PermissionDenied => "permission denied (check the file's owner and mode)".to_owned(),
+        K::IsADirectory => "is a directory, not a file".to_owned(),
+        K::InvalidData => "not valid UTF-8 text".to_owned(),
+        K::ConnectionRefused => "connection refused (nothing listens there)".to_owned(),
+        K::TimedOut => "timed out".to_owned(),
+        K::WouldBlock => "timed out (no answer)".to_owned(),
+        K::ConnectionReset => "connection reset by the server".to_owned(),
+        K::AddrNotAvailable => "address not available".to_owned(),
+        K::NotADirectory => "a path component is not a directory".to_owned(),
+        kind => {
+            let text = err.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_owned(),
+                None if text.is_empty() => kind.to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Keys read by something other than the settings parser (commands, flags' `env = …`).
+const OTHER_KNOWN_KEYS: &[&str] = &[
+    "PORT",
+    "HOST",
+    "CONFIG_FILE",
+    "SOLE_SEEDS_DIR",
+    "SOLE_DEV_POSTGRES",
+    "ENV_FILE",
+    "PROJECT_ID",
+    "REGION",
+    "SERVICE_NAME",
+    "MIGRATE_JOB",
+    "SEED_JOB",
+    "JOB_ENV_FILE",
+    "JOB_SECRETS",
+    "RUNTIME_SERVICE_ACCOUNT",
+    "RUST_LOG",
+    "NO_COLOR",
+];
+
+/// Every key `sole` reads: whatever the settings parser asks for (with both storage providers),
+/// plus the keys read by commands and flags.
+pub fn known_keys() -> std::collections::BTreeSet<String> {
+    let mut known: std::collections::BTreeSet<String> =
+        OTHER_KNOWN_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    for provider in ["local", "gcs"] {
+        let env = EnvMap::from_pairs([
+            ("STORAGE_PROVIDER", provider),
+            ("ENVIRONMENT", "production"),
+        ]);
+        let _ = Settings::check(&env);
+        known.extend(env.keys_read());
+    }
+    known
+}
+
+/// A key no part of `sole` reads: probably a typo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownKey {
+    pub key: String,
+    pub origin: Option<String>,
+    /// The closest known key, when one is close.
+    pub suggestion: Option<String>,
+}
+
+impl fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.key)?;
+        if let Some(origin) = &self.origin {
+            write!(f, " (in {origin})")?;
+        }
+        write!(f, ": not a setting sole reads")?;
+        match &self.suggestion {
+            Some(s) => write!(f, "; a typo of {s}?"),
+            None => write!(f, "; a typo, or a leftover?"),
+        }
+    }
+}
+
+/// The keys of `env` that came from a file (`.env`, a config file) and that nothing reads.
+/// The process environment is not checked: it holds PATH, HOME and the like.
+pub fn unknown_keys(env: &EnvMap) -> Vec<UnknownKey> {
+    let known = known_keys();
+    env.keys()
+        .filter(|(_, origin)| *origin != Some(ORIGIN_ENVIRONMENT))
+        .filter(|(key, _)| !known.contains(*key))
+        .map(|(key, origin)| UnknownKey {
+            key: key.to_owned(),
+            origin: origin.map(str::to_owned),
+            suggestion: closest(key, &known),
+        })
+        .collect()
+}
+
+/// The known key closest to `key` when it is within a few edits.
+pub fn closest(key: &str, known: &std::collections::BTreeSet<String>) -> Option<String> {
+    let key = key.to_ascii_uppercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&key, k), k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 6) && *d < k.len() / 2)
+        .min()
+        .map(|(_, k)| k.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut row = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        prev = row;
+    }
+    prev[b.len()]
 }
 
 /// One problem with the configuration, always naming the variable.
@@ -250,6 +457,10 @@ pub enum KeySource {
 pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     pub url_direct: Option<SecretString>,
+    /// Where `url` / `url_direct` came from (`.env`, a config file, the environment), for
+    /// connection errors.
+    pub url_origin: Option<String>,
+    pub url_direct_origin: Option<String>,
     pub pool_size: u32,
     pub max_overflow: u32,
     pub pool_timeout: Duration,
@@ -541,6 +752,8 @@ impl Settings {
         let database = DatabaseSettings {
             url: r.secret("DATABASE_URL"),
             url_direct: r.secret("DATABASE_URL_DIRECT"),
+            url_origin: env.origin("DATABASE_URL").map(str::to_owned),
+            url_direct_origin: env.origin("DATABASE_URL_DIRECT").map(str::to_owned),
             pool_size: r.number("DB_POOL_SIZE", 5),
             max_overflow: r.number("DB_MAX_OVERFLOW", 0),
             pool_timeout: Duration::from_secs_f64(pool_timeout),
@@ -617,7 +830,9 @@ impl Settings {
         };
 
         let secret_key = r.secret("SECRET_KEY");
+        // Production asks for 32 characters (production_problems): one message, not two.
         if let Some(key) = &secret_key
+            && !environment.is_production()
             && key.expose_secret().chars().count() < 16
         {
             r.problem("SECRET_KEY", "must be at least 16 characters");
@@ -926,6 +1141,21 @@ mod tests {
             normalize_origin("HTTPS://A.test").unwrap(),
             "https://a.test"
         );
+    }
+
+    #[test]
+    fn unknown_keys_from_files_are_reported_with_the_closest_known_key() {
+        let mut env = EnvMap::new();
+        env.set_from("DATABSE_URL", "x", ".env");
+        env.set_from("LOG_LEVEL", "INFO", ".env");
+        env.set_from("HOME", "/root", ORIGIN_ENVIRONMENT);
+        env.set_from("TOTALLY_UNRELATED_THING", "1", "config.yaml");
+        let unknown = unknown_keys(&env);
+        assert_eq!(unknown.len(), 2, "{unknown:?}");
+        assert_eq!(unknown[0].key, "DATABSE_URL");
+        assert_eq!(unknown[0].suggestion.as_deref(), Some("DATABASE_URL"));
+        assert_eq!(unknown[1].suggestion, None);
+        assert!(known_keys().contains("GCS_BUCKET"));
     }
 
     #[test]

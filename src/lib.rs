@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod db;

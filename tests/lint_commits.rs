@@ -1,5 +1,6 @@
 //! `sole lint-commits` end to end: the built binary on one fixture directory per scenario
-//! (tests/fixtures/lint/<scenario>/), checking exit codes and the exact `file:line:` lines.
+//! (tests/fixtures/lint/<scenario>/), checking exit codes and the exact `file:line:` lines, for
+//! the commit rule (`--path`) and the route no-SQL rule (`--routes`).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -7,6 +8,11 @@ use std::process::{Command, Output};
 const HEADER: &str = "ERROR: Unauthorized commit in services:";
 const HINT: &str = "Services take &mut PgConnection and never commit; the handler owns the single \
                     commit. Add '// commit-ok: <reason>' if intentional.";
+
+const SQL_HEADER: &str = "ERROR: SQL in route handlers:";
+const SQL_HINT: &str = "Rule: route handlers run no SQL (DESIGN.md §6). Move the statement into a \
+                        service under src/services (a function taking &mut PgConnection) and call \
+                        it from the handler; only routes/health.rs keeps its probe.";
 
 fn sole_in(cwd: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sole"))
@@ -217,5 +223,92 @@ fn the_real_services_directory_is_clean() {
         text.starts_with("No unauthorized commit in services (")
             && text.ends_with(" files checked)\n"),
         "{text}"
+    );
+}
+
+/// Runs the route rule alone on `tests/fixtures/lint/<scenario>` from the package root.
+fn lint_routes(scenario: &str) -> Output {
+    let dir = format!("tests/fixtures/lint/{scenario}");
+    sole_in(Path::new(env!("CARGO_MANIFEST_DIR")), &["--routes", &dir])
+}
+
+#[test]
+fn sql_in_route_handlers_is_refused_with_file_line_and_rule() {
+    let out = lint_routes("routes_sql");
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let dir = "tests/fixtures/lint/routes_sql";
+    let want = [
+        SQL_HEADER.to_owned(),
+        format!(
+            "{dir}/nested/health.rs:2: sqlx::raw_sql in a route handler: \
+             let _ = tokio::join!(sqlx::raw_sql(\"SELECT 1\").execute(&mut *conn));"
+        ),
+        format!(
+            "{dir}/users.rs:1: sqlx::query_scalar in a route handler: \
+             use sqlx::{{PgConnection, query_scalar}};"
+        ),
+        format!(
+            "{dir}/users.rs:4: sqlx::query in a route handler: \
+             sqlx::query(\"DELETE FROM users\").execute(&mut *conn).await?;"
+        ),
+        format!(
+            "{dir}/users.rs:5: sqlx::query_scalar! in a route handler: \
+             let _n: i64 = sqlx::query_scalar!(\"SELECT count(*) FROM users\")"
+        ),
+        format!(
+            "{dir}/users.rs:8: sqlx::query_as in a route handler: \
+             let _row: (i32,) = ::sqlx::query_as(\"SELECT 1\").fetch_one(&mut *conn).await?;"
+        ),
+        SQL_HINT.to_owned(),
+    ];
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(got, want);
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn thin_route_handlers_pass() {
+    let out = lint_routes("routes_clean");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "No SQL in route handlers (1 files checked)\n");
+}
+
+#[test]
+fn both_rules_run_on_the_real_tree_by_default() {
+    let out = sole_in(Path::new(env!("CARGO_MANIFEST_DIR")), &[]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("No unauthorized commit in services ("),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("No SQL in route handlers ("), "{text}");
+}
+
+#[test]
+fn the_real_routes_directory_has_no_sql() {
+    let out = sole_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["--routes", "src/http/routes"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
     );
 }

@@ -65,6 +65,7 @@ impl Workspace {
             .env_clear()
             .env("PATH", path)
             .env("CI", "true")
+            .env("PROJECT_ID", "sole-486122")
             .env("FAKE_GCLOUD_LOG", self.log());
         for (k, v) in env {
             cmd.env(k, v);
@@ -116,11 +117,13 @@ fn deploy() -> Vec<String> {
         "--project=sole-486122".into(),
         "--config=cloudbuild.yaml".into(),
         format!(
-            "--substitutions=^|^_SERVICE=sole-api|_REGION=us-central1|_ENV_VARS_FILE=config.prod.yaml|_SECRETS={SECRETS}"
+            "--substitutions=^|^_SERVICE=sole-api|_REGION=us-central1|_AR_HOST=us-central1-docker.pkg.dev|_RUNTIME_SA={RUNTIME_SA}|_ENV_VARS_FILE=config.prod.yaml|_SECRETS={SECRETS}"
         ),
         ".".into(),
     ]
 }
+
+const RUNTIME_SA: &str = "sole-runner@sole-486122.iam.gserviceaccount.com";
 
 fn describe() -> Vec<String> {
     v(&[
@@ -143,6 +146,7 @@ fn update(job: &str, command: &str) -> Vec<String> {
         "--project=sole-486122".into(),
         "--region=us-central1".into(),
         format!("--image={IMAGE}"),
+        format!("--service-account={RUNTIME_SA}"),
         "--env-vars-file=config.prod.yaml".into(),
         format!("--set-secrets={SECRETS}"),
         "--command=sole".into(),
@@ -388,14 +392,14 @@ fn dry_run_prints_every_command_and_runs_none() {
     assert_eq!(
         commands[0],
         format!(
-            "gcloud builds submit --project=sole-486122 --config=cloudbuild.yaml '--substitutions=^|^_SERVICE=sole-api|_REGION=us-central1|_ENV_VARS_FILE=config.prod.yaml|_SECRETS={SECRETS}' ."
+            "gcloud builds submit --project=sole-486122 --config=cloudbuild.yaml '--substitutions=^|^_SERVICE=sole-api|_REGION=us-central1|_AR_HOST=us-central1-docker.pkg.dev|_RUNTIME_SA={RUNTIME_SA}|_ENV_VARS_FILE=config.prod.yaml|_SECRETS={SECRETS}' ."
         )
     );
     assert!(commands[1].starts_with("gcloud run services describe sole-api"));
     assert_eq!(
         commands[2],
         format!(
-            "gcloud run jobs update sole-db-migrate --project=sole-486122 --region=us-central1 '--image=<image of the service>' --env-vars-file=config.prod.yaml --set-secrets={SECRETS} --command=sole --args=migrate --quiet"
+            "gcloud run jobs update sole-db-migrate --project=sole-486122 --region=us-central1 '--image=<image of the service>' --service-account={RUNTIME_SA} --env-vars-file=config.prod.yaml --set-secrets={SECRETS} --command=sole --args=migrate --quiet"
         )
     );
     assert!(commands[3].contains("sole-db-seed") && commands[3].ends_with("--args=seed --quiet"));
@@ -426,6 +430,7 @@ fn on_a_terminal_each_step_gets_a_spinner_and_gcloud_output_still_streams() {
             format!("{}:/usr/bin:/bin", ws.path().join("bin").display()),
         )
         .env("TERM", "xterm")
+        .env("PROJECT_ID", "sole-486122")
         .env("FAKE_GCLOUD_LOG", ws.log());
     let options = rexpect::reader::Options::new()
         .timeout_ms(Some(30_000))
@@ -441,4 +446,300 @@ fn on_a_terminal_each_step_gets_a_spinner_and_gcloud_output_still_streams() {
     assert!(output.contains("Execution [sole-db-migrate-abcde] has successfully completed."));
     assert!(output.contains("<== [1/1] migrate: ok"), "{output}");
     assert_eq!(ws.calls(), vec![auth_list(), execute("sole-db-migrate")]);
+}
+
+#[test]
+fn a_missing_project_id_is_an_error_that_says_where_to_set_it() {
+    let ws = Workspace::new();
+    // An empty PROJECT_ID counts as unset; sole never falls back to a real project id.
+    let out = ws.run(&["--dry-run"], &[("PROJECT_ID", "")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("preflight: PROJECT_ID is required: pass --project=<id> or set PROJECT_ID"),
+        "{all}"
+    );
+    assert!(!all.contains("sole-486122"), "{all}");
+    assert!(ws.calls().is_empty());
+}
+
+#[test]
+fn one_bad_secret_entry_is_one_message() {
+    let ws = Workspace::new();
+    let list = SECRETS.replace("SECRET_KEY=SECRET_KEY:latest", "SECRET_KEY=hunter2 hunter2");
+    let out = ws.run(&["--dry-run", "--secrets", &list], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("preflight: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("is not a Secret Manager name"));
+    assert!(!stderr.contains("hunter2 hunter2"));
+}
+
+#[test]
+fn port_in_the_cloud_run_env_file_is_refused() {
+    let ws = Workspace::new();
+    let yaml = std::fs::read_to_string(ws.path().join("config.prod.yaml")).unwrap()
+        + "PORT: \"8080\"\nLOG_LEVLE: \"INFO\"\n";
+    std::fs::write(ws.path().join("config.prod.yaml"), yaml).unwrap();
+    let out = ws.run(&["--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = text(&out);
+    assert!(
+        all.contains("preflight: config.prod.yaml: PORT must not be set: Cloud Run sets PORT"),
+        "{all}"
+    );
+    // An unknown key is a warning naming the probable intended one.
+    assert!(all.contains("LOG_LEVLE"), "{all}");
+    assert!(all.contains("a typo of LOG_LEVEL?"), "{all}");
+}
+
+#[test]
+fn migrate_first_builds_points_the_jobs_at_the_new_image_migrates_then_deploys() {
+    let ws = Workspace::new();
+    let out = ws.run(&["--migrate-first"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = ws.calls();
+    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert_eq!(calls[0], auth_list());
+    // 1. build and push only.
+    assert_eq!(
+        &calls[1][..3],
+        &v(&["builds", "submit", "--project=sole-486122"])[..]
+    );
+    let tag = calls[1]
+        .iter()
+        .find_map(|a| a.strip_prefix("--tag="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        tag.starts_with("us-central1-docker.pkg.dev/sole-486122/sole-docker/sole-api:release-"),
+        "{tag}"
+    );
+    // 2. both jobs get that image and the runtime service account; nothing reads the service.
+    for (call, job) in calls[2..4].iter().zip(["sole-db-migrate", "sole-db-seed"]) {
+        assert_eq!(&call[..4], &v(&["run", "jobs", "update", job])[..]);
+        assert!(call.contains(&format!("--image={tag}")));
+        assert!(call.contains(&format!("--service-account={RUNTIME_SA}")));
+    }
+    // 3. migrate, 4. deploy the same image with the probes and sizing.
+    assert_eq!(calls[4], execute("sole-db-migrate"));
+    let deploy = &calls[5];
+    assert_eq!(&deploy[..3], &v(&["run", "deploy", "sole-api"])[..]);
+    assert!(deploy.contains(&format!("--image={tag}")));
+    assert!(deploy.contains(&format!("--service-account={RUNTIME_SA}")));
+    assert!(
+        deploy
+            .iter()
+            .any(|a| a.starts_with("--liveness-probe=httpGet.path=/api/v1/health/live"))
+    );
+    assert!(
+        deploy
+            .iter()
+            .any(|a| a.starts_with("--startup-probe=httpGet.path=/api/v1/health/live"))
+    );
+    for flag in ["--concurrency=", "--cpu=", "--memory=", "--min-instances="] {
+        assert!(
+            deploy.iter().any(|a| a.starts_with(flag)),
+            "{flag}: {deploy:?}"
+        );
+    }
+    let all = text(&out);
+    assert!(all.contains("[4/4] deploy"), "{all}");
+    // The dry run says when each order is safe.
+    let out = ws.run(&["--dry-run"], &[]);
+    assert!(text(&out).contains("safe when the new code still works on the old schema"));
+    let out = ws.run(&["--dry-run", "--migrate-first"], &[]);
+    assert!(text(&out).contains("safe when the migrations are additive"));
+}
+
+#[test]
+fn bootstrap_creates_what_is_missing_and_skips_what_exists() {
+    let ws = Workspace::new();
+    let out = ws.run(&["bootstrap", "--dry-run"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(ws.calls().is_empty());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com --project=sole-486122",
+        "gcloud artifacts repositories create sole-docker --project=sole-486122 --location=us-central1 --repository-format=docker",
+        "gcloud iam service-accounts create sole-runner --project=sole-486122",
+        "roles/secretmanager.secretAccessor",
+        "gcloud secrets create FERNET_KDF_SALT --project=sole-486122 --replication-policy=automatic",
+        "gcloud run jobs create sole-db-migrate --project=sole-486122 --region=us-central1",
+    ] {
+        assert!(stdout.contains(expected), "{expected}:\n{stdout}");
+    }
+
+    // Against the fake: every `describe` succeeds (everything exists), so only the idempotent
+    // calls run.
+    let out = ws.run(&["bootstrap"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = ws.calls();
+    assert!(
+        calls.iter().all(|c| !c.contains(&"create".to_owned())),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c[..2] == v(&["services", "enable"])[..])
+    );
+    assert!(text(&out).contains("exists, skipped: gcloud secrets create SECRET_KEY"));
+
+    // Missing secrets are created.
+    let ws = Workspace::new();
+    let out = ws.run(
+        &["bootstrap"],
+        &[("FAKE_GCLOUD_FAIL_ON", "secrets describe")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        ws.calls()
+            .iter()
+            .any(|c| c[..3] == v(&["secrets", "create", "SECRET_KEY"])[..])
+    );
+}
+
+/// cloudbuild.yaml rendered with Cloud Build's substitution rules, as a manual `gcloud builds
+/// submit` and as `sole release deploy` submit it.
+#[test]
+fn cloudbuild_substitutions_follow_cloud_builds_rules_and_render_completely() {
+    let yaml = std::fs::read_to_string(Path::new(ROOT).join("cloudbuild.yaml")).unwrap();
+    let doc: serde_json::Value = yaml_serde::from_str(&yaml).unwrap();
+    let user: Vec<(String, String)> = doc["substitutions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    // User substitutions: `_` then upper case, digits and `_`.
+    for (k, _) in &user {
+        assert!(
+            k.starts_with('_')
+                && k[1..]
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+            "{k}"
+        );
+    }
+    // A user value that refers to another substitution needs dynamicSubstitutions.
+    let dynamic = doc["options"]["dynamicSubstitutions"].as_bool() == Some(true);
+    for (k, v) in &user {
+        assert!(
+            dynamic || !v.contains('$'),
+            "{k} refers to {v} without dynamicSubstitutions"
+        );
+    }
+    let builtins = [
+        ("PROJECT_ID", "my-project"),
+        ("BUILD_ID", "b-123"),
+        ("PROJECT_NUMBER", "42"),
+        ("LOCATION", "global"),
+    ];
+    let render = |overrides: &[(&str, &str)]| -> String {
+        let mut values: Vec<(String, String)> = builtins
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (k, v) in &user {
+            let v = overrides
+                .iter()
+                .find(|(o, _)| o == k)
+                .map_or_else(|| v.clone(), |(_, o)| (*o).to_owned());
+            values.push((k.clone(), v));
+        }
+        // Dynamic substitutions: values may refer to built-ins.
+        let expand = |s: &str, values: &[(String, String)]| {
+            let mut out = s.to_owned();
+            for (k, v) in values {
+                out = out.replace(&format!("${{{k}}}"), v);
+            }
+            out
+        };
+        let resolved: Vec<(String, String)> = values
+            .iter()
+            .map(|(k, v)| (k.clone(), expand(v, &values)))
+            .collect();
+        let steps = serde_json::to_string(&doc["steps"]).unwrap()
+            + &serde_json::to_string(&doc["images"]).unwrap();
+        expand(&steps, &resolved)
+    };
+    // A manual submit: the defaults apply and everything expands.
+    let manual = render(&[]);
+    assert!(!manual.contains('$'), "unexpanded substitution in {manual}");
+    assert!(manual.contains("--service-account=sole-runner@my-project.iam.gserviceaccount.com"));
+    assert!(manual.contains("us-central1-docker.pkg.dev/my-project/sole-docker/sole-api:b-123"));
+
+    // As `sole release` submits it: every substitution it passes exists in the file.
+    let ws = Workspace::new();
+    let out = ws.run(&["deploy"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let submitted = ws.calls()[1]
+        .iter()
+        .find_map(|a| a.strip_prefix("--substitutions=^|^"))
+        .unwrap()
+        .to_owned();
+    let passed: Vec<(&str, &str)> = submitted
+        .split('|')
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    for (k, _) in &passed {
+        assert!(
+            user.iter().any(|(u, _)| u == k),
+            "{k} is not declared in cloudbuild.yaml"
+        );
+    }
+    let released = render(&passed);
+    assert!(!released.contains('$'));
+    assert!(released.contains(&format!("--service-account={RUNTIME_SA}")));
+
+    // The deploy step's sizing and probes are the ones `--migrate-first` passes itself.
+    let deploy_args: Vec<String> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "deploy")
+        .unwrap()["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let ws = Workspace::new();
+    ws.run(&["--migrate-first"], &[]);
+    let direct = ws.calls().last().unwrap().clone();
+    for flag in direct.iter().filter(|a| {
+        [
+            "--concurrency",
+            "--cpu",
+            "--memory",
+            "--min-instances",
+            "--max-instances",
+            "--timeout",
+            "--startup-probe",
+            "--liveness-probe",
+        ]
+        .iter()
+        .any(|f| a.starts_with(f))
+    }) {
+        assert!(
+            deploy_args.contains(flag),
+            "{flag} differs between cloudbuild.yaml and sole release"
+        );
+    }
+    assert_eq!(
+        deploy_args
+            .iter()
+            .filter(|a| a.contains("probe")
+                || a.starts_with("--c")
+                || a.starts_with("--m")
+                || a.starts_with("--timeout"))
+            .count(),
+        8,
+        "{deploy_args:?}"
+    );
 }

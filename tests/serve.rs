@@ -189,15 +189,17 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
     );
     let (mut server, port) = start(&db, &[("LOG_FORMAT", "json")]);
     let in_flight = std::thread::spawn(move || get(port, "/api/v1/health/ready", &[]));
-    // Wait until the server has logged nothing yet but holds the connection: the request is
-    // accepted once a connection to the black hole is attempted.
+    // Two connections reach the black hole: the start-up probe's and the request's; once both
+    // are accepted, the request is in flight.
+    let (_probe, _) = black_hole.accept().unwrap();
     let (_conn, _) = black_hole.accept().unwrap();
     let started = Instant::now();
     terminate(&server);
 
     let (status, body) = in_flight.join().unwrap();
+    // Finished, not cut: 503 because the database never answered.
     assert!(
-        status.contains("200"),
+        status.contains("503"),
         "in-flight request was cut: {status}"
     );
     assert!(body.contains("degraded"), "{body}");
@@ -226,4 +228,41 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
         out.iter().any(|l| l.contains("shutdown signal received")),
         "{out:?}{err}"
     );
+}
+
+/// PostgreSQL and Redis unreachable at start: a clear warning for each, /health/ready answers
+/// 503 (load balancers read the status), /health/live stays 200.
+#[test]
+fn unreachable_postgres_and_redis_at_start_are_warned_about_and_ready_is_503() {
+    let (mut server, port) = start(
+        "postgres://someone:hunter2@127.0.0.1:1/app",
+        &[
+            ("LOG_FORMAT", "json"),
+            ("REDIS_URL", "redis://127.0.0.1:1/0"),
+            ("DB_POOL_TIMEOUT", "1"),
+        ],
+    );
+    let (status, body) = get(port, "/api/v1/health/ready", &[]);
+    assert!(status.contains("503"), "{status}");
+    assert!(body.contains("\"ready\":false"), "{body}");
+    assert!(body.contains("\"status\":\"degraded\""), "{body}");
+    let (status, _) = get(port, "/api/v1/health/live", &[]);
+    assert!(status.contains("200"), "{status}");
+
+    terminate(&server);
+    server.0.wait().unwrap();
+    let out = BufReader::new(server.0.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        out.contains("PostgreSQL is not reachable: host 127.0.0.1, port 1, user someone, database app; DATABASE_URL from the environment"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Redis is not reachable: Redis at 127.0.0.1:1 (REDIS_URL)"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2"), "{out}");
 }

@@ -552,3 +552,115 @@ fn the_wizard_shows_changed_keys_and_writes_nothing_when_declined() {
         before
     );
 }
+
+/// Item by item as a newcomer: `setup-env --profile dev` writes the database `sole serve --dev`
+/// would pick, and its closing advice (`migrate && seed && serve`) works as printed, including
+/// creating a database that does not exist yet.
+#[test]
+fn the_dev_profile_agrees_with_serve_dev_and_its_closing_advice_works_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sole(
+        dir.path(),
+        &["setup-env", "--profile", "dev", "--non-interactive"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    let env = dotenv(&dir.path().join(".env"));
+    // The test machine's PostgreSQL answers on localhost:5432: the file names a login that works.
+    assert!(
+        all.contains("found a local PostgreSQL: DATABASE_URL="),
+        "{all}"
+    );
+    assert!(
+        env["DATABASE_URL"].ends_with("@localhost:5432/sole")
+            || env["DATABASE_URL"] == "postgres://localhost:5432/sole",
+        "{}",
+        env["DATABASE_URL"]
+    );
+    // `sole` is not on this PATH: the advice uses the `cargo run --` form.
+    assert!(
+        all.contains("next: cargo run -- migrate && cargo run -- seed && cargo run -- serve"),
+        "{all}"
+    );
+
+    // The same advice, on a database of its own that does not exist yet.
+    let name = format!("sole_test_advice_{}", std::process::id());
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_sole"), bin.join("sole")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = sole(
+        dir.path(),
+        &[
+            "setup-env",
+            "--profile",
+            "dev",
+            "--non-interactive",
+            "--set",
+            &format!("DATABASE_URL={url}"),
+        ],
+        &[("PATH", &path)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let advice = text(&out);
+    let line = advice
+        .lines()
+        .find(|l| l.starts_with("next: "))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.starts_with("next: sole migrate && sole seed && sole serve"),
+        "{line}"
+    );
+
+    let migrate = sole(dir.path(), &["migrate"], &[("PATH", &path)]);
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    assert!(
+        text(&migrate).contains(&format!("created database {name}")),
+        "{}",
+        text(&migrate)
+    );
+    let seed = sole(dir.path(), &["seed"], &[("PATH", &path)]);
+    assert!(seed.status.success(), "{}", text(&seed));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sole"))
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut healthy = false;
+    while std::time::Instant::now() < deadline {
+        let probe = sole(
+            dir.path(),
+            &[
+                "healthcheck",
+                "--url",
+                &format!("http://127.0.0.1:{port}/api/v1/health/live"),
+            ],
+            &[],
+        );
+        if probe.status.success() {
+            healthy = true;
+            break;
+        }
+        if server.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(healthy, "sole serve did not come up with the written .env");
+}

@@ -64,7 +64,10 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
 
     runtime()?.block_on(async move {
         let database = resolve_database(&env, &state_dir).await?;
-        env.set("DATABASE_URL", database.url.expose_secret());
+        match &database.source {
+            Some(source) => env.set_from("DATABASE_URL", database.url.expose_secret(), source),
+            None => env.set("DATABASE_URL", database.url.expose_secret()),
+        }
         let settings = Settings::from_env(&env).map_err(|e| Reported::new(2, e.to_string()))?;
         crate::telemetry::init(
             &settings.log_level,
@@ -98,11 +101,23 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot bind {addr}"))?;
         let local = listener.local_addr()?;
-        banner(&state.settings, &plan, &secrets, &database, local);
+        let reachable = serve::probe_dependencies(&state).await;
+        banner(
+            &state.settings,
+            &plan,
+            &secrets,
+            &database,
+            &reachable,
+            local,
+        );
+        reachable.warn();
+        // As `sole serve`: open announcement streams end at once on Ctrl-C/SIGTERM instead of
+        // holding the drain open.
+        let shutdown = crate::http::ending_streams(&state, crate::http::shutdown_signal());
         crate::http::serve(
             listener,
             crate::http::app(state),
-            crate::http::shutdown_signal(),
+            shutdown,
             serve::SHUTDOWN_GRACE,
         )
         .await?;
@@ -326,18 +341,37 @@ fn warn_secrets(secrets: &DevSecrets, dir: &Path) {
 pub struct DevDatabase {
     pub url: SecretString,
     pub origin: String,
+    /// Where the URL came from, for connection errors.
+    pub source: Option<String>,
     pub cluster: Option<PrivateCluster>,
 }
 
 async fn resolve_database(env: &EnvMap, state_dir: &Path) -> anyhow::Result<DevDatabase> {
     if let Some(raw) = env.get("DATABASE_URL").filter(|v| !v.trim().is_empty()) {
-        let url = DbUrl::parse("DATABASE_URL", raw).map_err(|e| Reported::new(2, e.to_string()))?;
-        ensure_database(&url)
-            .await
-            .map_err(|e| Reported::new(1, e.to_string()))?;
+        let origin = env.origin("DATABASE_URL").map(str::to_owned);
+        let url = DbUrl::parse("DATABASE_URL", raw)
+            .map_err(|e| Reported::new(2, e.to_string()))?
+            .with_origin(origin.as_deref());
+        ensure_database(&url).await.map_err(|e| {
+            Reported::new(
+                1,
+                format!(
+                    "cannot connect to PostgreSQL ({}): {e}",
+                    url.describe_connection()
+                ),
+            )
+        })?;
         return Ok(DevDatabase {
             url: SecretString::from(raw.to_owned()),
-            origin: format!("DATABASE_URL ({})", url.describe()),
+            origin: format!(
+                "DATABASE_URL{} ({})",
+                origin
+                    .as_deref()
+                    .map(|o| format!(" from {o}"))
+                    .unwrap_or_default(),
+                url.describe()
+            ),
+            source: origin,
             cluster: None,
         });
     }
@@ -355,12 +389,13 @@ async fn resolve_database(env: &EnvMap, state_dir: &Path) -> anyhow::Result<DevD
                     return Ok(DevDatabase {
                         url: SecretString::from(candidate),
                         origin: format!("local PostgreSQL ({})", url.describe()),
+                        source: Some("sole serve --dev (local PostgreSQL)".into()),
                         cluster: None,
                     });
                 }
                 Err(Probe::NotListening) => {}
                 Err(Probe::Refused(reason)) => {
-                    refused.push(format!("{}: {reason}", url.describe()))
+                    refused.push(format!("{}: {reason}", url.describe_connection()))
                 }
             }
         }
@@ -401,15 +436,42 @@ async fn resolve_database(env: &EnvMap, state_dir: &Path) -> anyhow::Result<DevD
     Ok(DevDatabase {
         url: SecretString::from(raw),
         origin: format!("private cluster {}", cluster.data_dir.display()),
+        source: Some("sole serve --dev (private cluster)".into()),
         cluster: Some(cluster),
+    })
+}
+
+/// The first local PostgreSQL URL `--dev` would use (it answers and accepts the login), for
+/// `sole setup-env --profile dev`, so that the file it writes and `--dev` agree. Nothing is
+/// created. `None` when no local server accepts any of the usual logins.
+pub fn probe_local_database() -> Option<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        for candidate in local_candidates() {
+            let Ok(url) = DbUrl::parse("DATABASE_URL", &candidate) else {
+                continue;
+            };
+            let Ok(options) = url.with_database("postgres").connect_options() else {
+                continue;
+            };
+            let connect = sqlx::ConnectOptions::connect(&options);
+            if let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(3), connect).await {
+                conn.close().await.ok();
+                return Some(candidate);
+            }
+        }
+        None
     })
 }
 
 /// Local servers to try, in order.
 fn local_candidates() -> Vec<String> {
     let mut out = vec![
-        format!("postgres://localhost/{DEV_DATABASE}"),
-        format!("postgres://postgres@localhost/{DEV_DATABASE}"),
+        format!("postgres://localhost:5432/{DEV_DATABASE}"),
+        format!("postgres://postgres@localhost:5432/{DEV_DATABASE}"),
     ];
     for dir in ["/var/run/postgresql", "/tmp"] {
         if Path::new(dir).join(".s.PGSQL.5432").exists() {
@@ -719,6 +781,7 @@ fn banner(
     plan: &crate::services::seed::SeedPlan,
     secrets: &DevSecrets,
     database: &DevDatabase,
+    reachable: &serve::Reachability,
     addr: std::net::SocketAddr,
 ) {
     let host = if addr.ip().is_unspecified() {
@@ -735,15 +798,14 @@ fn banner(
         println!("  Docs:     {base}/docs");
     }
     println!("  Health:   {base}/api/v1/health/live");
-    println!("  Database: {}", database.origin);
-    println!(
-        "  Cache:    {}",
-        if settings.redis_url.is_some() {
-            "Redis (REDIS_URL)"
-        } else {
-            "in-process (REDIS_URL is not set)"
-        }
-    );
+    match &reachable.database {
+        Ok(_) => println!("  Database: {}", database.origin),
+        Err(e) => println!("  Database: NOT REACHABLE: {e}"),
+    }
+    match &reachable.cache {
+        Ok(what) => println!("  Cache:    {what}"),
+        Err(e) => println!("  Cache:    NOT REACHABLE: {e} (logins answer 503 until it is)"),
+    }
     let storage = &settings.storage;
     match storage.provider {
         crate::storage::Provider::Local => println!(

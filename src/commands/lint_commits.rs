@@ -1,11 +1,16 @@
-//! `sole lint-commits`: services must not commit.
+//! `sole lint-commits`: services must not commit, and route handlers must not run SQL.
 //!
-//! Walks every `.rs` file under `--path` (default `src/services`) in file-name order, parses it
-//! with syn and reports each unannotated commit as `file:line: source`. Exit codes: 0 clean,
-//! 1 unauthorized commits, 2 the check could not run (missing directory, unreadable or
-//! unparsable file).
+//! Two rules, each over every `.rs` file of a directory in file-name order, parsed with syn:
+//! - the commit rule (`--path`, default `src/services`) reports each unannotated commit;
+//! - the route rule (`--routes`, default `src/http/routes`) reports each `sqlx` statement
+//!   builder or query macro outside `health.rs` (DESIGN.md §6: SQL lives in services).
+//!
+//! Without options both run; `--path` or `--routes` alone runs that rule only. Findings are
+//! `file:line: source` lines. Exit codes: 0 clean, 1 findings, 2 a check could not run
+//! (missing directory, unreadable or unparsable file).
 
 pub mod scan;
+pub mod sql;
 
 use std::path::{Path, PathBuf};
 
@@ -16,72 +21,136 @@ use crate::commands::Reported;
 
 use self::scan::Finding;
 
-/// The directory checked when `--path` is not given (relative to the working directory).
+/// The directory the commit rule checks when `--path` is not given (relative to the working
+/// directory).
 pub const DEFAULT_DIR: &str = "src/services";
+/// The directory the route rule checks when `--routes` is not given.
+pub const DEFAULT_ROUTES_DIR: &str = "src/http/routes";
+/// The one route file allowed to run a statement: the readiness probe's `SELECT 1`.
+pub const SQL_ALLOWED_FILE: &str = "health.rs";
 
 const HINT: &str = "Services take &mut PgConnection and never commit; the handler owns the \
                     single commit. Add '// commit-ok: <reason>' if intentional.";
+const SQL_HINT: &str = "Rule: route handlers run no SQL (DESIGN.md §6). Move the statement into a \
+                        service under src/services (a function taking &mut PgConnection) and call \
+                        it from the handler; only routes/health.rs keeps its probe.";
 
 /// The result of checking a directory.
-#[derive(Debug, Default)]
-pub struct Outcome {
+#[derive(Debug)]
+pub struct Outcome<F = Finding> {
     /// `.rs` files read and parsed.
     pub files_checked: usize,
-    /// Unannotated commits, by file then line.
-    pub findings: Vec<(PathBuf, Finding)>,
+    /// Findings, by file then line.
+    pub findings: Vec<(PathBuf, F)>,
     /// Files that could not be read or parsed, as `file[:line:col]: reason` lines.
     pub failures: Vec<String>,
 }
 
-pub fn run(args: &LintCommitsArgs) -> anyhow::Result<()> {
-    let dir = args.path.as_path();
-    check_dir_exists(dir)?;
-    let outcome = lint_dir(dir);
-
-    if !outcome.findings.is_empty() {
-        println!("ERROR: Unauthorized commit in services:");
-        for (file, finding) in &outcome.findings {
-            println!("{}:{}: {}", file.display(), finding.line, finding.text);
+impl<F> Default for Outcome<F> {
+    fn default() -> Self {
+        Self {
+            files_checked: 0,
+            findings: Vec::new(),
+            failures: Vec::new(),
         }
-        println!("{HINT}");
     }
-    if !outcome.failures.is_empty() {
-        for failure in &outcome.failures {
+}
+
+pub fn run(args: &LintCommitsArgs) -> anyhow::Result<()> {
+    let both = args.path.is_none() && args.routes.is_none();
+    let services = args
+        .path
+        .clone()
+        .or_else(|| both.then(|| PathBuf::from(DEFAULT_DIR)));
+    let routes = args
+        .routes
+        .clone()
+        .or_else(|| both.then(|| PathBuf::from(DEFAULT_ROUTES_DIR)));
+
+    let mut findings = 0;
+    let mut failures = Vec::new();
+    if let Some(dir) = &services {
+        check_dir_exists(dir, DEFAULT_DIR)?;
+        let outcome = lint_dir(dir);
+        if outcome.findings.is_empty() {
+            if outcome.failures.is_empty() {
+                println!(
+                    "No unauthorized commit in services ({} files checked)",
+                    outcome.files_checked
+                );
+            }
+        } else {
+            println!("ERROR: Unauthorized commit in services:");
+            for (file, finding) in &outcome.findings {
+                println!("{}:{}: {}", file.display(), finding.line, finding.text);
+            }
+            println!("{HINT}");
+        }
+        findings += outcome.findings.len();
+        failures.push((dir.clone(), outcome.failures));
+    }
+    if let Some(dir) = &routes {
+        check_dir_exists(dir, DEFAULT_ROUTES_DIR)?;
+        let outcome = lint_routes(dir);
+        if outcome.findings.is_empty() {
+            if outcome.failures.is_empty() {
+                println!(
+                    "No SQL in route handlers ({} files checked)",
+                    outcome.files_checked
+                );
+            }
+        } else {
+            println!("ERROR: SQL in route handlers:");
+            for (file, finding) in &outcome.findings {
+                println!(
+                    "{}:{}: {} in a route handler: {}",
+                    file.display(),
+                    finding.line,
+                    finding.what,
+                    finding.text
+                );
+            }
+            println!("{SQL_HINT}");
+        }
+        findings += outcome.findings.len();
+        failures.push((dir.clone(), outcome.failures));
+    }
+
+    let mut unchecked = Vec::new();
+    for (dir, failures) in &failures {
+        for failure in failures {
             eprintln!("error: {failure}");
         }
-        return Err(Reported::new(
-            2,
-            format!(
+        if !failures.is_empty() {
+            unchecked.push(format!(
                 "{} file(s) under {} could not be checked",
-                outcome.failures.len(),
+                failures.len(),
                 dir.display()
-            ),
-        )
-        .into());
+            ));
+        }
     }
-    if !outcome.findings.is_empty() {
+    if !unchecked.is_empty() {
+        return Err(Reported::new(2, unchecked.join("; ")).into());
+    }
+    if findings > 0 {
         return Err(Reported::new(1, String::new()).into());
     }
-    println!(
-        "No unauthorized commit in services ({} files checked)",
-        outcome.files_checked
-    );
     Ok(())
 }
 
-fn check_dir_exists(dir: &Path) -> Result<(), Reported> {
+fn check_dir_exists(dir: &Path, default: &str) -> Result<(), Reported> {
     if dir.is_dir() {
         return Ok(());
     }
     let message = if dir.exists() {
         format!("{} is not a directory", dir.display())
-    } else if dir == Path::new(DEFAULT_DIR) {
+    } else if dir == Path::new(default) {
         let cwd = std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_else(|_| "the working directory".to_owned());
         format!(
-            "directory {DEFAULT_DIR} not found in {cwd}: run lint-commits from the repository \
-             root, or pass --path DIR"
+            "directory {default} not found in {cwd}: run lint-commits from the repository \
+             root, or pass --path DIR / --routes DIR"
         )
     } else {
         format!("directory {} not found", dir.display())
@@ -89,8 +158,27 @@ fn check_dir_exists(dir: &Path) -> Result<(), Reported> {
     Err(Reported::new(2, message))
 }
 
-/// Checks every `.rs` file under `dir`, in file-name order, without stopping at failures.
+/// The commit rule: checks every `.rs` file under `dir`, in file-name order, without stopping
+/// at failures.
 pub fn lint_dir(dir: &Path) -> Outcome {
+    walk(dir, |_, source| scan::scan_source(source))
+}
+
+/// The route rule: every `sqlx` statement builder under `dir`, except in `health.rs` at its
+/// top.
+pub fn lint_routes(dir: &Path) -> Outcome<sql::Finding> {
+    walk(dir, |path, source| {
+        let allowed = path
+            .strip_prefix(dir)
+            .is_ok_and(|rel| rel == Path::new(SQL_ALLOWED_FILE));
+        let findings = sql::scan_source(source)?;
+        Ok(if allowed { Vec::new() } else { findings })
+    })
+}
+
+/// Runs `scan` on every `.rs` file under `dir`, in file-name order, without stopping at
+/// failures.
+fn walk<F>(dir: &Path, scan: impl Fn(&Path, &str) -> syn::Result<Vec<F>>) -> Outcome<F> {
     let mut outcome = Outcome::default();
     let walk = WalkDir::new(dir).follow_links(true).sort_by_file_name();
     for entry in walk {
@@ -115,7 +203,7 @@ pub fn lint_dir(dir: &Path) -> Outcome {
                 continue;
             }
         };
-        match scan::scan_source(&source) {
+        match scan(path, &source) {
             Ok(findings) => {
                 outcome.files_checked += 1;
                 outcome

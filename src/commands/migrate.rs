@@ -6,7 +6,7 @@ use crate::cli::{MigrateAction, MigrateArgs};
 use crate::commands::Reported;
 use crate::config::Settings;
 use crate::db::migrator::{self, MigrateReport, RevisionError, StatusReport};
-use crate::db::{connect_once, direct_url};
+use crate::db::{DbError, connect_once, create_database_if_missing, direct_url};
 
 pub fn run(settings: Settings, args: &MigrateArgs) -> anyhow::Result<()> {
     match &args.action {
@@ -48,9 +48,46 @@ pub fn run(settings: Settings, args: &MigrateArgs) -> anyhow::Result<()> {
 async fn connect(settings: &Settings, args: &MigrateArgs) -> anyhow::Result<PgConnection> {
     let url = direct_url(settings, args.database_url.as_ref())
         .map_err(|e| Reported::new(2, e.to_string()))?;
-    let mut conn = connect_once(&url, &settings.database)
-        .await
-        .map_err(|e| Reported::new(1, e.to_string()))?;
+    let mut conn = match connect_once(&url, &settings.database).await {
+        Ok(conn) => conn,
+        Err(DbError::Connect {
+            missing_database: true,
+            ..
+        }) if !settings.environment.is_production() => {
+            // Outside production the database is created, as `sole serve --dev` does, so that
+            // `sole setup-env` then `sole migrate && sole seed && sole serve` works on a fresh
+            // machine. A production database is never created by sole.
+            if create_database_if_missing(&url)
+                .await
+                .map_err(|e| Reported::new(1, e.to_string()))?
+            {
+                println!(
+                    "created database {} (ENVIRONMENT={}; production databases are never created by sole)",
+                    url.database_name(),
+                    settings.environment.as_str()
+                );
+            }
+            connect_once(&url, &settings.database)
+                .await
+                .map_err(|e| Reported::new(1, e.to_string()))?
+        }
+        Err(
+            e @ DbError::Connect {
+                missing_database: true,
+                ..
+            },
+        ) => {
+            return Err(Reported::new(
+                1,
+                format!(
+                    "{e}\n  create it first, e.g. `{}` (or CREATE DATABASE in your provider's console)",
+                    url.createdb_hint()
+                ),
+            )
+            .into());
+        }
+        Err(e) => return Err(Reported::new(1, e.to_string()).into()),
+    };
     // DB_STATEMENT_TIMEOUT_MS budgets API queries; a migration or the wait for another
     // `sole migrate` to finish must not be cut off by it.
     conn.execute("SET statement_timeout = 0")

@@ -5,6 +5,7 @@ pub mod dev;
 pub mod healthcheck;
 pub mod lint_commits;
 pub mod migrate;
+pub mod preflight;
 pub mod release;
 pub mod seed;
 pub mod serve;
@@ -52,7 +53,7 @@ pub fn run(cli: Cli) -> ExitCode {
             ConfigAction::Check => config_check::run(&cli),
         },
         Command::Serve(args) if args.dev => dev::run(&cli, args),
-        Command::Serve(args) => load_settings(&cli).and_then(|s| serve::run(s, args)),
+        Command::Serve(args) => serve::start(&cli, args),
         Command::Migrate(args) => load_settings(&cli).and_then(|s| migrate::run(s, args)),
         Command::Seed(args) => load_settings(&cli).and_then(|s| seed::run(s, args)),
         Command::SetupEnv(args) => setup_env::run(args),

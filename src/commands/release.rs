@@ -22,7 +22,13 @@ use plan::{GcloudCall, IMAGE_PLACEHOLDER, Plan, SecretRef};
 /// One step of a release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// Cloud Build: build, push and deploy the service (cloudbuild.yaml).
     Deploy,
+    /// `--migrate-first`: build and push the image only.
+    Build,
+    /// `--migrate-first`: deploy the built image.
+    DeployImage,
+    Bootstrap,
     UpdateJobs,
     Migrate,
     Seed,
@@ -33,6 +39,9 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Self::Deploy => "deploy",
+            Self::Build => "build",
+            Self::DeployImage => "deploy",
+            Self::Bootstrap => "bootstrap",
             Self::UpdateJobs => "update-jobs",
             Self::Migrate => "migrate",
             Self::Seed => "seed",
@@ -43,6 +52,14 @@ impl Step {
     fn describe(self, plan: &Plan) -> String {
         match self {
             Self::Deploy => format!("build and deploy {} with Cloud Build", plan.service),
+            Self::Build => {
+                "build and push the image with Cloud Build (the service is not touched)".to_owned()
+            }
+            Self::DeployImage => format!("deploy {} with the new image", plan.service),
+            Self::Bootstrap => format!(
+                "one-time setup of project {} (skips what exists)",
+                plan.project
+            ),
             Self::UpdateJobs => format!(
                 "point {} and {} at the service's image, env file and secrets",
                 plan.migrate_job, plan.seed_job
@@ -55,13 +72,20 @@ impl Step {
 
     /// Whether the step ships configuration (and so needs the env file to be valid).
     fn needs_config(self) -> bool {
-        !matches!(self, Self::Logs(_))
+        !matches!(self, Self::Logs(_) | Self::Bootstrap)
     }
 }
 
-pub fn steps_for(step: Option<&ReleaseStep>) -> Vec<Step> {
+pub fn steps_for(step: Option<&ReleaseStep>, migrate_first: bool) -> Vec<Step> {
     match step {
+        None if migrate_first => vec![
+            Step::Build,
+            Step::UpdateJobs,
+            Step::Migrate,
+            Step::DeployImage,
+        ],
         None => vec![Step::Deploy, Step::UpdateJobs, Step::Migrate],
+        Some(ReleaseStep::Bootstrap) => vec![Step::Bootstrap],
         Some(ReleaseStep::Deploy) => vec![Step::Deploy],
         Some(ReleaseStep::UpdateJobs) => vec![Step::UpdateJobs],
         Some(ReleaseStep::Migrate) => vec![Step::Migrate],
@@ -72,8 +96,25 @@ pub fn steps_for(step: Option<&ReleaseStep>) -> Vec<Step> {
 
 pub fn run(args: &ReleaseArgs) -> anyhow::Result<()> {
     let settings = &args.settings;
-    let steps = steps_for(args.step.as_ref());
+    let steps = steps_for(args.step.as_ref(), settings.migrate_first);
     let mut problems = Vec::new();
+    let project = match settings.project.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => p.to_owned(),
+        _ => {
+            problems.push(
+                "PROJECT_ID is required: pass --project=<id> or set PROJECT_ID in the environment \
+                 (`gcloud config get-value project` shows gcloud's default; sole never guesses one)"
+                    .to_owned(),
+            );
+            "<PROJECT_ID>".to_owned()
+        }
+    };
+    if settings.migrate_first && args.step.is_some() {
+        problems.push(
+            "--migrate-first orders the full release; it does nothing with a single step"
+                .to_owned(),
+        );
+    }
     let secrets = match plan::parse_secrets(&settings.secrets) {
         Ok(s) => s,
         Err(list) => {
@@ -82,7 +123,10 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<()> {
         }
     };
     if steps.iter().any(|s| s.needs_config()) {
-        problems.extend(check_env_file(&settings.env_file, &secrets));
+        // Variables named by a malformed entry count as listed, so one bad entry is one
+        // message, not one more "is required" for its variable.
+        let mentioned = plan::mentioned_vars(&settings.secrets);
+        problems.extend(check_env_file(&settings.env_file, &secrets, &mentioned));
     }
     if steps.contains(&Step::Deploy) && !settings.build_config.is_file() {
         problems.push(format!(
@@ -90,13 +134,17 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<()> {
             settings.build_config.display()
         ));
     }
-    let plan = Plan::new(settings, secrets);
+    let plan = Plan::new(settings, &project, secrets, &release_tag());
 
     if settings.dry_run {
         if !problems.is_empty() {
             return Err(preflight_failed(&problems));
         }
-        println!("# release: {}", describe_target(settings));
+        println!("# release: {}", describe_target(settings, &project));
+        println!(
+            "# {}",
+            order_note(settings.migrate_first, args.step.is_some())
+        );
         print_dry_run(&plan, &steps);
         return Ok(());
     }
@@ -127,7 +175,7 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<()> {
     };
 
     let runner = Runner::new(gcloud, Progress::detect());
-    println!("release: {}", describe_target(settings));
+    println!("release: {}", describe_target(settings, &project));
     let total = steps.len();
     for (i, step) in steps.iter().enumerate() {
         let label = format!("[{}/{}] {}", i + 1, total, step.name());
@@ -166,22 +214,69 @@ fn preflight_failed(problems: &[String]) -> anyhow::Error {
     .into()
 }
 
+/// What the chosen order is safe for, in one line.
+fn order_note(migrate_first: bool, single_step: bool) -> &'static str {
+    if single_step {
+        "one step only"
+    } else if migrate_first {
+        "order: build, update-jobs, migrate, deploy (--migrate-first): safe when the migrations are additive, since the running code meets the new schema first"
+    } else {
+        "order: deploy, update-jobs, migrate: safe when the new code still works on the old schema until migrate finishes; use --migrate-first for additive migrations the new code needs"
+    }
+}
+
+/// The image tag of a `--migrate-first` release: UTC time, so tags sort.
+fn release_tag() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "release-[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_else(|_| "release".to_owned())
+}
+
 fn run_step(runner: &Runner, plan: &Plan, step: Step) -> Result<(), StepError> {
     match step {
         Step::Deploy => runner.stream(&plan.deploy()),
+        Step::Build => runner.stream(&plan.build_image(plan.image.as_deref().unwrap_or_default())),
+        Step::DeployImage => {
+            runner.stream(&plan.deploy_image(plan.image.as_deref().unwrap_or_default()))
+        }
+        Step::Bootstrap => {
+            for (check, create) in plan.bootstrap() {
+                if let Some(check) = check
+                    && runner.capture_quietly(&check).is_ok()
+                {
+                    runner.note(&format!("exists, skipped: {}", create.display()));
+                    continue;
+                }
+                runner.stream(&create)?;
+            }
+            runner.note(
+                "left to do by hand: add the secret values (sole setup-env --profile prod prints the commands) \
+                 and let Cloud Build's service account deploy (roles/run.admin and roles/iam.serviceAccountUser \
+                 on the runtime service account); see README, Release",
+            );
+            Ok(())
+        }
         Step::UpdateJobs => {
-            let describe = plan.describe_image();
-            let image = runner
-                .capture(&describe)
-                .map_err(|e| StepError::from_gcloud(e, &describe))?;
-            let image = image.trim();
+            let described;
+            let image = match &plan.image {
+                Some(image) => image.as_str(),
+                None => {
+                    let describe = plan.describe_image();
+                    described = runner
+                        .capture(&describe)
+                        .map_err(|e| StepError::from_gcloud(e, &describe))?;
+                    described.trim()
+                }
+            };
             if image.is_empty() {
                 return Err(StepError {
                     reason: format!(
                         "service {} reports no image (deploy it first: sole release deploy)",
                         plan.service
                     ),
-                    command: Some(describe.display()),
+                    command: Some(plan.describe_image().display()),
                 });
             }
             runner.note(&format!("image: {image}"));
@@ -196,8 +291,20 @@ fn run_step(runner: &Runner, plan: &Plan, step: Step) -> Result<(), StepError> {
 
 /// The gcloud calls of each step, for `--dry-run`.
 pub fn dry_run_calls(plan: &Plan, step: Step) -> Vec<GcloudCall> {
+    let image = plan.image.as_deref().unwrap_or(IMAGE_PLACEHOLDER);
     match step {
         Step::Deploy => vec![plan.deploy()],
+        Step::Build => vec![plan.build_image(image)],
+        Step::DeployImage => vec![plan.deploy_image(image)],
+        Step::Bootstrap => plan
+            .bootstrap()
+            .into_iter()
+            .flat_map(|(check, create)| check.into_iter().chain([create]))
+            .collect(),
+        Step::UpdateJobs if plan.image.is_some() => vec![
+            plan.update_job(&plan.migrate_job, "migrate", image),
+            plan.update_job(&plan.seed_job, "seed", image),
+        ],
         Step::UpdateJobs => vec![
             plan.describe_image(),
             plan.update_job(&plan.migrate_job, "migrate", IMAGE_PLACEHOLDER),
@@ -234,7 +341,7 @@ fn placeholder_for(var: &str) -> &'static str {
 
 /// `sole config check` on the env file plus the secret names, as the service and the jobs will
 /// see them.
-pub fn check_env_file(path: &Path, secrets: &[SecretRef]) -> Vec<String> {
+pub fn check_env_file(path: &Path, secrets: &[SecretRef], mentioned: &[String]) -> Vec<String> {
     let name = path.display().to_string();
     let file = match read_env_vars_file(path) {
         Ok(f) => f,
@@ -248,6 +355,14 @@ pub fn check_env_file(path: &Path, secrets: &[SecretRef]) -> Vec<String> {
             other.map_or_else(|| "nothing".to_owned(), |v| format!("{v:?}"))
         )),
     }
+    if file.get("PORT").is_some() {
+        problems.push(format!(
+            "{name}: PORT must not be set: Cloud Run sets PORT itself and refuses a deploy whose env file sets it"
+        ));
+    }
+    for unknown in crate::config::unknown_keys(&file) {
+        eprintln!("warning: {unknown}");
+    }
     for s in secrets {
         if file.get(&s.var).is_some() {
             problems.push(format!(
@@ -257,14 +372,23 @@ pub fn check_env_file(path: &Path, secrets: &[SecretRef]) -> Vec<String> {
         }
     }
     let mut env: EnvMap = file;
-    for s in secrets {
-        if env.get(&s.var).is_none() {
-            env.set(&s.var, placeholder_for(&s.var));
+    let listed: Vec<&str> = secrets
+        .iter()
+        .map(|s| s.var.as_str())
+        .chain(mentioned.iter().map(String::as_str))
+        .collect();
+    for var in &listed {
+        if env.get(var).is_none() {
+            env.set(var, placeholder_for(var));
         }
     }
     let (_, config_problems) = Settings::check(&env);
     for p in config_problems {
-        let hint = if secrets.iter().any(|s| s.var == p.var) {
+        if mentioned.iter().any(|m| m == p.var) && !secrets.iter().any(|s| s.var == p.var) {
+            // Already reported as a malformed secret entry.
+            continue;
+        }
+        let hint = if listed.contains(&p.var) {
             ""
         } else {
             " (set it in the env file, or add the secret to the list)"
@@ -296,10 +420,10 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// One line naming where the release goes.
-pub fn describe_target(s: &ReleaseSettings) -> String {
+pub fn describe_target(s: &ReleaseSettings, project: &str) -> String {
     format!(
         "project {}, region {}, service {}, jobs {} and {}, env file {}",
-        s.project,
+        project,
         s.region,
         s.service,
         s.migrate_job,

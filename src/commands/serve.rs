@@ -6,13 +6,48 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cache::Cache;
-use crate::cli::ServeArgs;
-use crate::commands::{Reported, runtime};
+use crate::cli::{Cli, ServeArgs};
+use crate::commands::{Reported, load_env, preflight, runtime};
 use crate::config::Settings;
 use crate::http::{self, AppState};
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; finish in-flight work well before that.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Loads the configuration, refuses to start with every problem listed at once, then serves.
+pub fn start(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
+    let env = load_env(cli).map_err(|e| Reported::new(2, e.to_string()))?;
+    let (settings, problems) = preflight::check(&env);
+    if !problems.is_empty() {
+        let list = problems
+            .iter()
+            .map(|p| format!("  - {p}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let hint = if settings.environment.is_production() {
+            String::new()
+        } else {
+            "\nfor local development, `sole serve --dev` generates the missing keys and secrets \
+             into .sole/ and finds (or starts) a local PostgreSQL; `sole config check` lists the \
+             same problems without starting"
+                .to_owned()
+        };
+        let what = if settings.environment.is_production() {
+            "an invalid production configuration"
+        } else {
+            "an incomplete configuration"
+        };
+        return Err(Reported::new(
+            2,
+            format!(
+                "refusing to start with {what} ({} problem(s)):\n{list}{hint}",
+                problems.len()
+            ),
+        )
+        .into());
+    }
+    run(settings, args)
+}
 
 pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
     crate::telemetry::init(
@@ -20,32 +55,19 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         settings.log_format,
         settings.google_cloud_project.clone(),
     );
-    let problems = settings.production_problems();
-    if !problems.is_empty() {
-        let list = problems
-            .iter()
-            .map(|p| format!("  - {p}"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        return Err(Reported::new(
-            2,
-            format!("refusing to start with an invalid production configuration:\n{list}"),
-        )
-        .into());
-    }
-    if settings.database.url.is_none() {
-        return Err(Reported::new(
-            2,
-            "DATABASE_URL is required (e.g. postgres://localhost/sole)",
-        )
-        .into());
-    }
     let runtime = runtime()?;
     let served = runtime.block_on(async move {
         let state = build_state(Arc::new(settings))?;
         let addr = format!("{}:{}", args.host.as_deref().unwrap_or("0.0.0.0"), args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
         tracing::info!(address = %addr, environment = state.settings.environment.as_str(), "sole is serving");
+        // PostgreSQL and Redis are probed once after the listener is up (the pool is lazy, so
+        // nothing else would say so): an unreachable one is a loud warning at start, not a
+        // silent 503 at the first login.
+        let probe_state = state.clone();
+        tokio::spawn(async move {
+            probe_dependencies(&probe_state).await.warn();
+        });
         // The slow one-time crypto (PBKDF2 for Fernet, argon2 dummy hash) runs after the
         // listener is up, so the first health check does not wait for it.
         let auth = state.auth.clone();
@@ -65,6 +87,86 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
     // task still does matters once the server has drained.
     runtime.shutdown_background();
     served
+}
+
+/// Whether PostgreSQL and Redis answered, with a description of each (never a password).
+pub struct Reachability {
+    pub database: Result<String, String>,
+    pub cache: Result<String, String>,
+}
+
+impl Reachability {
+    /// Logs a warning for each dependency that did not answer.
+    pub fn warn(&self) {
+        if let Err(e) = &self.database {
+            tracing::warn!(
+                "PostgreSQL is not reachable: {e}. /health/ready answers 503 and requests that need the database fail until it is; sole keeps serving and retries on each request"
+            );
+        }
+        if let Err(e) = &self.cache {
+            tracing::warn!(
+                "Redis is not reachable: {e}. /health/ready answers 503 and logins answer 503 until it is; sole keeps serving and retries on each request"
+            );
+        }
+    }
+}
+
+/// How long each start-up probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Connects once to PostgreSQL and pings Redis, each bounded by a few seconds.
+pub async fn probe_dependencies(state: &AppState) -> Reachability {
+    let settings = &state.settings;
+    let db_target = crate::db::runtime_url(settings)
+        .map(|u| u.describe_connection())
+        .unwrap_or_else(|e| e.to_string());
+    let database = async {
+        let probe = async {
+            let mut conn = state.db.acquire().await?;
+            sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            Ok::<_, sqlx::Error>(())
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+            Ok(Ok(())) => Ok(db_target.clone()),
+            Ok(Err(e)) => Err(format!(
+                "{db_target}: {}",
+                crate::db::describe_connect_error(&e)
+            )),
+            Err(_) => Err(format!(
+                "{db_target}: no answer within {}s",
+                PROBE_TIMEOUT.as_secs()
+            )),
+        }
+    };
+    let cache_target = match &settings.redis_url {
+        Some(url) => format!("Redis at {} (REDIS_URL)", redis_target(url)),
+        None => "in-process cache (REDIS_URL is not set)".to_owned(),
+    };
+    let cache = async {
+        match tokio::time::timeout(PROBE_TIMEOUT, state.cache.ping()).await {
+            Ok(Ok(())) => Ok(cache_target.clone()),
+            Ok(Err(e)) => Err(format!("{cache_target}: {e}")),
+            Err(_) => Err(format!(
+                "{cache_target}: no answer within {}s",
+                PROBE_TIMEOUT.as_secs()
+            )),
+        }
+    };
+    let (database, cache) = tokio::join!(database, cache);
+    Reachability { database, cache }
+}
+
+/// `host:port` of a Redis URL, never its password.
+pub fn redis_target(url: &secrecy::SecretString) -> String {
+    use secrecy::ExposeSecret as _;
+    match url::Url::parse(url.expose_secret()) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or("localhost"),
+            u.port().unwrap_or(6379)
+        ),
+        Err(_) => "(unparsable REDIS_URL)".to_owned(),
+    }
 }
 
 /// Pool, cache, storage and the rest of the shared state. Nothing here connects: the first request

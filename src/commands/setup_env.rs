@@ -298,6 +298,8 @@ pub struct NonInteractive {
     pub profile: Profile,
     pub set: BTreeMap<String, String>,
     pub problems: Vec<String>,
+    /// Defaults found on this machine (the local PostgreSQL), ahead of the fields' own.
+    pub defaults: BTreeMap<String, String>,
 }
 
 impl Ask for NonInteractive {
@@ -307,11 +309,12 @@ impl Ask for NonInteractive {
         current: Option<&str>,
         min_password: usize,
     ) -> anyhow::Result<Option<String>> {
-        let (raw, from) = match (
-            self.set.get(field.key),
-            current,
-            field.default_for(self.profile),
-        ) {
+        let default = self
+            .defaults
+            .get(field.key)
+            .map(String::as_str)
+            .or(field.default_for(self.profile));
+        let (raw, from) = match (self.set.get(field.key), current, default) {
             (Some(v), _, _) => (v.clone(), "--set"),
             (None, Some(v), _) => (v.to_owned(), "the current file"),
             (None, None, Some(v)) => (v.to_owned(), "the default"),
@@ -479,9 +482,12 @@ pub fn run(args: &SetupEnvArgs) -> anyhow::Result<()> {
         }
     };
     let existing = EnvFile::parse(old_text.as_deref().unwrap_or(""));
+    let defaults = machine_defaults(profile, &existing, &set);
+    warn_unknown_sets(&set);
 
     let mut decisions = if interactive {
         wizard.profile = profile;
+        wizard.defaults = defaults;
         wizard.intro(&output);
         decide(profile, &existing, &args.secrets_dir, &mut wizard)?
     } else {
@@ -489,6 +495,7 @@ pub fn run(args: &SetupEnvArgs) -> anyhow::Result<()> {
             profile,
             set: set.clone(),
             problems: Vec::new(),
+            defaults,
         };
         check_presets(profile, &set, &mut ni.problems);
         let decisions = decide(profile, &existing, &args.secrets_dir, &mut ni)?;
@@ -550,12 +557,66 @@ pub fn run(args: &SetupEnvArgs) -> anyhow::Result<()> {
     }
 
     match profile {
-        Profile::Dev => println!(
-            "next: sole migrate && sole seed && sole serve   (sole config check shows what the server will see)"
-        ),
+        Profile::Dev => {
+            let sole = sole_command();
+            println!(
+                "next: {sole} migrate && {sole} seed && {sole} serve   ({sole} config check shows what the server will see)"
+            );
+        }
         Profile::Prod => print_secret_commands(&output, &new_file, &decisions),
     }
     Ok(())
+}
+
+/// How to run `sole` from here: `sole` when it is on PATH, else the `cargo run --` form.
+fn sole_command() -> &'static str {
+    if crate::commands::release::find_on_path("sole").is_some() {
+        "sole"
+    } else {
+        "cargo run --"
+    }
+}
+
+/// Defaults that depend on this machine. The dev profile's DATABASE_URL is what `sole serve
+/// --dev` would pick (the first local PostgreSQL login that works), unless the file or `--set`
+/// already has one.
+fn machine_defaults(
+    profile: Profile,
+    existing: &EnvFile,
+    set: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let has =
+        |k: &str| set.contains_key(k) || existing.get(k).is_some_and(|v| !v.trim().is_empty());
+    if profile == Profile::Dev && !has("DATABASE_URL") {
+        match crate::commands::dev::probe_local_database() {
+            Some(url) => {
+                println!(
+                    "found a local PostgreSQL: DATABASE_URL={url} (what `sole serve --dev` uses)"
+                );
+                out.insert("DATABASE_URL".to_owned(), url);
+            }
+            None => println!(
+                "no local PostgreSQL accepted a login (tried localhost:5432 as the current user and as \
+                 postgres): DATABASE_URL gets a guess; fix it, or use `sole serve --dev`, which can \
+                 start a private cluster"
+            ),
+        }
+    }
+    out
+}
+
+/// `--set` keys no part of sole reads are written as given, with a warning: probably typos.
+fn warn_unknown_sets(set: &BTreeMap<String, String>) {
+    let known = crate::config::known_keys();
+    for key in set.keys().filter(|k| !known.contains(*k)) {
+        match crate::config::closest(key, &known) {
+            Some(s) => eprintln!(
+                "warning: --set {key}: not a setting sole reads; a typo of {s}? (written as given)"
+            ),
+            None => eprintln!("warning: --set {key}: not a setting sole reads (written as given)"),
+        }
+    }
 }
 
 fn backup_path(output: &Path) -> PathBuf {

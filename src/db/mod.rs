@@ -17,6 +17,9 @@ use crate::config::{DatabaseSettings, Settings};
 #[derive(Clone)]
 pub struct DbUrl {
     url: url::Url,
+    /// The variable or flag that gave the URL and where its value came from, e.g.
+    /// "DATABASE_URL from .env" (messages only).
+    source: String,
 }
 
 impl std::fmt::Debug for DbUrl {
@@ -35,8 +38,19 @@ pub enum DbError {
         "{var}: unsupported scheme {scheme:?}; use postgres://, postgresql://, postgresql+psycopg:// or postgresql+asyncpg://"
     )]
     Scheme { var: &'static str, scheme: String },
-    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
-    Connect { target: String, reason: String },
+    #[error(
+        "{var} is required (postgres://user:password@host:port/database): set it in the environment \
+         or .env (`sole setup-env --profile dev` writes one), or run `sole serve --dev`, which finds \
+         or starts a local PostgreSQL"
+    )]
+    Missing { var: &'static str },
+    #[error("cannot connect to PostgreSQL ({target}): {reason}")]
+    Connect {
+        target: String,
+        reason: String,
+        /// The server answered that the database does not exist (SQLSTATE 3D000).
+        missing_database: bool,
+    },
 }
 
 impl DbUrl {
@@ -86,7 +100,47 @@ impl DbUrl {
         if !kept.is_empty() {
             url.query_pairs_mut().extend_pairs(kept);
         }
-        Ok(Self { url })
+        Ok(Self {
+            url,
+            source: var.to_owned(),
+        })
+    }
+
+    /// Records where the value came from (`.env`, a config file, the environment).
+    pub fn with_origin(mut self, origin: Option<&str>) -> Self {
+        if let Some(origin) = origin {
+            self.source = format!("{} from {origin}", self.source);
+        }
+        self
+    }
+
+    /// Host, port, user and database as the driver will use them (defaults filled in), and
+    /// where the URL came from; never the password.
+    pub fn describe_connection(&self) -> String {
+        let Ok(options) = PgConnectOptions::from_str(self.url.as_str()) else {
+            return format!("{}; {}", self.describe(), self.source);
+        };
+        let host = match options.get_socket() {
+            Some(dir) => format!("unix socket in {}", dir.display()),
+            None => format!("host {}", options.get_host()),
+        };
+        let user = if self.url.username().is_empty() {
+            format!(
+                "user {} (none in the URL: the default)",
+                options.get_username()
+            )
+        } else {
+            format!("user {}", options.get_username())
+        };
+        let database = options
+            .get_database()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{} (none in the URL)", options.get_username()));
+        format!(
+            "{host}, port {}, {user}, database {database}; {}",
+            options.get_port(),
+            self.source
+        )
     }
 
     fn sslmode(&self) -> Option<String> {
@@ -178,7 +232,27 @@ impl DbUrl {
     pub fn with_database(&self, name: &str) -> Self {
         let mut url = self.url.clone();
         url.set_path(&format!("/{name}"));
-        Self { url }
+        Self {
+            url,
+            source: self.source.clone(),
+        }
+    }
+
+    /// A shell command that creates this URL's database (for messages).
+    pub fn createdb_hint(&self) -> String {
+        let Ok(options) = PgConnectOptions::from_str(self.url.as_str()) else {
+            return format!("createdb {}", self.database_name());
+        };
+        let host = match options.get_socket() {
+            Some(dir) => dir.display().to_string(),
+            None => options.get_host().to_owned(),
+        };
+        format!(
+            "createdb -h {host} -p {} -U {} {}",
+            options.get_port(),
+            options.get_username(),
+            self.database_name()
+        )
     }
 
     pub fn as_secret(&self) -> SecretString {
@@ -195,28 +269,31 @@ fn percent_decode(s: &str) -> String {
 
 /// The runtime URL: `DATABASE_URL` with the runtime SSL rule applied.
 pub fn runtime_url(settings: &Settings) -> Result<DbUrl, DbError> {
-    let raw = settings.database.url.as_ref().ok_or(DbError::InvalidUrl {
+    let raw = settings.database.url.as_ref().ok_or(DbError::Missing {
         var: "DATABASE_URL",
     })?;
-    Ok(DbUrl::parse("DATABASE_URL", raw.expose_secret())?.with_runtime_ssl(settings.database.ssl))
+    Ok(DbUrl::parse("DATABASE_URL", raw.expose_secret())?
+        .with_origin(settings.database.url_origin.as_deref())
+        .with_runtime_ssl(settings.database.ssl))
 }
 
 /// The migration URL: `--database-url`, else `DATABASE_URL_DIRECT`, else `DATABASE_URL`; the
 /// legacy Alembic path normalised it without injecting `sslmode`.
 pub fn direct_url(settings: &Settings, flag: Option<&SecretString>) -> Result<DbUrl, DbError> {
-    let (var, raw) = if let Some(url) = flag {
-        ("--database-url", url)
-    } else if let Some(url) = &settings.database.url_direct {
-        ("DATABASE_URL_DIRECT", url)
-    } else if let Some(url) = &settings.database.url {
-        ("DATABASE_URL", url)
+    let db = &settings.database;
+    let (var, raw, origin) = if let Some(url) = flag {
+        ("--database-url", url, None)
+    } else if let Some(url) = &db.url_direct {
+        ("DATABASE_URL_DIRECT", url, db.url_direct_origin.as_deref())
+    } else if let Some(url) = &db.url {
+        ("DATABASE_URL", url, db.url_origin.as_deref())
     } else {
-        return Err(DbError::InvalidUrl {
+        return Err(DbError::Missing {
             var: "DATABASE_URL",
         });
     };
     // No sslmode injection here (as the legacy Alembic path): sqlx's default is `prefer`.
-    DbUrl::parse(var, raw.expose_secret())
+    Ok(DbUrl::parse(var, raw.expose_secret())?.with_origin(origin))
 }
 
 fn connect_options(url: &DbUrl, db: &DatabaseSettings) -> Result<PgConnectOptions, DbError> {
@@ -276,30 +353,91 @@ pub async fn connect_once(
     match tokio::time::timeout(timeout, options.connect()).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(DbError::Connect {
-            target: url.describe(),
+            target: url.describe_connection(),
             reason: describe_connect_error(&e),
+            missing_database: is_missing_database(&e),
         }),
         Err(_) => Err(DbError::Connect {
-            target: url.describe(),
+            target: url.describe_connection(),
             reason: format!(
                 "timed out after {:.1}s (DB_POOL_TIMEOUT)",
                 timeout.as_secs_f64()
             ),
+            missing_database: false,
         }),
     }
+}
+
+/// Whether the server said the database does not exist.
+pub fn is_missing_database(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
+}
+
+/// Connects to the server's `postgres` database and creates `url`'s database when it is
+/// missing. `Ok(true)` when it was created.
+pub async fn create_database_if_missing(url: &DbUrl) -> Result<bool, DbError> {
+    let name = url.database_name();
+    let admin = url.with_database("postgres");
+    let options = admin.connect_options()?;
+    let connect_error = |e: &sqlx::Error| DbError::Connect {
+        target: admin.describe_connection(),
+        reason: describe_connect_error(e),
+        missing_database: false,
+    };
+    let mut conn = match tokio::time::timeout(Duration::from_secs(5), options.connect()).await {
+        Err(_) => {
+            return Err(DbError::Connect {
+                target: admin.describe_connection(),
+                reason: "timed out after 5s".into(),
+                missing_database: false,
+            });
+        }
+        Ok(Err(e)) => return Err(connect_error(&e)),
+        Ok(Ok(conn)) => conn,
+    };
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(|e| connect_error(&e))?;
+    let mut created = false;
+    if exists.is_none() {
+        let sql = format!("CREATE DATABASE {}", partitions::quote_ident(&name));
+        match sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(sql)).await {
+            Ok(_) => created = true,
+            // A concurrent creator won: fine.
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}
+            Err(e) => {
+                return Err(DbError::Connect {
+                    target: url.describe_connection(),
+                    reason: format!(
+                        "the database does not exist and cannot be created: {}",
+                        describe_connect_error(&e)
+                    ),
+                    missing_database: true,
+                });
+            }
+        }
+    }
+    conn.close().await.ok();
+    Ok(created)
 }
 
 /// A short reason for a failed connection, without echoing the URL.
 pub fn describe_connect_error(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("28P01") | Some("28000") => {
-                "authentication failed (check the user and password)".into()
-            }
+            Some("28P01") => "authentication failed (check the user and password)".into(),
+            // 28000 is also "role does not exist" and pg_hba refusals: the server's words say
+            // which.
+            Some("28000") => format!(
+                "authentication refused: {} (check the user, and that the role exists)",
+                db.message()
+            ),
             Some("3D000") => "the database does not exist".into(),
             _ => db.message().to_owned(),
         },
-        sqlx::Error::Io(io) => format!("{io}"),
+        sqlx::Error::Io(io) => crate::config::describe_io(io),
         sqlx::Error::Tls(_) => "TLS negotiation failed (check sslmode / DB_SSL)".into(),
         sqlx::Error::PoolTimedOut => "timed out".into(),
         other => other.to_string(),

@@ -27,6 +27,8 @@ pub struct AppState {
     pub announcements: Arc<crate::pubsub::Hub>,
     /// Object storage (local files or GCS), with its clients built once at startup.
     pub storage: Arc<crate::storage::Storage>,
+    /// "Today" for the figures the legacy service computed from the server's date.
+    pub clock: crate::clock::Clock,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             started: Instant::now(),
             announcements,
             storage,
+            clock: crate::clock::Clock::system(),
         }
     }
 }

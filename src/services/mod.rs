@@ -20,6 +20,7 @@ pub mod roles;
 pub mod seed;
 pub mod self_context;
 pub mod sessions;
+pub mod stock;
 pub mod uploads;
 pub mod user_summary;
 pub mod users;

@@ -435,9 +435,62 @@ pub async fn seed_org(
                 converge_membership: true,
             };
             ensure_person(conn, org_id, &person, &role_ids, &mut report).await?;
+            if !user.stock_grants.is_empty() {
+                ensure_demo_grants(conn, org_id, &person.email, &user.stock_grants, &mut report)
+                    .await?;
+            }
         }
     }
     Ok(report)
+}
+
+/// The demo grants of one person, found by (org, membership, grant_date, total_shares) as the
+/// legacy seed did, created ACTIVE with their events when missing; existing grants are left
+/// as they are (an admin may have edited them).
+async fn ensure_demo_grants(
+    conn: &mut PgConnection,
+    org_id: &str,
+    email: &str,
+    grants: &[data::DemoGrant],
+    report: &mut OrgReport,
+) -> anyhow::Result<()> {
+    let membership_id: Uuid = sqlx::query_scalar(
+        "SELECT m.id FROM org_memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 AND u.org_id = $1 AND u.email = $2",
+    )
+    .bind(org_id)
+    .bind(email)
+    .fetch_one(&mut *conn)
+    .await?;
+    for grant in grants {
+        let exists: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM employee_stock_grants WHERE org_id = $1 AND org_membership_id = $2 \
+             AND grant_date = $3 AND total_shares = $4 LIMIT 1",
+        )
+        .bind(org_id)
+        .bind(membership_id)
+        .bind(grant.schedule.grant_date)
+        .bind(grant.schedule.total_shares)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if exists.is_some() {
+            report.count(Outcome::Unchanged);
+            continue;
+        }
+        crate::services::stock::grants::create(
+            conn,
+            org_id,
+            membership_id,
+            &crate::services::stock::grants::NewGrant {
+                schedule: &grant.schedule,
+                exercise_price: &grant.exercise_price,
+                notes: grant.notes.as_deref(),
+            },
+        )
+        .await?;
+        report.count(Outcome::Created);
+    }
+    Ok(())
 }
 
 async fn ensure_org(

@@ -95,7 +95,7 @@ async fn ready_with_details_reports_each_check() {
 }
 
 #[tokio::test]
-async fn ready_is_degraded_but_200_when_the_database_is_down() {
+async fn ready_is_degraded_and_503_when_the_database_is_down() {
     // A port nothing listens on: the readiness check fails fast.
     let app = spawn_app_with(&[
         ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing"),
@@ -104,7 +104,8 @@ async fn ready_is_degraded_but_200_when_the_database_is_down() {
     ])
     .await;
     let (status, body) = json(app.get("/health/ready").await).await;
-    assert_eq!(status, 200);
+    // Load balancers read the status: 503 while not ready, with the legacy body.
+    assert_eq!(status, 503);
     assert_eq!(body["data"]["status"], "degraded");
     assert_eq!(body["data"]["ready"], false);
     assert_eq!(body["data"]["checks"]["database"]["status"], "error");
@@ -117,7 +118,8 @@ async fn ready_is_degraded_but_200_when_the_database_is_down() {
 async fn ready_is_degraded_when_redis_is_unreachable() {
     let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
     let (status, body) = json(app.get("/health/ready").await).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 503);
+    assert_eq!(app.get("/health/live").await.status(), 200);
     assert_eq!(body["data"]["status"], "degraded");
     assert_eq!(body["data"]["ready"], false);
 }
@@ -324,5 +326,6 @@ async fn concurrency_limit_answers_429_server_busy() {
         body["details"]["detail"],
         "Concurrency limit reached. Please retry."
     );
-    assert_eq!(slow.await.unwrap(), 200);
+    // The database never answers: not ready.
+    assert_eq!(slow.await.unwrap(), 503);
 }

@@ -204,7 +204,29 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_with_env(env: EnvMap, db_name: String, redis_prefix: String) -> TestApp {
-    spawn_with_env_edit(env, db_name, redis_prefix, |_| {}).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::system(),
+        |_| {},
+    )
+    .await
+}
+
+/// The app whose "today" is `today` (the golden samples were recorded on 2026-12-07).
+pub async fn spawn_app_on(today: time::Date) -> TestApp {
+    let db_name = fresh_database().await;
+    let redis_prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let env = base_env(&db_name, &redis_prefix);
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::fixed(today),
+        |_| {},
+    )
+    .await
 }
 
 /// Spawns the app with extra settings, letting `edit` change the state before the router is
@@ -219,13 +241,22 @@ pub async fn spawn_app_edit(
     env.overlay(EnvMap::from_pairs(
         overrides.iter().map(|(k, v)| (*k, v.to_string())),
     ));
-    spawn_with_env_edit(env, db_name, redis_prefix, edit).await
+    spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::system(),
+        edit,
+    )
+    .await
 }
 
-pub async fn spawn_with_env_edit(
+/// The one app builder: settings from `env`, a clock, and a last edit of the state.
+pub async fn spawn_with(
     env: EnvMap,
     db_name: String,
     redis_prefix: String,
+    clock: sole::clock::Clock,
     edit: impl FnOnce(&mut sole::http::AppState),
 ) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
@@ -233,6 +264,7 @@ pub async fn spawn_with_env_edit(
     }
     let settings = Arc::new(Settings::from_env(&env).expect("test settings"));
     let mut state = sole::commands::serve::build_state(settings.clone()).expect("state");
+    state.clock = clock;
     edit(&mut state);
     let cache = state.cache.clone();
     let auth = state.auth.clone();

@@ -169,12 +169,12 @@ async fn seed_on_an_empty_migrated_database_creates_exactly_the_seed_rows() {
     let run = seed(&db, &["--extra-orgs", "acme-west"], &[]).ok();
     assert!(
         run.stdout
-            .contains("org default: 87 created, 0 updated, 0 unchanged"),
+            .contains("org default: 103 created, 0 updated, 0 unchanged"),
         "{}",
         run.stdout
     );
     assert!(
-        run.stdout.contains("org acme-west: 86 created"),
+        run.stdout.contains("org acme-west: 102 created"),
         "{}",
         run.stdout
     );
@@ -265,7 +265,7 @@ async fn a_second_run_changes_nothing_and_says_so() {
     let run = seed(&db, &[], &[]).ok();
     assert!(
         run.stdout
-            .contains("org default: 0 created, 0 updated, 87 unchanged"),
+            .contains("org default: 0 created, 0 updated, 103 unchanged"),
         "{}",
         run.stdout
     );
@@ -315,7 +315,7 @@ async fn a_changed_seed_file_updates_what_changed_and_the_updates_persist() {
         "updated role LEGAL: permissions/description",
         "updated department ENG: name",
         "updated profile harper.reed@default.example.com: timezone",
-        "org globex: 86 created",
+        "org globex: 102 created",
     ] {
         assert!(
             run.stdout.contains(line),
@@ -325,7 +325,7 @@ async fn a_changed_seed_file_updates_what_changed_and_the_updates_persist() {
     }
     assert!(
         run.stdout
-            .contains("org default: 0 created, 3 updated, 84 unchanged"),
+            .contains("org default: 0 created, 3 updated, 100 unchanged"),
         "{}",
         run.stdout
     );
@@ -465,7 +465,7 @@ async fn concurrent_seeds_both_succeed_and_seed_once() {
     // Exactly one of them created the rows; the other waited and found them.
     let created = [&a, &b]
         .iter()
-        .filter(|r| r.stdout.contains("org default: 87 created"))
+        .filter(|r| r.stdout.contains("org default: 103 created"))
         .count();
     assert_eq!(created, 1, "{}\n---\n{}", a.stdout, b.stdout);
     let mut conn = connect(&db).await;
@@ -672,7 +672,7 @@ async fn serve_dev_from_an_empty_directory_creates_migrates_seeds_and_serves() {
     assert_eq!(resp.status(), 200);
     let out = server.output();
     assert!(out.contains("created database"), "{out}");
-    assert!(out.contains("org default: 87 created"), "{out}");
+    assert!(out.contains("org default: 103 created"), "{out}");
     assert!(out.contains("/docs"), "{out}");
     assert!(out.contains("in-process"), "{out}");
     assert!(
@@ -831,5 +831,39 @@ async fn serve_dev_without_database_url_runs_a_private_cluster_and_stops_it_on_s
         server
             .output()
             .contains("stopped the private PostgreSQL cluster")
+    );
+}
+
+#[tokio::test]
+async fn demo_stock_grants_are_seeded_once_with_the_legacy_start_dates() {
+    let db = fresh_database().await;
+    seed(&db, &[], &[]).ok();
+    seed(&db, &[], &[]).ok();
+    let mut conn = connect(&db).await;
+    // The legacy seed's 16 grants with their events, once, whatever the number of runs.
+    let (grants, events, shares): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT g.id), count(e.id), COALESCE(sum(e.shares), 0)::bigint \
+         FROM employee_stock_grants g JOIN vesting_events e ON e.grant_id = g.id \
+         WHERE g.org_id = 'default' AND g.status = 'ACTIVE'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((grants, events, shares), (16, 50, 88_000));
+    let evan: (String, time::Date, String) = sqlx::query_as(
+        "SELECT g.exercise_price::text, m.employment_start_date, g.vesting_strategy \
+         FROM employee_stock_grants g JOIN org_memberships m ON m.id = g.org_membership_id \
+         WHERE m.employee_id = 'default-ENG-001' AND g.grant_date = '2024-01-15'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        evan,
+        (
+            "18.750000".to_owned(),
+            time::macros::date!(2021 - 01 - 10),
+            "IMMEDIATE".to_owned()
+        )
     );
 }

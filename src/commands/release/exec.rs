@@ -184,6 +184,22 @@ impl Runner {
         }
     }
 
+    /// Runs a call (an existence check) and returns its stdout; its output is not shown,
+    /// since a failure is an expected answer ("not found").
+    pub fn capture_quietly(&self, call: &GcloudCall) -> Result<String, GcloudError> {
+        let output = self
+            .command(call)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(GcloudError::Spawn)?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(GcloudError::Status(output.status.code()))
+        }
+    }
+
     /// Runs a call and returns its stdout; stderr is passed through.
     pub fn capture(&self, call: &GcloudCall) -> Result<String, GcloudError> {
         let output = self

@@ -37,7 +37,12 @@ fn is_secret_id(s: &str) -> bool {
 pub fn parse_secrets(list: &str) -> Result<Vec<SecretRef>, Vec<String>> {
     let mut out: Vec<SecretRef> = Vec::new();
     let mut problems = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for (index, item) in list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+    {
         let (var, reference) = match item.split_once('=') {
             Some((var, reference)) => (var.trim(), reference.trim()),
             None => (item, item),
@@ -46,26 +51,29 @@ pub fn parse_secrets(list: &str) -> Result<Vec<SecretRef>, Vec<String>> {
             Some((secret, version)) => (secret, version),
             None => (reference, "latest"),
         };
+        // Messages name the variable, never the rest of the entry: a pasted value must not be
+        // echoed.
         if !is_env_name(var) {
             problems.push(format!(
-                "secret entry {item:?}: {var:?} is not a variable name"
+                "secret entry #{}: the part before '=' is not a variable name",
+                index + 1
             ));
             continue;
         }
         if !is_secret_id(secret) {
             problems.push(format!(
-                "secret entry {item:?}: {secret:?} is not a Secret Manager name (values never go here, only names)"
+                "secret entry for {var}: the part after '=' is not a Secret Manager name (values never go here, only names)"
             ));
             continue;
         }
         if version != "latest" && version.parse::<u32>().is_err() {
             problems.push(format!(
-                "secret entry {item:?}: version must be latest or a number"
+                "secret entry for {var}: version must be latest or a number"
             ));
             continue;
         }
         if out.iter().any(|s| s.var == var) {
-            problems.push(format!("secret entry {item:?}: {var} is listed twice"));
+            problems.push(format!("secret entry for {var}: {var} is listed twice"));
             continue;
         }
         out.push(SecretRef {
@@ -84,6 +92,17 @@ pub fn parse_secrets(list: &str) -> Result<Vec<SecretRef>, Vec<String>> {
     }
 }
 
+/// The variable names the entries of a secret list mention, malformed entries included.
+pub fn mentioned_vars(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| item.split_once('=').map_or(item, |(var, _)| var).trim())
+        .filter(|var| is_env_name(var))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The `--set-secrets` value shared by the service and both jobs.
 pub fn secrets_flag(secrets: &[SecretRef]) -> String {
     secrets
@@ -91,6 +110,11 @@ pub fn secrets_flag(secrets: &[SecretRef]) -> String {
         .map(SecretRef::mapping)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The Artifact Registry host of a region.
+pub fn ar_host(region: &str) -> String {
+    format!("{region}-docker.pkg.dev")
 }
 
 fn path_arg(p: &Path) -> String {
@@ -147,6 +171,27 @@ pub fn shell_quote(arg: &str) -> String {
 /// Placeholder for the image read from the service, in dry runs.
 pub const IMAGE_PLACEHOLDER: &str = "<image of the service>";
 
+/// The Artifact Registry repository and image name of cloudbuild.yaml's defaults.
+pub const AR_REPOSITORY: &str = "sole-docker";
+pub const IMAGE_NAME: &str = "sole-api";
+
+/// The runtime service account's default name (`<name>@<project>.iam.gserviceaccount.com`).
+pub const RUNTIME_SA_NAME: &str = "sole-runner";
+
+/// The service's explicit sizing and probes: cloudbuild.yaml's deploy step passes the same
+/// flags (tests/release.rs keeps the two equal). Liveness and startup use `/health/live`, which
+/// never touches PostgreSQL or Redis, so an outage of either does not restart every instance.
+pub const SERVICE_FLAGS: &[&str] = &[
+    "--concurrency=80",
+    "--cpu=1",
+    "--memory=512Mi",
+    "--min-instances=0",
+    "--max-instances=10",
+    "--timeout=300",
+    "--startup-probe=httpGet.path=/api/v1/health/live,periodSeconds=2,timeoutSeconds=1,failureThreshold=30",
+    "--liveness-probe=httpGet.path=/api/v1/health/live,periodSeconds=30,timeoutSeconds=3,failureThreshold=3",
+];
+
 /// Everything a plan needs, validated.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -158,12 +203,26 @@ pub struct Plan {
     pub env_file: String,
     pub build_config: String,
     pub secrets: Vec<SecretRef>,
+    /// The service account the service and both jobs run as.
+    pub runtime_sa: String,
+    /// With `--migrate-first`: the image this release builds (known before anything runs).
+    pub image: Option<String>,
 }
 
 impl Plan {
-    pub fn new(s: &ReleaseSettings, secrets: Vec<SecretRef>) -> Self {
+    pub fn new(s: &ReleaseSettings, project: &str, secrets: Vec<SecretRef>, tag: &str) -> Self {
+        let runtime_sa = s
+            .service_account
+            .clone()
+            .unwrap_or_else(|| format!("{RUNTIME_SA_NAME}@{project}.iam.gserviceaccount.com"));
+        let image = s.migrate_first.then(|| {
+            format!(
+                "{}/{project}/{AR_REPOSITORY}/{IMAGE_NAME}:{tag}",
+                ar_host(&s.region)
+            )
+        });
         Self {
-            project: s.project.clone(),
+            project: project.to_owned(),
             region: s.region.clone(),
             service: s.service.clone(),
             migrate_job: s.migrate_job.clone(),
@@ -171,6 +230,8 @@ impl Plan {
             env_file: path_arg(&s.env_file),
             build_config: path_arg(&s.build_config),
             secrets,
+            runtime_sa,
+            image,
         }
     }
 
@@ -186,9 +247,11 @@ impl Plan {
     /// get (`^|^` switches gcloud's list delimiter because the secret list contains commas).
     pub fn deploy(&self) -> GcloudCall {
         let substitutions = format!(
-            "^|^_SERVICE={}|_REGION={}|_ENV_VARS_FILE={}|_SECRETS={}",
+            "^|^_SERVICE={}|_REGION={}|_AR_HOST={}|_RUNTIME_SA={}|_ENV_VARS_FILE={}|_SECRETS={}",
             self.service,
             self.region,
+            ar_host(&self.region),
+            self.runtime_sa,
             self.env_file,
             secrets_flag(&self.secrets)
         );
@@ -200,6 +263,41 @@ impl Plan {
             format!("--substitutions={substitutions}"),
             ".".into(),
         ])
+    }
+
+    /// `--migrate-first`, step 1: Cloud Build builds the Dockerfile and pushes the image; the
+    /// service is not touched.
+    pub fn build_image(&self, image: &str) -> GcloudCall {
+        GcloudCall::stream(vec![
+            "builds".into(),
+            "submit".into(),
+            format!("--project={}", self.project),
+            format!("--tag={image}"),
+            "--timeout=3600s".into(),
+            "--machine-type=e2-highcpu-8".into(),
+            ".".into(),
+        ])
+    }
+
+    /// `--migrate-first`, last step: deploy the built image with cloudbuild.yaml's flags.
+    pub fn deploy_image(&self, image: &str) -> GcloudCall {
+        let [project, region] = self.scope();
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "deploy".into(),
+            self.service.clone(),
+            project,
+            region,
+            format!("--image={image}"),
+            "--platform=managed".into(),
+            format!("--service-account={}", self.runtime_sa),
+            "--allow-unauthenticated".into(),
+            format!("--env-vars-file={}", self.env_file),
+            format!("--set-secrets={}", secrets_flag(&self.secrets)),
+        ];
+        args.extend(SERVICE_FLAGS.iter().map(|f| (*f).to_owned()));
+        args.push("--quiet".into());
+        GcloudCall::stream(args)
     }
 
     /// Reads the image the service currently runs.
@@ -230,6 +328,7 @@ impl Plan {
             project,
             region,
             format!("--image={image}"),
+            format!("--service-account={}", self.runtime_sa),
             format!("--env-vars-file={}", self.env_file),
             format!("--set-secrets={}", secrets_flag(&self.secrets)),
             "--command=sole".into(),
@@ -266,6 +365,132 @@ impl Plan {
             format!("--limit={limit}"),
             "--freshness=1d".into(),
         ])
+    }
+
+    /// The one-time project setup, as (check, create) pairs: the check is a `describe` whose
+    /// success means the resource exists and the creation is skipped; `None` means the call is
+    /// idempotent and always runs.
+    pub fn bootstrap(&self) -> Vec<(Option<GcloudCall>, GcloudCall)> {
+        let project = format!("--project={}", self.project);
+        let capture = |args: Vec<String>| GcloudCall {
+            args,
+            output: Output::Capture,
+        };
+        let s = |x: &str| x.to_owned();
+        let mut out = vec![(
+            None,
+            GcloudCall::stream(vec![
+                s("services"),
+                s("enable"),
+                s("run.googleapis.com"),
+                s("cloudbuild.googleapis.com"),
+                s("artifactregistry.googleapis.com"),
+                s("secretmanager.googleapis.com"),
+                project.clone(),
+            ]),
+        )];
+        out.push((
+            Some(capture(vec![
+                s("artifacts"),
+                s("repositories"),
+                s("describe"),
+                s(AR_REPOSITORY),
+                project.clone(),
+                format!("--location={}", self.region),
+            ])),
+            GcloudCall::stream(vec![
+                s("artifacts"),
+                s("repositories"),
+                s("create"),
+                s(AR_REPOSITORY),
+                project.clone(),
+                format!("--location={}", self.region),
+                s("--repository-format=docker"),
+            ]),
+        ));
+        let account_id = self
+            .runtime_sa
+            .split('@')
+            .next()
+            .unwrap_or(RUNTIME_SA_NAME)
+            .to_owned();
+        out.push((
+            Some(capture(vec![
+                s("iam"),
+                s("service-accounts"),
+                s("describe"),
+                self.runtime_sa.clone(),
+                project.clone(),
+            ])),
+            GcloudCall::stream(vec![
+                s("iam"),
+                s("service-accounts"),
+                s("create"),
+                account_id,
+                project.clone(),
+                s("--display-name=sole runtime (service and jobs)"),
+            ]),
+        ));
+        out.push((
+            None,
+            GcloudCall::stream(vec![
+                s("projects"),
+                s("add-iam-policy-binding"),
+                self.project.clone(),
+                format!("--member=serviceAccount:{}", self.runtime_sa),
+                s("--role=roles/secretmanager.secretAccessor"),
+                s("--condition=None"),
+                s("--quiet"),
+            ]),
+        ));
+        let mut secrets: Vec<&str> = self.secrets.iter().map(|r| r.secret.as_str()).collect();
+        secrets.dedup();
+        for secret in secrets {
+            out.push((
+                Some(capture(vec![
+                    s("secrets"),
+                    s("describe"),
+                    s(secret),
+                    project.clone(),
+                ])),
+                GcloudCall::stream(vec![
+                    s("secrets"),
+                    s("create"),
+                    s(secret),
+                    project.clone(),
+                    s("--replication-policy=automatic"),
+                ]),
+            ));
+        }
+        // The jobs start on a placeholder image; `sole release update-jobs` points them at the
+        // service's image, env file and secrets.
+        for (job, command) in [(&self.migrate_job, "migrate"), (&self.seed_job, "seed")] {
+            let [project, region] = self.scope();
+            out.push((
+                Some(capture(vec![
+                    s("run"),
+                    s("jobs"),
+                    s("describe"),
+                    job.clone(),
+                    project.clone(),
+                    region.clone(),
+                ])),
+                GcloudCall::stream(vec![
+                    s("run"),
+                    s("jobs"),
+                    s("create"),
+                    job.clone(),
+                    project,
+                    region,
+                    s("--image=us-docker.pkg.dev/cloudrun/container/job:latest"),
+                    format!("--service-account={}", self.runtime_sa),
+                    s("--max-retries=0"),
+                    s("--task-timeout=1800s"),
+                    format!("--args={command}"),
+                ]),
+            ));
+        }
+        out
     }
 
     /// Who gcloud is logged in as (empty output: nobody).

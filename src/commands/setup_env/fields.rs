@@ -95,7 +95,7 @@ pub const FIELDS: &[Field] = &[
         S_DATA,
         "PostgreSQL URL (pooled, used by the server)",
         Kind::PostgresUrl,
-        Some("postgres://sole:sole@localhost:5432/sole"),
+        Some("postgres://localhost:5432/sole"),
         None,
     ),
     Field {

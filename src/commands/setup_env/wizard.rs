@@ -13,6 +13,8 @@ use crate::cli::Profile;
 pub struct Wizard {
     theme: ColorfulTheme,
     pub profile: Profile,
+    /// Defaults found on this machine (the local PostgreSQL), ahead of the fields' own.
+    pub defaults: std::collections::BTreeMap<String, String>,
 }
 
 impl Wizard {
@@ -20,6 +22,7 @@ impl Wizard {
         Self {
             theme: ColorfulTheme::default(),
             profile: Profile::Dev,
+            defaults: std::collections::BTreeMap::new(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Ask for Wizard {
         let validate = move |raw: &str| fields::validate(field.kind, profile, min_password, raw);
         let suggestion = current
             .map(|c| display_current(field.kind, c))
+            .or_else(|| self.defaults.get(field.key).cloned())
             .or_else(|| field.default_for(profile).map(str::to_owned))
             .filter(|s| validate(s).is_ok());
         let prompt = format!("{} [{}]", field.prompt, field.key);

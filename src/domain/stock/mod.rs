@@ -10,11 +10,15 @@
 //! - [`policy`]: the four stock settings and their snapshot (§8).
 //! - [`summary`]: the member summary (§3.6).
 //! - [`dashboard`]: the org dashboard (§9.1) and the stock parts of the self dashboard (§9.2).
+//! - [`record`]: a stored grant, its `GrantOut` and audit snapshot; the preview answer.
+//! - [`landing`]: the wire shape of the self dashboard (the workspace landing page).
 //! - [`wire`]: serde helpers (dates, timestamps, ordered count maps).
 
 pub mod dashboard;
 pub mod eligibility;
+pub mod landing;
 pub mod policy;
+pub mod record;
 pub mod reservations;
 pub mod schedule;
 pub mod summary;

@@ -107,6 +107,25 @@ pub mod reservation_status {
     pub const HOLDING: [&str; 3] = [SUBMITTED, IN_REVIEW, ACTIVE];
 }
 
+/// Step-up actions of this domain (§12): inert unless the org requires two-factor and lists
+/// them.
+pub mod step_up_action {
+    /// Creating a grant.
+    pub const STOCK_GRANT_ASSIGNMENT: &str = "STOCK_GRANT_ASSIGNMENT";
+    /// A grant PATCH whose body carries a non-null `status` (even an unchanged one, Q23).
+    pub const STOCK_STATUS_CHANGE: &str = "STOCK_STATUS_CHANGE";
+}
+
+/// Permission codes of the stock endpoints (§12).
+pub mod permission {
+    pub const VIEW: &str = "stock.view";
+    pub const MANAGE: &str = "stock.manage";
+    pub const VESTING_VIEW: &str = "stock.vesting.view";
+    pub const ELIGIBILITY_VIEW: &str = "stock.eligibility.view";
+    pub const DASHBOARD_VIEW: &str = "stock.dashboard.view";
+    pub const SELF_VIEW: &str = "stock.self.view";
+}
+
 /// The membership status value both `employment_status` and `platform_status` must have.
 pub const MEMBERSHIP_ACTIVE: &str = "ACTIVE";
 

@@ -2,9 +2,7 @@
 //! permissions"). Every route needs `acl.manage`; every write also step-up `ACL_ASSIGNMENT`.
 //! `user_id` is a `users.id`, never a membership id.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -12,14 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::domain::permissions::action;
+use crate::domain::permissions::{perm, step};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
-use crate::http::extract::parse_uuid_param;
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
-use crate::http::step_up;
-use crate::http::validate::{body, body_uuid, check_length, known_permissions, tri_state};
+use crate::http::step_up::StepUp;
+use crate::http::validate::{body_uuid, check_length, known_permissions, tri_state};
 use crate::services;
 use crate::services::acls::{Acl, Assignment, Grant, GrantChange};
 use crate::services::audit;
@@ -245,34 +243,13 @@ fn assignment_exists() -> ApiError {
     ApiError::bad_request("Direct permission assignment already exists for this user")
 }
 
-/// `acl.manage`, then (for writes) step-up `ACL_ASSIGNMENT`.
-async fn authorize(
-    state: &AppState,
-    user: &CurrentUser<OrgMember>,
-    headers: Option<&HeaderMap>,
-) -> Result<(), ApiError> {
-    user.require(state, "acl.manage").await?;
-    if let Some(headers) = headers {
-        step_up::require(
-            state,
-            user,
-            headers,
-            action::ACL_ASSIGNMENT,
-            step_up::When::OrgPolicy,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 /// Lists the org's resource ACLs (no paging).
 #[utoipa::path(get, path = "/acls", tag = "acls", security(("bearer" = [])),
     responses((status = 200, body = Items<AclOut>), (status = 403, description = "Missing permission: acl.manage")))]
 pub async fn list_acls(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::AclManage>,
 ) -> ApiResult<Envelope<Items<AclOut>>> {
-    authorize(&state, &user, None).await?;
     let mut conn = state.db.acquire().await?;
     let rows = services::acls::list_acls(&mut conn, user.org_id.as_str()).await?;
     Ok(Envelope(Items {
@@ -286,12 +263,10 @@ pub async fn list_acls(
               (status = 404, description = "User is not a member of this organization"), (status = 422, description = "Unknown permission code")))]
 pub async fn create_acl(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::AclManage>,
+    _: StepUp<step::AclAssignment>,
+    ApiJson(req): ApiJson<AclCreate>,
 ) -> ApiResult<Created<AclOut>> {
-    authorize(&state, &user, Some(&headers)).await?;
-    let req: AclCreate = body(&raw)?;
     let user_id = body_uuid(&[json!("user_id")], &req.user_id)?;
     let resource_type = non_blank("resource_type", &req.resource_type, 100)?;
     let resource_id = non_blank("resource_id", &req.resource_id, 255)?;
@@ -331,14 +306,11 @@ pub async fn create_acl(
     responses((status = 200, body = AclOut), (status = 404, description = "ACL not found")))]
 pub async fn update_acl(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    Path(acl_id): Path<String>,
-    raw: Bytes,
+    user: Can<perm::AclManage>,
+    _: StepUp<step::AclAssignment>,
+    ApiPath(acl_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<GrantUpdate>,
 ) -> ApiResult<Envelope<AclOut>> {
-    authorize(&state, &user, Some(&headers)).await?;
-    let acl_id = parse_uuid_param("acl_id", &acl_id)?;
-    let req: GrantUpdate = body(&raw)?;
     let codes = req
         .permissions
         .as_deref()
@@ -380,12 +352,10 @@ pub async fn update_acl(
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "ACL not found")))]
 pub async fn delete_acl(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    Path(acl_id): Path<String>,
+    user: Can<perm::AclManage>,
+    _: StepUp<step::AclAssignment>,
+    ApiPath(acl_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    authorize(&state, &user, Some(&headers)).await?;
-    let acl_id = parse_uuid_param("acl_id", &acl_id)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -407,9 +377,8 @@ pub async fn delete_acl(
     responses((status = 200, body = Items<AssignmentOut>), (status = 403, description = "Missing permission: acl.manage")))]
 pub async fn list_assignments(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<perm::AclManage>,
 ) -> ApiResult<Envelope<Items<AssignmentOut>>> {
-    authorize(&state, &user, None).await?;
     let mut conn = state.db.acquire().await?;
     let rows = services::acls::list_assignments(&mut conn, user.org_id.as_str()).await?;
     Ok(Envelope(Items {
@@ -423,12 +392,10 @@ pub async fn list_assignments(
               (status = 404, description = "User is not a member of this organization"), (status = 422, description = "Unknown permission code")))]
 pub async fn create_assignment(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::AclManage>,
+    _: StepUp<step::AclAssignment>,
+    ApiJson(req): ApiJson<AssignmentCreate>,
 ) -> ApiResult<Created<AssignmentOut>> {
-    authorize(&state, &user, Some(&headers)).await?;
-    let req: AssignmentCreate = body(&raw)?;
     let user_id = body_uuid(&[json!("user_id")], &req.user_id)?;
     let codes = known_permissions(&req.permissions)?;
     let effect = effect(req.effect.as_ref())?.unwrap_or("allow");
@@ -473,14 +440,11 @@ pub async fn create_assignment(
     responses((status = 200, body = AssignmentOut), (status = 404, description = "Assignment not found")))]
 pub async fn update_assignment(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    Path(assignment_id): Path<String>,
-    raw: Bytes,
+    user: Can<perm::AclManage>,
+    _: StepUp<step::AclAssignment>,
+    ApiPath(assignment_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<GrantUpdate>,
 ) -> ApiResult<Envelope<AssignmentOut>> {
-    authorize(&state, &user, Some(&headers)).await?;
-    let assignment_id = parse_uuid_param("assignment_id", &assignment_id)?;
-    let req: GrantUpdate = body(&raw)?;
     let codes = req
         .permissions
         .as_deref()
@@ -523,12 +487,10 @@ pub async fn update_assignment(
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "Assignment not found")))]
 pub async fn delete_assignment(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    Path(assignment_id): Path<String>,
+    user: Can<perm::AclManage>,
+    _: StepUp<step::AclAssignment>,
+    ApiPath(assignment_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    authorize(&state, &user, Some(&headers)).await?;
-    let assignment_id = parse_uuid_param("assignment_id", &assignment_id)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;

@@ -1,9 +1,13 @@
 //! `/health/live`, `/health/ready`, `/status/summary` (contract §3; DESIGN.md §4 for the
-//! summary's always-present checks). Always 200: the body says what is wrong.
+//! summary's always-present checks). The body says what is wrong. `/health/ready` answers 503
+//! while PostgreSQL or Redis does not answer (Cloud Run and load balancers read the status, not
+//! the body; a deliberate change from the legacy always-200, whose body is kept); the others
+//! stay 200.
 
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -150,10 +154,15 @@ async fn readiness(state: &AppState, with_version: bool, always_checks: bool) ->
     Value::Object(out)
 }
 
-/// Readiness: `SELECT 1` and Redis `PING` with short timeouts; 200 even when degraded.
-#[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200, description = "Readiness (status ok or degraded)")))]
-async fn ready(State(state): State<AppState>) -> Envelope<Value> {
+/// Readiness: `SELECT 1` and Redis `PING` with short timeouts; 503 (same body, status
+/// `degraded`) while either fails.
+#[utoipa::path(get, path = "/health/ready", tag = "health", responses(
+    (status = 200, description = "Ready: PostgreSQL and Redis answer (status ok)"),
+    (status = 503, description = "Not ready: the same body with status degraded and ready false"),
+))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Envelope<Value>) {
     let mut body = readiness(&state, false, false).await;
+    let ready = body.get("ready").and_then(Value::as_bool).unwrap_or(false);
     // The announcement hub's one Redis subscription (`idle` until the first stream opens;
     // `in_process` without Redis) and how many streams this process holds open.
     if let Value::Object(map) = &mut body {
@@ -166,7 +175,12 @@ async fn ready(State(state): State<AppState>) -> Envelope<Value> {
             json!(state.announcements.receivers()),
         );
     }
-    Envelope(body)
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Envelope(body))
 }
 
 /// The public status page's payload.

@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod roles;
 pub mod self_context;
 pub mod self_profile;
+pub mod stock;
 pub mod user_summary;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -38,5 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(acls::router())
         .merge(departments::router())
         .merge(announcements::router())
+        .merge(stock::router())
         .merge(documents::router())
 }

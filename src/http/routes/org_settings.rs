@@ -97,6 +97,9 @@ pub async fn put_settings(
     )
     .await?;
     tx.commit().await?;
+    // Every settings update drops the org's cached stock summaries and dashboards (any field:
+    // the legacy service did the same), after the commit.
+    services::stock::cache::invalidate_org(&state.cache, org_id).await;
     if updated.devices_forgotten > 0 {
         tracing::info!(
             org_id,

@@ -7,9 +7,8 @@
 
 use std::collections::HashSet;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -17,16 +16,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::domain::permissions::action;
+use crate::domain::permissions::{perm, step};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt};
-use crate::http::extract::{ApiQuery, parse_uuid_param};
-use crate::http::guard::{CurrentUser, OrgMember};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::guard::Can;
 use crate::http::state::AppState;
-use crate::http::step_up;
-use crate::http::validate::{
-    PageQuery, body, body_uuid, check_length, known_permissions, tri_state,
-};
+use crate::http::step_up::StepUp;
+use crate::http::validate::{PageQuery, body_uuid, check_length, known_permissions, tri_state};
 use crate::services;
 use crate::services::audit;
 use crate::services::roles::Role;
@@ -149,11 +146,9 @@ fn normalized_description(raw: Option<&str>) -> Result<Option<String>, ApiError>
               (status = 422, description = "page/page_size out of range")))]
 pub async fn list_roles(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    query: Result<ApiQuery<PageQuery>, ApiError>,
+    user: Can<perm::RoleView>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<RoleList>> {
-    user.require(&state, "role.view").await?;
-    let ApiQuery(query) = query?;
     let (offset, limit) = query.bounds()?;
     let mut conn = state.db.acquire().await?;
     let (rows, total) =
@@ -170,11 +165,9 @@ pub async fn list_roles(
               (status = 403, description = "Missing permission: role.manage"), (status = 422, description = "Unknown permission codes")))]
 pub async fn create_role(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    raw: Bytes,
+    user: Can<perm::RoleManage>,
+    ApiJson(req): ApiJson<RoleCreate>,
 ) -> ApiResult<Created<RoleOut>> {
-    user.require(&state, "role.manage").await?;
-    let req: RoleCreate = body(&raw)?;
     let name = normalized_name(&req.name)?;
     let description = normalized_description(req.description.as_deref())?;
     let codes = known_permissions(&req.permissions)?;
@@ -210,13 +203,10 @@ pub async fn create_role(
               (status = 404, description = "Role not found")))]
 pub async fn update_role(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(role_id): Path<String>,
-    raw: Bytes,
+    user: Can<perm::RoleManage>,
+    ApiPath(role_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RoleUpdate>,
 ) -> ApiResult<Envelope<RoleOut>> {
-    user.require(&state, "role.manage").await?;
-    let role_id = parse_uuid_param("role_id", &role_id)?;
-    let req: RoleUpdate = body(&raw)?;
     let name = req.name.as_deref().map(normalized_name).transpose()?;
     let description = match &req.description {
         None => None,
@@ -273,11 +263,9 @@ pub async fn update_role(
               (status = 404, description = "Role not found")))]
 pub async fn delete_role(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(role_id): Path<String>,
+    user: Can<perm::RoleManage>,
+    ApiPath(role_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, "role.manage").await?;
-    let role_id = parse_uuid_param("role_id", &role_id)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -330,23 +318,11 @@ fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
               (status = 404, description = "membership_not_found / role_not_found")))]
 pub async fn assign_roles(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    user: CurrentUser<OrgMember>,
-    Path(membership_id): Path<String>,
-    raw: Bytes,
+    user: Can<(perm::RoleManage, perm::UserManage)>,
+    _: StepUp<step::RoleAssignment>,
+    ApiPath(membership_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RoleIds>,
 ) -> ApiResult<Envelope<Vec<RoleOut>>> {
-    user.require(&state, "role.manage").await?;
-    user.require(&state, "user.manage").await?;
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::ROLE_ASSIGNMENT,
-        step_up::When::OrgPolicy,
-    )
-    .await?;
-    let membership_id = parse_uuid_param("membership_id", &membership_id)?;
-    let req: RoleIds = body(&raw)?;
     let role_ids = req.parse()?;
     if role_ids.is_empty() {
         return Ok(Envelope(Vec::new()));
@@ -424,14 +400,10 @@ pub async fn assign_roles(
     responses((status = 200, description = "Removed (data: null)"), (status = 404, description = "Membership not found")))]
 pub async fn remove_roles(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(membership_id): Path<String>,
-    raw: Bytes,
+    user: Can<(perm::RoleManage, perm::UserManage)>,
+    ApiPath(membership_id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RoleIds>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, "role.manage").await?;
-    user.require(&state, "user.manage").await?;
-    let membership_id = parse_uuid_param("membership_id", &membership_id)?;
-    let req: RoleIds = body(&raw)?;
     let org = user.org_id.as_str();
 
     let mut tx = state.db.begin().await?;
@@ -464,12 +436,9 @@ pub async fn remove_roles(
     responses((status = 200, description = "Invalidated (data: null)"), (status = 404, description = "Membership not found")))]
 pub async fn invalidate_user_permissions(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
-    Path(membership_id): Path<String>,
+    user: Can<(perm::RoleManage, perm::UserManage)>,
+    ApiPath(membership_id): ApiPath<Uuid>,
 ) -> ApiResult<NoContent> {
-    user.require(&state, "role.manage").await?;
-    user.require(&state, "user.manage").await?;
-    let membership_id = parse_uuid_param("membership_id", &membership_id)?;
     let org = user.org_id.as_str();
     let member = {
         let mut conn = state.db.acquire().await?;
@@ -486,10 +455,8 @@ pub async fn invalidate_user_permissions(
     responses((status = 200, body = Cleared)))]
 pub async fn invalidate_org_permissions(
     State(state): State<AppState>,
-    user: CurrentUser<OrgMember>,
+    user: Can<(perm::RoleManage, perm::UserManage)>,
 ) -> ApiResult<Envelope<Cleared>> {
-    user.require(&state, "role.manage").await?;
-    user.require(&state, "user.manage").await?;
     let cleared = services::permissions::invalidate_org(&state.cache, user.org_id.as_str()).await;
     Ok(Envelope(Cleared { cleared }))
 }

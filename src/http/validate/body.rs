@@ -104,7 +104,7 @@ pub fn query_uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
 /// The uuid crate pydantic-core was built with worded a bad character differently (and
 /// counted from 1): "invalid character: expected an optional prefix of `urn:uuid:` followed
 /// by [0-9a-fA-F-], found `n` at 1". Other messages are kept as they are.
-fn pydantic_uuid_text(current: &str) -> String {
+pub fn pydantic_uuid_text(current: &str) -> String {
     let parsed = current
         .strip_prefix("invalid character: found `")
         .and_then(|rest| rest.split_once("` at "))

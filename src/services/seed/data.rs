@@ -74,6 +74,79 @@ pub struct DemoUserSeed {
     #[serde(default)]
     pub employment_start_date: Option<String>,
     pub profile: ProfileSeed,
+    /// Demo stock grants (the legacy seed's list, contract `domain-stock.md` §10).
+    #[serde(default)]
+    pub stock_grants: Vec<GrantSeed>,
+}
+
+/// A demo stock grant as written in YAML.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSeed {
+    /// `YYYY-MM-DD`.
+    pub grant_date: String,
+    pub total_shares: i64,
+    /// A decimal text (`"6.5"`).
+    pub exercise_price: String,
+    /// `IMMEDIATE` or `SCHEDULED`.
+    pub vesting_strategy: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// `[[YYYY-MM-DD, shares], …]`.
+    #[serde(default)]
+    pub vesting_events: Vec<(String, i64)>,
+}
+
+/// A validated demo grant: its schedule passed the create rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoGrant {
+    pub schedule: crate::domain::stock::vesting::Schedule,
+    pub exercise_price: crate::domain::decimal::DecimalInput,
+    pub notes: Option<String>,
+}
+
+fn seed_date(raw: &str) -> Option<time::Date> {
+    time::Date::parse(
+        raw,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+impl GrantSeed {
+    fn validate(&self) -> Result<DemoGrant, String> {
+        use crate::domain::stock::{schedule, values::VestingStrategy, vesting::VestingEvent};
+        let grant_date = seed_date(&self.grant_date)
+            .ok_or_else(|| format!("grant_date: {:?} is not a YYYY-MM-DD date", self.grant_date))?;
+        let strategy = VestingStrategy::parse(&self.vesting_strategy)
+            .ok_or_else(|| format!("vesting_strategy: {}", VestingStrategy::EXPECTED))?;
+        let exercise_price = crate::domain::decimal::DecimalInput::parse(&self.exercise_price)
+            .map_err(|e| format!("exercise_price: {}", e.message()))?;
+        schedule::check_exercise_price(&exercise_price)
+            .map_err(|e| format!("exercise_price: {}", e.message()))?;
+        if self.total_shares < 0 {
+            return Err("total_shares: must be >= 0".into());
+        }
+        let mut events = Vec::new();
+        for (raw, shares) in &self.vesting_events {
+            let vest_date = seed_date(raw)
+                .ok_or_else(|| format!("vesting_events: {raw:?} is not a YYYY-MM-DD date"))?;
+            if *shares < 0 {
+                return Err("vesting_events: shares must be >= 0".into());
+            }
+            events.push(VestingEvent {
+                vest_date,
+                shares: *shares,
+            });
+        }
+        let schedule = schedule::build_schedule(strategy, grant_date, self.total_shares, events)
+            .map_err(|e| format!("vesting_events: {e}"))?;
+        Ok(DemoGrant {
+            schedule,
+            exercise_price,
+            notes: self.notes.clone(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -125,6 +198,7 @@ pub struct DemoUser {
     pub department: Option<String>,
     pub employment_start_date: Option<time::Date>,
     pub profile: ProfileSeed,
+    pub stock_grants: Vec<DemoGrant>,
 }
 
 impl DemoUser {
@@ -361,6 +435,14 @@ impl SeedData {
                     return Err(invalid(format!("{field}: longer than {max} characters")));
                 }
             }
+            let mut stock_grants = Vec::with_capacity(user.stock_grants.len());
+            for (g, grant) in user.stock_grants.iter().enumerate() {
+                stock_grants.push(
+                    grant
+                        .validate()
+                        .map_err(|reason| invalid(format!("stock_grants[{g}].{reason}")))?,
+                );
+            }
             data.demo_users.push(DemoUser {
                 email: user.email,
                 employee_id: user.employee_id,
@@ -368,6 +450,7 @@ impl SeedData {
                 department: user.department,
                 employment_start_date,
                 profile: user.profile,
+                stock_grants,
             });
         }
         Ok(data)
