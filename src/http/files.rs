@@ -7,14 +7,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::services::uploads::RegisterError;
+use crate::services::uploads::{RegisterError, UploadTicket};
 use crate::storage::content::{self, ContentError};
 use crate::storage::key::ObjectKey;
-use crate::storage::{ObjectBody, ObjectInfo, Storage, StorageError};
+use crate::storage::{ObjectBody, ObjectInfo, PutError, Storage, StorageError};
 
 /// 400 `storage_not_configured` (the coded form of #7 and the loan upload-URL routes) for a
 /// missing bucket; the other storage failures as [`storage_error`].
@@ -80,6 +81,59 @@ pub fn content_error(err: ContentError) -> ApiError {
     ApiError::bad_request(err.to_string())
 }
 
+/// A refused or failed streamed upload: the rule broken (400, legacy texts), a broken body
+/// (400), or the backend (503).
+pub fn put_error(err: PutError) -> ApiError {
+    if let Some(rule) = err.content_error() {
+        return content_error(rule);
+    }
+    match err {
+        PutError::Body(e) => {
+            tracing::debug!(error = %e, "upload body failed");
+            ApiError::bad_request("There was an error parsing the body")
+        }
+        PutError::Storage(e) => storage_error(e),
+        PutError::Io(e) => storage_error(StorageError::Io(e)),
+        PutError::TooLarge { .. } | PutError::Content(_) => ApiError::internal(),
+    }
+}
+
+/// The headers as the `required_headers_or_fields` object, in order.
+pub fn headers_object(headers: &[(String, String)]) -> Map<String, Value> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+/// The `UploadUrl` response of #7 and of the loan upload-URL routes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UploadUrlOut {
+    pub upload_url: String,
+    #[schema(value_type = Object)]
+    pub required_headers_or_fields: Map<String, Value>,
+    pub storage_provider: String,
+    pub storage_bucket: String,
+    pub storage_key: String,
+    pub file_name: String,
+}
+
+impl UploadUrlOut {
+    /// The response for a minted upload; `file_name` is the basename of the name sent.
+    pub fn new(ticket: UploadTicket, sent_file_name: &str) -> Self {
+        Self {
+            upload_url: ticket.url,
+            required_headers_or_fields: headers_object(&ticket.required_headers),
+            storage_provider: ticket.provider.as_str().to_owned(),
+            storage_bucket: ticket.bucket,
+            storage_key: ticket.key.into_string(),
+            file_name: content::basename(sent_file_name)
+                .unwrap_or(content::FALLBACK_FILE_NAME)
+                .to_owned(),
+        }
+    }
+}
+
 /// The messages of one download route (templates and loan documents differ only in words).
 #[derive(Clone, Copy, Debug)]
 pub struct DownloadTexts {
@@ -98,6 +152,14 @@ pub const TEMPLATE_TEXTS: DownloadTexts = DownloadTexts {
     invalid_path: "Template path is invalid",
     missing: "Template file does not exist",
     missing_with_key: false,
+};
+
+/// The loan document downloads (`domain-documents.md` §7).
+pub const LOAN_DOCUMENT_TEXTS: DownloadTexts = DownloadTexts {
+    external: "Document is stored externally",
+    invalid_path: "Document path is invalid",
+    missing: "Document file does not exist",
+    missing_with_key: true,
 };
 
 /// `Mon, 07 Dec 2026 00:34:09 GMT`.

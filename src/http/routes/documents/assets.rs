@@ -16,11 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::templates::headers_object;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::http::files;
+use crate::http::files::{self, headers_object};
 use crate::http::guard::{CurrentUser, Member};
 use crate::http::state::AppState;
 use crate::services::assets::{self, Asset, NewAsset, STATUS_UPLOADED};

@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::templates::put_error;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::files;
 use crate::http::guard::{CurrentUser, Member};
@@ -220,7 +219,7 @@ pub async fn put_local_content(
         .await
         .map_err(|e| match e {
             PutError::TooLarge { max_bytes } => too_large(max_bytes),
-            other => put_error(other),
+            other => files::put_error(other),
         })?;
     Ok(files::empty_ok())
 }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,7 +23,7 @@ use crate::domain::permissions::perm;
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::files::{self, TEMPLATE_TEXTS};
+use crate::http::files::{self, TEMPLATE_TEXTS, UploadUrlOut};
 use crate::http::guard::{Can, CurrentUser, OrgMember};
 use crate::http::state::AppState;
 use crate::http::validate::{body_uuid, check_length, query_uuid};
@@ -33,7 +33,7 @@ use crate::services::documents::templates::{self, NewTemplate, Template};
 use crate::services::uploads::{self, RegisterError};
 use crate::storage::content::{self, TEMPLATE_EXTENSIONS};
 use crate::storage::key::{self, KeyKind};
-use crate::storage::{Provider, PutError, PutOptions};
+use crate::storage::{Provider, PutOptions};
 use crate::timefmt;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -117,18 +117,6 @@ pub struct UploadUrlRequest {
     checksum: Option<String>,
 }
 
-/// UploadUrl (shared with the loan upload-URL routes).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UploadUrlOut {
-    pub upload_url: String,
-    #[schema(value_type = Object)]
-    pub required_headers_or_fields: Map<String, Value>,
-    pub storage_provider: String,
-    pub storage_bucket: String,
-    pub storage_key: String,
-    pub file_name: String,
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     #[serde(default)]
@@ -158,14 +146,6 @@ fn not_found() -> ApiError {
 
 fn folder_not_found() -> ApiError {
     ApiError::not_found("Folder not found")
-}
-
-/// The headers as the `required_headers_or_fields` object, in order.
-pub fn headers_object(headers: &[(String, String)]) -> Map<String, Value> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect()
 }
 
 /// `<field>: String should have at most N characters` for the optional column-bound fields
@@ -315,16 +295,7 @@ pub async fn upload_url(
     let ticket = uploads::mint_upload(&state.storage, key, &req.content_type)
         .await
         .map_err(files::upload_url_error)?;
-    Ok(Envelope(UploadUrlOut {
-        upload_url: ticket.url,
-        required_headers_or_fields: headers_object(&ticket.required_headers),
-        storage_provider: ticket.provider.as_str().to_owned(),
-        storage_bucket: ticket.bucket,
-        storage_key: ticket.key.into_string(),
-        file_name: content::basename(&req.file_name)
-            .unwrap_or(content::FALLBACK_FILE_NAME)
-            .to_owned(),
-    }))
+    Ok(Envelope(UploadUrlOut::new(ticket, &req.file_name)))
 }
 
 /// Registers an uploaded object as a template.
@@ -594,7 +565,7 @@ async fn store_file(
     let size = backend
         .put_stream(&key, field, &opts)
         .await
-        .map_err(put_error)?;
+        .map_err(files::put_error)?;
     let provider = backend.provider();
     Ok(Stored {
         key,
@@ -606,24 +577,6 @@ async fn store_file(
         size,
         folder_id,
     })
-}
-
-/// A refused or failed streamed upload: the rule broken (400, legacy texts), a broken body
-/// (400), or the backend (503).
-pub fn put_error(err: PutError) -> ApiError {
-    if let Some(rule) = err.content_error() {
-        return files::content_error(rule);
-    }
-    match err {
-        PutError::Body(e) => {
-            tracing::debug!(error = %e, "upload body failed");
-            ApiError::bad_request("There was an error parsing the body")
-        }
-        PutError::Storage(e) => files::storage_error(e),
-        other => files::storage_error(crate::storage::StorageError::Io(std::io::Error::other(
-            other.to_string(),
-        ))),
-    }
 }
 
 async fn insert_uploaded(
