@@ -25,16 +25,58 @@ JWT_PRIVATE_KEY,JWT_PUBLIC_KEY,SEED_ADMIN_PASSWORD,SEED_ADMIN_EMAIL,FERNET_KDF_S
 )]
 pub struct Cli {
     /// Read settings from this YAML file (the Cloud Run --env-vars-file format). Never read
-    /// implicitly.
-    #[arg(long, global = true, value_name = "FILE", env = "CONFIG_FILE")]
+    /// implicitly. Also accepted after serve, migrate, seed and config.
+    #[arg(long, value_name = "FILE", env = "CONFIG_FILE", hide_env_values = true)]
     pub config: Option<PathBuf>,
 
-    /// Do not load `.env` from the working directory.
-    #[arg(long, global = true)]
+    /// Do not load `.env` from the working directory. Also accepted after serve, migrate, seed
+    /// and config.
+    #[arg(long)]
     pub no_dotenv: bool,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where settings come from: shown only on the commands that read settings (serve, migrate,
+/// seed, config), not on those where they would mean nothing.
+#[derive(Clone, Debug, Default, Args)]
+pub struct SettingsSource {
+    /// Read settings from this YAML file (the Cloud Run --env-vars-file format). Never read
+    /// implicitly.
+    #[arg(
+        long = "config",
+        id = "sub_config",
+        global = true,
+        value_name = "FILE",
+        env = "CONFIG_FILE",
+        hide_env_values = true
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Do not load `.env` from the working directory.
+    #[arg(long = "no-dotenv", id = "sub_no_dotenv", global = true)]
+    pub no_dotenv: bool,
+}
+
+impl Cli {
+    /// The settings source: the flags before the subcommand, or after it.
+    pub fn settings_source(&self) -> SettingsSource {
+        let sub = match &self.command {
+            Command::Serve(a) => Some(&a.source),
+            Command::Migrate(a) => Some(&a.source),
+            Command::Seed(a) => Some(&a.source),
+            Command::Config(a) => Some(&a.source),
+            _ => None,
+        };
+        SettingsSource {
+            config: self
+                .config
+                .clone()
+                .or_else(|| sub.and_then(|s| s.config.clone())),
+            no_dotenv: self.no_dotenv || sub.is_some_and(|s| s.no_dotenv),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,12 +145,15 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub source: SettingsSource,
+
     /// Address to bind [default: 0.0.0.0, or 127.0.0.1 with --dev].
-    #[arg(long, env = "HOST")]
+    #[arg(long, env = "HOST", hide_env_values = true)]
     pub host: Option<String>,
 
     /// Port to bind (Cloud Run injects PORT).
-    #[arg(long, default_value_t = 8000, env = "PORT")]
+    #[arg(long, default_value_t = 8000, env = "PORT", hide_env_values = true)]
     pub port: u16,
 
     /// Zero-configuration local mode: ENVIRONMENT=development defaults; without DATABASE_URL,
@@ -122,12 +167,20 @@ pub struct ServeArgs {
 
     /// With --dev: the directory of the seed YAML files (default: ./seeds when present, else
     /// the built-in copy).
-    #[arg(long, value_name = "DIR", env = "SOLE_SEEDS_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SOLE_SEEDS_DIR",
+        hide_env_values = true
+    )]
     pub seeds_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
+    #[command(flatten)]
+    pub source: SettingsSource,
+
     /// More org ids to seed, comma-separated (added to EXTRA_SEED_ORG_IDS; normalised and
     /// de-duplicated).
     #[arg(long, value_name = "ID,ID", value_delimiter = ',')]
@@ -143,13 +196,21 @@ pub struct SeedArgs {
 
     /// The directory of the seed YAML files (default: ./seeds when present, else the built-in
     /// copy of the repository's seeds/).
-    #[arg(long, value_name = "DIR", env = "SOLE_SEEDS_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SOLE_SEEDS_DIR",
+        hide_env_values = true
+    )]
     pub seeds_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = false)]
 pub struct MigrateArgs {
+    #[command(flatten)]
+    pub source: SettingsSource,
+
     /// Database URL for migrations; overrides DATABASE_URL_DIRECT and DATABASE_URL.
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<SecretString>,
@@ -174,6 +235,9 @@ pub enum MigrateAction {
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
+    #[command(flatten)]
+    pub source: SettingsSource,
+
     #[command(subcommand)]
     pub action: ConfigAction,
 }
@@ -221,7 +285,7 @@ pub struct SetupEnvArgs {
     pub set: Vec<String>,
 
     /// File to write (default: .env for dev, .env.prod for prod).
-    #[arg(long, value_name = "FILE", env = "ENV_FILE")]
+    #[arg(long, value_name = "FILE", env = "ENV_FILE", hide_env_values = true)]
     pub output: Option<PathBuf>,
 
     /// Directory for generated key files.
@@ -251,11 +315,23 @@ pub struct ReleaseSettings {
     pub project: Option<String>,
 
     /// Cloud Run region.
-    #[arg(long, global = true, env = "REGION", default_value = "us-central1")]
+    #[arg(
+        long,
+        global = true,
+        env = "REGION",
+        hide_env_values = true,
+        default_value = "us-central1"
+    )]
     pub region: String,
 
     /// Cloud Run service.
-    #[arg(long, global = true, env = "SERVICE_NAME", default_value = "sole-api")]
+    #[arg(
+        long,
+        global = true,
+        env = "SERVICE_NAME",
+        hide_env_values = true,
+        default_value = "sole-api"
+    )]
     pub service: String,
 
     /// Cloud Run job that runs `sole migrate`.
@@ -263,12 +339,20 @@ pub struct ReleaseSettings {
         long,
         global = true,
         env = "MIGRATE_JOB",
+        hide_env_values = true,
+        hide_env_values = true,
         default_value = "sole-db-migrate"
     )]
     pub migrate_job: String,
 
     /// Cloud Run job that runs `sole seed`.
-    #[arg(long, global = true, env = "SEED_JOB", default_value = "sole-db-seed")]
+    #[arg(
+        long,
+        global = true,
+        env = "SEED_JOB",
+        hide_env_values = true,
+        default_value = "sole-db-seed"
+    )]
     pub seed_job: String,
 
     /// Non-secret settings passed as --env-vars-file to the service and both jobs.
@@ -276,6 +360,8 @@ pub struct ReleaseSettings {
         long,
         global = true,
         env = "JOB_ENV_FILE",
+        hide_env_values = true,
+        hide_env_values = true,
         default_value = "config.prod.yaml"
     )]
     pub env_file: PathBuf,
@@ -286,6 +372,8 @@ pub struct ReleaseSettings {
         long,
         global = true,
         env = "JOB_SECRETS",
+        hide_env_values = true,
+        hide_env_values = true,
         value_name = "LIST",
         default_value = DEFAULT_SECRETS
     )]

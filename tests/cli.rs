@@ -477,3 +477,37 @@ fn connection_errors_name_host_port_user_database_and_origin_never_the_password(
     assert!(stderr.contains("connection refused"), "{stderr}");
     assert!(!stderr.contains("os error"), "{stderr}");
 }
+
+#[test]
+fn help_shows_settings_flags_only_where_they_mean_something_and_no_empty_env_values() {
+    for sub in [
+        &["setup-env", "--help"][..],
+        &["release", "--help"],
+        &["healthcheck", "--help"],
+    ] {
+        let (stdout, _) = text(&sole(sub, &[]));
+        assert!(!stdout.contains("--config"), "{sub:?}:\n{stdout}");
+        assert!(!stdout.contains("--no-dotenv"), "{sub:?}:\n{stdout}");
+    }
+    for sub in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["config", "check", "--help"],
+    ] {
+        let (stdout, _) = text(&sole(sub, &[]));
+        assert!(stdout.contains("--config"), "{sub:?}:\n{stdout}");
+        assert!(!stdout.contains("=]"), "{sub:?}:\n{stdout}");
+    }
+    let (stdout, _) = text(&sole(&["serve", "--help"], &[("PORT", "9999")]));
+    assert!(stdout.contains("[env: PORT]"), "{stdout}");
+    assert!(!stdout.contains("9999"), "{stdout}");
+    // Both positions work.
+    let env = dev_complete();
+    for args in [
+        &["--no-dotenv", "config", "check"][..],
+        &["config", "check", "--no-dotenv"],
+    ] {
+        let out = sole(args, &pairs(&env));
+        assert!(out.status.success(), "{args:?}: {:?}", text(&out));
+    }
+}

@@ -131,3 +131,40 @@ fn healthcheck_fails_against_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid URL"));
 }
+
+#[test]
+fn a_failed_probe_says_what_was_reached_in_plain_words() {
+    // A listener that accepts and never answers: the probe times out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/health/live", silent.local_addr().unwrap());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sole"))
+        .args(["healthcheck", "--timeout", "1", "--url", &url])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no answer from 127.0.0.1:"), "{stderr}");
+    assert!(!stderr.contains("os error"), "{stderr}");
+    drop(silent);
+
+    // Nothing listens.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sole"))
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("http://{addr}/api/v1/health/live"),
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot connect to {addr}: connection refused")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "{stderr}");
+}

@@ -91,6 +91,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         let plan = seed::plan(&settings, &[], false, data)?;
         let reports =
             seed::execute(&mut conn, &settings, &plan, std::io::stdout().is_terminal()).await?;
+        let current = seed::logins_with_seed_password(&mut conn, &settings, &plan).await;
         conn.close().await.ok();
         seed::print_reports(&reports);
 
@@ -108,6 +109,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
             &secrets,
             &database,
             &reachable,
+            &current,
             local,
         );
         reachable.warn();
@@ -148,6 +150,8 @@ fn apply_defaults(env: &mut EnvMap) {
             "http://localhost:3000,http://localhost:5173",
         ),
         ("SEED_ADMIN_EMAIL", DEV_ADMIN_EMAIL),
+        // Plain http on localhost: HSTS would pin the browser to https for localhost.
+        ("ENABLE_HSTS", "false"),
     ];
     for (key, value) in defaults {
         if env.get(key).is_none_or(|v| v.trim().is_empty()) {
@@ -263,17 +267,36 @@ fn ensure_secrets(env: &mut EnvMap, dir: &Path) -> anyhow::Result<DevSecrets> {
 
 fn generate(key: &str) -> String {
     match key {
-        // Two temporary passwords: the policy's character classes, and long enough for any
-        // DEFAULT_PASSWORD_MIN_LENGTH up to 32.
-        "SEED_ADMIN_PASSWORD" => format!(
-            "{}{}",
-            crate::auth::policy::generate_temporary_password(),
-            crate::auth::policy::generate_temporary_password()
-        ),
+        "SEED_ADMIN_PASSWORD" => dev_password(),
         _ => {
             let mut bytes = [0u8; 48];
             rand::rng().fill(&mut bytes[..]);
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        }
+    }
+}
+
+/// Five groups of six letters and digits joined by `-` (34 characters): every class the
+/// password policy asks for (`-` is the special character), long enough for any
+/// DEFAULT_PASSWORD_MIN_LENGTH up to 32, and nothing a shell would interpret, so it can be
+/// pasted into a command unquoted. Look-alike characters (0/O, 1/l/I) are left out.
+pub fn dev_password() -> String {
+    const ALNUM: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    loop {
+        let groups: Vec<String> = (0..5)
+            .map(|_| {
+                (0..6)
+                    .map(|_| char::from(ALNUM[rng.random_range(0..ALNUM.len())]))
+                    .collect()
+            })
+            .collect();
+        let password = groups.join("-");
+        if password.chars().any(|c| c.is_ascii_lowercase())
+            && password.chars().any(|c| c.is_ascii_uppercase())
+            && password.chars().any(|c| c.is_ascii_digit())
+        {
+            return password;
         }
     }
 }
@@ -782,6 +805,7 @@ fn banner(
     secrets: &DevSecrets,
     database: &DevDatabase,
     reachable: &serve::Reachability,
+    current: &std::collections::BTreeSet<String>,
     addr: std::net::SocketAddr,
 ) {
     let host = if addr.ip().is_unspecified() {
@@ -824,7 +848,37 @@ fn banner(
         .dev_password
         .as_ref()
         .map(|p| p.expose_secret().to_owned());
-    seed::print_logins(plan, &settings.environment, password.as_deref());
+    seed::print_logins(plan, &settings.environment, password.as_deref(), current);
+    if !current.is_empty() {
+        println!(
+            "  First sign-in: POST /api/v1/auth/login, then change the password; see README, First sign-in."
+        );
+    }
     println!("Stop with Ctrl-C.");
     println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_passwords_pass_the_policy_and_need_no_shell_quoting() {
+        for _ in 0..50 {
+            let password = dev_password();
+            assert_eq!(password.len(), 34);
+            assert!(
+                crate::auth::policy::PasswordPolicy::new(32)
+                    .check(&password)
+                    .is_ok(),
+                "{password}"
+            );
+            assert!(
+                password
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{password}"
+            );
+        }
+    }
 }

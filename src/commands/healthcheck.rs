@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::cli::HealthcheckArgs;
 use crate::commands::Reported;
+use crate::config::describe_io;
 
 /// `http://127.0.0.1:$PORT/api/v1/health/live`, PORT from the environment (default 8000, the
 /// `sole serve` default; the image sets PORT=8080).
@@ -43,15 +44,19 @@ pub fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
     let port = parsed.port_or_known_default().unwrap_or(80);
     let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|e| format!("cannot resolve {host}: {}", describe_io(&e)))?
         .next()
         .ok_or_else(|| format!("cannot resolve {host}"))?;
-    let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
+        format!(
+            "cannot connect to {addr}: {} (is sole serving on that port?)",
+            describe_io(&e)
+        )
+    })?;
     stream
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("cannot set timeouts: {}", describe_io(&e)))?;
     let path = match parsed.query() {
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_owned(),
@@ -65,14 +70,18 @@ pub fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
     );
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| format!("cannot send the request: {e}"))?;
+        .map_err(|e| format!("cannot send the request to {addr}: {}", describe_io(&e)))?;
     // The status line fits in the first bytes; read until it is complete.
     let mut head = Vec::with_capacity(256);
     let mut buf = [0u8; 256];
     while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-        let n = stream
-            .read(&mut buf)
-            .map_err(|e| format!("no answer: {e}"))?;
+        let n = stream.read(&mut buf).map_err(|e| {
+            format!(
+                "no answer from {addr} within {:.0}s: {}",
+                timeout.as_secs_f64(),
+                describe_io(&e)
+            )
+        })?;
         if n == 0 {
             break;
         }

@@ -19,6 +19,12 @@ pub fn run(settings: Settings, args: &MigrateArgs) -> anyhow::Result<()> {
                 anyhow::Ok(report)
             })?;
             print_status(&report);
+            let unembedded = migrator::unembedded_files(std::path::Path::new("migrations"));
+            for name in &unembedded {
+                println!(
+                    "on disk  migrations/{name}  (not embedded in this binary: rebuild sole, e.g. `cargo build`, to apply it)"
+                );
+            }
             Ok(())
         }
         None => {

@@ -36,8 +36,9 @@ impl Reported {
 
 /// Loads the merged environment for the global flags.
 pub fn load_env(cli: &Cli) -> Result<EnvMap, ConfigError> {
-    let dotenv = (!cli.no_dotenv).then(|| Path::new(".env"));
-    EnvMap::load(cli.config.as_deref(), dotenv)
+    let source = cli.settings_source();
+    let dotenv = (!source.no_dotenv).then(|| Path::new(".env"));
+    EnvMap::load(source.config.as_deref(), dotenv)
 }
 
 /// Loads and parses the settings, printing every problem on failure.

@@ -22,11 +22,17 @@ pub fn run(settings: Settings, args: &SeedArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| Reported::new(1, e.to_string()))?;
         let reports = execute(&mut conn, &settings, &plan, std::io::stdout().is_terminal()).await;
+        let current = if settings.environment.is_development() {
+            logins_with_seed_password(&mut conn, &settings, &plan).await
+        } else {
+            Default::default()
+        };
         conn.close().await.ok();
-        reports
+        anyhow::Ok((reports?, current))
     })?;
+    let (reports, current) = reports;
     print_reports(&reports);
-    print_logins(&plan, &settings.environment, None);
+    print_logins(&plan, &settings.environment, None, &current);
     Ok(())
 }
 
@@ -140,22 +146,79 @@ pub fn print_reports(reports: &[OrgReport]) {
     }
 }
 
-/// The logins, in development only. The password is printed only when `dev_password` is given
-/// (a password `sole serve --dev` generated itself); otherwise it is named, never echoed.
-pub fn print_logins(plan: &SeedPlan, environment: &Environment, dev_password: Option<&str>) {
+/// Which seeded logins still accept the seed password (`SEED_ADMIN_PASSWORD`, or the one
+/// `--dev` generated): an identity keeps its password across seed runs, so one created earlier
+/// or changed at first sign-in must not be shown with the current one. Only the password hashes
+/// of the listed emails are read; nothing is printed here.
+pub async fn logins_with_seed_password(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    plan: &SeedPlan,
+) -> std::collections::BTreeSet<String> {
+    use secrecy::ExposeSecret as _;
+    let mut out = std::collections::BTreeSet::new();
+    let Some(password) = &settings.seed_admin_password else {
+        return out;
+    };
+    let emails: Vec<String> = plan
+        .orgs
+        .iter()
+        .flat_map(|org| plan.logins(org.id.as_str()))
+        .map(|e| e.to_lowercase())
+        .collect();
+    let rows: Vec<(String, Option<String>)> = match sqlx::query_as(
+        "SELECT lower(email), hashed_password FROM identities WHERE lower(email) = ANY($1)",
+    )
+    .bind(&emails)
+    .fetch_all(&mut *conn)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(_) => return out,
+    };
+    let Ok(hasher) = crate::auth::password::PasswordHasher::new(&settings.argon2) else {
+        return out;
+    };
+    for (email, hash) in rows {
+        if hash.is_some_and(|h| hasher.verify(password.expose_secret(), &h)) {
+            out.insert(email);
+        }
+    }
+    out
+}
+
+/// The logins, in development only, one per line. The password is printed only when
+/// `dev_password` is given (a password `sole serve --dev` generated itself), otherwise named,
+/// and only next to the logins that still accept it.
+pub fn print_logins(
+    plan: &SeedPlan,
+    environment: &Environment,
+    dev_password: Option<&str>,
+    current: &std::collections::BTreeSet<String>,
+) {
     if !environment.is_development() {
         return;
     }
     let password = dev_password.unwrap_or("the value of SEED_ADMIN_PASSWORD");
-    println!("logins (password: {password}; change it at first sign-in):");
+    if current.is_empty() {
+        println!("logins (each with the password chosen at its first sign-in):");
+    } else {
+        println!("logins (marked *: password {password}, to be changed at first sign-in):");
+    }
     for org in &plan.orgs {
-        let mut logins = plan.logins(org.id.as_str()).into_iter();
-        let admin = logins.next().unwrap_or_default();
-        let suffix = if org.is_default { ", superuser" } else { "" };
-        println!("  org {}: {admin} (ORG ADMIN{suffix})", org.id);
-        let rest: Vec<String> = logins.collect();
-        if !rest.is_empty() {
-            println!("    demo: {}", rest.join(", "));
+        println!("  org {}:", org.id);
+        for (i, login) in plan.logins(org.id.as_str()).into_iter().enumerate() {
+            let role = match (i, org.is_default) {
+                (0, true) => "ORG ADMIN, superuser",
+                (0, false) => "ORG ADMIN",
+                _ => "demo",
+            };
+            let mark = if current.contains(&login.to_lowercase()) {
+                "*"
+            } else {
+                " "
+            };
+            println!("   {mark} {login:<36} {role}");
         }
     }
 }

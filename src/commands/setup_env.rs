@@ -706,7 +706,7 @@ pub fn secret_commands(
 ) -> Vec<String> {
     let project = "\"$PROJECT_ID\"";
     let mut out = vec![
-        format!("PROJECT_ID=sole-486122   # your project"),
+        ": \"${PROJECT_ID:?set PROJECT_ID to your Google Cloud project id first}\"".to_owned(),
         format!("set -a; . ./{}; set +a", env_file.display()),
     ];
     for name in SECRET_MANAGER_NAMES {

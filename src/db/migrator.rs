@@ -54,6 +54,33 @@ pub const CORE_TABLES: [&str; 16] = [
 ];
 
 /// The embedded migrations. Locking is ours (see [`migrate`]), not sqlx's.
+/// The versions embedded in this binary.
+pub fn embedded_versions() -> Vec<i64> {
+    migrator().iter().map(|m| m.version).collect()
+}
+
+/// `.sql` files in `dir` whose version this binary does not embed (written after it was
+/// built: `sole migrate revision`, or a pull), by file name.
+pub fn unembedded_files(dir: &std::path::Path) -> Vec<String> {
+    let embedded = embedded_versions();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".sql"))
+        .filter(|name| {
+            name.split('_')
+                .next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|v| !embedded.contains(&v))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn migrator() -> Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.set_locking(false);

@@ -269,6 +269,39 @@ async fn docs_and_openapi_are_served_in_development_only() {
     let spec: serde_json::Value = resp.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(spec["paths"].get("/api/v1/health/live").is_some());
+    // Tags in a reading order, auth first, and every tag used by a path is declared.
+    let tags: Vec<&str> = spec["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags.first(), Some(&"auth"), "{tags:?}");
+    assert_eq!(tags.last(), Some(&"health"), "{tags:?}");
+    for op in spec["paths"].as_object().unwrap().values() {
+        for method in op.as_object().unwrap().values() {
+            for tag in method["tags"].as_array().into_iter().flatten() {
+                assert!(
+                    tags.contains(&tag.as_str().unwrap()),
+                    "{tag} is not declared"
+                );
+            }
+        }
+    }
+    // The auth tag says which token each auth endpoint expects.
+    let auth = spec["tags"][0]["description"].as_str().unwrap();
+    for needle in [
+        "`POST /auth/mfa/enroll/start`, `POST /auth/mfa/enroll/verify`: the pre-org token",
+        "`POST /auth/change-password`: the **access token**",
+    ] {
+        assert!(auth.contains(needle), "{needle}:\n{auth}");
+    }
+    // /health/ready documents its 503.
+    assert!(
+        spec["paths"]["/api/v1/health/ready"]["get"]["responses"]
+            .get("503")
+            .is_some()
+    );
     let resp = app
         .client
         .get(format!("{}/docs/", app.address))

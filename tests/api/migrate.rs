@@ -1352,3 +1352,32 @@ async fn the_domain_migration_changes_nothing_on_an_adopted_database() {
         assert_eq!(count, 0, "{table} kept a row of the deleted membership");
     }
 }
+
+#[tokio::test]
+async fn status_notices_a_revision_on_disk_that_the_binary_does_not_embed() {
+    let db = fresh_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("migrations")).expect("migrations dir");
+    let created: Run = sole(&["migrate", "revision", "Add widgets"], &[])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("run sole")
+        .into();
+    created.assert_ok();
+    let url = url_for(&db);
+    let status: Run = sole(&["migrate", "status"], &[("DATABASE_URL", url.as_str())])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("run sole")
+        .into();
+    status.assert_ok();
+    assert!(
+        status
+            .stdout
+            .contains("_add_widgets.sql  (not embedded in this binary: rebuild sole"),
+        "{}",
+        status.stdout
+    );
+}

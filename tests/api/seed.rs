@@ -867,3 +867,52 @@ async fn demo_stock_grants_are_seeded_once_with_the_legacy_start_dates() {
         )
     );
 }
+
+/// Only what is true: after SEED_ADMIN_PASSWORD changes, the identities seeded earlier keep
+/// their password, so the second run does not claim they accept the new one.
+#[tokio::test]
+async fn logins_are_marked_only_when_they_still_accept_the_seed_password() {
+    let db = fresh_database().await;
+    let run = seed(&db, &[], &[]).ok();
+    let admin_line = |out: &str| {
+        out.lines()
+            .find(|l| l.contains(ADMIN))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        run.stdout
+            .contains("marked *: password the value of SEED_ADMIN_PASSWORD"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        admin_line(&run.stdout).trim_start().starts_with("* "),
+        "{}",
+        run.stdout
+    );
+    // Demo logins, one per line.
+    assert!(
+        run.stdout
+            .lines()
+            .filter(|l| l.trim_end().ends_with(" demo"))
+            .count()
+            >= 2,
+        "{}",
+        run.stdout
+    );
+
+    let run = seed(&db, &[], &[("SEED_ADMIN_PASSWORD", "Another#Seed42pass")]).ok();
+    assert!(
+        !admin_line(&run.stdout).trim_start().starts_with('*'),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("logins (each with the password chosen at its first sign-in):"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Another#Seed42pass"));
+}
