@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::domain::loans::repayments::payment_status;
 use crate::domain::loans::schedule::{Repayment, StoredLoan};
 use crate::domain::loans::terms::RepaymentMethod;
+use crate::domain::org::OrgId;
 use crate::domain::stock::dashboard::{
     ProfileFields, SelfStock, days_until_83b_due, profile_completion, self_stock,
 };
@@ -28,11 +29,12 @@ const REPAYMENT_HISTORY: i64 = 5;
 /// service never dated by `as_of`: nothing at present, see Q17).
 pub async fn self_dashboard(
     conn: &mut PgConnection,
-    org_id: &str,
+    org: &OrgId,
     user_id: Uuid,
     as_of: Date,
 ) -> sqlx::Result<SelfDashboard> {
-    let attention = attention(conn, org_id, user_id).await?;
+    let attention = attention(conn, org, user_id).await?;
+    let org_id = org.as_str();
     let policy = policy::stock_policy(conn, org_id).await?;
     let Some((membership_id, member)) = members::of_user(conn, org_id, user_id).await? else {
         // A superuser acting in an org where it has no membership (Q22, kept).
@@ -64,14 +66,11 @@ fn has_subdivisions(country: &str) -> bool {
     !crate::domain::geo::subdivisions(country).is_empty()
 }
 
-async fn attention(
-    conn: &mut PgConnection,
-    org_id: &str,
-    user_id: Uuid,
-) -> sqlx::Result<Attention> {
+async fn attention(conn: &mut PgConnection, org: &OrgId, user_id: Uuid) -> sqlx::Result<Attention> {
     // PUBLISHED announcements only, like `/announcements/unread/count` (the legacy landing
     // page also counted drafts and archived ones, Q13).
-    let unread = crate::services::announcements::unread_count(conn, org_id, user_id).await?;
+    let unread = crate::services::announcements::unread_count(conn, org, user_id).await?;
+    let org_id = org.as_str();
     let pending_count: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM loan_workflow_stages WHERE org_id = $1 AND assigned_to_user_id = $2 \
          AND status <> 'COMPLETED'",

@@ -54,7 +54,6 @@ async fn my_dashboard(
     let as_of = query.date_or(state.clock.today())?;
     let mut conn = state.db.acquire().await?;
     let dashboard =
-        self_dashboard::self_dashboard(&mut conn, user.org_id.as_str(), user.user_id, as_of)
-            .await?;
+        self_dashboard::self_dashboard(&mut conn, &user.org_id, user.user_id, as_of).await?;
     Ok(Envelope(dashboard))
 }
