@@ -178,6 +178,42 @@ fn logs_are_cloud_logging_json_lines_with_request_context_and_no_secrets() {
     assert_eq!(access["logging.googleapis.com/trace_sampled"], true);
 }
 
+/// `LOG_FORMAT=pretty` into a pipe: plain text (no colour codes), one access line that says
+/// `GET /path 200` once, and a latency rounded to 0.1 ms.
+#[test]
+fn pretty_logs_into_a_pipe_are_plain_short_and_rounded() {
+    let (mut server, port) = start(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        &[("LOG_FORMAT", "pretty"), ("LOG_LEVEL", "INFO")],
+    );
+    let (status, _) = get(port, "/api/v1/health/live", &[]);
+    assert!(status.contains("200"), "{status}");
+    terminate(&server);
+    assert!(server.0.wait().unwrap().success());
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(!out.contains('\u{1b}'), "colour codes in a pipe:\n{out}");
+    let access = out
+        .lines()
+        .find(|l| l.contains("GET /api/v1/health/live 200"))
+        .unwrap_or_else(|| panic!("no access line:\n{out}"));
+    for repeated in ["method=", "path=", "status="] {
+        assert!(!access.contains(repeated), "{repeated} repeated: {access}");
+    }
+    let latency = access
+        .split_once("latency_ms=")
+        .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default())
+        .unwrap_or_else(|| panic!("no latency: {access}"));
+    let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
+    assert_eq!(decimals, 1, "latency not rounded to 0.1 ms: {access}");
+}
+
 #[test]
 fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
     // A "database" that accepts connections and never answers keeps /health/ready busy until
