@@ -1,7 +1,6 @@
 //! `sole serve` as a process: structured logs on stdout and graceful shutdown on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::support::{free_port, vector_keys};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -15,27 +14,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn vector_keys() -> (String, String) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/legacy-vectors.json"
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    (
-        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
-        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
-    )
 }
 
 /// Starts `sole serve` on a free port with `database_url`; returns once it listens.
