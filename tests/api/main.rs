@@ -25,6 +25,7 @@ mod doc_folders;
 mod doc_gcs;
 mod doc_support;
 mod doc_templates;
+mod faults;
 mod health;
 mod member_lists;
 mod meta;
