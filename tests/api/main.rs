@@ -38,6 +38,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod roles;
+mod security_tenancy;
 mod seed;
 mod self_context;
 mod self_profile;
