@@ -45,6 +45,7 @@ mod self_profile;
 mod stock_dashboards;
 mod stock_grants;
 mod stock_reservations;
+mod stock_scenarios;
 mod stock_summaries;
 mod stock_support;
 mod tenancy;
