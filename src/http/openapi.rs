@@ -41,6 +41,7 @@ other endpoint answers 403 \"Password change required\".\n\
         (name = "dashboard", description = "Dashboard summary"),
         (name = "stock", description = "Stock grants, vesting, eligibility and the stock dashboards"),
         (name = "documents", description = "Org document folders and templates"),
+        (name = "loan-admin", description = "Loan administration: queues, HR/finance/legal workflow, repayments"),
         (name = "assets", description = "Upload sessions and downloads of stored files"),
         (name = "audit", description = "Audit log"),
         (name = "meta", description = "Reference data: countries, subdivisions, time zones"),
