@@ -40,6 +40,7 @@ other endpoint answers 403 \"Password change required\".\n\
         (name = "announcements", description = "Announcements and their live stream"),
         (name = "dashboard", description = "Dashboard summary"),
         (name = "stock", description = "Stock grants, vesting, eligibility and the stock dashboards"),
+        (name = "loans", description = "Loan quotes and the borrower's applications; PBGC mid-term rates"),
         (name = "documents", description = "Org document folders and templates"),
         (name = "assets", description = "Upload sessions and downloads of stored files"),
         (name = "audit", description = "Audit log"),

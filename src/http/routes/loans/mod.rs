@@ -1,0 +1,42 @@
+//! The borrower's loan applications and quotes (contract `domain-loans.md` §2.1–§2.7) and the
+//! PBGC mid-term rates (§2.17–§2.18). Handlers are thin: guards first in the legacy order,
+//! then path/query/body validation, then one transaction over `services::loans`.
+
+pub mod applications;
+pub mod params;
+pub mod pbgc;
+
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::domain::loans::LoanError;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::services::loans::LoanFailure;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(applications::router())
+        .merge(pbgc::router())
+}
+
+/// A domain refusal as the legacy envelope: 400 with its code, message and details.
+pub fn domain_error(e: LoanError) -> ApiError {
+    ApiError::coded(StatusCode::BAD_REQUEST, e.code, e.message, e.details)
+}
+
+impl From<LoanFailure> for ApiError {
+    fn from(failure: LoanFailure) -> Self {
+        match failure {
+            LoanFailure::Domain(e) => domain_error(e),
+            LoanFailure::NotFound => ApiError::not_found("Loan application not found"),
+            LoanFailure::Conflict => ApiError::coded(
+                StatusCode::CONFLICT,
+                "concurrent_update",
+                "The loan application was updated by another request. Please refresh and retry.",
+                serde_json::json!({}),
+            ),
+            LoanFailure::Db(e) => e.into(),
+        }
+    }
+}
