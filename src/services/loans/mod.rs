@@ -1,7 +1,8 @@
-//! The loan domain's database side (contract `domain-loans.md`).
+//! The loan domain's database side (contract `domain-loans.md`): the shared row model
+//! ([`record`]) that every loan route reads, and the operations built on it.
 //!
 //! Every function takes `&mut PgConnection` and never commits; the handler owns the
-//! transaction.
+//! transaction. The pure rules live in `domain::loans`.
 //!
 //! - [`record`]: the `loan_applications` row as [`record::LoanRecord`], its loaders, the
 //!   stage and document rows of the views, and the borrower's wire shape
@@ -9,8 +10,10 @@
 //! - [`quote`]: quotes over the stock engine, the loan policy and the PBGC rate.
 //! - [`applications`]: the borrower's create, update, submit, cancel and list.
 //! - [`pbgc`]: the global PBGC rate table.
+//! - [`dashboard`]: the org loan dashboard's aggregates.
 
 pub mod applications;
+pub mod dashboard;
 pub mod pbgc;
 pub mod quote;
 pub mod record;

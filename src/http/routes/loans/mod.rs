@@ -1,8 +1,10 @@
-//! The borrower's loan applications and quotes (contract `domain-loans.md` §2.1–§2.7) and the
-//! PBGC mid-term rates (§2.17–§2.18). Handlers are thin: guards first in the legacy order,
-//! then path/query/body validation, then one transaction over `services::loans`.
+//! The loan endpoints (contracts `domain-loans.md` and `domain-loan-admin.md`): quotes and the
+//! borrower's applications (§2.1–§2.7), the PBGC mid-term rates (§2.17–§2.18) and the loan
+//! dashboard. Handlers are thin: guards in the legacy order, then path/query/body validation;
+//! they own the transaction and call `services::loans`.
 
 pub mod applications;
+pub mod dashboard;
 pub mod params;
 pub mod pbgc;
 
@@ -18,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(applications::router())
         .merge(pbgc::router())
+        .merge(dashboard::router())
 }
 
 /// A domain refusal as the legacy envelope: 400 with its code, message and details.
