@@ -112,6 +112,7 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     let app = spawn_app_with(&[("PBGC_MID_TERM_RATES_URL", server.url.as_str())]).await;
     create_org(&app, ORG, "SOLE LLC").await;
     create_org(&app, "acme-corp", "Acme").await;
+    create_org(&app, "beta-corp", "Beta").await;
     let admin = create_member(
         &app,
         ORG,
@@ -213,6 +214,15 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     server.set(Page::Fixture);
     let (status, body) = call(&app, Some(&admin), Some("acme-corp"), "POST", refresh).await;
     assert_eq!(status, 200, "{body}");
+
+    // Two refreshes of one org at once: the cooldown is claimed before the fetch, one wins.
+    let (a, b) = tokio::join!(
+        call(&app, Some(&admin), Some("beta-corp"), "POST", refresh),
+        call(&app, Some(&admin), Some("beta-corp"), "POST", refresh),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 429], "{a:?} {b:?}");
 
     // 12 months of the year and 12 placeholders of the next, newest first.
     let (status, body) = call(

@@ -59,6 +59,27 @@ async fn list_rates(
     Ok(Envelope(pbgc::list(&mut conn, year).await?))
 }
 
+/// Fetches, parses and stores the current UTC year: the upserted row count and the fetch time.
+async fn fetch_and_store(state: &AppState) -> ApiResult<(u64, OffsetDateTime)> {
+    let url = state.settings.pbgc_mid_term_rates_url.clone();
+    let fetched_at = OffsetDateTime::now_utc();
+    let parsed = pbgc::fetch_year(&url, fetched_at.year())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "PBGC rate refresh failed");
+            ApiError::coded(
+                StatusCode::BAD_GATEWAY,
+                "pbgc_refresh_failed",
+                e.to_string(),
+                json!({ "source_url": url }),
+            )
+        })?;
+    let mut tx = state.db.begin().await?;
+    let updated_rows = pbgc::store(&mut tx, &parsed, &url, fetched_at).await?;
+    tx.commit().await?;
+    Ok((updated_rows, fetched_at))
+}
+
 /// The refresh answer.
 #[derive(Debug, Serialize)]
 struct Refreshed {
@@ -77,39 +98,25 @@ async fn refresh_rates(
     State(state): State<AppState>,
     user: Can<perm::OrgSettingsManage>,
 ) -> ApiResult<Envelope<Refreshed>> {
+    // The cooldown is claimed atomically before the fetch, so two concurrent refreshes of one
+    // org cannot both fetch (the legacy check-then-set let them); a failure releases it.
     let key = state.cache.key(&["pbgc_refresh", user.org_id.as_str()]);
-    let exists = state
+    let claimed = state
         .cache
-        .exists(&key)
+        .set_nx_ex(&key, "1", Duration::from_secs(REFRESH_COOLDOWN_SECONDS))
         .await
         .map_err(|_| ApiError::unavailable("Service temporarily unavailable"))?;
-    if exists {
+    if !claimed {
         let ttl = state.cache.ttl(&key).await.ok().flatten().unwrap_or(0);
         return Err(ApiError::too_many(cooldown_message(ttl)));
     }
-    let url = state.settings.pbgc_mid_term_rates_url.clone();
-    let fetched_at = OffsetDateTime::now_utc();
-    let parsed = pbgc::fetch_year(&url, fetched_at.year())
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "PBGC rate refresh failed");
-            ApiError::coded(
-                StatusCode::BAD_GATEWAY,
-                "pbgc_refresh_failed",
-                e.to_string(),
-                json!({ "source_url": url }),
-            )
-        })?;
-    let mut tx = state.db.begin().await?;
-    let updated_rows = pbgc::store(&mut tx, &parsed, &url, fetched_at).await?;
-    tx.commit().await?;
-    if let Err(e) = state
-        .cache
-        .setex(&key, "1", Duration::from_secs(REFRESH_COOLDOWN_SECONDS))
-        .await
+    let stored = fetch_and_store(&state).await;
+    if stored.is_err()
+        && let Err(e) = state.cache.del(std::slice::from_ref(&key)).await
     {
-        tracing::warn!(error = %e, "PBGC refresh cooldown not stored");
+        tracing::warn!(error = %e, "PBGC refresh cooldown not released after a failure");
     }
+    let (updated_rows, fetched_at) = stored?;
     Ok(Envelope(Refreshed {
         updated_rows,
         fetched_at,
