@@ -824,3 +824,101 @@ async fn a_stale_version_loses_with_409() {
     // Ids of the replayed world stay consistent.
     assert_eq!(w.ours("x"), "x");
 }
+
+#[tokio::test]
+async fn the_list_filters_by_date_and_refuses_bad_bounds() {
+    let w = LoanWorld::new().await;
+    w.loan_policy().await;
+    let b = Some("borrower");
+    let (_, first) = w
+        .call(
+            b,
+            Some(ORG),
+            "POST",
+            "/me/loan-applications",
+            Some(draft_body(100)),
+            &[],
+        )
+        .await;
+    let (_, second) = w
+        .call(
+            b,
+            Some(ORG),
+            "POST",
+            "/me/loan-applications",
+            Some(draft_body(200)),
+            &[],
+        )
+        .await;
+    let since = second["data"]["created_at"].as_str().unwrap();
+    let (status, body) = w
+        .call(
+            b,
+            Some(ORG),
+            "GET",
+            &format!("/me/loan-applications?created_from={since}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["total"], 1);
+    assert_eq!(body["data"]["items"][0]["id"], second["data"]["id"]);
+    let until = first["data"]["created_at"].as_str().unwrap();
+    let (_, body) = w
+        .call(
+            b,
+            Some(ORG),
+            "GET",
+            &format!("/me/loan-applications?created_to={until}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(body["data"]["total"], 1);
+    assert_eq!(body["data"]["items"][0]["id"], first["data"]["id"]);
+    for query in [
+        "limit=0",
+        "limit=201",
+        "offset=-1",
+        "created_from=yesterday",
+    ] {
+        let (status, body) = w
+            .call(
+                b,
+                Some(ORG),
+                "GET",
+                &format!("/me/loan-applications?{query}"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["code"], "validation_error");
+    }
+    // Another member sees neither application.
+    let id = first["data"]["id"].as_str().unwrap();
+    let (status, body) = w
+        .call(
+            Some("married"),
+            Some(ORG),
+            "GET",
+            &format!("/me/loan-applications/{id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["message"], "Loan application not found");
+    let (_, body) = w
+        .call(
+            Some("married"),
+            Some(ORG),
+            "GET",
+            "/me/loan-applications",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(body["data"], json!({"items": [], "total": 0}));
+}
