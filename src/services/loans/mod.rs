@@ -9,5 +9,6 @@
 //!   [`record::SelfLoan`].
 //! - [`dashboard`]: the org loan dashboard's aggregates.
 
+pub mod borrower;
 pub mod dashboard;
 pub mod record;

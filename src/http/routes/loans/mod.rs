@@ -2,6 +2,7 @@
 //! thin: guards in the legacy order, then path/query/body validation; they own the
 //! transaction and call `services::loans`.
 
+pub mod borrower;
 pub mod dashboard;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -9,5 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::http::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(dashboard::router())
+    OpenApiRouter::new()
+        .merge(dashboard::router())
+        .merge(borrower::router())
 }
