@@ -11,4 +11,5 @@
 
 pub mod borrower;
 pub mod dashboard;
+pub mod documents;
 pub mod record;

@@ -17,15 +17,21 @@ use crate::domain::loans::LoanError;
 use crate::domain::loans::export::{self, ExportLoan, LOAN_EXPORT_HEADER};
 use crate::domain::loans::schedule::{Schedule, WhatIfRequest};
 use crate::domain::loans::terms::RepaymentMethod;
+use crate::domain::loans::workflow::DocumentType;
 use crate::domain::permissions::perm;
-use crate::http::envelope::Envelope;
+use crate::http::envelope::{Created, Envelope};
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::files::{self, UploadUrlOut};
 use crate::http::guard::{Can, Member};
 use crate::http::routes::stock::params::{parse_date, path_uuid};
 use crate::http::state::AppState;
 use crate::http::validate::{body_object, lax};
+use crate::services::audit;
 use crate::services::loans::borrower::{self, RepaymentList, ViewError};
+use crate::services::loans::documents::{self, DocumentList, Election, LoanDocumentOut};
+use crate::services::uploads::{self, RegisterError};
+use crate::storage::key::{self as storage_key, KeyKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,6 +39,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule))
         .routes(routes!(what_if))
         .routes(routes!(export_csv))
+        .routes(routes!(documents))
+        .routes(routes!(download))
+        .routes(routes!(register_election))
+        .routes(routes!(election_upload_url))
 }
 
 /// A domain refusal as the legacy 400 envelope.
@@ -309,4 +319,366 @@ where
     export::encode_record(fields)
         .map(Bytes::from)
         .map_err(std::io::Error::other)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents and the 83(b) election
+// ---------------------------------------------------------------------------------------------
+
+/// Every document of the loan, grouped by stage (`loan.document.self_view`; any status).
+#[utoipa::path(get, path = "/me/loans/{loan_id}/documents", tag = "loans", security(("bearer" = [])),
+    params(("loan_id" = String, Path)),
+    responses((status = 200, description = "LoanDocumentListResponse"), (status = 401), (status = 403), (status = 404), (status = 422)))]
+async fn documents(
+    State(state): State<AppState>,
+    user: Can<perm::LoanDocumentSelfView, Member>,
+    ApiPath(raw_id): ApiPath<String>,
+) -> ApiResult<Envelope<DocumentList>> {
+    let loan_id = path_uuid("loan_id", &raw_id)?;
+    let mut conn = state.db.acquire().await?;
+    let loan = borrower::own_loan(&mut conn, &user.org_id, user.user_id, loan_id)
+        .await
+        .map_err(view_error)?;
+    let list = documents::list(&mut conn, &user.org_id, loan.id).await?;
+    Ok(Envelope(list))
+}
+
+/// The bytes of a document of one of the caller's loans, as an attachment, from the backend
+/// its row names (`loan.document.self_view`).
+#[utoipa::path(get, path = "/me/loans/documents/{document_id}/download", tag = "loans", security(("bearer" = [])),
+    params(("document_id" = String, Path)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
+async fn download(
+    State(state): State<AppState>,
+    user: Can<perm::LoanDocumentSelfView, Member>,
+    ApiPath(raw_id): ApiPath<String>,
+) -> ApiResult<Response> {
+    let document_id = path_uuid("document_id", &raw_id)?;
+    let mut conn = state.db.acquire().await?;
+    let membership = borrower::membership_of(&mut conn, &user.org_id, user.user_id)
+        .await
+        .map_err(view_error)?;
+    let file = documents::own_file(&mut conn, &user.org_id, membership, document_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(documents::DOCUMENT_NOT_FOUND))?;
+    drop(conn);
+    files::attachment(
+        &state.storage,
+        file.storage_provider.as_deref(),
+        file.storage_bucket.as_deref(),
+        file.key(),
+        &file.file_name,
+        &files::LOAN_DOCUMENT_TEXTS,
+    )
+    .await
+}
+
+fn missing(body: &Map<String, Value>, name: &str) -> FieldError {
+    FieldError::body(
+        &[name],
+        "missing",
+        "Field required",
+        Value::Object(body.clone()),
+    )
+}
+
+/// A string field: `None` when absent or null (an error when `required`), at least `min`
+/// characters and at most `max`.
+fn text_field(
+    body: &Map<String, Value>,
+    name: &str,
+    required: bool,
+    (min, max): (usize, usize),
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let Some(v) = body.get(name).filter(|v| !v.is_null() || required) else {
+        if required {
+            errors.push(missing(body, name));
+        }
+        return None;
+    };
+    let Some(s) = v.as_str() else {
+        errors.push(FieldError::body(
+            &[name],
+            "string_type",
+            "Input should be a valid string",
+            v.clone(),
+        ));
+        return None;
+    };
+    let chars = s.chars().count();
+    if chars < min {
+        errors.push(
+            FieldError::body(
+                &[name],
+                "string_too_short",
+                format!(
+                    "String should have at least {min} character{}",
+                    if min == 1 { "" } else { "s" }
+                ),
+                v.clone(),
+            )
+            .with_ctx(json!({"min_length": min})),
+        );
+        return None;
+    }
+    if s.contains('\0') {
+        errors.push(FieldError::body(
+            &[name],
+            "string_pattern_mismatch",
+            "String should not contain NUL characters",
+            v.clone(),
+        ));
+        return None;
+    }
+    if chars > max {
+        errors.push(crate::http::validate::too_long(name, s, max));
+        return None;
+    }
+    Some(s.to_owned())
+}
+
+fn int_field(
+    body: &Map<String, Value>,
+    name: &str,
+    required: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
+    let Some(v) = body.get(name).filter(|v| !v.is_null() || required) else {
+        if required {
+            errors.push(missing(body, name));
+        }
+        return None;
+    };
+    match lax::py_int::<i64>(v, None, None) {
+        Ok(n) => Some(n),
+        Err((kind, msg, ctx)) => {
+            errors.push(FieldError {
+                ctx,
+                ..FieldError::body(&[name], kind, msg, v.clone())
+            });
+            None
+        }
+    }
+}
+
+fn document_type_field(
+    body: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<DocumentType> {
+    let Some(v) = body.get("document_type") else {
+        errors.push(missing(body, "document_type"));
+        return None;
+    };
+    match v.as_str().and_then(DocumentType::parse) {
+        Some(t) => Some(t),
+        None => {
+            let names: Vec<&str> = DocumentType::ALL.iter().map(|t| t.as_str()).collect();
+            errors.push(
+                FieldError::body(
+                    &["document_type"],
+                    "enum",
+                    DocumentType::expected_message(),
+                    v.clone(),
+                )
+                .with_ctx(json!({"expected": lax::quoted_or(&names)})),
+            );
+            None
+        }
+    }
+}
+
+/// `LoanDocumentUploadUrlRequest`.
+struct UploadUrlRequest {
+    document_type: DocumentType,
+    file_name: String,
+    content_type: String,
+    size_bytes: i64,
+}
+
+fn upload_url_request(body: &Map<String, Value>) -> ApiResult<UploadUrlRequest> {
+    let mut errors = Vec::new();
+    let document_type = document_type_field(body, &mut errors);
+    let file_name = text_field(body, "file_name", true, (1, 255), &mut errors);
+    let content_type = text_field(body, "content_type", true, (0, 100), &mut errors);
+    let size_bytes = int_field(body, "size_bytes", true, &mut errors);
+    text_field(body, "checksum", false, (0, 128), &mut errors);
+    match (document_type, file_name, content_type, size_bytes) {
+        (Some(document_type), Some(file_name), Some(content_type), Some(size_bytes))
+            if errors.is_empty() =>
+        {
+            Ok(UploadUrlRequest {
+                document_type,
+                file_name,
+                content_type,
+                size_bytes,
+            })
+        }
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// `LoanDocumentCreateRequest`.
+struct RegisterRequest {
+    document_type: DocumentType,
+    file_name: String,
+    storage_path_or_url: Option<String>,
+    storage_provider: Option<String>,
+    storage_bucket: Option<String>,
+    storage_key: Option<String>,
+    content_type: Option<String>,
+    checksum: Option<String>,
+}
+
+fn register_request(body: &Map<String, Value>) -> ApiResult<RegisterRequest> {
+    let mut errors = Vec::new();
+    let document_type = document_type_field(body, &mut errors);
+    let file_name = text_field(body, "file_name", true, (1, 255), &mut errors);
+    let storage_path_or_url =
+        text_field(body, "storage_path_or_url", false, (0, 1024), &mut errors);
+    let storage_provider = text_field(body, "storage_provider", false, (0, 32), &mut errors);
+    let storage_bucket = text_field(body, "storage_bucket", false, (0, 255), &mut errors);
+    let storage_key = text_field(body, "storage_key", false, (0, 1024), &mut errors);
+    let content_type = text_field(body, "content_type", false, (0, 100), &mut errors);
+    int_field(body, "size_bytes", false, &mut errors);
+    let checksum = text_field(body, "checksum", false, (0, 128), &mut errors);
+    match (document_type, file_name) {
+        (Some(document_type), Some(file_name)) if errors.is_empty() => Ok(RegisterRequest {
+            document_type,
+            file_name,
+            storage_path_or_url,
+            storage_provider,
+            storage_bucket,
+            storage_key,
+            content_type,
+            checksum,
+        }),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Registers the borrower's uploaded 83(b) election: the key must be one this route minted
+/// for this loan and the object must exist; the BORROWER_83B_ELECTION stage is completed
+/// (`loan.document.self_upload_83b`; ACTIVE loans only).
+#[utoipa::path(post, path = "/me/loans/{loan_id}/documents/83b", tag = "loans", security(("bearer" = [])),
+    params(("loan_id" = String, Path)), request_body(content = Object, description = "LoanDocumentCreateRequest"),
+    responses((status = 201, description = "LoanDocumentDTO"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
+async fn register_election(
+    State(state): State<AppState>,
+    user: Can<perm::LoanDocumentSelfUpload83b, Member>,
+    ApiPath(raw_id): ApiPath<String>,
+    body: Bytes,
+) -> ApiResult<Created<LoanDocumentOut>> {
+    let loan_id = path_uuid("loan_id", &raw_id)?;
+    let req = register_request(&body_object(&body)?)?;
+    let mut tx = state.db.begin().await?;
+    let loan = borrower::own_loan(&mut tx, &user.org_id, user.user_id, loan_id)
+        .await
+        .map_err(view_error)?;
+    documents::check_election(loan.status, req.document_type).map_err(rule)?;
+    let raw_key = req
+        .storage_key
+        .as_deref()
+        .or(req.storage_path_or_url.as_deref())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            rule(LoanError::bare(
+                "missing_storage_key",
+                "storage_key is required for uploads",
+            ))
+        })?;
+    let target = uploads::resolve_target(
+        &state.storage,
+        user.org_id.as_str(),
+        raw_key,
+        req.storage_provider.as_deref(),
+        req.storage_bucket.as_deref(),
+    )
+    .map_err(files::register_error)?;
+    if target.key.kind() != (KeyKind::LoanDocument { loan_id: loan.id }) {
+        return Err(files::register_error(RegisterError::WrongKind));
+    }
+    let size = uploads::stored_size(&state.storage, &target)
+        .await
+        .map_err(files::register_error)?;
+    let registered = documents::register_election(
+        &mut tx,
+        &user.org_id,
+        loan.id,
+        &Election {
+            key: target.key.as_str(),
+            provider: target.provider.as_str(),
+            bucket: target.bucket.as_deref(),
+            file_name: &req.file_name,
+            content_type: req.content_type.as_deref(),
+            size_bytes: i64::try_from(size).ok(),
+            checksum: req.checksum.as_deref(),
+            uploaded_by: user.user_id,
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        user.audit(
+            "loan_workflow_stage.updated",
+            "loan_workflow_stage",
+            registered.stage_id,
+            Some(registered.stage_before),
+            Some(registered.stage_after),
+        ),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        user.audit(
+            "loan_document.created",
+            "loan_document",
+            registered.document.id,
+            None,
+            Some(registered.document_snapshot),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    // The legacy answer carried no uploader name (the list shows the e-mail).
+    let mut document = registered.document;
+    document.uploaded_by_name = None;
+    Ok(Created(document))
+}
+
+/// An upload URL for the borrower's 83(b) election (`orgs/<org>/loans/<loan>/documents/<hex>
+/// <ext>`): a signed `PUT` to GCS, or a token-free signed `PUT /assets/local-content`
+/// (`loan.document.self_upload_83b`; ACTIVE loans only; nothing is stored).
+#[utoipa::path(post, path = "/me/loans/{loan_id}/documents/83b/upload-url", tag = "loans", security(("bearer" = [])),
+    params(("loan_id" = String, Path)), request_body(content = Object, description = "LoanDocumentUploadUrlRequest"),
+    responses((status = 200, description = "UploadUrl"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
+async fn election_upload_url(
+    State(state): State<AppState>,
+    user: Can<perm::LoanDocumentSelfUpload83b, Member>,
+    ApiPath(raw_id): ApiPath<String>,
+    body: Bytes,
+) -> ApiResult<Envelope<UploadUrlOut>> {
+    let loan_id = path_uuid("loan_id", &raw_id)?;
+    let req = upload_url_request(&body_object(&body)?)?;
+    let mut conn = state.db.acquire().await?;
+    let loan = borrower::own_loan(&mut conn, &user.org_id, user.user_id, loan_id)
+        .await
+        .map_err(view_error)?;
+    drop(conn);
+    documents::check_election(loan.status, req.document_type).map_err(rule)?;
+    let ext = documents::election_extension(&req.file_name).map_err(rule)?;
+    uploads::check_declared_size(&state.storage, Some(req.size_bytes))
+        .map_err(files::content_error)?;
+    let key = storage_key::loan_document(&user.org_id, loan.id, &ext).map_err(|_| {
+        rule(LoanError::new(
+            "invalid_file_type",
+            "File type not allowed",
+            json!({"extension": ext}),
+        ))
+    })?;
+    let ticket = uploads::mint_upload(&state.storage, key, &req.content_type)
+        .await
+        .map_err(files::upload_url_error)?;
+    Ok(Envelope(UploadUrlOut::new(ticket, &req.file_name)))
 }
