@@ -41,6 +41,7 @@ other endpoint answers 403 \"Password change required\".\n\
         (name = "dashboard", description = "Dashboard summary"),
         (name = "stock", description = "Stock grants, vesting, eligibility and the stock dashboards"),
         (name = "loans", description = "Employee loans: quotes, applications, borrower views, admin workflow and the loan dashboard"),
+        (name = "loan-admin", description = "Loan administration: queues, HR/finance/legal workflow, repayments"),
         (name = "documents", description = "Org document folders and templates"),
         (name = "assets", description = "Upload sessions and downloads of stored files"),
         (name = "audit", description = "Audit log"),
