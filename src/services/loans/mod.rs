@@ -11,9 +11,13 @@
 //! - [`applications`]: the borrower's create, update, submit, cancel and list.
 //! - [`pbgc`]: the global PBGC rate table.
 //! - [`dashboard`]: the org loan dashboard's aggregates.
+//! - [`borrower`], [`documents`]: the borrower's loan views, schedules, repayments, exports
+//!   and 83(b) documents.
 
 pub mod applications;
+pub mod borrower;
 pub mod dashboard;
+pub mod documents;
 pub mod pbgc;
 pub mod quote;
 pub mod record;

@@ -4,6 +4,7 @@
 //! they own the transaction and call `services::loans`.
 
 pub mod applications;
+pub mod borrower;
 pub mod dashboard;
 pub mod params;
 pub mod pbgc;
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(applications::router())
         .merge(pbgc::router())
         .merge(dashboard::router())
+        .merge(borrower::router())
 }
 
 /// A domain refusal as the legacy envelope: 400 with its code, message and details.
