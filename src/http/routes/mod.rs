@@ -8,6 +8,7 @@ pub mod departments;
 pub mod documents;
 pub mod health;
 pub mod loan_admin;
+pub mod loans;
 pub mod member_lists;
 pub mod meta;
 pub mod org_settings;
@@ -43,4 +44,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(stock::router())
         .merge(documents::router())
         .merge(loan_admin::router())
+        .merge(loans::router())
 }
