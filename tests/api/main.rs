@@ -29,6 +29,7 @@ mod faults;
 mod health;
 mod loan_admin_queues;
 mod loan_admin_support;
+mod loan_admin_views;
 mod loan_admin_workflow;
 mod loan_borrower;
 mod loan_dashboard;

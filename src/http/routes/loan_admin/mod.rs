@@ -5,6 +5,7 @@
 
 pub mod params;
 pub mod queues;
+pub mod views;
 pub mod workflow;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,5 +15,6 @@ use crate::http::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(queues::router())
+        .merge(views::router())
         .merge(workflow::router())
 }
