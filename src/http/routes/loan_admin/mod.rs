@@ -3,6 +3,7 @@
 //! checks its permission, then parses path, query and body. Handlers own the transaction and
 //! call `services::loan_admin`.
 
+pub mod decisions;
 pub mod params;
 pub mod queues;
 pub mod views;
@@ -15,6 +16,7 @@ use crate::http::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(queues::router())
+        .merge(decisions::router())
         .merge(views::router())
         .merge(workflow::router())
 }
