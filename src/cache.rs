@@ -140,6 +140,48 @@ impl Cache {
         }
     }
 
+    /// Raises the number stored at `key` to `value` (with expiry `ttl`) when `value` is greater
+    /// than what is stored, atomically; true when it was raised. A missing key counts as lower
+    /// than any value. One Lua script on Redis, so every instance sees one order.
+    pub async fn raise_to(&self, key: &str, value: u64, ttl: Duration) -> CacheResult<bool> {
+        match &self.backend {
+            Backend::Redis(m) => {
+                let mut conn = m.clone();
+                let script = redis::Script::new(
+                    "local cur = tonumber(redis.call('GET', KEYS[1])) \
+                     if cur ~= nil and cur >= tonumber(ARGV[1]) then return 0 end \
+                     redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1",
+                );
+                let raised: i64 = script
+                    .key(key)
+                    .arg(value)
+                    .arg(ttl.as_secs().max(1))
+                    .invoke_async(&mut conn)
+                    .await?;
+                Ok(raised == 1)
+            }
+            Backend::Memory(map) => {
+                let now = Instant::now();
+                let mut map = lock(map);
+                let current = map
+                    .get(key)
+                    .filter(|e| e.live(now))
+                    .and_then(|e| e.value.parse::<u64>().ok());
+                if current.is_some_and(|c| c >= value) {
+                    return Ok(false);
+                }
+                map.insert(
+                    key.to_owned(),
+                    Entry {
+                        value: value.to_string(),
+                        expires: Some(now + ttl),
+                    },
+                );
+                Ok(true)
+            }
+        }
+    }
+
     /// `SET key value NX EX ttl`: true when the key was set (did not exist).
     pub async fn set_nx_ex(&self, key: &str, value: &str, ttl: Duration) -> CacheResult<bool> {
         match &self.backend {

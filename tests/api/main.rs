@@ -43,6 +43,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod roles;
+mod security_mfa;
 mod security_tenancy;
 mod seed;
 mod self_context;

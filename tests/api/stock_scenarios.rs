@@ -730,3 +730,53 @@ async fn the_self_policy_shows_the_stock_rules_as_recorded() {
     w.replay("my stock summary of the superuser admin (no grants)", ADMIN)
         .await;
 }
+
+/// Issue 15 §5: without Redis the summaries are cached in the process under the same keys and
+/// dropped by the same writes (a grant write, a settings update).
+#[tokio::test]
+async fn without_redis_the_summaries_are_cached_and_invalidated_in_process() {
+    let w = World::without_redis().await;
+    assert_eq!(w.app.cache.backend_name(), "memory");
+    let priya = w.member("priya.sharma").membership_id;
+    let path = format!("/org/users/{priya}/stock/summary");
+    let key = sole::services::stock::cache::summary_key(&w.app.cache, ORG, priya, TODAY);
+    let first = get(&w, ADMIN, &path).await;
+    assert!(
+        w.app.cache.get(&key).await.unwrap().is_some(),
+        "cached in the process"
+    );
+    assert_eq!(get(&w, EMPLOYEE, "/me/stock/summary").await, first);
+    let dash_key = sole::services::stock::cache::dashboard_key(&w.app.cache, ORG, TODAY);
+    get(&w, ADMIN, "/org/dashboard/stock-summary").await;
+    assert!(w.app.cache.get(&dash_key).await.unwrap().is_some());
+
+    // A settings update drops the org's entries at once.
+    let (status, out) = w
+        .call(
+            ADMIN,
+            Some(ORG),
+            "PUT",
+            "/org/settings",
+            Some(json!({"enforce_min_vested_to_exercise": true, "min_vested_shares_to_exercise": 100000})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert!(w.app.cache.get(&key).await.unwrap().is_none());
+    assert!(w.app.cache.get(&dash_key).await.unwrap().is_none());
+    let ruled = get(&w, ADMIN, &path).await;
+    assert_eq!(
+        ruled["eligibility_result"]["reasons"][0]["code"],
+        "BELOW_MIN_VESTED_THRESHOLD"
+    );
+    // A new grant drops the member's entries.
+    let (status, _) = post(
+        &w,
+        &format!("/org/users/{priya}/stock/grants"),
+        json!({"grant_date": "2026-01-01", "total_shares": 10, "exercise_price": "1", "vesting_strategy": "IMMEDIATE"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(w.app.cache.get(&key).await.unwrap().is_none());
+    assert_eq!(get(&w, ADMIN, &path).await["grant_count"], 3);
+}

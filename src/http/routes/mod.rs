@@ -43,6 +43,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(announcements::router())
         .merge(stock::router())
         .merge(documents::router())
-        .merge(loan_admin::router())
         .merge(loans::router())
+        .merge(loan_admin::router())
 }
