@@ -6,6 +6,7 @@
 pub mod decisions;
 pub mod params;
 pub mod queues;
+pub mod records;
 pub mod views;
 pub mod workflow;
 
@@ -18,5 +19,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(queues::router())
         .merge(decisions::router())
         .merge(views::router())
+        .merge(records::router())
         .merge(workflow::router())
 }
