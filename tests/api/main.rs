@@ -34,6 +34,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod roles;
+mod security_input;
 mod security_mfa;
 mod security_tenancy;
 mod seed;
