@@ -35,6 +35,7 @@ mod org_users;
 mod orgs;
 mod roles;
 mod security_input;
+mod security_limits;
 mod security_mfa;
 mod security_tenancy;
 mod seed;
