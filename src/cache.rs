@@ -355,7 +355,9 @@ fn normalize_prefix(prefix: &str) -> Arc<str> {
     Arc::from(prefix.trim_matches(':'))
 }
 
-fn escape_glob(s: &str) -> String {
+/// `s` with Redis glob metacharacters escaped, so a key prefix chosen by an operator matches
+/// itself only in `SCAN MATCH` / `PSUBSCRIBE` patterns (one definition for both users).
+pub(crate) fn escape_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -369,6 +371,12 @@ fn escape_glob(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_metacharacters_in_a_prefix_match_only_themselves() {
+        assert_eq!(escape_glob("sole:"), "sole:");
+        assert_eq!(escape_glob(r"a*b?c[d]e\f"), r"a\*b\?c\[d\]e\\f");
+    }
 
     #[test]
     fn keys_use_the_legacy_layout() {

@@ -124,6 +124,26 @@ async fn an_upload_session_round_trips_through_the_local_store() {
         ),
         "{url}"
     );
+    // Download URLs keep the legacy formula (§8.3): hex HMAC-SHA256 of `<key>:<expires>`
+    // keyed with SECRET_KEY, computed here independently of the server's code.
+    let q: std::collections::HashMap<String, String> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(q["key"], key);
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(
+        b"test-secret-key-0123456789abcdef0123456789",
+    )
+    .unwrap();
+    hmac::Mac::update(
+        &mut mac,
+        format!("{}:{}", q["key"], q["expires"]).as_bytes(),
+    );
+    assert_eq!(
+        q["signature"],
+        hex::encode(hmac::Mac::finalize(mac).into_bytes())
+    );
     let resp = plain_get(app, &url).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/pdf");

@@ -247,6 +247,10 @@ async fn upload_urls_validate_like_the_legacy_and_bind_what_they_sign() {
         &post(json!({"file_name": "a.pdf"})).await,
         "content_type: Field required",
     );
+    assert_422(
+        &post(json!({"file_name": "a.pdf", "content_type": "application/pdf"})).await,
+        "size_bytes: Field required",
+    );
     let (status, body) = post(
         json!({"file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": 1_048_577}),
     )
@@ -259,6 +263,17 @@ async fn upload_urls_validate_like_the_legacy_and_bind_what_they_sign() {
             "/org/documents/templates/upload-url",
             &docs.viewer,
             Some(json!({"file_name": "a.pdf", "content_type": "application/pdf", "size_bytes": 1})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["message"], "Missing permission: org.document.manage");
+    // Registering is a write too.
+    let (status, body) = docs
+        .call(
+            "POST",
+            "/org/documents/templates",
+            &docs.viewer,
+            Some(json!({"file_name": "a.pdf", "storage_key": "orgs/sole-llc/templates/unassigned/a.pdf"})),
         )
         .await;
     assert_eq!(status, 403);

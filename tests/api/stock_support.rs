@@ -44,7 +44,30 @@ pub struct World {
 impl World {
     /// The world on the recording day.
     pub async fn new() -> Self {
-        let app = spawn_app_on(TODAY).await;
+        Self::on(spawn_app_on(TODAY).await).await
+    }
+
+    /// The same world on a server without Redis (the in-process cache).
+    pub async fn without_redis() -> Self {
+        let db_name = crate::helpers::fresh_database().await;
+        let prefix = format!("test:{}", Uuid::new_v4().simple());
+        let mut env = crate::helpers::base_env(&db_name, &prefix);
+        env.overlay(sole::config::EnvMap::from_pairs([(
+            "REDIS_URL",
+            String::new(),
+        )]));
+        let app = crate::helpers::spawn_with(
+            env,
+            db_name,
+            prefix,
+            sole::clock::Clock::fixed(TODAY),
+            |_| {},
+        )
+        .await;
+        Self::on(app).await
+    }
+
+    async fn on(app: TestApp) -> Self {
         create_org(&app, ORG, "SOLE LLC").await;
         let data =
             SeedData::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds"))
