@@ -24,7 +24,7 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
     if value.len() > 254 {
         return Err("The email address is too long.");
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) || !lookalike_free(value) {
         return Err("The email address contains invalid characters.");
     }
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
@@ -44,6 +44,30 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
         return Err("The part after the @-sign contains invalid characters or an invalid label.");
     }
     Ok(format!("{local}@{domain}"))
+}
+
+/// Invisible formatting characters: bidi controls and isolates, zero-width characters, the
+/// byte order mark and the soft hyphen.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// No character that NFKC would change (full-width letters, ligatures, compatibility forms)
+/// and no invisible formatting character: such addresses look like another person's, so
+/// they are refused rather than silently rewritten (login matches the stored string exactly).
+fn lookalike_free(value: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    !value.chars().any(is_invisible_format) && value.nfkc().eq(value.chars())
 }
 
 /// The full pydantic message for a rejected address.
@@ -73,5 +97,11 @@ mod tests {
         assert!(normalize("@x.io").is_err());
         assert!(normalize("a b@x.io").is_err());
         assert!(normalize("a@-x.io").is_err());
+        // Look-alikes: full-width letters, bidi controls, zero-width characters.
+        assert!(normalize("\u{FF41}dmin@x.io").is_err());
+        assert!(normalize("admin@\u{FF58}.io").is_err());
+        assert!(normalize("ad\u{202E}min@x.io").is_err());
+        assert!(normalize("ad\u{200B}min@x.io").is_err());
+        assert!(normalize("jos\u{E9}@x.io").is_ok());
     }
 }

@@ -117,6 +117,14 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         }
     };
 
+    // Every 429 tells the client when to come back (limiters that know their window set it).
+    if response.status() == StatusCode::TOO_MANY_REQUESTS
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
     edge.security.apply(&mut response, is_docs);
     if let Some(origin) = &origin {
         let headers = response.headers_mut();
@@ -328,9 +336,11 @@ impl SecurityHeaders {
     }
 }
 
-/// Resolves the client IP: with more than `PROXIES_COUNT` entries in `X-Forwarded-For`, the
-/// entry at index −(PROXIES_COUNT+1); otherwise the peer address. Entries the client added on
-/// the left are never trusted.
+/// Resolves the client IP: the `PROXIES_COUNT`-th `X-Forwarded-For` entry from the right,
+/// i.e. the address the first trusted proxy appended (Cloud Run's front end appends the real
+/// client last: 1; behind an external load balancer: 2); the peer address when the header has
+/// fewer entries or the setting is 0. Entries the client wrote on the left are never used, so
+/// rotating them cannot escape a per-IP limit (security-reliability.md §4.4).
 pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, proxies: usize) -> Option<IpAddr> {
     if proxies > 0
         && let Some(xff) = header_str(headers, "x-forwarded-for")
@@ -340,8 +350,8 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, proxies: usize) -> O
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
-        if entries.len() > proxies
-            && let Ok(ip) = entries[entries.len() - proxies - 1].parse::<IpAddr>()
+        if entries.len() >= proxies
+            && let Ok(ip) = entries[entries.len() - proxies].parse::<IpAddr>()
         {
             return Some(ip);
         }
@@ -432,13 +442,17 @@ mod tests {
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
         assert_eq!(
             client_ip(&headers, Some(peer), 1),
-            Some("1.2.3.4".parse().unwrap())
+            Some("10.0.0.1".parse().unwrap())
         );
         assert_eq!(
             client_ip(&headers, Some(peer), 2),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(&headers, Some(peer), 3),
             Some("6.6.6.6".parse().unwrap())
         );
-        assert_eq!(client_ip(&headers, Some(peer), 3), Some(peer));
+        assert_eq!(client_ip(&headers, Some(peer), 4), Some(peer));
         assert_eq!(client_ip(&headers, Some(peer), 0), Some(peer));
     }
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod guard;
+pub mod input_guard;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
@@ -64,7 +65,11 @@ pub fn app(state: AppState) -> Router {
     // Layers wrap from the inside out: the last one added runs first.
     router = router
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes));
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.max_body_bytes,
+            input_guard::refuse_nul,
+        ));
     if settings.request_concurrency_limit > 0 {
         let limit = Arc::new(middleware::ConcurrencyLimit::new(
             settings.request_concurrency_limit,

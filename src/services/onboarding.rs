@@ -95,14 +95,16 @@ impl From<sqlx::Error> for Refusal {
                 let constraint = db.constraint().map(str::to_owned);
                 let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
                 let column = pg.and_then(|e| e.column()).map(str::to_owned);
-                let detail = pg.and_then(|e| e.detail()).map(str::to_owned);
+                // PostgreSQL's own text (and its row values in `detail`) stays in the log: it
+                // can quote other rows' data and names the schema.
+                tracing::warn!(error = %db, "onboarding refused by a database rule");
                 return Refusal::Constraint {
-                    message: db.message().to_owned(),
+                    message: "The data conflicts with a database rule".to_owned(),
                     details: json!({
                         "constraint": constraint,
                         "sqlstate": code,
                         "column": column,
-                        "detail": detail,
+                        "detail": null,
                     }),
                 };
             }

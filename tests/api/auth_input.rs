@@ -172,7 +172,14 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
         "{\"email\": \"ann@acme.example.com\", \"password\": \"a\\u0000b\"}",
     ))
     .await;
-    r.is(401, "unauthorized", "Invalid credentials");
+    // A NUL never reaches the credential check (422 naming the field), and the password is
+    // not echoed.
+    r.is(
+        422,
+        "validation_error",
+        "password: String should not contain NUL characters",
+    );
+    assert_eq!(r.body["details"]["errors"][0]["input"], Value::Null);
     let r = send(
         client
             .post(&login_url)

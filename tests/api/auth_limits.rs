@@ -10,10 +10,11 @@ use crate::fixtures::{MemberSpec, create_member, create_org};
 use crate::helpers::{spawn_app, spawn_app_with};
 
 async fn login_from(app: &crate::helpers::TestApp, ip: &str, email: &str, password: &str) -> Resp {
-    // PROXIES_COUNT=1 (default): the client address is the entry left of the proxy's.
+    // PROXIES_COUNT=1 (default, Cloud Run): the client address is the entry the front end
+    // appended, last; the one on the left is whatever the client wrote.
     send(
         req(app, reqwest::Method::POST, "/auth/login", None, None)
-            .header("X-Forwarded-For", format!("{ip}, 10.255.0.1"))
+            .header("X-Forwarded-For", format!("10.255.0.1, {ip}"))
             .json(&json!({"email": email, "password": password})),
     )
     .await

@@ -45,6 +45,8 @@ mod org_users;
 mod orgs;
 mod pbgc;
 mod roles;
+mod security_input;
+mod security_limits;
 mod security_mfa;
 mod security_tenancy;
 mod seed;

@@ -309,7 +309,8 @@ pub fn parse_datetime(raw: &str) -> Option<OffsetDateTime> {
     let (naive, offset) = if let Some(rest) = s.strip_suffix(['Z', 'z']) {
         (rest.to_owned(), UtcOffset::UTC)
     } else if s.len() > 16
-        && let Some(pos) = s[11..].rfind(['+', '-']).map(|p| p + 11)
+        // `get`, not `[11..]`: byte 11 of non-ASCII input may fall inside a character.
+        && let Some(pos) = s.get(11..).and_then(|t| t.rfind(['+', '-'])).map(|p| p + 11)
     {
         let offset = UtcOffset::parse(
             &s[pos..],
@@ -508,6 +509,8 @@ mod tests {
             Some(datetime!(2026-12-01 0:00 UTC))
         );
         assert_eq!(parse_datetime("soon"), None);
+        assert_eq!(parse_datetime("2026-12-01é10:30:00+02:00"), None);
+        assert_eq!(parse_datetime("ééééééééééééééééé"), None);
         assert_eq!(parse_datetime("2026-13-01T10:30"), None);
     }
 

@@ -209,3 +209,36 @@ pub async fn forget_totp_step(cache: &Cache, identity_id: Uuid) -> Result<(), Ap
     cache.del(&[key]).await.map_err(unavailable)?;
     Ok(())
 }
+
+/// Counts one call of a token endpoint (`refresh`, `refresh/csrf`, select-org) against the
+/// client IP and, once known, the identity: a sliding 60 s window per key, 429 with
+/// `Retry-After` (the window's remaining seconds) past `per_minute`.
+pub async fn check_token_rate(
+    cache: &Cache,
+    subject: TokenRateSubject<'_>,
+    per_minute: u64,
+) -> Result<(), ApiError> {
+    let window = Duration::from_secs(60);
+    let key = match subject {
+        TokenRateSubject::Ip(ip) => cache.key(&["rate_limit", "token", "ip", ip]),
+        TokenRateSubject::Identity(id) => {
+            cache.key(&["rate_limit", "token", "identity", &id.to_string()])
+        }
+    };
+    let count = cache
+        .incr_with_expiry(&key, window)
+        .await
+        .map_err(unavailable)?;
+    if count.max(0) as u64 > per_minute {
+        let retry = cache.ttl(&key).await.map_err(unavailable)?.unwrap_or(60);
+        return Err(too_many_for("Rate limit exceeded", retry.max(1) as u64));
+    }
+    Ok(())
+}
+
+/// What a token-endpoint call is counted against.
+#[derive(Clone, Copy, Debug)]
+pub enum TokenRateSubject<'a> {
+    Ip(&'a str),
+    Identity(Uuid),
+}

@@ -150,9 +150,18 @@ fn select_body(
     responses((status = 200, description = "Tokens, or the MFA step to take"), (status = 403, description = "Membership is not active")))]
 pub async fn select_org(
     State(state): State<AppState>,
+    client_ip: Option<Extension<ClientIp>>,
     auth: IdentityAuth,
     ApiJson(body): ApiJson<SelectOrgRequest>,
 ) -> ApiResult<Response> {
+    let per_minute = state.settings.rate_limit_per_minute;
+    if let Some(Extension(ip)) = &client_ip {
+        let ip = ip.0.to_string();
+        let subject = limits::TokenRateSubject::Ip(&ip);
+        limits::check_token_rate(&state.cache, subject, per_minute).await?;
+    }
+    let subject = limits::TokenRateSubject::Identity(auth.identity.id);
+    limits::check_token_rate(&state.cache, subject, per_minute).await?;
     let org_id = OrgId::parse(&body.org_id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let identity = auth.identity;
     let mut conn = state.db.acquire().await?;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::limits::{self, TokenRateSubject};
 use crate::auth::jwt::{Impersonation, MfaMethod, SessionSubject, TokenType, TokenView};
 use crate::auth::password::check_input_limits;
 use crate::auth::policy::PasswordPolicy;
@@ -104,10 +105,15 @@ async fn user_for_tenant(
 pub async fn refresh(
     State(state): State<AppState>,
     tenant: Tenant,
+    ext: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let settings = &state.settings;
+    let per_minute = settings.rate_limit_per_minute;
+    if let Some(ip) = super::client_ip(&ext) {
+        limits::check_token_rate(&state.cache, TokenRateSubject::Ip(&ip), per_minute).await?;
+    }
     let body: RefreshBody = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshBody::default()
     } else {
@@ -136,6 +142,13 @@ pub async fn refresh(
     }
     let invalid = || ApiError::unauthorized("Invalid token");
     let token_user = claims.sub_uuid().ok_or_else(invalid)?;
+    let identity = claims.iid_uuid().unwrap_or(token_user);
+    limits::check_token_rate(
+        &state.cache,
+        TokenRateSubject::Identity(identity),
+        per_minute,
+    )
+    .await?;
     let tv = claims.tv.ok_or_else(invalid)?;
     let jti = claims.jti.clone().ok_or_else(invalid)?;
     let exp = claims.exp.ok_or_else(invalid)?;
@@ -214,9 +227,14 @@ pub async fn refresh(
 pub async fn refresh_csrf(
     State(state): State<AppState>,
     tenant: Tenant,
+    ext: axum::http::Extensions,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let settings = &state.settings;
+    if let Some(ip) = super::client_ip(&ext) {
+        let per_minute = settings.rate_limit_per_minute;
+        limits::check_token_rate(&state.cache, TokenRateSubject::Ip(&ip), per_minute).await?;
+    }
     let raw = token::refresh_cookie(settings, &headers)
         .ok_or_else(|| ApiError::unauthorized("Refresh token required"))?;
     let claims = token::decode(&state, &raw)?;
