@@ -140,6 +140,48 @@ impl Cache {
         }
     }
 
+    /// Raises the number stored at `key` to `value` (with expiry `ttl`) when `value` is greater
+    /// than what is stored, atomically; true when it was raised. A missing key counts as lower
+    /// than any value. One Lua script on Redis, so every instance sees one order.
+    pub async fn raise_to(&self, key: &str, value: u64, ttl: Duration) -> CacheResult<bool> {
+        match &self.backend {
+            Backend::Redis(m) => {
+                let mut conn = m.clone();
+                let script = redis::Script::new(
+                    "local cur = tonumber(redis.call('GET', KEYS[1])) \
+                     if cur ~= nil and cur >= tonumber(ARGV[1]) then return 0 end \
+                     redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1",
+                );
+                let raised: i64 = script
+                    .key(key)
+                    .arg(value)
+                    .arg(ttl.as_secs().max(1))
+                    .invoke_async(&mut conn)
+                    .await?;
+                Ok(raised == 1)
+            }
+            Backend::Memory(map) => {
+                let now = Instant::now();
+                let mut map = lock(map);
+                let current = map
+                    .get(key)
+                    .filter(|e| e.live(now))
+                    .and_then(|e| e.value.parse::<u64>().ok());
+                if current.is_some_and(|c| c >= value) {
+                    return Ok(false);
+                }
+                map.insert(
+                    key.to_owned(),
+                    Entry {
+                        value: value.to_string(),
+                        expires: Some(now + ttl),
+                    },
+                );
+                Ok(true)
+            }
+        }
+    }
+
     /// `SET key value NX EX ttl`: true when the key was set (did not exist).
     pub async fn set_nx_ex(&self, key: &str, value: &str, ttl: Duration) -> CacheResult<bool> {
         match &self.backend {
@@ -313,7 +355,9 @@ fn normalize_prefix(prefix: &str) -> Arc<str> {
     Arc::from(prefix.trim_matches(':'))
 }
 
-fn escape_glob(s: &str) -> String {
+/// `s` with Redis glob metacharacters escaped, so a key prefix chosen by an operator matches
+/// itself only in `SCAN MATCH` / `PSUBSCRIBE` patterns (one definition for both users).
+pub(crate) fn escape_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -327,6 +371,12 @@ fn escape_glob(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_metacharacters_in_a_prefix_match_only_themselves() {
+        assert_eq!(escape_glob("sole:"), "sole:");
+        assert_eq!(escape_glob(r"a*b?c[d]e\f"), r"a\*b\?c\[d\]e\\f");
+    }
 
     #[test]
     fn keys_use_the_legacy_layout() {

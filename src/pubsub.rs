@@ -207,7 +207,7 @@ impl Hub {
 
     /// The subscription task: connect, PSUBSCRIBE once, deliver; reconnect with backoff.
     async fn run(self: Arc<Self>, client: redis::Client) {
-        let pattern = format!("{}*", escape_glob(&self.channel_prefix));
+        let pattern = format!("{}*", crate::cache::escape_glob(&self.channel_prefix));
         let mut shutdown = self.shutdown.subscribe();
         let mut backoff = BACKOFF_START;
         loop {
@@ -291,17 +291,6 @@ impl Hub {
 /// Resolves once the shutdown flag is set (or its sender is gone).
 pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
-}
-
-fn escape_glob(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -28,11 +28,39 @@ pub fn init(level: &str, format: LogFormat, project: Option<String>) {
     let result = match format {
         LogFormat::Json => registry.with(CloudJsonLayer { project }).try_init(),
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    // Colour codes only for a person at a terminal, never in a file or a pipe.
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .fmt_fields(tracing_subscriber::fmt::format::debug_fn(pretty_field)),
+            )
             .try_init(),
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;
+}
+
+/// One field of a pretty line. The access log's message already reads `GET /path 200`, so its
+/// `method`, `path` and `status` fields are not repeated, and latencies are rounded to 0.1 ms
+/// (the JSON format keeps every field at full precision for log queries).
+fn pretty_field(
+    writer: &mut tracing_subscriber::fmt::format::Writer<'_>,
+    field: &Field,
+    value: &dyn std::fmt::Debug,
+) -> std::fmt::Result {
+    match field.name() {
+        "message" => write!(writer, "{value:?}"),
+        "method" | "path" | "status" => Ok(()),
+        name if name.ends_with("_ms") => {
+            let text = format!("{value:?}");
+            match text.parse::<f64>() {
+                Ok(ms) => write!(writer, " {name}={ms:.1}"),
+                Err(_) => write!(writer, " {name}={text}"),
+            }
+        }
+        name => write!(writer, " {name}={value:?}"),
+    }
 }
 
 fn filter_directive(level: &str) -> String {

@@ -54,9 +54,72 @@ pub fn check(
     }
 }
 
+/// Where an identity (the login shared by every org the person belongs to) has a foothold, as
+/// seen from one org: what an identity-wide change needs to know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdentityReach {
+    /// The identity has a `users` row or a membership in another org.
+    pub other_orgs: bool,
+    /// The identity has a membership in the acting org and every one there was accepted.
+    pub accepted_here: bool,
+    /// Any `users` row of the identity is a platform superuser.
+    pub superuser: bool,
+}
+
+/// Whether an org may change the identity itself (MFA reset, forced password change, anything
+/// that bumps `token_version` or writes the identity row): a superuser actor always may; an
+/// org admin only when the person belongs to that org alone, accepted the membership, and is
+/// not a superuser. Otherwise one org could lock a person out of every other org.
+pub fn may_change_identity(actor_is_superuser: bool, target: IdentityReach) -> bool {
+    actor_is_superuser || (!target.superuser && !target.other_orgs && target.accepted_here)
+}
+
+/// The 403 of a refused identity-wide change; it names no other org and does not say which
+/// condition failed.
+pub const IDENTITY_CHANGE_REFUSED: &str = "This change affects the person's sign-in everywhere; \
+     only a platform administrator can make it for this user";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_changes_need_sole_accepted_reach_or_a_superuser() {
+        let sole = IdentityReach {
+            other_orgs: false,
+            accepted_here: true,
+            superuser: false,
+        };
+        assert!(may_change_identity(false, sole));
+        assert!(!may_change_identity(
+            false,
+            IdentityReach {
+                other_orgs: true,
+                ..sole
+            }
+        ));
+        assert!(!may_change_identity(
+            false,
+            IdentityReach {
+                accepted_here: false,
+                ..sole
+            }
+        ));
+        let su = IdentityReach {
+            superuser: true,
+            ..sole
+        };
+        assert!(!may_change_identity(false, su));
+        assert!(may_change_identity(true, su));
+        assert!(may_change_identity(
+            true,
+            IdentityReach {
+                other_orgs: true,
+                accepted_here: false,
+                superuser: false
+            }
+        ));
+    }
 
     #[test]
     fn gates_follow_the_contract() {

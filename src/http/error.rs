@@ -8,8 +8,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// Marker placed in the extensions of a 503 `db_overloaded` response; the middleware that owns
-/// the settings turns it into `Retry-After: DB_POOL_RETRY_AFTER_SECONDS`.
+/// Marker placed in the extensions of a 503 for a database fault (`db_overloaded`,
+/// `service_unavailable`); the middleware that owns the settings turns it into
+/// `Retry-After: DB_POOL_RETRY_AFTER_SECONDS`.
 #[derive(Clone, Copy, Debug)]
 pub struct DbOverloaded;
 
@@ -194,6 +195,19 @@ impl ApiError {
         e
     }
 
+    /// 503 for a database fault the client can retry (a dropped connection, a timeout, a
+    /// conflict, a restart): `Retry-After` as for `db_overloaded`, never the database's text.
+    pub fn database_unavailable() -> Self {
+        let mut e = Self::coded(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service temporarily unavailable",
+            json!({"detail": "The database did not complete the request; retry shortly"}),
+        );
+        e.0.db_overloaded = true;
+        e
+    }
+
     pub fn schema_not_ready() -> Self {
         Self::coded(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -275,6 +289,35 @@ impl IntoResponse for ApiError {
 /// SQLSTATE of "relation does not exist".
 const UNDEFINED_TABLE: &str = "42P01";
 
+/// Why a database error is the database's momentary state rather than a bug: the client may
+/// retry the same request and expect it to work.
+fn transient_database_fault(err: &sqlx::Error) -> Option<&'static str> {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => Some("connection lost"),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            match code.as_ref() {
+                // statement_timeout, lock_timeout
+                "57014" | "55P03" => Some("statement or lock timeout"),
+                // serialization_failure, deadlock_detected
+                "40001" | "40P01" => Some("transaction conflict"),
+                // admin_shutdown, crash_shutdown, cannot_connect_now (restart, failover)
+                "57P01" | "57P02" | "57P03" => Some("server shutting down or starting"),
+                // insufficient resources (too many connections, out of memory, disk full)
+                c if c.starts_with("53") => Some("server out of resources"),
+                // connection exceptions
+                c if c.starts_with("08") => Some("connection lost"),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
@@ -286,7 +329,13 @@ impl From<sqlx::Error> for ApiError {
                 tracing::error!(error = %db, "database schema is not ready");
                 Self::schema_not_ready()
             }
-            _ => Self::from_unexpected("database error", &err),
+            _ => match transient_database_fault(&err) {
+                Some(reason) => {
+                    tracing::warn!(error = %err, reason, "database unavailable for this request");
+                    Self::database_unavailable()
+                }
+                None => Self::from_unexpected("database error", &err),
+            },
         }
     }
 }

@@ -40,6 +40,8 @@ other endpoint answers 403 \"Password change required\".\n\
         (name = "announcements", description = "Announcements and their live stream"),
         (name = "dashboard", description = "Dashboard summary"),
         (name = "stock", description = "Stock grants, vesting, eligibility and the stock dashboards"),
+        (name = "loans", description = "Employee loans: quotes, applications, borrower views, admin workflow and the loan dashboard"),
+        (name = "loan-admin", description = "Loan administration: queues, HR/finance/legal workflow, repayments"),
         (name = "documents", description = "Org document folders and templates"),
         (name = "assets", description = "Upload sessions and downloads of stored files"),
         (name = "audit", description = "Audit log"),
@@ -68,5 +70,158 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// `/openapi.json` and Swagger UI at `/docs`, served from the binary (vendored assets).
 pub fn docs_router(spec: utoipa::openapi::OpenApi) -> Router {
-    Router::from(SwaggerUi::new("/docs").url("/openapi.json", spec))
+    Router::from(
+        SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", describe_the_wire(spec)),
+    )
+}
+
+/// The handlers declare what they put in `data`; the wire carries it inside the envelope
+/// `{code, message, data, details}`, and every error in the error envelope. This rewrites the
+/// generated document so it describes the bytes a client receives:
+///
+/// - every JSON 2xx schema `S` becomes the success envelope with `data: S`;
+/// - every error response gets the `ErrorEnvelope` body;
+/// - the errors any endpoint can answer without saying so in its handler are listed: 401 and
+///   the tenant 400 on authenticated endpoints, 422 where there is input to validate, 429 (rate
+///   limits) and 503 (database or cache unavailable) wherever a request can reach them.
+///
+/// The result is served as JSON: utoipa's own types cannot read back every schema OpenAPI 3.1
+/// allows (an "any value" `data: {}` among them).
+fn describe_the_wire(spec: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(&spec).unwrap_or_default();
+    wrap_responses(&mut doc);
+    doc
+}
+
+const ERROR_REF: &str = "#/components/schemas/ErrorEnvelope";
+
+fn error_envelope_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "description": "The error envelope: a stable `code`, a human `message`, `data` (null \
+            except where an endpoint says otherwise) and `details` (for 422: `errors[]` with \
+            pydantic-shaped `loc`, `msg`, `type`).",
+        "required": ["code", "message", "data", "details"],
+        "properties": {
+            "code": {"type": "string", "examples": ["validation_error"]},
+            "message": {"type": "string"},
+            "data": {},
+            "details": {"type": "object"}
+        }
+    })
+}
+
+fn success_envelope(data: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "required": ["code", "message", "data", "details"],
+        "properties": {
+            "code": {"type": "string", "enum": ["ok", "created"]},
+            "message": {"type": "string", "enum": ["OK", "Created"]},
+            "data": data,
+            "details": {"type": "object"}
+        }
+    })
+}
+
+fn wrap_responses(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+
+    if let Some(root) = doc.as_object_mut() {
+        let components = root.entry("components").or_insert_with(|| json!({}));
+        if let Some(components) = components.as_object_mut() {
+            let schemas = components.entry("schemas").or_insert_with(|| json!({}));
+            if let Some(schemas) = schemas.as_object_mut() {
+                schemas.insert("ErrorEnvelope".to_owned(), error_envelope_schema());
+            }
+        }
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        let is_health = path.contains("/health/") || path.ends_with("/status/summary");
+        let is_static = path.contains("/meta/");
+        // File downloads and the local upload target answer the bytes themselves.
+        let serves_raw_bytes = path.ends_with("/download") || path.ends_with("/local-content");
+        for (method, op) in item.iter_mut() {
+            if !matches!(method.as_str(), "get" | "post" | "put" | "patch" | "delete") {
+                continue;
+            }
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let secured = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            let has_input = op.contains_key("requestBody")
+                || op
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|p| !p.is_empty());
+            let responses = op.entry("responses").or_insert_with(|| json!({}));
+            let Some(responses) = responses.as_object_mut() else {
+                continue;
+            };
+            let mut implied: Vec<(&str, &str)> = Vec::new();
+            if secured {
+                implied.push(("400", "Tenant resolution failed or a malformed header"));
+                implied.push((
+                    "401",
+                    "Not authenticated, or the token is invalid or revoked",
+                ));
+            }
+            if has_input {
+                implied.push((
+                    "422",
+                    "Validation error: `details.errors[]` names each field",
+                ));
+            }
+            if !is_health {
+                implied.push(("429", "Rate limit exceeded; see `Retry-After`"));
+            }
+            if !is_health && !is_static {
+                implied.push((
+                    "503",
+                    "Database or cache temporarily unavailable; see `Retry-After`",
+                ));
+            }
+            for (status, description) in implied {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| json!({"description": description}));
+            }
+            for (status, response) in responses.iter_mut() {
+                let Some(response) = response.as_object_mut() else {
+                    continue;
+                };
+                if status.starts_with('2') {
+                    if !response.contains_key("content") && !serves_raw_bytes {
+                        // Declared by its description only: still an envelope on the wire.
+                        response.insert(
+                            "content".to_owned(),
+                            json!({"application/json": {"schema": {}}}),
+                        );
+                    }
+                    let json_schema = response
+                        .get_mut("content")
+                        .and_then(|c| c.get_mut("application/json"))
+                        .and_then(Value::as_object_mut);
+                    if let Some(media) = json_schema {
+                        let data = media.remove("schema").unwrap_or(json!({}));
+                        media.insert("schema".to_owned(), success_envelope(data));
+                    }
+                } else if !response.contains_key("content") {
+                    response.insert(
+                        "content".to_owned(),
+                        json!({"application/json": {"schema": {"$ref": ERROR_REF}}}),
+                    );
+                }
+            }
+        }
+    }
 }

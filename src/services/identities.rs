@@ -181,6 +181,34 @@ pub async fn reset_mfa(
     Ok(())
 }
 
+/// Where the identity has a foothold, seen from `org_id` (see
+/// [`crate::domain::membership::may_change_identity`]).
+pub async fn reach(
+    conn: &mut PgConnection,
+    identity_id: Uuid,
+    org_id: &str,
+) -> sqlx::Result<crate::domain::membership::IdentityReach> {
+    let (other_orgs, accepted_here, superuser): (bool, bool, bool) = sqlx::query_as(
+        "SELECT \
+           EXISTS (SELECT 1 FROM users u WHERE u.identity_id = $1 AND u.org_id <> $2) \
+             OR EXISTS (SELECT 1 FROM users u JOIN org_memberships m ON m.user_id = u.id \
+                        WHERE u.identity_id = $1 AND m.org_id <> $2), \
+           COALESCE((SELECT bool_and(upper(m.invitation_status) = 'ACCEPTED') \
+                     FROM users u JOIN org_memberships m ON m.user_id = u.id \
+                     WHERE u.identity_id = $1 AND m.org_id = $2), false), \
+           EXISTS (SELECT 1 FROM users u WHERE u.identity_id = $1 AND u.is_superuser)",
+    )
+    .bind(identity_id)
+    .bind(org_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(crate::domain::membership::IdentityReach {
+        other_orgs,
+        accepted_here,
+        superuser,
+    })
+}
+
 /// One org the identity can sign in to (`GET /auth/orgs`).
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct OrgChoice {

@@ -16,10 +16,11 @@ use uuid::Uuid;
 
 use crate::domain::geo;
 use crate::services::audit::{self, Actor};
-use crate::services::identities;
 use crate::timefmt;
 
 /// One member: the membership with its user, identity flag, org name, department and profile.
+/// The identity's MFA flag reads false until the membership is accepted: an org that merely
+/// invited an existing identity learns nothing about it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct MemberRow {
     pub membership_id: Uuid,
@@ -62,7 +63,7 @@ const MEMBER_SELECT: &str = "SELECT m.id AS membership_id, m.org_id, m.user_id, 
         d.name AS department_name, m.employment_start_date, m.employment_status, m.platform_status, \
         m.invitation_status, m.invited_at, m.accepted_at, m.created_at AS membership_created_at, \
         u.email, u.is_active, u.is_superuser, u.created_at AS user_created_at, u.identity_id, \
-        COALESCE(i.mfa_enabled, false) AS mfa_enabled, o.name AS org_name, p.id AS profile_id, \
+        COALESCE(i.mfa_enabled AND upper(m.invitation_status) = 'ACCEPTED', false) AS mfa_enabled, o.name AS org_name, p.id AS profile_id, \
         p.full_name, p.first_name, p.middle_name, p.last_name, p.preferred_name, p.timezone, \
         p.phone_number, p.marital_status, p.country, p.state, p.address_line1, p.address_line2, \
         p.postal_code \
@@ -799,8 +800,8 @@ pub struct StatusChange {
 }
 
 /// Changes employment and/or platform status (`None` keeps a value). A result that is not
-/// ACTIVE/ACTIVE removes every role of the user in the org (audit `role.removed` each) and
-/// revokes the identity's sessions; then the `user.membership.updated` row. `None` when the
+/// ACTIVE/ACTIVE removes every role of the user in the org (audit `role.removed` each), which
+/// ends the sessions in this org only (the membership gate refuses them); then the `user.membership.updated` row. `None` when the
 /// membership is not in the actor's org.
 pub async fn change_status(
     conn: &mut PgConnection,
@@ -829,8 +830,9 @@ pub async fn change_status(
     };
     let deactivated = after.employment_status != "ACTIVE" || after.platform_status != "ACTIVE";
     if deactivated {
+        // The guard and the refresh check this membership on every request, so its sessions
+        // end here; the identity's other orgs keep theirs (no identity-wide token bump).
         remove_roles(conn, actor, &after).await?;
-        identities::bump_token_version(conn, after.identity_id).await?;
     }
     audit::record(
         conn,

@@ -9,6 +9,8 @@ pub mod audit_logs;
 pub mod departments;
 pub mod documents;
 pub mod identities;
+pub mod loan_admin;
+pub mod loans;
 pub mod members;
 pub mod mfa;
 pub mod onboarding;

@@ -236,10 +236,21 @@ pub async fn set_org_settings(app: &TestApp, org_id: &str, assignments: &str) {
     .unwrap();
 }
 
-/// The TOTP code for `secret` right now.
+/// A TOTP code for `secret` the server accepts now: the current time step, or the next one
+/// (within the ±1 step window) when this test already used the current one, because the
+/// server accepts each step once per identity, as a person waiting for the next code would.
 pub fn totp_now(secret: &str) -> String {
+    static USED: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
     let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
-    totp::code_at(secret, now).unwrap()
+    let current = now / totp::STEP_SECONDS;
+    let mut used = USED.lock().unwrap();
+    let step = match used.iter().find(|(s, _)| s == secret) {
+        Some((_, last)) if *last >= current => last + 1,
+        _ => current,
+    };
+    used.retain(|(s, _)| s != secret);
+    used.push((secret.to_owned(), step));
+    totp::code_at(secret, step * totp::STEP_SECONDS).unwrap()
 }
 
 /// A signed-in session as the frontend holds it.

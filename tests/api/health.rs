@@ -302,6 +302,47 @@ async fn docs_and_openapi_are_served_in_development_only() {
             .get("503")
             .is_some()
     );
+    // The document describes the wire: JSON successes inside the envelope, every error in the
+    // error envelope, and the errors every authenticated endpoint can answer.
+    let error_ref = "#/components/schemas/ErrorEnvelope";
+    assert_eq!(
+        spec["components"]["schemas"]["ErrorEnvelope"]["required"],
+        serde_json::json!(["code", "message", "data", "details"])
+    );
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let schema = &response["content"]["application/json"]["schema"];
+                if status.starts_with('2') {
+                    if !schema.is_null() {
+                        assert_eq!(
+                            schema["required"],
+                            serde_json::json!(["code", "message", "data", "details"]),
+                            "{method} {path} {status} is not enveloped"
+                        );
+                    }
+                } else if path != "/api/v1/health/ready" {
+                    assert_eq!(
+                        schema["$ref"], error_ref,
+                        "{method} {path} {status} lacks the error envelope"
+                    );
+                }
+            }
+            if secured {
+                for status in ["401", "503"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} does not list {status}"
+                    );
+                }
+            }
+        }
+    }
+    let me = &spec["paths"]["/api/v1/auth/me"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert!(me["properties"]["data"].is_object(), "{me}");
     let resp = app
         .client
         .get(format!("{}/docs/", app.address))

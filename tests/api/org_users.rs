@@ -556,9 +556,11 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
     assert_eq!(audit_count(app, "role.removed").await, 1);
     assert_eq!(audit_count(app, "user.membership.updated").await, 1);
 
+    // The membership gate ends the sessions in this org; the identity's token version (its
+    // sessions in other orgs) is untouched.
     let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["message"], "Token revoked");
+    assert_eq!(status, 403);
+    assert_eq!(body["message"], "Membership is not active");
 
     // Back to ACTIVE: nothing else is removed, the audit row is written.
     let (status, body) = call(

@@ -916,3 +916,103 @@ async fn logins_are_marked_only_when_they_still_accept_the_seed_password() {
     );
     assert!(!run.stdout.contains("Another#Seed42pass"));
 }
+
+/// The switch-over path (README "Switching over"): a database the legacy service seeded and then
+/// lived in — people changed their passwords and enrolled MFA, an admin added a custom role, the
+/// system roles carry an older permission set. `sole seed` on it keeps every person's secrets
+/// and every custom role, duplicates nothing, brings only the system roles in step, and a second
+/// run changes nothing.
+#[tokio::test]
+async fn seeding_a_database_the_legacy_service_seeded_keeps_people_secrets_and_custom_roles() {
+    let db = fresh_database().await;
+    seed(&db, &[], &[]).ok();
+    let mut conn = connect(&db).await;
+    let legacy_hash =
+        "$argon2id$v=19$m=65536,t=3,p=4$bGVnYWN5LXNhbHQ$legacyhashlegacyhashlegacyhash";
+    sqlx::query(
+        "UPDATE identities SET hashed_password = $1, mfa_enabled = true, mfa_method = 'TOTP', \
+         mfa_secret_encrypted = 'gAAAAAlegacy-fernet-token', must_change_password = false \
+         WHERE email = $2",
+    )
+    .bind(legacy_hash)
+    .bind(ADMIN)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // An older catalogue: the system EMPLOYEE role without one of its permissions.
+    let dropped: String = sqlx::query_scalar(
+        "SELECT permissions->>0 FROM roles WHERE org_id = 'default' AND name = 'EMPLOYEE'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE roles SET permissions = permissions - $1 \
+         WHERE org_id = 'default' AND name = 'EMPLOYEE'",
+    )
+    .bind(&dropped)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO roles (id, org_id, name, description, is_system_role, permissions) \
+         VALUES (gen_random_uuid(), 'default', 'Legacy Auditors', 'made in the legacy UI', false, \
+         '[\"audit_log.view\"]'::jsonb)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let before = row_counts(&mut conn).await;
+
+    let run = seed(&db, &[], &[]).ok();
+    assert!(run.stdout.contains("1 updated"), "{}", run.stdout);
+    assert_eq!(row_counts(&mut conn).await, before, "seed duplicated rows");
+    let admin: (String, bool, Option<String>) = sqlx::query_as(
+        "SELECT hashed_password, mfa_enabled, mfa_secret_encrypted FROM identities WHERE email = $1",
+    )
+    .bind(ADMIN)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        admin,
+        (
+            legacy_hash.to_owned(),
+            true,
+            Some("gAAAAAlegacy-fernet-token".to_owned())
+        ),
+        "seed touched a person's password or MFA"
+    );
+    let custom: String = sqlx::query_scalar(
+        "SELECT permissions::text FROM roles WHERE org_id = 'default' AND name = 'Legacy Auditors'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(custom, r#"["audit_log.view"]"#);
+    let restored: bool = sqlx::query_scalar(
+        "SELECT permissions ? $1 FROM roles WHERE org_id = 'default' AND name = 'EMPLOYEE'",
+    )
+    .bind(&dropped)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(restored, "the system role was not brought in step");
+
+    let snap = snapshot(&mut conn).await;
+    let run = seed(&db, &[], &[]).ok();
+    assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+    assert_eq!(snapshot(&mut conn).await, snap);
+}
+
+/// identities/users/memberships/roles/user_roles, as one comparable string.
+async fn row_counts(conn: &mut PgConnection) -> String {
+    sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM identities) || '/' || (SELECT count(*) FROM users) || '/' || \
+         (SELECT count(*) FROM org_memberships) || '/' || (SELECT count(*) FROM roles) || '/' || \
+         (SELECT count(*) FROM user_roles)",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}

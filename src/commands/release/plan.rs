@@ -179,7 +179,7 @@ pub const IMAGE_NAME: &str = "sole-api";
 pub const RUNTIME_SA_NAME: &str = "sole-runner";
 
 /// The service's explicit sizing and probes: cloudbuild.yaml's deploy step passes the same
-/// flags (tests/release.rs keeps the two equal). Liveness and startup use `/health/live`, which
+/// flags (tests/cli/release.rs keeps the two equal). Liveness and startup use `/health/live`, which
 /// never touches PostgreSQL or Redis, so an outage of either does not restart every instance.
 pub const SERVICE_FLAGS: &[&str] = &[
     "--concurrency=80",

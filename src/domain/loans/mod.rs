@@ -82,6 +82,7 @@ macro_rules! string_enum {
     };
 }
 
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod pbgc;

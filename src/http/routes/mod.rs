@@ -7,6 +7,8 @@ pub mod auth;
 pub mod departments;
 pub mod documents;
 pub mod health;
+pub mod loan_admin;
+pub mod loans;
 pub mod member_lists;
 pub mod meta;
 pub mod org_settings;
@@ -41,4 +43,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(announcements::router())
         .merge(stock::router())
         .merge(documents::router())
+        .merge(loans::router())
+        .merge(loan_admin::router())
 }

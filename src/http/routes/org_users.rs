@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::policy::PasswordPolicy;
 use crate::domain::permissions::{perm, step};
-use crate::domain::{email, people};
+use crate::domain::{email, membership, people};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -637,6 +637,31 @@ pub async fn update_profile(
 // ---------------------------------------------------------------------------------------------
 // Password and MFA
 
+/// Refuses an identity-wide change (403) unless the acting org may speak for the whole
+/// identity: the actor is a superuser, or the person belongs to this org alone, accepted the
+/// membership and is not a superuser (DESIGN.md §4). The refusal names no other org; it is
+/// logged with the actor, the org and the target.
+async fn may_change_identity<M: GuardMode>(
+    conn: &mut sqlx::PgConnection,
+    user: &CurrentUser<M>,
+    row: &members::MemberRow,
+    action: &str,
+) -> ApiResult<()> {
+    let actor_is_superuser = user.bypasses_permissions() && user.is_superuser;
+    let reach = services::identities::reach(conn, row.identity_id, user.org_id.as_str()).await?;
+    if membership::may_change_identity(actor_is_superuser, reach) {
+        return Ok(());
+    }
+    tracing::warn!(
+        actor_user_id = %user.user_id,
+        org_id = user.org_id.as_str(),
+        target_membership_id = %row.membership_id,
+        action,
+        "identity-wide change refused: the org does not hold the whole identity"
+    );
+    Err(ApiError::forbidden(membership::IDENTITY_CHANGE_REFUSED))
+}
+
 /// Flags the member's identity for a password change at next login and revokes its sessions.
 #[utoipa::path(post, path = "/org/users/{membership_id}/force-password-reset", tag = "org-users", security(("bearer" = [])),
     params(("membership_id" = String, Path, description = "Membership id")),
@@ -656,6 +681,7 @@ pub async fn force_password_reset(
             "Cannot force-reset your own password. Use change-password instead.",
         ));
     }
+    may_change_identity(&mut tx, &user, &row, "force_password_reset").await?;
     let previous = services::identities::force_password_change(&mut tx, row.identity_id).await?;
     let Some(previous) = previous else {
         return Err(ApiError::bad_request("User has no identity record"));
@@ -698,7 +724,10 @@ pub async fn reset_mfa(
             "Cannot reset your own MFA via admin endpoint. Use self-service reset.",
         ));
     }
-    if !row.mfa_enabled {
+    may_change_identity(&mut tx, &user, &row, "mfa_reset").await?;
+    // The identity's own flag: the member row hides it until the membership is accepted.
+    let mfa_enabled = services::identities::mfa_enabled(&mut tx, row.identity_id).await?;
+    if mfa_enabled != Some(true) {
         return Err(ApiError::bad_request("User does not have MFA enabled"));
     }
     services::identities::reset_mfa(&mut tx, row.identity_id, Some((org, row.user_id))).await?;

@@ -66,8 +66,21 @@ fn totp_secret(state: &AppState, identity: &Identity) -> Option<String> {
     }
 }
 
-fn code_is_valid(secret: &str, code: &str) -> bool {
-    totp::verify_now(secret, code.trim()).is_some()
+/// An enrolment code: locked identities get 429, a wrong or replayed code 401 "Invalid MFA
+/// code" counted against the identity, a good one clears the count.
+async fn check_code(
+    state: &AppState,
+    identity_id: Uuid,
+    secret: &str,
+    code: &str,
+) -> Result<(), ApiError> {
+    limits::check_mfa_unlocked(&state.cache, identity_id).await?;
+    if !limits::accept_totp(&state.cache, identity_id, secret, code).await? {
+        let refusal = ApiError::unauthorized("Invalid MFA code");
+        let lockout = state.settings.login_lockout_minutes;
+        return Err(limits::record_mfa_failure(&state.cache, identity_id, lockout, refusal).await);
+    }
+    limits::clear_mfa_failures(&state.cache, identity_id).await
 }
 
 /// The identity's user in the token's org, under the pending-allowed gate.
@@ -170,21 +183,38 @@ pub async fn verify(
     if !identity.mfa_enabled {
         return Err(ApiError::unauthorized("MFA not available"));
     }
+    limits::check_mfa_unlocked(&state.cache, identity.id).await?;
+    let lockout = state.settings.login_lockout_minutes;
     match body.code_type {
         CodeType::Recovery => {
             let hash = recovery::hash_recovery_code(&body.code);
             if !services::mfa::consume_recovery_code(&mut tx, identity.id, &hash).await? {
-                return Err(ApiError::unauthorized("Invalid recovery code"));
+                let refusal = ApiError::unauthorized("Invalid recovery code");
+                return Err(limits::record_mfa_failure(
+                    &state.cache,
+                    identity.id,
+                    lockout,
+                    refusal,
+                )
+                .await);
             }
         }
         CodeType::Totp => {
             let secret = totp_secret(&state, &identity)
                 .ok_or_else(|| ApiError::bad_request("MFA secret missing"))?;
-            if !code_is_valid(&secret, &body.code) {
-                return Err(ApiError::unauthorized("Invalid MFA code"));
+            if !limits::accept_totp(&state.cache, identity.id, &secret, &body.code).await? {
+                let refusal = ApiError::unauthorized("Invalid MFA code");
+                return Err(limits::record_mfa_failure(
+                    &state.cache,
+                    identity.id,
+                    lockout,
+                    refusal,
+                )
+                .await);
             }
         }
     }
+    limits::clear_mfa_failures(&state.cache, identity.id).await?;
     let policy = services::org_settings::auth_policy(&mut tx, &org_id).await?;
     let remember = maybe_remember(
         &mut tx,
@@ -242,6 +272,8 @@ async fn start_enrolment(
     let secret = totp::generate_secret();
     let encrypted = state.auth.crypto.encrypt_str(&secret);
     services::identities::start_mfa(conn, identity.id, &encrypted).await?;
+    // The replay memory belongs to the old secret; the new one starts afresh.
+    limits::forget_totp_step(&state.cache, identity.id).await?;
     Ok((
         totp::provisioning_uri(&secret, &identity.email, &org.name),
         org.name,
@@ -288,9 +320,7 @@ pub async fn enroll_verify(
     let identity = auth.identity;
     let secret = totp_secret(&state, &identity)
         .ok_or_else(|| ApiError::bad_request("MFA not initialized"))?;
-    if !code_is_valid(&secret, &body.code) {
-        return Err(ApiError::unauthorized("Invalid MFA code"));
-    }
+    check_code(&state, identity.id, &secret, &body.code).await?;
     let mut tx = state.db.begin().await?;
     let user = org_user(&mut tx, &org_id, identity.id).await?;
     services::identities::enable_mfa(&mut tx, identity.id).await?;
@@ -380,9 +410,7 @@ pub async fn setup_verify(
     let identity = load_identity(&state, user.identity_id).await?;
     let secret = totp_secret(&state, &identity)
         .ok_or_else(|| ApiError::bad_request("MFA not initialized"))?;
-    if !code_is_valid(&secret, &body.code) {
-        return Err(ApiError::unauthorized("Invalid MFA code"));
-    }
+    check_code(&state, identity.id, &secret, &body.code).await?;
     let mut tx = state.db.begin().await?;
     services::identities::enable_mfa(&mut tx, identity.id).await?;
     let codes = new_recovery_codes(&mut tx, identity.id).await?;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{CodeType, limits};
 use crate::auth::jwt::{STEP_UP_TTL_SECS, StepUpClaims, TokenType};
-use crate::auth::{recovery, totp};
+use crate::auth::recovery;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
@@ -56,26 +56,46 @@ pub async fn verify(
     if !identity.mfa_enabled {
         return Err(ApiError::bad_request("MFA is not enabled for this user"));
     }
+    limits::check_mfa_unlocked(&state.cache, identity.id).await?;
+    let lockout = state.settings.login_lockout_minutes;
     match body.code_type {
         CodeType::Recovery => {
             let hash = recovery::hash_recovery_code(&body.code);
             if !services::mfa::consume_recovery_code(&mut tx, identity.id, &hash).await? {
-                return Err(ApiError::unauthorized("Invalid recovery code"));
+                let refusal = ApiError::unauthorized("Invalid recovery code");
+                return Err(limits::record_mfa_failure(
+                    &state.cache,
+                    identity.id,
+                    lockout,
+                    refusal,
+                )
+                .await);
             }
         }
         CodeType::Totp => {
-            let valid = identity
+            let secret = identity
                 .mfa_secret_encrypted
                 .as_deref()
-                .and_then(|s: &str| state.auth.crypto.decrypt_str(s).ok())
-                .is_some_and(|secret: String| {
-                    totp::verify_now(&secret, body.code.trim()).is_some()
-                });
+                .and_then(|s: &str| state.auth.crypto.decrypt_str(s).ok());
+            let valid = match secret {
+                Some(secret) => {
+                    limits::accept_totp(&state.cache, identity.id, &secret, &body.code).await?
+                }
+                None => false,
+            };
             if !valid {
-                return Err(ApiError::unauthorized("Invalid TOTP code"));
+                let refusal = ApiError::unauthorized("Invalid TOTP code");
+                return Err(limits::record_mfa_failure(
+                    &state.cache,
+                    identity.id,
+                    lockout,
+                    refusal,
+                )
+                .await);
             }
         }
     }
+    limits::clear_mfa_failures(&state.cache, identity.id).await?;
     tx.commit().await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let grant = StepUpClaims::grant(user.user_id, user.org_id.as_str(), &action, now);

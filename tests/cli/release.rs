@@ -2,8 +2,6 @@
 //! exact command sequence, stop-on-failure, preflight, dry-run, and that both jobs receive the
 //! env file and secrets the service gets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

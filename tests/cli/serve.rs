@@ -1,7 +1,6 @@
 //! `sole serve` as a process: structured logs on stdout and graceful shutdown on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::support::{free_port, vector_keys};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -15,27 +14,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn vector_keys() -> (String, String) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/legacy-vectors.json"
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    (
-        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
-        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
-    )
 }
 
 /// Starts `sole serve` on a free port with `database_url`; returns once it listens.
@@ -176,6 +154,42 @@ fn logs_are_cloud_logging_json_lines_with_request_context_and_no_secrets() {
     );
     assert_eq!(access["logging.googleapis.com/spanId"], "00f067aa0ba902b7");
     assert_eq!(access["logging.googleapis.com/trace_sampled"], true);
+}
+
+/// `LOG_FORMAT=pretty` into a pipe: plain text (no colour codes), one access line that says
+/// `GET /path 200` once, and a latency rounded to 0.1 ms.
+#[test]
+fn pretty_logs_into_a_pipe_are_plain_short_and_rounded() {
+    let (mut server, port) = start(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        &[("LOG_FORMAT", "pretty"), ("LOG_LEVEL", "INFO")],
+    );
+    let (status, _) = get(port, "/api/v1/health/live", &[]);
+    assert!(status.contains("200"), "{status}");
+    terminate(&server);
+    assert!(server.0.wait().unwrap().success());
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(!out.contains('\u{1b}'), "colour codes in a pipe:\n{out}");
+    let access = out
+        .lines()
+        .find(|l| l.contains("GET /api/v1/health/live 200"))
+        .unwrap_or_else(|| panic!("no access line:\n{out}"));
+    for repeated in ["method=", "path=", "status="] {
+        assert!(!access.contains(repeated), "{repeated} repeated: {access}");
+    }
+    let latency = access
+        .split_once("latency_ms=")
+        .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default())
+        .unwrap_or_else(|| panic!("no latency: {access}"));
+    let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
+    assert_eq!(decimals, 1, "latency not rounded to 0.1 ms: {access}");
 }
 
 #[test]

@@ -1,26 +1,17 @@
 //! `sole healthcheck` (the container HEALTHCHECK) against a running `sole serve` and against
 //! nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::free_port;
 use secrecy::ExposeSecret as _;
 
 fn database_url() -> String {
     std::env::var("SOLE_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `sole serve` child process, killed on drop.

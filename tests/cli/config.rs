@@ -1,7 +1,6 @@
 //! The CLI as users run it: `--help`, `--version`, `config check`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::support::vector_keys;
 use std::process::{Command, Output};
 
 fn sole(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -16,19 +15,6 @@ fn sole(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The legacy vectors' RS256 pair: a valid, matching key pair.
-fn vector_keys() -> (String, String) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/legacy-vectors.json"
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    (
-        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
-        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
-    )
-}
-
 /// Everything `serve` needs in development: a PostgreSQL URL, SECRET_KEY and a key pair.
 fn dev_complete() -> Vec<(&'static str, String)> {
     let (private, public) = vector_keys();

@@ -1,8 +1,6 @@
 //! `sole setup-env`: the pure answers → file rendering, the non-interactive mode end to end, and
 //! the real interactive wizard driven through a pseudo-terminal.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

@@ -1,0 +1,91 @@
+//! Database faults a client can retry answer 503 `service_unavailable` with `Retry-After`, never
+//! a 500 or the database's own text, and the next request after the fault works.
+
+use sqlx::Connection as _;
+
+use crate::helpers::{connect, json, spawn_app_with};
+
+/// A table held by another session past `statement_timeout`: the request that waits on it ends
+/// with a retryable 503, and once the lock is gone the same request is answered normally.
+#[tokio::test]
+async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
+    let app = spawn_app_with(&[
+        ("DB_STATEMENT_TIMEOUT_MS", "300"),
+        ("DB_POOL_RETRY_AFTER_SECONDS", "4"),
+    ])
+    .await;
+    let login = || {
+        app.client
+            .post(format!("{}/auth/login", app.api))
+            .json(
+                &serde_json::json!({"email": "nobody@example.com", "password": "Wrong-password-1"}),
+            )
+            .send()
+    };
+
+    let mut holder = connect(&app.db_name).await;
+    let mut lock = holder.begin().await.unwrap();
+    sqlx::query("LOCK TABLE identities IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+
+    let resp = login().await.unwrap();
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("4")
+    );
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "service_unavailable");
+    assert_eq!(body["message"], "Service temporarily unavailable");
+    assert_eq!(body["data"], serde_json::Value::Null);
+    let text = body.to_string();
+    assert!(
+        !text.contains("statement timeout") && !text.contains("canceling"),
+        "database text leaked: {text}"
+    );
+
+    lock.rollback().await.unwrap();
+    let (status, body) = json(login().await.unwrap()).await;
+    assert_eq!(status, 401, "{body}");
+}
+
+/// Every backend of the server killed between two requests (a failover, an idle-connection
+/// reaper): the next request is answered normally, not with a 500.
+#[tokio::test]
+async fn terminated_backends_are_replaced_without_a_500() {
+    let app = spawn_app_with(&[]).await;
+    let login = || {
+        app.client
+            .post(format!("{}/auth/login", app.api))
+            .json(
+                &serde_json::json!({"email": "nobody@example.com", "password": "Wrong-password-1"}),
+            )
+            .send()
+    };
+    let (status, _) = json(login().await.unwrap()).await;
+    assert_eq!(status, 401);
+
+    let mut admin = connect(&app.db_name).await;
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed >= 1, "the server held no connection to kill");
+
+    for _ in 0..3 {
+        let (status, body) = json(login().await.unwrap()).await;
+        assert!(status == 401 || status == 503, "{status} {body}");
+        if status == 503 {
+            assert_eq!(body["code"], "service_unavailable");
+        }
+    }
+    let (status, body) = json(login().await.unwrap()).await;
+    assert_eq!(status, 401, "not recovered: {body}");
+}
