@@ -129,8 +129,8 @@ LUA
 $(machine_line)
 
 Command: \`$INVOCATION\` (release build). A throwaway database migrated and seeded by \`sole\`,
-plus 1,000 active members with profiles and the EMPLOYEE role; every active member ($grants
-grants in all) holds 3 SCHEDULED grants of 4 yearly vesting events. The caller is the demo
+plus 1,000 active members with profiles and the EMPLOYEE role; every active member holds 3
+SCHEDULED grants of 4 yearly vesting events ($grants grants in all with the seed's demo grants). The caller is the demo
 employee (its own landing page; a direct grant of \`stock.vesting.view\` and
 \`stock.eligibility.view\` for the member summaries). \`sole serve\` with Redis and
 \`DB_POOL_SIZE=16\`. Load: \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION --latency\`, median of $WRK_RUNS runs; the member
