@@ -1282,10 +1282,17 @@ async fn the_domain_migration_changes_nothing_on_an_adopted_database() {
     assert_eq!(files.len(), DOMAIN_TABLES.len());
     let mut writer = connect(&db).await;
     let mut writes = writer.begin().await.expect("begin");
+    // `loan_applications` aside: a later migration builds an index on it CONCURRENTLY, which
+    // by design waits for the writes in flight on that table (without blocking new ones).
+    let held: Vec<&str> = DOMAIN_TABLES
+        .iter()
+        .copied()
+        .filter(|t| *t != "loan_applications")
+        .collect();
     (&mut *writes)
         .execute(sqlx::AssertSqlSafe(format!(
             "LOCK TABLE {} IN ROW EXCLUSIVE MODE",
-            DOMAIN_TABLES.join(", ")
+            held.join(", ")
         )))
         .await
         .expect("the legacy service's write locks");
