@@ -67,6 +67,7 @@ impl Cli {
             Command::Migrate(a) => Some(&a.source),
             Command::Seed(a) => Some(&a.source),
             Command::Config(a) => Some(&a.source),
+            Command::Pbgc(a) => Some(&a.source),
             _ => None,
         };
         SettingsSource {
@@ -141,6 +142,33 @@ pub enum Command {
 
     /// Exit 0 when /api/v1/health/live answers 200 (the container HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
+
+    /// PBGC mid-term rates (the VARIABLE loan base rate).
+    Pbgc(PbgcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PbgcArgs {
+    #[command(flatten)]
+    pub source: SettingsSource,
+
+    /// Database URL; overrides DATABASE_URL_DIRECT and DATABASE_URL.
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    #[command(subcommand)]
+    pub action: PbgcAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PbgcAction {
+    /// Fetch PBGC_MID_TERM_RATES_URL and store the current UTC year's rates (no cooldown). A
+    /// page that cannot be fetched or read stores nothing and exits 1 naming what is missing.
+    Refresh {
+        /// The page to fetch instead of PBGC_MID_TERM_RATES_URL.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

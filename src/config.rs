@@ -548,7 +548,13 @@ pub struct Settings {
     /// Object storage (`STORAGE_PROVIDER`, `GCS_*`, `LOCAL_UPLOAD_DIR`, …), parsed in
     /// `storage::config`.
     pub storage: crate::storage::StorageSettings,
+    /// The PBGC mid-term rates page (`PBGC_MID_TERM_RATES_URL`), fetched by the rate refresh.
+    pub pbgc_mid_term_rates_url: String,
 }
+
+/// The legacy default of `PBGC_MID_TERM_RATES_URL`.
+const PBGC_DEFAULT_URL: &str =
+    "https://www.pbgc.gov/employers-practitioners/interest-rates/historical-applicable-mid-term";
 
 /// Values the legacy production validation refuses for `SECRET_KEY` (trimmed, case-insensitive).
 const WEAK_SECRET_KEYS: &[&str] = &[
@@ -982,6 +988,7 @@ impl Settings {
             announcement_stream_buffer: announcement_stream_buffer.max(1),
             storage,
             environment,
+            pbgc_mid_term_rates_url: r.string("PBGC_MID_TERM_RATES_URL", PBGC_DEFAULT_URL),
         };
         (settings, r.problems)
     }

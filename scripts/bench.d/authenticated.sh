@@ -118,7 +118,7 @@ SQL
 # pgbench_tps SQL_FILE -> tx/s of pgbench running SQL_FILE as one transaction, prepared, with
 # as many clients as wrk has connections.
 pgbench_tps() {
-  pgbench -n -M prepared -c "$WRK_CONNECTIONS" -j "$WRK_THREADS" -T 10 -f "$1" "$BENCH_DB_URL" 2>/dev/null |
+  pgbench -n -M prepared -c "$WRK_CONNECTIONS" -j "$WRK_THREADS" -T "$PGBENCH_SECONDS" -f "$1" "$BENCH_DB_URL" 2>/dev/null |
     awk '/^tps = / {print $3; exit}'
 }
 

@@ -182,7 +182,7 @@ pub struct PreOrgClaims {
     pub exp: i64,
 }
 
-/// `mfa_challenge` / `mfa_setup`: `sub, org, type, aud, [iss], iat, exp`.
+/// `mfa_challenge` / `mfa_setup`: `sub, org, type, aud, [iss], iat, exp, [jti]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaClaims {
     /// Identity id.
@@ -196,9 +196,13 @@ pub struct MfaClaims {
     pub iss: Option<String>,
     pub iat: i64,
     pub exp: i64,
+    /// A random id in challenges `sole` mints, so two challenges issued in the same second are
+    /// two challenges (each has its own attempt counter); legacy tokens have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
-/// `step_up_challenge` / `step_up`: `sub, org, action, type, aud, [iss], iat, exp`.
+/// `step_up_challenge` / `step_up`: `sub, org, action, type, aud, [iss], iat, exp, [jti]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUpClaims {
     /// users.id.
@@ -213,6 +217,10 @@ pub struct StepUpClaims {
     pub iss: Option<String>,
     pub iat: i64,
     pub exp: i64,
+    /// A random id in challenges `sole` mints, so two challenges issued in the same second are
+    /// two challenges (each has its own attempt counter); legacy tokens have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 /// A verified token of any type.
@@ -456,6 +464,7 @@ impl MfaClaims {
             iat: now,
             exp: now.saturating_add(ttl),
             iss: Some(ISSUER.to_owned()),
+            jti: Some(Uuid::new_v4().simple().to_string()),
         }
     }
 
@@ -497,6 +506,7 @@ impl StepUpClaims {
             iat: now,
             exp: now.saturating_add(ttl),
             iss: Some(ISSUER.to_owned()),
+            jti: Some(Uuid::new_v4().simple().to_string()),
         }
     }
 
@@ -1029,13 +1039,13 @@ mod tests {
             (
                 k.encode(&MfaClaims::challenge(id, "sole-llc", NOW))
                     .unwrap(),
-                vec!["sub", "org", "type", "aud", "iss", "iat", "exp"],
+                vec!["sub", "org", "type", "aud", "iss", "iat", "exp", "jti"],
                 TokenType::MfaChallenge,
                 300,
             ),
             (
                 k.encode(&MfaClaims::setup(id, "sole-llc", NOW)).unwrap(),
-                vec!["sub", "org", "type", "aud", "iss", "iat", "exp"],
+                vec!["sub", "org", "type", "aud", "iss", "iat", "exp", "jti"],
                 TokenType::MfaSetup,
                 600,
             ),
@@ -1047,14 +1057,18 @@ mod tests {
                     NOW,
                 ))
                 .unwrap(),
-                vec!["sub", "org", "action", "type", "aud", "iss", "iat", "exp"],
+                vec![
+                    "sub", "org", "action", "type", "aud", "iss", "iat", "exp", "jti",
+                ],
                 TokenType::StepUpChallenge,
                 300,
             ),
             (
                 k.encode(&StepUpClaims::grant(id, "sole-llc", "ROLE_ASSIGNMENT", NOW))
                     .unwrap(),
-                vec!["sub", "org", "action", "type", "aud", "iss", "iat", "exp"],
+                vec![
+                    "sub", "org", "action", "type", "aud", "iss", "iat", "exp", "jti",
+                ],
                 TokenType::StepUp,
                 300,
             ),

@@ -5,6 +5,7 @@ pub mod dev;
 pub mod healthcheck;
 pub mod lint_commits;
 pub mod migrate;
+pub mod pbgc;
 pub mod preflight;
 pub mod release;
 pub mod seed;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::SetupEnv(args) => setup_env::run(args),
         Command::Release(args) => release::run(args),
         Command::Healthcheck(args) => healthcheck::run(args),
+        Command::Pbgc(args) => load_settings(&cli).and_then(|s| pbgc::run(s, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -168,6 +168,7 @@ const ALLOWED_HEADERS: &[&str] = &[
     "Authorization",
     "Content-Language",
     "Content-Type",
+    "Idempotency-Key",
     "X-Background-Request",
     "X-CSRF-Token",
     "X-Org-Id",

@@ -204,8 +204,7 @@ impl OrgSettings {
             "fixed_interest_rate_annual_percent".into(),
             json!(self.fixed_interest_rate_annual_percent),
         );
-        // The legacy service replaced this with the latest PBGC annual rate when one existed;
-        // the PBGC table is outside sole's schema, so the stored value is returned.
+        // The views show the newest PBGC annual rate here (`services::loans::pbgc::shown_settings`).
         out.insert(
             "variable_base_rate_annual_percent".into(),
             json!(self.variable_base_rate_annual_percent),

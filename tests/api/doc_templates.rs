@@ -2,6 +2,7 @@
 //! multipart upload, registration checks, downloads, deletes, cross-org and traversal keys
 //! (contract §13 scenarios 9–19, 24).
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -617,6 +618,39 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    // A declared length no valid upload can reach is refused before the body is read: the
+    // body below sends its first bytes and then never ends, yet the answer comes.
+    let boundary = "sole-early-refusal";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"huge.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\n"
+    );
+    let stream =
+        futures_util::stream::once(
+            async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) },
+        )
+        .chain(futures_util::stream::pending());
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.client
+            .post(app.url("/org/documents/templates/upload"))
+            .bearer_auth(&admin.access)
+            .header("X-Org-Id", "sole-llc")
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("Content-Length", (1u64 << 40).to_string())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    )
+    .await
+    .expect("answered without waiting for the body")
+    .unwrap();
+    let (status, body) = crate::helpers::json(resp).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["message"], "File exceeds maximum allowed size of 1 MB");
+    assert_eq!(docs.files().len(), before.len() + 1);
 
     // Downloads (samples 49–51): exact bytes and Starlette's Content-Disposition.
     for (t, bytes, sample) in [

@@ -114,11 +114,14 @@ impl World {
         );
         let borrower = members["borrower"].clone();
         let mut conn = app.db.acquire().await.unwrap();
-        sqlx::query("UPDATE org_memberships SET employee_id = 'LA-EMP-001' WHERE id = $1")
-            .bind(borrower.membership_id)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE org_memberships SET employee_id = 'LA-EMP-001', \
+             employment_start_date = '2020-01-15' WHERE id = $1",
+        )
+        .bind(borrower.membership_id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
         let schedule = build_schedule(
             VestingStrategy::Immediate,
             date!(2024 - 01 - 01),

@@ -272,6 +272,26 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
             .collect();
         assert!(!ids.contains(&a.to_string().as_str()), "{q}");
     }
+    // The detail as the recording shows it (dates that follow the real activation day aside).
+    let detail = w
+        .replay_with(
+            "loan detail after activation (ACTIVE)",
+            Some("admin"),
+            &[],
+            &[
+                "/data/documents",
+                "/data/workflow_stages",
+                "/data/election_83b_due_date",
+                "/data/days_until_83b_due",
+                "/data/next_payment_date",
+            ],
+        )
+        .await;
+    assert_eq!(
+        detail["data"]["workflow_stages"].as_array().unwrap().len(),
+        5
+    );
+    assert_eq!(detail["data"]["has_share_certificate"], false);
     // The list shows it ACTIVE with its post-activation stage as current.
     let (_, body) = w
         .as_("admin", "GET", "/org/loans?status=ACTIVE", None)

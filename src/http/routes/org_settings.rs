@@ -36,6 +36,7 @@ pub async fn get_settings(
 ) -> ApiResult<Envelope<Value>> {
     let mut tx = state.db.begin().await?;
     let settings = services::org_settings::get_or_create(&mut tx, user.org_id.as_str()).await?;
+    let settings = services::loans::pbgc::shown_settings(&mut tx, settings).await?;
     tx.commit().await?;
     Ok(Envelope(settings.response()))
 }
@@ -82,6 +83,7 @@ pub async fn put_settings(
         ),
     )
     .await?;
+    let shown = services::loans::pbgc::shown_settings(&mut tx, updated.new.clone()).await?;
     tx.commit().await?;
     // Every settings update drops the org's cached stock summaries and dashboards (any field:
     // the legacy service did the same), after the commit.
@@ -93,7 +95,7 @@ pub async fn put_settings(
             "remember_device_days set to 0: remembered devices deleted"
         );
     }
-    Ok(Envelope(updated.new.response()))
+    Ok(Envelope(shown.response()))
 }
 
 /// Turns the JSON body into a validated update, collecting every field error in model order.

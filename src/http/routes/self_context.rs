@@ -111,5 +111,6 @@ pub async fn policy(
     let settings = services::org_settings::find(&mut conn, org_id)
         .await?
         .unwrap_or_else(|| services::org_settings::defaults(org_id));
+    let settings = services::loans::pbgc::shown_settings(&mut conn, settings).await?;
     Ok(Envelope(settings.policy()))
 }

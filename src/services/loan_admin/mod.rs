@@ -2,6 +2,9 @@
 //! and legal workflow with activation, documents and repayments as reviewers see them.
 //! Every function takes `&mut PgConnection` and never commits.
 
+pub mod detail;
+pub mod documents;
+pub mod repayments;
 pub mod stages;
 pub mod summaries;
 pub mod workflow;

@@ -354,3 +354,173 @@ pub async fn review(
     }
     Ok((current, activated))
 }
+
+/// The outcome of an admin status decision.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub to: LoanStatus,
+    pub org_membership_id: Uuid,
+    /// The applicant's stock caches must be dropped after commit (REJECTED).
+    pub invalidate_stock: bool,
+}
+
+/// `PATCH /org/loans/{id}` after the body checks (§5.3): locks the loan, applies the state
+/// machine, writes status, reason, reservations and the `loan_application.admin_update` row.
+/// The legacy service never committed this (Q1); the handler here does.
+pub async fn decide(
+    conn: &mut PgConnection,
+    actor: Actor<'_>,
+    org: &crate::domain::org::OrgId,
+    loan_id: Uuid,
+    target: LoanStatus,
+    reason: Option<&str>,
+) -> Result<Decided, WorkflowError> {
+    use crate::services::loans::record;
+    let loan = record::load_for_update(conn, org, loan_id)
+        .await?
+        .ok_or(WorkflowError::NotFound("Loan application not found"))?;
+    let step = workflow::transition(
+        loan.status,
+        LoanAction::AdminSetStatus {
+            target,
+            decision_reason_given: reason.is_some(),
+        },
+    )?;
+    let org_id = org.as_str();
+    let changes = step.changes_status() || reason.is_some();
+    if changes {
+        sqlx::query(
+            "UPDATE loan_applications SET status = $3, decision_reason = COALESCE($4, decision_reason), \
+             version = version + 1, updated_at = now() WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org_id)
+        .bind(loan_id)
+        .bind(step.to.as_str())
+        .bind(reason)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut invalidate_stock = false;
+    for effect in &step.effects {
+        match effect {
+            LoanEffect::SetReservationStatus(status) => {
+                reservations::set_status_for_application(conn, org_id, loan_id, status.as_str())
+                    .await?;
+            }
+            LoanEffect::Audit(action) => {
+                let after = record::load(conn, org, loan_id)
+                    .await?
+                    .ok_or(WorkflowError::NotFound("Loan application not found"))?;
+                audit::record(
+                    conn,
+                    actor.entry(
+                        action,
+                        "loan_application",
+                        loan_id,
+                        Some(loan.audit_snapshot()),
+                        Some(after.audit_snapshot()),
+                    ),
+                )
+                .await?;
+            }
+            LoanEffect::InvalidateStockCaches => invalidate_stock = true,
+            _ => {}
+        }
+    }
+    Ok(Decided {
+        to: step.to,
+        org_membership_id: loan.org_membership_id,
+        invalidate_stock,
+    })
+}
+
+/// `activate-backlog`'s answer (§3.11).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MaintenanceResult {
+    pub checked: usize,
+    pub activated: usize,
+    pub skipped: usize,
+    pub activated_ids: Vec<Uuid>,
+    pub post_issuance_completed: usize,
+    pub post_issuance_completed_ids: Vec<Uuid>,
+}
+
+/// `POST /org/loans/maintenance/activate-backlog` (§5.5): the tenant's SUBMITTED, IN_REVIEW and
+/// ACTIVE loans oldest first (or the one `loan_id`, any status), each activated when its core
+/// stages are done, and the post-issuance stage completed where a share certificate exists
+/// (any number of them: Q14 fixed). Returns the result and the loans activated.
+pub async fn activate_backlog(
+    conn: &mut PgConnection,
+    actor: Actor<'_>,
+    loan_id: Option<Uuid>,
+    limit: Option<i64>,
+    offset: i64,
+    now: OffsetDateTime,
+) -> Result<(MaintenanceResult, Vec<Activated>), WorkflowError> {
+    let org_id = actor.org_id;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM loan_applications WHERE org_id = $1 AND \
+         (($2::uuid IS NULL AND status IN ('SUBMITTED', 'IN_REVIEW', 'ACTIVE')) OR id = $2) \
+         ORDER BY created_at, id LIMIT $3 OFFSET $4",
+    )
+    .bind(org_id)
+    .bind(loan_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    if loan_id.is_some() && ids.is_empty() {
+        return Err(WorkflowError::NotFound("Loan application not found"));
+    }
+    let mut result = MaintenanceResult::default();
+    let mut activated_loans = Vec::new();
+    for id in ids {
+        let Some(loan) = lock_loan(conn, org_id, id).await? else {
+            continue;
+        };
+        result.checked += 1;
+        if let Some(a) = try_activate(conn, Some(actor), org_id, &loan, now).await? {
+            result.activated += 1;
+            result.activated_ids.push(id);
+            activated_loans.push(a);
+        }
+        let has_certificate = document_kinds(conn, org_id, id)
+            .await?
+            .iter()
+            .any(|(_, d)| *d == DocumentType::ShareCertificate);
+        if !has_certificate {
+            continue;
+        }
+        stages::ensure(conn, org_id, id, &[StageType::LegalPostIssuance]).await?;
+        let Some(stage) =
+            stages::find(conn, org_id, id, StageType::LegalPostIssuance, true).await?
+        else {
+            continue;
+        };
+        let step = workflow::stage_transition(
+            StageType::LegalPostIssuance,
+            stage.status,
+            loan.status,
+            StageAction::BacklogShareCertificate,
+        )?;
+        if step.effects.is_empty() {
+            continue;
+        }
+        let done = stages::complete(conn, stage.id, actor.user_id, now).await?;
+        audit::record(
+            conn,
+            actor.entry(
+                "loan_workflow_stage.updated",
+                "loan_workflow_stage",
+                stage.id,
+                Some(stage.snapshot()),
+                Some(done.snapshot()),
+            ),
+        )
+        .await?;
+        result.post_issuance_completed += 1;
+        result.post_issuance_completed_ids.push(id);
+    }
+    result.skipped = result.checked - result.activated;
+    Ok((result, activated_loans))
+}

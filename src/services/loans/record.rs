@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::domain::decimal::{py_str, serde_py_str};
+use crate::domain::decimal::{at_column_scale, py_str, serde_py_str};
 use crate::domain::loans::terms::{InterestType, RepaymentMethod, SelectionMode};
 use crate::domain::loans::wire;
 use crate::domain::loans::workflow::{
@@ -140,6 +140,11 @@ fn typed<T>(column: &'static str, value: &str, parse: fn(&str) -> Option<T>) -> 
     parse(value).ok_or_else(|| bad_value(column, value))
 }
 
+/// A numeric(18,6) value at its column scale (the driver hands a stored zero over as `0`).
+fn money(d: Decimal) -> Decimal {
+    at_column_scale(d, 6)
+}
+
 impl TryFrom<RawLoanRow> for LoanRecord {
     type Error = sqlx::Error;
 
@@ -161,18 +166,18 @@ impl TryFrom<RawLoanRow> for LoanRecord {
             create_idempotency_key: r.create_idempotency_key,
             submit_idempotency_key: r.submit_idempotency_key,
             as_of_date: r.as_of_date,
-            selection_value_snapshot: r.selection_value_snapshot,
+            selection_value_snapshot: money(r.selection_value_snapshot),
             shares_to_exercise: r.shares_to_exercise,
             total_exercisable_shares_snapshot: r.total_exercisable_shares_snapshot,
-            purchase_price: r.purchase_price,
-            down_payment_amount: r.down_payment_amount,
-            loan_principal: r.loan_principal,
+            purchase_price: money(r.purchase_price),
+            down_payment_amount: money(r.down_payment_amount),
+            loan_principal: money(r.loan_principal),
             policy_version_snapshot: r.policy_version_snapshot,
             term_months: r.term_months,
-            nominal_annual_rate_percent: r.nominal_annual_rate_percent,
-            estimated_monthly_payment: r.estimated_monthly_payment,
-            total_payable_amount: r.total_payable_amount,
-            total_interest_amount: r.total_interest_amount,
+            nominal_annual_rate_percent: at_column_scale(r.nominal_annual_rate_percent, 4),
+            estimated_monthly_payment: money(r.estimated_monthly_payment),
+            total_payable_amount: money(r.total_payable_amount),
+            total_interest_amount: money(r.total_interest_amount),
             quote_inputs_snapshot: r.quote_inputs_snapshot,
             quote_option_snapshot: r.quote_option_snapshot,
             allocation_strategy: r.allocation_strategy,

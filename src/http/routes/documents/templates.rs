@@ -11,6 +11,7 @@
 
 use axum::extract::State;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -398,6 +399,28 @@ const MAX_FIELD_BYTES: usize = 1024 * 1024;
 /// More parts than this is not a template upload.
 const MAX_PARTS: usize = 16;
 
+/// What a valid upload may add to the file in a multipart body: the other parts at their
+/// largest, plus boundaries and part headers.
+const MAX_FORM_OVERHEAD: u64 = (MAX_PARTS as u64) * (MAX_FIELD_BYTES as u64) + 64 * 1024;
+
+/// A declared body no valid upload can fill is refused before a byte of it is read, with the
+/// text of the streamed refusal (the cap is still enforced as the bytes arrive when the
+/// length is not declared or is within bounds).
+fn refuse_oversized(headers: &HeaderMap, max_bytes: u64) -> ApiResult<()> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max_bytes.saturating_add(MAX_FORM_OVERHEAD) => {
+            Err(files::content_error(content::ContentError::TooLarge {
+                max_mb: max_bytes / content::MIB,
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The text form fields; an empty value counts as absent.
 #[derive(Default)]
 struct FormFields {
@@ -451,7 +474,8 @@ fn folder_uuid(raw: Option<&str>) -> ApiResult<Option<Uuid>> {
 /// Uploads a template as `multipart/form-data` (`file`, optional `folder_id`, `name`,
 /// `description`), streamed into the active backend.
 ///
-/// The guard runs before a byte of the body is read. The file is streamed straight into the
+/// The guard runs before a byte of the body is read, and so does the check of a declared
+/// length that no valid upload can reach. The file is streamed straight into the
 /// storage layer, which enforces the size cap and the magic bytes as the bytes arrive and
 /// leaves no object behind when it refuses. Order: object first, then the row in one
 /// transaction; if anything after the object was stored fails (a later field, the folder, the
@@ -464,8 +488,10 @@ fn folder_uuid(raw: Option<&str>) -> ApiResult<Option<Uuid>> {
 pub async fn upload_template(
     State(state): State<AppState>,
     user: Can<perm::OrgDocumentManage>,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Created<TemplateOut>> {
+    refuse_oversized(&headers, state.storage.max_upload_bytes())?;
     let mut multipart = multipart.map_err(|_| file_required())?;
     let mut fields = FormFields::default();
     let mut stored: Option<Stored> = None;

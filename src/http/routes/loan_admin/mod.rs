@@ -3,8 +3,11 @@
 //! checks its permission, then parses path, query and body. Handlers own the transaction and
 //! call `services::loan_admin`.
 
+pub mod decisions;
 pub mod params;
 pub mod queues;
+pub mod records;
+pub mod views;
 pub mod workflow;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,5 +17,8 @@ use crate::http::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(queues::router())
+        .merge(decisions::router())
+        .merge(views::router())
+        .merge(records::router())
         .merge(workflow::router())
 }

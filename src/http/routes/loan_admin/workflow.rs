@@ -16,6 +16,7 @@ use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiPath, parse_json_body};
 use crate::http::guard::{Can, CurrentUser, Member};
+use crate::http::routes::stock::params::path_uuid;
 use crate::http::state::AppState;
 use crate::http::step_up;
 use crate::services::loan_admin::stages::{self, Stage};
@@ -49,9 +50,10 @@ pub async fn after_activation(state: &AppState, org_id: &str, activated: Option<
 async fn assign(
     State(state): State<AppState>,
     user: CurrentUser<Member>,
-    ApiPath((loan_id, raw_stage)): ApiPath<(Uuid, String)>,
+    ApiPath((raw_loan_id, raw_stage)): ApiPath<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Envelope<Stage>> {
+    let loan_id = path_uuid("loan_id", &raw_loan_id)?;
     let stage_type = params::stage_type(&raw_stage)?;
     let raw: Value = parse_json_body(&body)?;
     let assignee = assignee_of(&raw)?;
@@ -249,9 +251,10 @@ macro_rules! stage_route {
             State(state): State<AppState>,
             user: Can<$perm, Member>,
             headers: HeaderMap,
-            ApiPath(loan_id): ApiPath<Uuid>,
+            ApiPath(raw_loan_id): ApiPath<String>,
             body: Bytes,
         ) -> ApiResult<Envelope<Stage>> {
+            let loan_id = path_uuid("loan_id", &raw_loan_id)?;
             update_stage(&state, &user, &headers, loan_id, $stage, &body).await
         }
     };
