@@ -90,6 +90,17 @@ pub fn candidate(
     state: &AppState,
     parts: &mut Parts,
 ) -> Result<(OrgId, Option<TokenView>), ApiError> {
+    // Two `X-Org-Id` headers (or a list in one) name two tenants: refuse, never pick one.
+    let mut org_headers = parts.headers.get_all("x-org-id").iter();
+    if org_headers
+        .next()
+        .is_some_and(|v| v.as_bytes().contains(&b','))
+        || org_headers.next().is_some()
+    {
+        return Err(ApiError::bad_request(
+            "Tenant resolution failed: send exactly one X-Org-Id header",
+        ));
+    }
     let bearer = decoded_bearer(state, parts)?;
     let settings = &state.settings;
     let header = org_header(&parts.headers).map(str::to_owned);
