@@ -10,14 +10,11 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::record::{self, LoanRecord};
-use crate::domain::decimal::serde_py_str;
 use crate::domain::loans::LoanError;
 use crate::domain::loans::schedule::{
     Repayment, Schedule, StoredLoan, WhatIfRequest, remaining_schedule, what_if_schedule,
 };
-use crate::domain::loans::wire;
 use crate::domain::org::OrgId;
-use crate::timefmt;
 
 pub const MEMBERSHIP_NOT_FOUND: &str = "Membership not found";
 pub const LOAN_NOT_FOUND: &str = "Loan application not found";
@@ -148,37 +145,10 @@ pub async fn what_if(
     )?)
 }
 
-/// `LoanRepaymentDTO`, keys in wire order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct RepaymentOut {
-    pub id: Uuid,
-    pub org_id: String,
-    pub loan_application_id: Uuid,
-    #[serde(with = "serde_py_str")]
-    pub amount: Decimal,
-    #[serde(with = "serde_py_str")]
-    pub principal_amount: Decimal,
-    #[serde(with = "serde_py_str")]
-    pub interest_amount: Decimal,
-    #[serde(with = "wire::date")]
-    pub payment_date: Date,
-    /// The recorder's e-mail (the legacy profile lookup never found a name); null when the
-    /// recorder's user was deleted.
-    pub recorded_by_name: Option<String>,
-    pub evidence_file_name: Option<String>,
-    pub evidence_storage_path_or_url: Option<String>,
-    pub evidence_storage_provider: Option<String>,
-    pub evidence_storage_bucket: Option<String>,
-    pub evidence_storage_object_key: Option<String>,
-    pub evidence_content_type: Option<String>,
-    pub evidence_size_bytes: Option<i64>,
-    pub evidence_checksum: Option<String>,
-    #[serde(with = "timefmt::z")]
-    pub created_at: OffsetDateTime,
-}
+pub use super::repayments::RepaymentOut;
 
 /// `LoanRepaymentListResponse`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RepaymentList {
     pub loan_id: Uuid,
     pub total: usize,
@@ -191,20 +161,7 @@ pub async fn repayments(
     org: &OrgId,
     loan_id: Uuid,
 ) -> sqlx::Result<RepaymentList> {
-    let items: Vec<RepaymentOut> = sqlx::query_as(
-        "SELECT r.id, r.org_id, r.loan_application_id, r.amount, r.principal_amount, \
-         r.interest_amount, r.payment_date, u.email AS recorded_by_name, r.evidence_file_name, \
-         r.evidence_storage_path_or_url, r.evidence_storage_provider, r.evidence_storage_bucket, \
-         r.evidence_storage_object_key, r.evidence_content_type, r.evidence_size_bytes, \
-         r.evidence_checksum, r.created_at FROM loan_repayments r \
-         LEFT JOIN users u ON u.id = r.recorded_by_user_id \
-         WHERE r.org_id = $1 AND r.loan_application_id = $2 \
-         ORDER BY r.payment_date DESC, r.created_at DESC, r.id",
-    )
-    .bind(org.as_str())
-    .bind(loan_id)
-    .fetch_all(conn)
-    .await?;
+    let items = super::repayments::of_loan(conn, org.as_str(), loan_id).await?;
     Ok(RepaymentList {
         loan_id,
         total: items.len(),

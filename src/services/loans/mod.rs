@@ -21,6 +21,7 @@ pub mod documents;
 pub mod pbgc;
 pub mod quote;
 pub mod record;
+pub mod repayments;
 
 use crate::domain::loans::LoanError;
 

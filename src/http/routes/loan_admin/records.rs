@@ -16,8 +16,8 @@ use crate::http::guard::{Can, Member};
 use crate::http::routes::stock::params::path_uuid;
 use crate::http::state::AppState;
 use crate::services::loan_admin::documents::{self, LoanDocument};
-use crate::services::loan_admin::repayments::{self, RepaymentOut};
 use crate::services::loan_admin::workflow as flow;
+use crate::services::loans::repayments::{self, RepaymentOut};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

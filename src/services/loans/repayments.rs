@@ -1,4 +1,5 @@
-//! `loan_repayments` as the admin list shows them (`Repayment`, loan-admin §3.8).
+//! `loan_repayments` as both lists show them: the borrower's (`LoanRepaymentDTO`, loans §3.3)
+//! and the admin's (`Repayment`, loan-admin §3.8) have the same keys in the same order.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
