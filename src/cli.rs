@@ -368,7 +368,6 @@ pub struct ReleaseSettings {
         global = true,
         env = "MIGRATE_JOB",
         hide_env_values = true,
-        hide_env_values = true,
         default_value = "sole-db-migrate"
     )]
     pub migrate_job: String,
@@ -383,24 +382,44 @@ pub struct ReleaseSettings {
     )]
     pub seed_job: String,
 
-    /// Non-secret settings passed as --env-vars-file to the service and both jobs.
+    /// Cloud Run job that runs `sole pbgc refresh` on the Cloud Scheduler trigger.
+    #[arg(
+        long,
+        global = true,
+        env = "PBGC_JOB",
+        hide_env_values = true,
+        default_value = "sole-pbgc-refresh"
+    )]
+    pub pbgc_job: String,
+
+    /// When Cloud Scheduler runs the PBGC job: five unix-cron fields, UTC. The default is the
+    /// legacy production scrape time (day 28, 01:59 UTC), which exists in every month.
+    #[arg(
+        long,
+        global = true,
+        env = "PBGC_SCHEDULE",
+        hide_env_values = true,
+        value_name = "CRON",
+        default_value = "59 1 28 * *"
+    )]
+    pub pbgc_schedule: String,
+
+    /// Non-secret settings passed as --env-vars-file to the service and the jobs.
     #[arg(
         long,
         global = true,
         env = "JOB_ENV_FILE",
         hide_env_values = true,
-        hide_env_values = true,
         default_value = "config.prod.yaml"
     )]
     pub env_file: PathBuf,
 
-    /// Secret Manager references for the service and both jobs: names (`SECRET_KEY`, meaning
+    /// Secret Manager references for the service and the jobs: names (`SECRET_KEY`, meaning
     /// SECRET_KEY=SECRET_KEY:latest) or mappings (`VAR=SECRET:VERSION`), comma-separated.
     #[arg(
         long,
         global = true,
         env = "JOB_SECRETS",
-        hide_env_values = true,
         hide_env_values = true,
         value_name = "LIST",
         default_value = DEFAULT_SECRETS
@@ -416,7 +435,7 @@ pub struct ReleaseSettings {
     )]
     pub build_config: PathBuf,
 
-    /// Service account the service and both jobs run as [default:
+    /// Service account the service and the jobs run as [default:
     /// sole-runner@PROJECT.iam.gserviceaccount.com].
     #[arg(
         long,
@@ -427,7 +446,7 @@ pub struct ReleaseSettings {
     )]
     pub service_account: Option<String>,
 
-    /// Migrate before the new code serves: build the image, point both jobs at it, run the
+    /// Migrate before the new code serves: build the image, point the jobs at it, run the
     /// migrate job, then deploy the service. Safe when the migrations are additive (the running
     /// code keeps working on the new schema). The default order (deploy, then migrate) is safe
     /// when the new code still works on the old schema, e.g. before a column is dropped.
@@ -442,17 +461,21 @@ pub struct ReleaseSettings {
 #[derive(Clone, Debug, Subcommand)]
 pub enum ReleaseStep {
     /// One-time project setup: enable the APIs, create the Artifact Registry repository, the
-    /// runtime service account (with access to the secrets), the secrets (without values) and
-    /// both jobs. Skips what exists; try it with --dry-run first.
+    /// runtime service account (with access to the secrets), the secrets (without values), the
+    /// three jobs and the monthly Cloud Scheduler trigger of the PBGC job. Skips what exists;
+    /// try it with --dry-run first.
     Bootstrap,
     /// Build and push the image with Cloud Build and deploy the service (cloudbuild.yaml).
     Deploy,
-    /// Point both jobs at the service's current image, env file and secrets.
+    /// Point the migrate and seed jobs at the service's current image, env file and secrets,
+    /// and deploy the PBGC job with the same (created when missing).
     UpdateJobs,
     /// Execute the migrate job and wait for it.
     Migrate,
     /// Execute the seed job and wait for it.
     Seed,
+    /// Execute the PBGC rate job now (what the monthly Cloud Scheduler trigger does) and wait.
+    PbgcRefresh,
     /// Show recent ERROR log entries of the service and jobs.
     Logs {
         /// How many entries.

@@ -32,6 +32,7 @@ pub enum Step {
     UpdateJobs,
     Migrate,
     Seed,
+    PbgcRefresh,
     Logs(u32),
 }
 
@@ -45,6 +46,7 @@ impl Step {
             Self::UpdateJobs => "update-jobs",
             Self::Migrate => "migrate",
             Self::Seed => "seed",
+            Self::PbgcRefresh => "pbgc-refresh",
             Self::Logs(_) => "logs",
         }
     }
@@ -61,11 +63,12 @@ impl Step {
                 plan.project
             ),
             Self::UpdateJobs => format!(
-                "point {} and {} at the service's image, env file and secrets",
-                plan.migrate_job, plan.seed_job
+                "point {}, {} and {} at the service's image, env file and secrets",
+                plan.migrate_job, plan.seed_job, plan.pbgc_job
             ),
             Self::Migrate => format!("execute {} and wait", plan.migrate_job),
             Self::Seed => format!("execute {} and wait", plan.seed_job),
+            Self::PbgcRefresh => format!("execute {} and wait", plan.pbgc_job),
             Self::Logs(_) => "recent ERROR log entries".to_owned(),
         }
     }
@@ -90,6 +93,7 @@ pub fn steps_for(step: Option<&ReleaseStep>, migrate_first: bool) -> Vec<Step> {
         Some(ReleaseStep::UpdateJobs) => vec![Step::UpdateJobs],
         Some(ReleaseStep::Migrate) => vec![Step::Migrate],
         Some(ReleaseStep::Seed) => vec![Step::Seed],
+        Some(ReleaseStep::PbgcRefresh) => vec![Step::PbgcRefresh],
         Some(ReleaseStep::Logs { limit }) => vec![Step::Logs(*limit)],
     }
 }
@@ -114,6 +118,12 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<()> {
             "--migrate-first orders the full release; it does nothing with a single step"
                 .to_owned(),
         );
+    }
+    if steps.contains(&Step::Bootstrap) && !plan::is_cron(&settings.pbgc_schedule) {
+        problems.push(format!(
+            "PBGC_SCHEDULE / --pbgc-schedule must be five unix-cron fields in UTC, like \"59 1 28 * *\" (found {:?})",
+            settings.pbgc_schedule
+        ));
     }
     let secrets = match plan::parse_secrets(&settings.secrets) {
         Ok(s) => s,
@@ -281,10 +291,12 @@ fn run_step(runner: &Runner, plan: &Plan, step: Step) -> Result<(), StepError> {
             }
             runner.note(&format!("image: {image}"));
             runner.stream(&plan.update_job(&plan.migrate_job, "migrate", image))?;
-            runner.stream(&plan.update_job(&plan.seed_job, "seed", image))
+            runner.stream(&plan.update_job(&plan.seed_job, "seed", image))?;
+            runner.stream(&plan.deploy_pbgc_job(image))
         }
         Step::Migrate => runner.stream(&plan.execute_job(&plan.migrate_job)),
         Step::Seed => runner.stream(&plan.execute_job(&plan.seed_job)),
+        Step::PbgcRefresh => runner.stream(&plan.execute_job(&plan.pbgc_job)),
         Step::Logs(limit) => runner.stream(&plan.logs(limit)),
     }
 }
@@ -301,17 +313,20 @@ pub fn dry_run_calls(plan: &Plan, step: Step) -> Vec<GcloudCall> {
             .into_iter()
             .flat_map(|(check, create)| check.into_iter().chain([create]))
             .collect(),
-        Step::UpdateJobs if plan.image.is_some() => vec![
-            plan.update_job(&plan.migrate_job, "migrate", image),
-            plan.update_job(&plan.seed_job, "seed", image),
-        ],
-        Step::UpdateJobs => vec![
-            plan.describe_image(),
-            plan.update_job(&plan.migrate_job, "migrate", IMAGE_PLACEHOLDER),
-            plan.update_job(&plan.seed_job, "seed", IMAGE_PLACEHOLDER),
-        ],
+        Step::UpdateJobs => {
+            let describe = plan.image.is_none().then(|| plan.describe_image());
+            describe
+                .into_iter()
+                .chain([
+                    plan.update_job(&plan.migrate_job, "migrate", image),
+                    plan.update_job(&plan.seed_job, "seed", image),
+                    plan.deploy_pbgc_job(image),
+                ])
+                .collect()
+        }
         Step::Migrate => vec![plan.execute_job(&plan.migrate_job)],
         Step::Seed => vec![plan.execute_job(&plan.seed_job)],
+        Step::PbgcRefresh => vec![plan.execute_job(&plan.pbgc_job)],
         Step::Logs(limit) => vec![plan.logs(limit)],
     }
 }
@@ -422,12 +437,13 @@ fn is_executable(path: &Path) -> bool {
 /// One line naming where the release goes.
 pub fn describe_target(s: &ReleaseSettings, project: &str) -> String {
     format!(
-        "project {}, region {}, service {}, jobs {} and {}, env file {}",
+        "project {}, region {}, service {}, jobs {}, {} and {}, env file {}",
         project,
         s.region,
         s.service,
         s.migrate_job,
         s.seed_job,
+        s.pbgc_job,
         s.env_file.display()
     )
 }

@@ -153,6 +153,27 @@ fn update(job: &str, command: &str) -> Vec<String> {
     ]
 }
 
+/// The PBGC job is deployed (created when missing) with what the other jobs get.
+fn deploy_pbgc() -> Vec<String> {
+    vec![
+        "run".into(),
+        "jobs".into(),
+        "deploy".into(),
+        "sole-pbgc-refresh".into(),
+        "--project=sole-486122".into(),
+        "--region=us-central1".into(),
+        format!("--image={IMAGE}"),
+        format!("--service-account={RUNTIME_SA}"),
+        "--env-vars-file=config.prod.yaml".into(),
+        format!("--set-secrets={SECRETS}"),
+        "--command=sole".into(),
+        "--args=pbgc,refresh".into(),
+        "--max-retries=1".into(),
+        "--task-timeout=300s".into(),
+        "--quiet".into(),
+    ]
+}
+
 fn execute(job: &str) -> Vec<String> {
     v(&[
         "run",
@@ -178,6 +199,7 @@ fn bare_release_runs_deploy_update_jobs_migrate_in_order_and_never_seeds() {
             describe(),
             update("sole-db-migrate", "migrate"),
             update("sole-db-seed", "seed"),
+            deploy_pbgc(),
             execute("sole-db-migrate"),
         ]
     );
@@ -207,7 +229,7 @@ fn jobs_receive_the_env_file_and_secrets_of_the_service() {
         .collect();
     let service_env = subs.iter().find(|(k, _)| *k == "_ENV_VARS_FILE").unwrap().1;
     let service_secrets = subs.iter().find(|(k, _)| *k == "_SECRETS").unwrap().1;
-    for job_call in &calls[3..5] {
+    for job_call in &calls[3..6] {
         assert!(job_call.contains(&format!("--env-vars-file={service_env}")));
         assert!(job_call.contains(&format!("--set-secrets={service_secrets}")));
         assert!(job_call.contains(&format!("--image={IMAGE}")));
@@ -320,6 +342,47 @@ fn single_steps_and_settings_from_the_environment() {
     assert!(logs.contains(&"--project=flag-project".to_owned()));
     assert!(logs.contains(&"--limit=5".to_owned()));
     assert!(text(&out).contains("simulated error entry"));
+    assert!(
+        logs[2].contains("resource.labels.job_name=\"sole-pbgc-refresh\""),
+        "the PBGC job's errors are listed too: {}",
+        logs[2]
+    );
+}
+
+#[test]
+fn the_pbgc_job_runs_on_demand_and_its_schedule_is_checked_before_anything_runs() {
+    // `sole release pbgc-refresh` does what the monthly trigger does, now.
+    let ws = Workspace::new();
+    let out = ws.run(&["pbgc-refresh"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ws.calls(), vec![auth_list(), execute("sole-pbgc-refresh")]);
+
+    // A schedule and a job name of the operator's own reach the trigger as given.
+    let ws = Workspace::new();
+    let out = ws.run(
+        &["bootstrap", "--dry-run", "--pbgc-job", "rates"],
+        &[("PBGC_SCHEDULE", " 0  6 1 * * ")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("gcloud scheduler jobs create http rates ")
+            && stdout.contains("'--schedule=0 6 1 * *'")
+            && stdout.contains("/jobs/rates:run"),
+        "{stdout}"
+    );
+
+    // A schedule that is not five cron fields stops bootstrap before gcloud changes anything
+    // (only the read-only login check has run).
+    let ws = Workspace::new();
+    let out = ws.run(&["bootstrap"], &[("PBGC_SCHEDULE", "monthly")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("PBGC_SCHEDULE / --pbgc-schedule must be five unix-cron fields"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(ws.calls(), vec![auth_list()]);
 }
 
 #[test]
@@ -386,7 +449,7 @@ fn dry_run_prints_every_command_and_runs_none() {
         .lines()
         .filter(|l| l.starts_with("gcloud "))
         .collect();
-    assert_eq!(commands.len(), 5, "{stdout}");
+    assert_eq!(commands.len(), 6, "{stdout}");
     assert_eq!(
         commands[0],
         format!(
@@ -401,8 +464,14 @@ fn dry_run_prints_every_command_and_runs_none() {
         )
     );
     assert!(commands[3].contains("sole-db-seed") && commands[3].ends_with("--args=seed --quiet"));
+    assert!(
+        commands[4].starts_with("gcloud run jobs deploy sole-pbgc-refresh ")
+            && commands[4].contains("--args=pbgc,refresh"),
+        "{}",
+        commands[4]
+    );
     assert_eq!(
-        commands[4],
+        commands[5],
         "gcloud run jobs execute sole-db-migrate --project=sole-486122 --region=us-central1 --wait"
     );
 
@@ -501,7 +570,7 @@ fn migrate_first_builds_points_the_jobs_at_the_new_image_migrates_then_deploys()
     let out = ws.run(&["--migrate-first"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let calls = ws.calls();
-    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert_eq!(calls.len(), 7, "{calls:?}");
     assert_eq!(calls[0], auth_list());
     // 1. build and push only.
     assert_eq!(
@@ -517,15 +586,19 @@ fn migrate_first_builds_points_the_jobs_at_the_new_image_migrates_then_deploys()
         tag.starts_with("us-central1-docker.pkg.dev/sole-486122/sole-docker/sole-api:release-"),
         "{tag}"
     );
-    // 2. both jobs get that image and the runtime service account; nothing reads the service.
-    for (call, job) in calls[2..4].iter().zip(["sole-db-migrate", "sole-db-seed"]) {
-        assert_eq!(&call[..4], &v(&["run", "jobs", "update", job])[..]);
+    // 2. the jobs get that image and the runtime service account; nothing reads the service.
+    for (call, (verb, job)) in calls[2..5].iter().zip([
+        ("update", "sole-db-migrate"),
+        ("update", "sole-db-seed"),
+        ("deploy", "sole-pbgc-refresh"),
+    ]) {
+        assert_eq!(&call[..4], &v(&["run", "jobs", verb, job])[..]);
         assert!(call.contains(&format!("--image={tag}")));
         assert!(call.contains(&format!("--service-account={RUNTIME_SA}")));
     }
     // 3. migrate, 4. deploy the same image with the probes and sizing.
-    assert_eq!(calls[4], execute("sole-db-migrate"));
-    let deploy = &calls[5];
+    assert_eq!(calls[5], execute("sole-db-migrate"));
+    let deploy = &calls[6];
     assert_eq!(&deploy[..3], &v(&["run", "deploy", "sole-api"])[..]);
     assert!(deploy.contains(&format!("--image={tag}")));
     assert!(deploy.contains(&format!("--service-account={RUNTIME_SA}")));
@@ -562,12 +635,22 @@ fn bootstrap_creates_what_is_missing_and_skips_what_exists() {
     assert!(ws.calls().is_empty());
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com --project=sole-486122",
+        "gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com --project=sole-486122",
         "gcloud artifacts repositories create sole-docker --project=sole-486122 --location=us-central1 --repository-format=docker",
         "gcloud iam service-accounts create sole-runner --project=sole-486122",
         "roles/secretmanager.secretAccessor",
         "gcloud secrets create FERNET_KDF_SALT --project=sole-486122 --replication-policy=automatic",
         "gcloud run jobs create sole-db-migrate --project=sole-486122 --region=us-central1",
+        "gcloud run jobs create sole-pbgc-refresh --project=sole-486122 --region=us-central1",
+        "--args=pbgc,refresh",
+        // The monthly trigger runs the job as the runtime account, which may invoke it.
+        &format!(
+            "gcloud run jobs add-iam-policy-binding sole-pbgc-refresh --project=sole-486122 --region=us-central1 --member=serviceAccount:{RUNTIME_SA} --role=roles/run.invoker --quiet"
+        ),
+        "gcloud scheduler jobs describe sole-pbgc-refresh --project=sole-486122 --location=us-central1",
+        &format!(
+            "gcloud scheduler jobs create http sole-pbgc-refresh --project=sole-486122 --location=us-central1 '--schedule=59 1 28 * *' --time-zone=Etc/UTC --uri=https://run.googleapis.com/v2/projects/sole-486122/locations/us-central1/jobs/sole-pbgc-refresh:run --http-method=POST --oauth-service-account-email={RUNTIME_SA}"
+        ),
     ] {
         assert!(stdout.contains(expected), "{expected}:\n{stdout}");
     }

@@ -175,6 +175,21 @@ pub const IMAGE_PLACEHOLDER: &str = "<image of the service>";
 pub const AR_REPOSITORY: &str = "sole-docker";
 pub const IMAGE_NAME: &str = "sole-api";
 
+/// The arguments of the PBGC job's container (`sole pbgc refresh`), in gcloud's list form.
+pub const PBGC_JOB_ARGS: &str = "pbgc,refresh";
+
+/// Whether `schedule` is five unix-cron fields (what Cloud Scheduler accepts); the check is
+/// shallow on purpose: Cloud Scheduler reports a bad range itself, this catches a missing or
+/// pasted-together field before anything runs.
+pub fn is_cron(schedule: &str) -> bool {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    fields.len() == 5
+        && fields.iter().all(|f| {
+            f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/'))
+        })
+}
+
 /// The runtime service account's default name (`<name>@<project>.iam.gserviceaccount.com`).
 pub const RUNTIME_SA_NAME: &str = "sole-runner";
 
@@ -200,10 +215,13 @@ pub struct Plan {
     pub service: String,
     pub migrate_job: String,
     pub seed_job: String,
+    pub pbgc_job: String,
+    /// Unix-cron schedule (UTC) of the PBGC job's Cloud Scheduler trigger.
+    pub pbgc_schedule: String,
     pub env_file: String,
     pub build_config: String,
     pub secrets: Vec<SecretRef>,
-    /// The service account the service and both jobs run as.
+    /// The service account the service and the jobs run as (and the PBGC trigger calls as).
     pub runtime_sa: String,
     /// With `--migrate-first`: the image this release builds (known before anything runs).
     pub image: Option<String>,
@@ -227,6 +245,12 @@ impl Plan {
             service: s.service.clone(),
             migrate_job: s.migrate_job.clone(),
             seed_job: s.seed_job.clone(),
+            pbgc_job: s.pbgc_job.clone(),
+            pbgc_schedule: s
+                .pbgc_schedule
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             env_file: path_arg(&s.env_file),
             build_config: path_arg(&s.build_config),
             secrets,
@@ -337,6 +361,39 @@ impl Plan {
         ])
     }
 
+    /// The PBGC job gets what the other jobs get, through `jobs deploy` (create or update) rather
+    /// than `jobs update`: projects bootstrapped before the job existed gain it on their next
+    /// release instead of failing there.
+    pub fn deploy_pbgc_job(&self, image: &str) -> GcloudCall {
+        let [project, region] = self.scope();
+        GcloudCall::stream(vec![
+            "run".into(),
+            "jobs".into(),
+            "deploy".into(),
+            self.pbgc_job.clone(),
+            project,
+            region,
+            format!("--image={image}"),
+            format!("--service-account={}", self.runtime_sa),
+            format!("--env-vars-file={}", self.env_file),
+            format!("--set-secrets={}", secrets_flag(&self.secrets)),
+            "--command=sole".into(),
+            format!("--args={PBGC_JOB_ARGS}"),
+            // A failed fetch leaves the stored rates untouched; the next month retries.
+            "--max-retries=1".into(),
+            "--task-timeout=300s".into(),
+            "--quiet".into(),
+        ])
+    }
+
+    /// The Cloud Run Admin API address Cloud Scheduler POSTs to in order to run the PBGC job.
+    pub fn pbgc_run_uri(&self) -> String {
+        format!(
+            "https://run.googleapis.com/v2/projects/{}/locations/{}/jobs/{}:run",
+            self.project, self.region, self.pbgc_job
+        )
+    }
+
     /// `make prod-migrate` / `make prod-seed`.
     pub fn execute_job(&self, job: &str) -> GcloudCall {
         let [project, region] = self.scope();
@@ -354,8 +411,8 @@ impl Plan {
     /// `make prod-logs`: recent ERROR entries of the service and the jobs.
     pub fn logs(&self, limit: u32) -> GcloudCall {
         let filter = format!(
-            "severity>=ERROR AND ((resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"{}\") OR (resource.type=\"cloud_run_job\" AND (resource.labels.job_name=\"{}\" OR resource.labels.job_name=\"{}\")))",
-            self.service, self.migrate_job, self.seed_job
+            "severity>=ERROR AND ((resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"{}\") OR (resource.type=\"cloud_run_job\" AND (resource.labels.job_name=\"{}\" OR resource.labels.job_name=\"{}\" OR resource.labels.job_name=\"{}\")))",
+            self.service, self.migrate_job, self.seed_job, self.pbgc_job
         );
         GcloudCall::stream(vec![
             "logging".into(),
@@ -386,6 +443,7 @@ impl Plan {
                 s("cloudbuild.googleapis.com"),
                 s("artifactregistry.googleapis.com"),
                 s("secretmanager.googleapis.com"),
+                s("cloudscheduler.googleapis.com"),
                 project.clone(),
             ]),
         )];
@@ -464,7 +522,11 @@ impl Plan {
         }
         // The jobs start on a placeholder image; `sole release update-jobs` points them at the
         // service's image, env file and secrets.
-        for (job, command) in [(&self.migrate_job, "migrate"), (&self.seed_job, "seed")] {
+        for (job, command) in [
+            (&self.migrate_job, "migrate"),
+            (&self.seed_job, "seed"),
+            (&self.pbgc_job, PBGC_JOB_ARGS),
+        ] {
             let [project, region] = self.scope();
             out.push((
                 Some(capture(vec![
@@ -490,6 +552,49 @@ impl Plan {
                 ]),
             ));
         }
+        // Cloud Scheduler runs the PBGC job monthly, calling the Run Admin API as the runtime
+        // service account, which therefore may invoke that one job.
+        let [scope_project, region] = self.scope();
+        out.push((
+            None,
+            GcloudCall::stream(vec![
+                s("run"),
+                s("jobs"),
+                s("add-iam-policy-binding"),
+                self.pbgc_job.clone(),
+                scope_project,
+                region,
+                format!("--member=serviceAccount:{}", self.runtime_sa),
+                s("--role=roles/run.invoker"),
+                s("--quiet"),
+            ]),
+        ));
+        let location = format!("--location={}", self.region);
+        out.push((
+            Some(capture(vec![
+                s("scheduler"),
+                s("jobs"),
+                s("describe"),
+                self.pbgc_job.clone(),
+                project.clone(),
+                location.clone(),
+            ])),
+            GcloudCall::stream(vec![
+                s("scheduler"),
+                s("jobs"),
+                s("create"),
+                s("http"),
+                self.pbgc_job.clone(),
+                project,
+                location,
+                format!("--schedule={}", self.pbgc_schedule),
+                s("--time-zone=Etc/UTC"),
+                format!("--uri={}", self.pbgc_run_uri()),
+                s("--http-method=POST"),
+                format!("--oauth-service-account-email={}", self.runtime_sa),
+                s("--description=sole pbgc refresh: store the PBGC mid-term rates"),
+            ]),
+        ));
         out
     }
 
