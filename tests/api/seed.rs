@@ -6,6 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::helpers::{connect, empty_database, fresh_database, url_for};
@@ -611,6 +612,89 @@ impl DevServer {
             .unwrap()
     }
 
+    /// Signs a demo user in (changing the seeded password as a first sign-in must), opens an
+    /// asset upload session and PUTs a PNG to its signed URL without a token, as the SPA does.
+    /// Returns the object key and the bytes sent.
+    async fn upload_display_image(&self, email: &str) -> (String, Vec<u8>) {
+        let client = reqwest::Client::new();
+        let api = format!("{}/api/v1", self.base);
+        let call = |method: reqwest::Method, path: &str, token: Option<&str>, body: Value| {
+            let mut req = client
+                .request(method, format!("{api}{path}"))
+                .header("X-Org-Id", "default");
+            if !body.is_null() {
+                req = req.json(&body);
+            }
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            let path = path.to_owned();
+            async move {
+                let resp = req.send().await.unwrap();
+                let status = resp.status().as_u16();
+                let body: Value = resp.json().await.unwrap();
+                assert!(status < 300, "{path}: {status} {body}");
+                body["data"].clone()
+            }
+        };
+        let post = reqwest::Method::POST;
+        let login = self
+            .login(email, PASSWORD)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let pre_org = login["data"]["pre_org_token"].as_str().unwrap().to_owned();
+        let session = call(
+            post.clone(),
+            "/auth/select-org",
+            Some(&pre_org),
+            serde_json::json!({"org_id": "default"}),
+        )
+        .await;
+        let session = call(
+            post.clone(),
+            "/auth/change-password",
+            session["access_token"].as_str(),
+            serde_json::json!({"current_password": PASSWORD, "new_password": "Dev-upload-passw0rd!"}),
+        )
+        .await;
+        let access = session["access_token"].as_str().unwrap().to_owned();
+        let me = call(reqwest::Method::GET, "/auth/me", Some(&access), Value::Null).await;
+        let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0; 17]].concat();
+        let upload = call(
+            post,
+            "/assets/upload-sessions",
+            Some(&access),
+            serde_json::json!({
+                "org_id": "default",
+                "kind": "display_image_thumb",
+                "owner_refs": {"user_id": me["id"]},
+                "filename": "me.png",
+                "content_type": "image/png",
+                "size_bytes": png.len(),
+            }),
+        )
+        .await;
+        // With --port 0 the advertised base URL keeps its default port: send the signed path
+        // and query to the port this server bound.
+        let url = reqwest::Url::parse(upload["upload_url"].as_str().unwrap()).unwrap();
+        let put = client
+            .put(format!(
+                "{}{}?{}",
+                self.base,
+                url.path(),
+                url.query().unwrap()
+            ))
+            .header("Content-Type", "image/png")
+            .body(png.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+        (upload["object_key"].as_str().unwrap().to_owned(), png)
+    }
+
     fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -695,6 +779,15 @@ async fn serve_dev_from_an_empty_directory_creates_migrates_seeds_and_serves() {
     for file in ["jwt-private.pem", "jwt-public.pem", "dev.env"] {
         assert_eq!(mode(&state.join(file)), 0o600, "{file}");
     }
+    // An upload from the frontend's flow lands in .sole/uploads of the working directory.
+    let (key, bytes) = server
+        .upload_display_image("employee-default@example.com")
+        .await;
+    assert_eq!(
+        std::fs::read(state.join("uploads").join(&key)).unwrap(),
+        bytes,
+        "the object {key} is a file under .sole/uploads"
+    );
     assert_eq!(server.terminate(), Some(0));
 
     // The next start reuses the generated secrets and finds the seed done.
