@@ -404,6 +404,72 @@ async fn a_reservation_shows_in_the_summaries_through_the_shared_cache() {
     assert_eq!(fresh["total_reserved_shares"], 2000);
 }
 
+/// Scenario 47, second half: the admin's `PATCH /org/loans/{id} {"status":"IN_REVIEW"}`. The
+/// legacy service answered 200 and rolled the change back, so the reservation stayed SUBMITTED
+/// (Q28); `sole` commits it (README, deliberate differences): the loan and its reservation are
+/// IN_REVIEW and the shares stay reserved, and the member's summary shows it at once.
+#[tokio::test]
+async fn a_loan_set_in_review_keeps_its_shares_reserved_and_says_so() {
+    let w = World::new().await;
+    let robert = w.member("robert.kim").membership_id;
+    let loan_id = loan(&w, robert, 2000, "SUBMITTED").await;
+    let grant = grant_of(&w, "robert.kim", date!(2021 - 02 - 01)).await;
+    reserve(&w, "robert.kim", loan_id, grant, 2000).await;
+    let summary_path = format!("/org/users/{robert}/stock/summary");
+    let before = get(&w, ADMIN, &summary_path).await;
+    assert_eq!(before["active_reservations"][0]["status"], "SUBMITTED");
+
+    let (status, body) = w
+        .call(
+            ADMIN,
+            Some(ORG),
+            "PATCH",
+            &format!("/org/loans/{loan_id}"),
+            Some(json!({"status": "IN_REVIEW"})),
+            &[],
+        )
+        .await;
+    // The recorded answer's shape: 200 with the loan, now IN_REVIEW.
+    let recorded = crate::helpers::sample(
+        crate::stock_support::FILE,
+        "context (loans): PATCH /org/loans/{id} to IN_REVIEW answers 200 ...",
+    );
+    assert_eq!(status, recorded["response"]["status"], "{body}");
+    assert_eq!(body["data"]["status"], "IN_REVIEW", "{body}");
+    assert_eq!(body["data"]["id"], json!(loan_id.to_string()));
+
+    // Read through the cache the summary above filled: the decision dropped it.
+    let after = get(&w, ADMIN, &summary_path).await;
+    assert_eq!(after["active_reservations"][0]["status"], "IN_REVIEW");
+    assert_eq!(
+        after["active_reservations"][0]["loan_application_id"],
+        json!(loan_id.to_string())
+    );
+    assert_eq!(
+        after["total_reserved_shares"],
+        before["total_reserved_shares"]
+    );
+    assert_eq!(
+        after["total_available_vested_shares"],
+        before["total_available_vested_shares"]
+    );
+    let mine = w
+        .call(
+            Some("robert.kim"),
+            Some(ORG),
+            "GET",
+            "/me/stock/summary",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(mine.0, 200, "{}", mine.1);
+    assert_eq!(
+        mine.1["data"]["active_reservations"][0]["status"],
+        "IN_REVIEW"
+    );
+}
+
 /// Scenarios 45, 46 and 51, replayed from the recording where they can be: evan's SUBMITTED
 /// loan of 3000 shares on the grant that is then cancelled.
 #[tokio::test]

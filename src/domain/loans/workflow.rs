@@ -516,7 +516,9 @@ pub fn transition(from: LoanStatus, action: LoanAction<'_>) -> Result<Transition
                 effects.push(E::SetReservationStatus(target));
             }
             effects.push(E::Audit("loan_application.admin_update"));
-            if target == S::Rejected {
+            // The reservations' status is part of the cached stock summaries, and this change
+            // is committed (the legacy service rolled it back, so it never needed to drop them).
+            if matches!(target, S::InReview | S::Rejected) {
                 effects.push(E::InvalidateStockCaches);
             }
             Ok(Transition::new(from, target, effects))
@@ -1060,7 +1062,7 @@ mod tests {
     }
 
     #[test]
-    fn rejection_releases_reservations_and_invalidates_caches() {
+    fn decisions_move_reservations_and_invalidate_caches() {
         let t = transition(
             LoanStatus::InReview,
             LoanAction::AdminSetStatus {
@@ -1092,6 +1094,8 @@ mod tests {
             vec![
                 LoanEffect::SetReservationStatus(LoanStatus::InReview),
                 LoanEffect::Audit("loan_application.admin_update"),
+                // The summaries show each reservation's status.
+                LoanEffect::InvalidateStockCaches,
             ]
         );
         // Same status on a completed loan is an allowed no-op (recorded sample) that touches

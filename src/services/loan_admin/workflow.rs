@@ -360,7 +360,7 @@ pub async fn review(
 pub struct Decided {
     pub to: LoanStatus,
     pub org_membership_id: Uuid,
-    /// The applicant's stock caches must be dropped after commit (REJECTED).
+    /// The applicant's stock caches must be dropped after commit (IN_REVIEW, REJECTED).
     pub invalidate_stock: bool,
 }
 
