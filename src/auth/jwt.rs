@@ -80,6 +80,8 @@ pub enum JwtKeyError {
     Mismatch,
     #[error("RSA key generation failed")]
     Generate,
+    #[error("RSA keys are generated with 2048, 3072 or 4096 bits, not {bits}")]
+    UnsupportedSize { bits: u32 },
 }
 
 /// Signing failed (should not happen with a loaded key).
@@ -578,7 +580,7 @@ impl fmt::Debug for JwtKeys {
     }
 }
 
-/// An ephemeral key pair as PEM strings (dev mode, tests).
+/// A generated key pair as PEM strings; the private half never shows in `Debug`.
 pub struct GeneratedKeyPair {
     pub private_pem: secrecy::SecretString,
     pub public_pem: String,
@@ -591,6 +593,38 @@ impl fmt::Debug for GeneratedKeyPair {
             .field("public_pem", &self.public_pem)
             .finish()
     }
+}
+
+/// The RSA sizes `sole` generates keys of.
+pub const RSA_KEY_BITS: [u32; 3] = [2048, 3072, 4096];
+
+/// A fresh RSA key pair of `bits` (one of [`RSA_KEY_BITS`]) as PKCS#8 / SPKI PEM with LF line
+/// endings: the one generator behind `serve --dev`, `setup-env` and the tests.
+pub fn generate_key_pair(bits: u32) -> Result<GeneratedKeyPair, JwtKeyError> {
+    use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der, PublicKeyX509Der};
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::KeyPair as _;
+
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        _ => return Err(JwtKeyError::UnsupportedSize { bits }),
+    };
+    let pair = KeyPair::generate(size).map_err(|_| JwtKeyError::Generate)?;
+    let private_der: Pkcs8V1Der<'static> = pair.as_der().map_err(|_| JwtKeyError::Generate)?;
+    let public_der: PublicKeyX509Der<'static> = pair
+        .public_key()
+        .as_der()
+        .map_err(|_| JwtKeyError::Generate)?;
+    let lf = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    Ok(GeneratedKeyPair {
+        private_pem: secrecy::SecretString::from(pem::encode_config(
+            &pem::Pem::new("PRIVATE KEY", private_der.as_ref()),
+            lf,
+        )),
+        public_pem: pem::encode_config(&pem::Pem::new("PUBLIC KEY", public_der.as_ref()), lf),
+    })
 }
 
 /// Turns literal `\n` escapes (env files, Cloud Run) into newlines and trims.
@@ -722,24 +756,9 @@ impl JwtKeys {
         })
     }
 
-    /// A fresh RSA-2048 key pair (aws-lc-rs) as PEM strings.
+    /// A fresh RSA-2048 key pair as PEM strings (dev mode, tests).
     pub fn generate_ephemeral_pems() -> Result<GeneratedKeyPair, JwtKeyError> {
-        use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der, PublicKeyX509Der};
-        use aws_lc_rs::rsa::{KeyPair, KeySize};
-        use aws_lc_rs::signature::KeyPair as _;
-
-        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| JwtKeyError::Generate)?;
-        let private_der: Pkcs8V1Der<'static> = pair.as_der().map_err(|_| JwtKeyError::Generate)?;
-        let public_der: PublicKeyX509Der<'static> = pair
-            .public_key()
-            .as_der()
-            .map_err(|_| JwtKeyError::Generate)?;
-        let private_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", private_der.as_ref()));
-        let public_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", public_der.as_ref()));
-        Ok(GeneratedKeyPair {
-            private_pem: secrecy::SecretString::from(private_pem),
-            public_pem,
-        })
+        generate_key_pair(2048)
     }
 
     /// Ephemeral keys for dev mode and tests (tokens die with the process).

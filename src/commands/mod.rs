@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod pbgc;
 pub mod preflight;
 pub mod release;
+pub mod secrets;
 pub mod seed;
 pub mod serve;
 pub mod setup_env;

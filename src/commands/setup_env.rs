@@ -7,7 +7,6 @@
 //! defaults); rendering the answers into the file is the pure function [`render::render`].
 
 mod fields;
-mod generate;
 pub mod render;
 mod wizard;
 
@@ -17,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::cli::{Profile, SetupEnvArgs};
-use crate::commands::Reported;
+use crate::commands::{Reported, secrets};
 
 use fields::{FIELDS, ORG_FIELDS, S_ENV, S_KEYS, S_OTHER, S_PROXY, S_TENANCY};
 pub use fields::{Field, Kind};
@@ -210,7 +209,7 @@ pub fn decide(
             {
                 v
             }
-            _ => generate::secret_key(),
+            _ => secrets::secret_key(),
         },
     };
     a.set(S_KEYS, "SECRET_KEY", secret_key);
@@ -225,7 +224,7 @@ pub fn decide(
             {
                 v
             }
-            _ => generate::kdf_salt(),
+            _ => secrets::kdf_salt(),
         },
     };
     a.set(S_KEYS, "FERNET_KDF_SALT", salt);
@@ -525,7 +524,7 @@ pub fn run(args: &SetupEnvArgs) -> anyhow::Result<()> {
     let keys_change = decisions.keys != KeyAction::Keep;
 
     if old_text.is_some() && (changes.is_empty() && !keys_change) {
-        generate::set_private(&output)?;
+        secrets::set_private(&output)?;
         println!("{} is up to date; nothing changed", output.display());
     } else {
         if let Some(old) = &old_text {
@@ -547,12 +546,12 @@ pub fn run(args: &SetupEnvArgs) -> anyhow::Result<()> {
                 }
             } else {
                 let backup = backup_path(&output);
-                generate::write_private(&backup, old)?;
+                secrets::write_private(&backup, old)?;
                 println!("previous version kept as {}", backup.display());
             }
         }
         write_keys(&decisions, args.key_bits)?;
-        generate::write_private(&output, &new_text)?;
+        secrets::write_private(&output, &new_text)?;
         println!("wrote {} (mode 0600)", output.display());
     }
 
@@ -643,8 +642,11 @@ fn write_keys(d: &Decisions, bits: u32) -> anyhow::Result<()> {
         KeyAction::Keep => return Ok(()),
         KeyAction::Generate => {
             println!("generating an RSA-{bits} key pair…");
-            let pair = generate::rsa_key_pair(bits)?;
-            (pair.private_pem, pair.public_pem)
+            let pair = secrets::rsa_key_pair(bits)?;
+            (
+                secrecy::ExposeSecret::expose_secret(&pair.private_pem).to_owned(),
+                pair.public_pem,
+            )
         }
         KeyAction::FromInline {
             private_pem,
@@ -656,7 +658,7 @@ fn write_keys(d: &Decisions, bits: u32) -> anyhow::Result<()> {
     };
     for path in [&d.private_path, &d.public_path] {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            generate::private_dir(dir)?;
+            secrets::private_dir(dir)?;
         }
         if path.exists() {
             let backup = backup_path(path);
@@ -665,8 +667,8 @@ fn write_keys(d: &Decisions, bits: u32) -> anyhow::Result<()> {
             println!("previous {} kept as {}", path.display(), backup.display());
         }
     }
-    generate::write_private(&d.private_path, &private_pem)?;
-    generate::write_private(&d.public_path, &public_pem)?;
+    secrets::write_private(&d.private_path, &private_pem)?;
+    secrets::write_private(&d.public_path, &public_pem)?;
     println!(
         "wrote {} and {} (mode 0600)",
         d.private_path.display(),
