@@ -814,3 +814,66 @@ async fn finance_completes_with_two_payment_instructions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["status"], "COMPLETED");
 }
+
+/// Scenario 11: a step-up token is bound to its action. The admin's WORKFLOW_COMPLETE token
+/// (from the certificate challenge) does not pass the grant status change (a new challenge
+/// for STOCK_STATUS_CHANGE), yet completes the certificate it was issued for.
+#[tokio::test]
+async fn a_workflow_complete_token_does_not_satisfy_another_action() {
+    let w = World::new().await;
+    let a = w.loan('A');
+    activate(&w, a).await;
+    crate::fixtures::set_org_settings(
+        &w.app,
+        ORG,
+        "require_two_factor = true, \
+         mfa_required_actions = '[\"WORKFLOW_COMPLETE\", \"STOCK_STATUS_CHANGE\"]'",
+    )
+    .await;
+    let ticket = w
+        .spa_put("admin", a, "SHARE_CERTIFICATE", "certificate.pdf", PDF)
+        .await;
+    let path = format!("/org/loans/{a}/documents/legal-issuance");
+    let body = World::register_body(&ticket, "SHARE_CERTIFICATE", PDF.len());
+    let (status, denied) = w.as_("admin", "POST", &path, Some(body.clone())).await;
+    assert_eq!(status, 403, "{denied}");
+    assert_eq!(denied["details"]["action"], "WORKFLOW_COMPLETE");
+    let token = crate::auth_support::step_up_token(
+        &w.app,
+        &w.session("admin").await,
+        w.member("admin"),
+        denied["details"]["challenge_token"].as_str().unwrap(),
+    )
+    .await;
+    let grant = format!("/org/stock/grants/{}", w.grant_id);
+    let (status, other) = w
+        .call(
+            Some("admin"),
+            Some(ORG),
+            "PATCH",
+            &grant,
+            Some(json!({"status": "ACTIVE"})),
+            &[("X-Step-Up-Token", &token)],
+        )
+        .await;
+    assert_eq!(
+        (status, other["code"].as_str()),
+        (403, Some("step_up_mfa_required")),
+        "{other}"
+    );
+    assert_eq!(other["details"]["action"], "STOCK_STATUS_CHANGE");
+    assert_ne!(other["details"]["challenge_token"], json!(token));
+    assert_eq!(certificates(&w, a).await, 0);
+    let (status, cert) = w
+        .call(
+            Some("admin"),
+            Some(ORG),
+            "POST",
+            &path,
+            Some(body),
+            &[("X-Step-Up-Token", &token)],
+        )
+        .await;
+    assert_eq!(status, 201, "{cert}");
+    assert_eq!(certificates(&w, a).await, 1);
+}
