@@ -877,3 +877,63 @@ async fn a_workflow_complete_token_does_not_satisfy_another_action() {
     assert_eq!(status, 201, "{cert}");
     assert_eq!(certificates(&w, a).await, 1);
 }
+
+/// The multipart size cap (`MAX_UPLOAD_SIZE_MB`, 1 here): equal passes, one byte more is the
+/// legacy 400 and leaves nothing behind; so does a declared size over the cap on the upload URL.
+#[tokio::test]
+async fn uploads_over_the_size_cap_are_refused_and_leave_nothing() {
+    let w = World::new().await;
+    let a = w.loan('A');
+    let mut big = PDF.to_vec();
+    big.resize(1_048_576, b'\n');
+    let (status, body) = w
+        .upload_multipart(
+            "hr",
+            a,
+            "hr",
+            "SPOUSE_PARTNER_CONSENT",
+            "consent.pdf",
+            "application/pdf",
+            &big,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["size_bytes"], 1_048_576);
+    let files = stored_files(&w).len();
+    big.push(b'\n');
+    let (status, body) = w
+        .upload_multipart(
+            "hr",
+            a,
+            "hr",
+            "SPOUSE_PARTNER_CONSENT",
+            "consent.pdf",
+            "application/pdf",
+            &big,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["message"], "File exceeds maximum allowed size of 1 MB");
+    assert_eq!(stored_files(&w).len(), files);
+    let (status, body) = w
+        .as_(
+            "hr",
+            "POST",
+            &format!("/org/loans/{a}/documents/upload-url"),
+            Some(
+                json!({"document_type": "SPOUSE_PARTNER_CONSENT", "file_name": "c.pdf",
+                        "content_type": "application/pdf", "size_bytes": 1_048_577}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (400, Some("File exceeds maximum allowed size of 1 MB"))
+    );
+    let (_, list) = w
+        .as_("hr", "GET", &format!("/org/loans/{a}/documents"), None)
+        .await;
+    assert_eq!(list["data"]["total"], 1);
+}

@@ -53,15 +53,15 @@ pub struct World {
     ids: Mutex<HashMap<String, String>>,
 }
 
-/// The app on the recording day, its local storage under `uploads`.
+/// The app on the recording day, its local storage under `uploads`, uploads capped at 1 MB.
 async fn spawn_app_with_uploads(uploads: &std::path::Path) -> TestApp {
     let db_name = crate::helpers::fresh_database().await;
     let redis_prefix = format!("test:{}", Uuid::new_v4().simple());
     let mut env = crate::helpers::base_env(&db_name, &redis_prefix);
-    env.overlay(sole::config::EnvMap::from_pairs([(
-        "LOCAL_UPLOAD_DIR",
-        uploads.to_str().unwrap().to_owned(),
-    )]));
+    env.overlay(sole::config::EnvMap::from_pairs([
+        ("LOCAL_UPLOAD_DIR", uploads.to_str().unwrap().to_owned()),
+        ("MAX_UPLOAD_SIZE_MB", "1".to_owned()),
+    ]));
     crate::helpers::spawn_with(
         env,
         db_name,
