@@ -937,3 +937,46 @@ async fn uploads_over_the_size_cap_are_refused_and_leave_nothing() {
         .await;
     assert_eq!(list["data"]["total"], 1);
 }
+
+/// A multipart body that sends the file before its `document_type`: the file is streamed in
+/// first, and a wrong type still refuses the upload without leaving the file behind.
+#[tokio::test]
+async fn a_file_sent_before_its_type_is_removed_when_the_type_is_refused() {
+    let w = World::new().await;
+    let a = w.loan('A');
+    let send = |document_type: &'static str| {
+        let part = reqwest::multipart::Part::bytes(PDF.to_vec())
+            .file_name("late-type.pdf")
+            .mime_str("application/pdf")
+            .unwrap();
+        reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("document_type", document_type)
+    };
+    let post = |form: reqwest::multipart::Form| async {
+        let req = w
+            .app
+            .client
+            .post(w.app.url(&format!("/org/loans/{a}/documents/hr/upload")))
+            .bearer_auth(w.session("hr").await.access)
+            .header("X-Org-Id", ORG)
+            .multipart(form);
+        read_json(req.send().await.unwrap()).await
+    };
+    let (status, body) = post(send("PAYMENT_INSTRUCTIONS")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_document_type");
+    assert!(stored_files(&w).is_empty());
+    let (status, body) = post(send("NOTICE_OF_STOCK_OPTION_GRANT")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(stored_files(&w).len(), 1);
+    // Without a type at all: 422, and nothing kept.
+    let part = reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("x.pdf");
+    let (status, body) = post(reqwest::multipart::Form::new().part("file", part)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["details"]["errors"][0]["loc"],
+        json!(["body", "document_type"])
+    );
+    assert_eq!(stored_files(&w).len(), 1);
+}
