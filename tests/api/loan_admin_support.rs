@@ -19,7 +19,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json, sample, spawn_app_on};
+use crate::helpers::{TestApp, json, sample};
 use crate::stock_support::assert_like;
 
 pub const FILE: &str = "domain-loan-admin.json";
@@ -43,12 +43,33 @@ const RECORDED_USERS: &[(&str, &str)] = &[
 
 pub struct World {
     pub app: TestApp,
+    /// `LOCAL_UPLOAD_DIR` of the app: stored files live (and die) with the test.
+    pub uploads: tempfile::TempDir,
     pub members: HashMap<String, Member>,
     pub grant_id: Uuid,
     /// Our loan ids by letter.
     pub loans: HashMap<char, Uuid>,
     sessions: Mutex<HashMap<String, Session>>,
     ids: Mutex<HashMap<String, String>>,
+}
+
+/// The app on the recording day, its local storage under `uploads`, uploads capped at 1 MB.
+async fn spawn_app_with_uploads(uploads: &std::path::Path) -> TestApp {
+    let db_name = crate::helpers::fresh_database().await;
+    let redis_prefix = format!("test:{}", Uuid::new_v4().simple());
+    let mut env = crate::helpers::base_env(&db_name, &redis_prefix);
+    env.overlay(sole::config::EnvMap::from_pairs([
+        ("LOCAL_UPLOAD_DIR", uploads.to_str().unwrap().to_owned()),
+        ("MAX_UPLOAD_SIZE_MB", "1".to_owned()),
+    ]));
+    crate::helpers::spawn_with(
+        env,
+        db_name,
+        redis_prefix,
+        sole::clock::Clock::fixed(TODAY),
+        |_| {},
+    )
+    .await
 }
 
 fn spec(email: &str, name: &str, roles: &[&'static str]) -> MemberSpec {
@@ -60,7 +81,8 @@ fn spec(email: &str, name: &str, roles: &[&'static str]) -> MemberSpec {
 
 impl World {
     pub async fn new() -> Self {
-        let app = spawn_app_on(TODAY).await;
+        let uploads = tempfile::tempdir().unwrap();
+        let app = spawn_app_with_uploads(uploads.path()).await;
         create_org(&app, ORG, "SOLE LLC").await;
         create_org(&app, OTHER_ORG, "Other Org").await;
         crate::fixtures::set_org_settings(
@@ -145,6 +167,7 @@ impl World {
         drop(conn);
         let mut w = Self {
             app,
+            uploads,
             members,
             grant_id: grant.id,
             loans: HashMap::new(),
@@ -358,7 +381,16 @@ impl World {
         s
     }
 
-    fn translate(&self, text: &str) -> String {
+    /// Our value for a recorded one from now on (ids learned from replays, storage keys).
+    pub fn learn(&self, recorded: &str, ours: &str) {
+        self.ids
+            .lock()
+            .unwrap()
+            .insert(recorded.to_owned(), ours.to_owned());
+    }
+
+    /// `text` with every recorded id (or key) we learned replaced by ours.
+    pub fn translate(&self, text: &str) -> String {
         let ids = self.ids.lock().unwrap();
         let mut out = text.to_owned();
         for (recorded, ours) in ids.iter() {
@@ -569,5 +601,171 @@ impl World {
         .into_iter()
         .map(|(a, t, r, u, o, n)| (a, t, r, u, o.map(|j| j.0), n.map(|j| j.0)))
         .collect()
+    }
+}
+
+/// A small PDF, as the recording's multipart uploads sent it.
+pub const PDF: &[u8] = b"%PDF-1.4\n% loan admin sample document\n%%EOF\n";
+
+/// The register route of a document type's stage (`hr`, `finance`, `legal`, `legal-issuance`).
+pub fn stage_route(document_type: &str) -> &'static str {
+    match document_type {
+        "NOTICE_OF_STOCK_OPTION_GRANT" | "SPOUSE_PARTNER_CONSENT" => "hr",
+        "PAYMENT_INSTRUCTIONS" | "PAYMENT_CONFIRMATION" => "finance",
+        "SHARE_CERTIFICATE" => "legal-issuance",
+        _ => "legal",
+    }
+}
+
+/// Stage documents the way the frontend (signed URL) and other clients (multipart) send them.
+impl World {
+    /// `POST …/documents/upload-url` as `who`, then the `PUT` exactly as the SPA sends it (no
+    /// token, only `Content-Type`). Returns the ticket (`data`).
+    pub async fn spa_put(
+        &self,
+        who: &str,
+        loan: Uuid,
+        document_type: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Value {
+        let (status, body) = self
+            .as_(
+                who,
+                "POST",
+                &format!("/org/loans/{loan}/documents/upload-url"),
+                Some(
+                    json!({"document_type": document_type, "file_name": file_name,
+                            "content_type": "application/pdf", "size_bytes": bytes.len()}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let ticket = body["data"].clone();
+        let url = ticket["upload_url"].as_str().unwrap();
+        let path = &url[url.find("/api/v1/").unwrap()..];
+        let resp = self
+            .app
+            .client
+            .put(format!("{}{path}", self.app.address))
+            .header("Content-Type", "application/pdf")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "signed PUT");
+        ticket
+    }
+
+    /// The register call for an uploaded ticket, as the SPA sends it.
+    pub fn register_body(ticket: &Value, document_type: &str, size: usize) -> Value {
+        json!({
+            "document_type": document_type, "file_name": ticket["file_name"],
+            "storage_key": ticket["storage_key"], "storage_provider": ticket["storage_provider"],
+            "storage_bucket": ticket["storage_bucket"], "content_type": "application/pdf",
+            "size_bytes": size,
+        })
+    }
+
+    /// Upload URL, signed PUT and registration of a PDF on the type's stage route, as `who`
+    /// (with `headers`, e.g. a step-up token). Returns the register answer.
+    pub async fn upload_via_url(
+        &self,
+        who: &str,
+        loan: Uuid,
+        document_type: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let file_name = format!("{}.pdf", document_type.to_lowercase());
+        let ticket = self
+            .spa_put(who, loan, document_type, &file_name, PDF)
+            .await;
+        self.call(
+            Some(who),
+            Some(ORG),
+            "POST",
+            &format!("/org/loans/{loan}/documents/{}", stage_route(document_type)),
+            Some(Self::register_body(&ticket, document_type, PDF.len())),
+            headers,
+        )
+        .await
+    }
+
+    /// `POST …/documents/<route>/upload` as `who`: `document_type` then the file part.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_multipart(
+        &self,
+        who: &str,
+        loan: Uuid,
+        route: &str,
+        document_type: &str,
+        file_name: &str,
+        content_type: &str,
+        bytes: &[u8],
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(file_name.to_owned())
+            .mime_str(content_type)
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .text("document_type", document_type.to_owned())
+            .part("file", part);
+        let mut req = self
+            .app
+            .client
+            .post(
+                self.app
+                    .url(&format!("/org/loans/{loan}/documents/{route}/upload")),
+            )
+            .bearer_auth(self.session(who).await.access)
+            .header("X-Org-Id", ORG)
+            .multipart(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        json(req.send().await.unwrap()).await
+    }
+
+    /// Files every document `stage` needs through the real routes as `who`: the first by
+    /// upload URL and registration, the others by multipart upload.
+    pub async fn file_stage_documents(&self, who: &str, loan: Uuid, types: &[&str]) {
+        for (i, t) in types.iter().enumerate() {
+            let (status, body) = if i == 0 {
+                self.upload_via_url(who, loan, t, &[]).await
+            } else {
+                self.upload_multipart(
+                    who,
+                    loan,
+                    stage_route(t),
+                    t,
+                    &format!("{}.pdf", t.to_lowercase()),
+                    "application/pdf",
+                    PDF,
+                    &[],
+                )
+                .await
+            };
+            assert_eq!(status, 201, "{t}: {body}");
+        }
+    }
+
+    /// Checks our answer against the recorded exchange `name` (its recorded ids and keys
+    /// translated to ours where learned; the pointers in `skip` not compared).
+    pub fn expect(&self, name: &str, status: u16, ours: &Value, skip: &[&str]) {
+        let s = sample(FILE, name);
+        let expected: Value =
+            serde_json::from_str(&self.translate(&s["response"]["body"].to_string())).unwrap();
+        assert_eq!(
+            json!(status),
+            s["response"]["status"],
+            "status of {name:?}: {ours}"
+        );
+        let mut learned = Vec::new();
+        assert_like(ours, &expected, "", skip, &mut learned, name);
+        let mut ids = self.ids.lock().unwrap();
+        for (recorded, mine) in learned {
+            ids.entry(recorded).or_insert(mine);
+        }
     }
 }

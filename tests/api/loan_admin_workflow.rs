@@ -42,9 +42,7 @@ async fn stage_updates_check_status_documents_and_reopen_like_the_legacy() {
     )
     .await;
     let a = w.loan('A');
-    for doc in HR_DOCS {
-        w.add_document(a, "HR_REVIEW", doc).await;
-    }
+    w.file_stage_documents("hr", a, &HR_DOCS).await;
     w.replay(
         "HR stage PATCH COMPLETED (documents present, step-up not required by org)",
         HR,
@@ -52,9 +50,7 @@ async fn stage_updates_check_status_documents_and_reopen_like_the_legacy() {
     .await;
     // Re-open a completed stage of a loan still under review (loan B's HR stage).
     let b = w.loan('B');
-    for doc in HR_DOCS {
-        w.add_document(b, "HR_REVIEW", doc).await;
-    }
+    w.file_stage_documents("hr", b, &HR_DOCS).await;
     let (status, _) = patch(
         &w,
         "hr",
@@ -79,10 +75,12 @@ async fn stage_updates_check_status_documents_and_reopen_like_the_legacy() {
                "message": "Payment instructions document is required before completing Finance processing",
                "data": null, "details": {"document_type": "PAYMENT_INSTRUCTIONS"}})
     );
-    w.add_document(a, "FINANCE_PROCESSING", "PAYMENT_INSTRUCTIONS")
-        .await;
-    w.add_document(a, "FINANCE_PROCESSING", "PAYMENT_INSTRUCTIONS")
-        .await;
+    w.file_stage_documents(
+        "finance",
+        a,
+        &["PAYMENT_INSTRUCTIONS", "PAYMENT_INSTRUCTIONS"],
+    )
+    .await;
     let (status, body) = patch(&w, "finance", a, "finance", json!({"status": "COMPLETED"})).await;
     assert_eq!(status, 200, "{body}");
     // Permissions per stage; an unknown loan is the stage's 404.
@@ -141,9 +139,7 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
         )
         .await;
     assert_eq!(status, 200);
-    for doc in HR_DOCS {
-        w.add_document(a, "HR_REVIEW", doc).await;
-    }
+    w.file_stage_documents("hr", a, &HR_DOCS).await;
     let (status, body) = patch(
         &w,
         "hr",
@@ -167,7 +163,7 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
     assert_eq!(body["data"]["total"], 1);
 
     // Finance.
-    w.add_document(a, "FINANCE_PROCESSING", "PAYMENT_INSTRUCTIONS")
+    w.file_stage_documents("finance", a, &["PAYMENT_INSTRUCTIONS"])
         .await;
     let (status, body) = patch(&w, "finance", a, "finance", json!({"status": "COMPLETED"})).await;
     assert_eq!(status, 200, "{body}");
@@ -183,9 +179,7 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
         "require_two_factor = true, mfa_required_actions = '[\"WORKFLOW_COMPLETE\", \"LOAN_PAYMENT_RECORD\"]'",
     )
     .await;
-    for doc in LEGAL_DOCS {
-        w.add_document(a, "LEGAL_EXECUTION", doc).await;
-    }
+    w.file_stage_documents("legal", a, &LEGAL_DOCS).await;
     let denied = w
         .replay(
             "legal stage PATCH COMPLETED (activates the loan) (403 step-up required)",
@@ -259,6 +253,17 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
         json!(due.map(|d| d.to_string()))
     );
     assert_eq!(w.audit("loan_workflow_stage.updated").await.len(), 3);
+    // Every document came through the real upload routes, audited with its uploader and id.
+    let documents = w.audit("loan_document.created").await;
+    let uploaders: Vec<Option<Uuid>> = documents.iter().map(|d| d.3).collect();
+    assert_eq!(
+        uploaders,
+        [hr, hr, finance, legal, legal, legal, legal].map(Some)
+    );
+    for (_, resource_type, resource_id, _, _, new) in &documents {
+        assert_eq!(resource_type, "loan_document");
+        assert_eq!(new.as_ref().unwrap()["id"], json!(resource_id));
+    }
     // Gone from every queue.
     for q in ["hr", "finance", "legal"] {
         let (_, body) = w
@@ -321,14 +326,10 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
 async fn parallel_completions_activate_once() {
     let w = World::new().await;
     let a = w.loan('A');
-    for doc in HR_DOCS {
-        w.add_document(a, "HR_REVIEW", doc).await;
-    }
-    w.add_document(a, "FINANCE_PROCESSING", "PAYMENT_INSTRUCTIONS")
+    w.file_stage_documents("hr", a, &HR_DOCS).await;
+    w.file_stage_documents("finance", a, &["PAYMENT_INSTRUCTIONS"])
         .await;
-    for doc in LEGAL_DOCS {
-        w.add_document(a, "LEGAL_EXECUTION", doc).await;
-    }
+    w.file_stage_documents("legal", a, &LEGAL_DOCS).await;
     let (status, _) = patch(&w, "hr", a, "hr", json!({"status": "COMPLETED"})).await;
     assert_eq!(status, 200);
     // Finance and legal complete the last two stages concurrently, each twice (the admin holds

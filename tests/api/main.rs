@@ -28,6 +28,7 @@ mod doc_templates;
 mod faults;
 mod health;
 mod loan_admin_decisions;
+mod loan_admin_documents;
 mod loan_admin_queues;
 mod loan_admin_support;
 mod loan_admin_views;

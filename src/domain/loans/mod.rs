@@ -89,6 +89,7 @@ pub mod pbgc;
 pub mod quote;
 pub mod repayments;
 pub mod schedule;
+pub mod stage_documents;
 pub mod terms;
 pub mod wire;
 pub mod workflow;

@@ -32,7 +32,7 @@ pub struct LoanDocument {
     pub created_at: OffsetDateTime,
 }
 
-type Row = (
+pub(super) type Row = (
     Uuid,
     String,
     Uuid,
@@ -51,7 +51,7 @@ type Row = (
     OffsetDateTime,
 );
 
-fn document(r: Row) -> sqlx::Result<LoanDocument> {
+pub(super) fn document(r: Row) -> sqlx::Result<LoanDocument> {
     let bad = |what: &str, v: &str| {
         sqlx::Error::Decode(format!("loan_documents.{what} holds {v:?}").into())
     };

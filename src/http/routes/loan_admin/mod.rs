@@ -4,6 +4,7 @@
 //! call `services::loan_admin`.
 
 pub mod decisions;
+pub mod documents;
 pub mod params;
 pub mod queues;
 pub mod records;
@@ -21,4 +22,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(views::router())
         .merge(records::router())
         .merge(workflow::router())
+        .merge(documents::router())
 }

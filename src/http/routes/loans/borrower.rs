@@ -488,15 +488,15 @@ fn document_type_field(
     }
 }
 
-/// `LoanDocumentUploadUrlRequest`.
-struct UploadUrlRequest {
-    document_type: DocumentType,
-    file_name: String,
-    content_type: String,
-    size_bytes: i64,
+/// `LoanDocumentUploadUrlRequest` (also the admin upload URL's body).
+pub(crate) struct UploadUrlRequest {
+    pub(crate) document_type: DocumentType,
+    pub(crate) file_name: String,
+    pub(crate) content_type: String,
+    pub(crate) size_bytes: i64,
 }
 
-fn upload_url_request(body: &Map<String, Value>) -> ApiResult<UploadUrlRequest> {
+pub(crate) fn upload_url_request(body: &Map<String, Value>) -> ApiResult<UploadUrlRequest> {
     let mut errors = Vec::new();
     let document_type = document_type_field(body, &mut errors);
     let file_name = text_field(body, "file_name", true, (1, 255), &mut errors);
@@ -518,19 +518,19 @@ fn upload_url_request(body: &Map<String, Value>) -> ApiResult<UploadUrlRequest> 
     }
 }
 
-/// `LoanDocumentCreateRequest`.
-struct RegisterRequest {
-    document_type: DocumentType,
-    file_name: String,
-    storage_path_or_url: Option<String>,
-    storage_provider: Option<String>,
-    storage_bucket: Option<String>,
-    storage_key: Option<String>,
-    content_type: Option<String>,
-    checksum: Option<String>,
+/// `LoanDocumentCreateRequest` (also the admin register routes' body).
+pub(crate) struct RegisterRequest {
+    pub(crate) document_type: DocumentType,
+    pub(crate) file_name: String,
+    pub(crate) storage_path_or_url: Option<String>,
+    pub(crate) storage_provider: Option<String>,
+    pub(crate) storage_bucket: Option<String>,
+    pub(crate) storage_key: Option<String>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) checksum: Option<String>,
 }
 
-fn register_request(body: &Map<String, Value>) -> ApiResult<RegisterRequest> {
+pub(crate) fn register_request(body: &Map<String, Value>) -> ApiResult<RegisterRequest> {
     let mut errors = Vec::new();
     let document_type = document_type_field(body, &mut errors);
     let file_name = text_field(body, "file_name", true, (1, 255), &mut errors);
