@@ -19,7 +19,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json, sample, spawn_app_on};
+use crate::helpers::{TestApp, base_env, fresh_database, json, sample, spawn_with};
 use crate::stock_support::assert_like;
 
 pub const FILE: &str = "domain-loan-admin.json";
@@ -48,6 +48,8 @@ pub struct World {
     /// Our loan ids by letter.
     pub loans: HashMap<char, Uuid>,
     sessions: Mutex<HashMap<String, Session>>,
+    /// `LOCAL_UPLOAD_DIR` of this world's app (removed when the world is dropped).
+    pub uploads: tempfile::TempDir,
     ids: Mutex<HashMap<String, String>>,
 }
 
@@ -60,7 +62,22 @@ fn spec(email: &str, name: &str, roles: &[&'static str]) -> MemberSpec {
 
 impl World {
     pub async fn new() -> Self {
-        let app = spawn_app_on(TODAY).await;
+        let uploads = tempfile::tempdir().unwrap();
+        let db_name = fresh_database().await;
+        let redis_prefix = format!("test:{}", Uuid::new_v4().simple());
+        let mut env = base_env(&db_name, &redis_prefix);
+        env.overlay(sole::config::EnvMap::from_pairs([(
+            "LOCAL_UPLOAD_DIR",
+            uploads.path().to_str().unwrap().to_owned(),
+        )]));
+        let app = spawn_with(
+            env,
+            db_name,
+            redis_prefix,
+            sole::clock::Clock::fixed(TODAY),
+            |_| {},
+        )
+        .await;
         create_org(&app, ORG, "SOLE LLC").await;
         create_org(&app, OTHER_ORG, "Other Org").await;
         crate::fixtures::set_org_settings(
@@ -149,6 +166,7 @@ impl World {
             grant_id: grant.id,
             loans: HashMap::new(),
             sessions: Mutex::new(HashMap::new()),
+            uploads,
             ids: Mutex::new(HashMap::new()),
         };
         let a = w.insert_loan('A').await;

@@ -29,6 +29,8 @@ mod faults;
 mod health;
 mod loan_admin_decisions;
 mod loan_admin_queues;
+mod loan_admin_repayments;
+mod loan_admin_schedule;
 mod loan_admin_support;
 mod loan_admin_views;
 mod loan_admin_workflow;

@@ -7,6 +7,8 @@ pub mod decisions;
 pub mod params;
 pub mod queues;
 pub mod records;
+pub mod repayments;
+pub mod schedule;
 pub mod views;
 pub mod workflow;
 
@@ -21,4 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(views::router())
         .merge(records::router())
         .merge(workflow::router())
+        .merge(schedule::router())
+        .merge(repayments::router())
 }
