@@ -28,6 +28,7 @@ mod doc_templates;
 mod faults;
 mod health;
 mod loan_admin_decisions;
+mod loan_admin_edit;
 mod loan_admin_queues;
 mod loan_admin_repayments;
 mod loan_admin_schedule;

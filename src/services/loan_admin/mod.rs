@@ -4,6 +4,7 @@
 
 pub mod detail;
 pub mod documents;
+pub mod edit;
 pub mod repayments;
 pub mod stages;
 pub mod summaries;

@@ -4,6 +4,7 @@
 //! call `services::loan_admin`.
 
 pub mod decisions;
+pub mod edit;
 pub mod params;
 pub mod queues;
 pub mod records;
@@ -25,4 +26,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(workflow::router())
         .merge(schedule::router())
         .merge(repayments::router())
+        .merge(edit::router())
 }
