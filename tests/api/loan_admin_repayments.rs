@@ -601,3 +601,30 @@ async fn paying_every_instalment_completes_the_loan() {
     );
     assert_eq!(w.audit("loan_application.completed").await.len(), 1);
 }
+
+/// Two recordings of "the next instalment" at once: the loan row lock serialises them, so
+/// they pay periods 1 and 2, never period 1 twice.
+#[tokio::test]
+async fn parallel_repayments_pay_consecutive_instalments() {
+    let w = World::new().await;
+    let a = w.loan('A');
+    activate(&w, a).await;
+    w.session("finance").await;
+    let form = || {
+        vec![(
+            "payment_date".to_owned(),
+            Part::Text("2026-12-07".to_owned()),
+        )]
+    };
+    let (first, second) = tokio::join!(
+        post_form(&w, "finance", a, None, form()),
+        post_form(&w, "finance", a, None, form()),
+    );
+    assert_eq!((first.0, second.0), (201, 201), "{} {}", first.1, second.1);
+    let mut principals: Vec<&str> = [&first.1, &second.1]
+        .iter()
+        .map(|b| b["data"]["repayment"]["principal_amount"].as_str().unwrap())
+        .collect();
+    principals.sort_unstable();
+    assert_eq!(principals, ["658.380000", "661.670000"]);
+}
