@@ -115,8 +115,8 @@ async fn stage_updates_check_status_documents_and_reopen_like_the_legacy() {
 }
 
 /// Scenario 10 and the end-to-end walk: a SUBMITTED loan through HR, finance and legal to
-/// ACTIVE, each stage by its own role holder, with audit rows and reservations checked at
-/// every step.
+/// ACTIVE, each stage by its own role holder, then a repayment recorded by finance with
+/// step-up, with audit rows and reservations checked at every step.
 #[tokio::test]
 async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
     let w = World::new().await;
@@ -319,6 +319,64 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
     assert_eq!(body["code"], "invalid_status");
     assert_eq!(body["details"], json!({"status": "ACTIVE"}));
     assert_eq!(w.stages(a).await[0].1, "COMPLETED");
+
+    // Finance records the first instalment, behind step-up LOAN_PAYMENT_RECORD.
+    use crate::loan_admin_repayments::{Part, post_form, token_for};
+    let form = || {
+        vec![(
+            "payment_date".to_owned(),
+            Part::Text("2026-12-07".to_owned()),
+        )]
+    };
+    let (status, denied) = post_form(&w, "finance", a, None, form()).await;
+    assert_eq!(status, 403, "{denied}");
+    assert_eq!(denied["details"]["action"], "LOAN_PAYMENT_RECORD");
+    assert!(w.audit("loan_repayment.").await.is_empty());
+    let token = token_for(&w, "finance", &denied).await;
+    let (status, body) = post_form(&w, "finance", a, Some(&token), form()).await;
+    assert_eq!(status, 201, "{body}");
+    let repayment = &body["data"]["repayment"];
+    assert_eq!(
+        (
+            &repayment["amount"],
+            &repayment["principal_amount"],
+            &repayment["interest_amount"]
+        ),
+        (
+            &json!("678.380000"),
+            &json!("658.380000"),
+            &json!("20.000000")
+        )
+    );
+    assert_eq!(body["data"]["principal_remaining"], "3341.620000");
+    let recorded = w.audit("loan_repayment.recorded").await;
+    assert_eq!(recorded.len(), 1);
+    let (_, resource_type, resource_id, actor, old, new) = &recorded[0];
+    assert_eq!(resource_type, "loan_repayment");
+    assert_eq!(resource_id, repayment["id"].as_str().unwrap());
+    assert_eq!(*actor, Some(finance));
+    assert!(old.is_none());
+    let new = new.as_ref().unwrap();
+    assert_eq!(new["loan_application_id"], a.to_string());
+    assert_eq!(new["amount"], "678.380000");
+    assert_eq!(new["recorded_by_user_id"], finance.to_string());
+    // Still ACTIVE, the shares still reserved for it; no other loan audit row was written.
+    assert_eq!(w.loan_row(a).await.0, "ACTIVE");
+    assert_eq!(w.reservations(a).await, reserved("ACTIVE"));
+    assert!(w.audit("loan_application.completed").await.is_empty());
+    let (_, list) = w
+        .as_(
+            "finance",
+            "GET",
+            &format!("/org/loans/{a}/repayments"),
+            None,
+        )
+        .await;
+    assert_eq!(list["data"]["total"], 1);
+    assert_eq!(
+        list["data"]["items"][0]["recorded_by_name"],
+        w.member("finance").email
+    );
 }
 
 /// Two reviewers completing the last stage at once: one wins, the loan is activated once.

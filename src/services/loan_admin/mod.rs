@@ -5,6 +5,8 @@
 pub mod detail;
 pub mod documents;
 pub mod stage_documents;
+pub mod edit;
+pub mod repayments;
 pub mod stages;
 pub mod summaries;
 pub mod workflow;

@@ -88,7 +88,7 @@ async fn own(
 }
 
 /// The values a quote writes into an application (§7.2).
-struct QuoteColumns {
+pub(crate) struct QuoteColumns {
     as_of_date: Date,
     selection_mode: &'static str,
     selection_value_snapshot: Decimal,
@@ -110,7 +110,7 @@ struct QuoteColumns {
     allocation_snapshot: Value,
     org_settings_snapshot: Value,
     eligibility_result_snapshot: Value,
-    allocations: Vec<Allocation>,
+    pub(crate) allocations: Vec<Allocation>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, LoanFailure> {
@@ -133,7 +133,7 @@ fn settings_snapshot(settings: &OrgSettings, pbgc: Option<Decimal>) -> Value {
     snapshot
 }
 
-fn columns(
+pub(crate) fn columns(
     quoted: &Quoted,
     request: &QuoteRequest,
     as_of_sent: Option<Date>,
@@ -308,7 +308,7 @@ pub async fn create(
 /// Writes a new quote, the status, the submit key and the marital/spouse fields of `loan`
 /// under the optimistic version check (409 `concurrent_update` when another request updated
 /// it first).
-async fn write(
+pub(crate) async fn write(
     conn: &mut PgConnection,
     loan: &LoanRecord,
     status: LoanStatus,
@@ -389,7 +389,7 @@ async fn write(
         .ok_or(LoanFailure::Conflict)
 }
 
-fn policy_out_of_date(
+pub(crate) fn policy_out_of_date(
     message: &'static str,
     settings: &OrgSettings,
     loan: &LoanRecord,
@@ -406,7 +406,10 @@ fn policy_out_of_date(
 
 /// The stored quote as a request: mode, value derived from the stored shares, stored date,
 /// the stored option's terms; `patch` values win.
-fn merged_request(loan: &LoanRecord, patch: &QuotePatch) -> Result<QuoteRequest, LoanError> {
+pub(crate) fn merged_request(
+    loan: &LoanRecord,
+    patch: &QuotePatch,
+) -> Result<QuoteRequest, LoanError> {
     let selection_mode = patch.selection_mode.unwrap_or(loan.selection_mode);
     let selection_value = match patch.selection_value {
         Some(v) => v,
@@ -652,23 +655,7 @@ pub async fn submit(
             today,
         )
         .await
-        .map_err(|e| match e {
-            ReserveError::GrantNotFound(grant_id) => LoanFailure::Domain(LoanError::new(
-                "grant_not_found",
-                "Grant not found for reservation",
-                json!({ "grant_id": grant_id.to_string() }),
-            )),
-            ReserveError::Insufficient(short) => LoanFailure::Domain(LoanError::new(
-                "insufficient_available_shares",
-                "Not enough available vested shares to reserve",
-                json!({
-                    "grant_id": short.grant_id.to_string(),
-                    "available_vested_shares": short.available_vested_shares,
-                    "requested_shares": short.requested_shares,
-                }),
-            )),
-            ReserveError::Db(e) => LoanFailure::Db(e),
-        })?;
+        .map_err(reserve_failure)?;
     }
     ensure_core_stages(conn, org_id, loan.id).await?;
     audit::record(
@@ -683,6 +670,27 @@ pub async fn submit(
     )
     .await?;
     Ok(updated)
+}
+
+/// A refused reservation as its legacy 400 (`grant_not_found`, `insufficient_available_shares`).
+pub(crate) fn reserve_failure(e: ReserveError) -> LoanFailure {
+    match e {
+        ReserveError::GrantNotFound(grant_id) => LoanFailure::Domain(LoanError::new(
+            "grant_not_found",
+            "Grant not found for reservation",
+            json!({ "grant_id": grant_id.to_string() }),
+        )),
+        ReserveError::Insufficient(short) => LoanFailure::Domain(LoanError::new(
+            "insufficient_available_shares",
+            "Not enough available vested shares to reserve",
+            json!({
+                "grant_id": short.grant_id.to_string(),
+                "available_vested_shares": short.available_vested_shares,
+                "requested_shares": short.requested_shares,
+            }),
+        )),
+        ReserveError::Db(e) => LoanFailure::Db(e),
+    }
 }
 
 /// Cancels a DRAFT (§2.7); drafts hold no reservation, so nothing else changes.

@@ -5,9 +5,12 @@
 
 pub mod decisions;
 pub mod documents;
+pub mod edit;
 pub mod params;
 pub mod queues;
 pub mod records;
+pub mod repayments;
+pub mod schedule;
 pub mod views;
 pub mod workflow;
 
@@ -23,4 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(records::router())
         .merge(workflow::router())
         .merge(documents::router())
+        .merge(schedule::router())
+        .merge(repayments::router())
+        .merge(edit::router())
 }

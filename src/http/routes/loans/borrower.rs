@@ -46,11 +46,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A domain refusal as the legacy 400 envelope.
-pub(super) fn rule(e: LoanError) -> ApiError {
+pub(crate) fn rule(e: LoanError) -> ApiError {
     ApiError::coded(StatusCode::BAD_REQUEST, e.code, e.message, e.details)
 }
 
-pub(super) fn view_error(e: ViewError) -> ApiError {
+pub(crate) fn view_error(e: ViewError) -> ApiError {
     match e {
         ViewError::NotFound(detail) => ApiError::not_found(detail),
         ViewError::Rule(e) => rule(e),
@@ -60,7 +60,7 @@ pub(super) fn view_error(e: ViewError) -> ApiError {
 
 /// `?as_of=&include_paid=` of the schedule and the export, raw until the guards passed.
 #[derive(Debug, Default, Deserialize)]
-struct ScheduleQuery {
+pub(crate) struct ScheduleQuery {
     as_of: Option<String>,
     include_paid: Option<String>,
 }
@@ -68,7 +68,7 @@ struct ScheduleQuery {
 impl ScheduleQuery {
     /// `(as_of, include_paid)` (defaults today and false), both errors listed when both are
     /// bad.
-    fn parse(&self, today: time::Date) -> ApiResult<(time::Date, bool)> {
+    pub(crate) fn parse(&self, today: time::Date) -> ApiResult<(time::Date, bool)> {
         let mut errors = Vec::new();
         let query_error = |name: &str, raw: &str, (kind, msg, ctx): lax::Invalid| FieldError {
             kind,
@@ -187,7 +187,7 @@ fn decimal_field(
 }
 
 /// The what-if body (`LoanScheduleWhatIfRequest`): every field optional, every error listed.
-fn what_if_request(body: &Map<String, Value>) -> ApiResult<WhatIfRequest> {
+pub(crate) fn what_if_request(body: &Map<String, Value>) -> ApiResult<WhatIfRequest> {
     let mut errors = Vec::new();
     let mut request = WhatIfRequest::default();
     if let Some(v) = body.get("as_of_date").filter(|v| !v.is_null()) {

@@ -270,6 +270,79 @@ pub fn draft_body(body: &Value, required: bool) -> ApiResult<(QuoteFields, Spous
     Ok((quote, spouse))
 }
 
+/// The admin-only fields of `PATCH /org/loans/{id}/edit` (loan-admin §5.4).
+#[derive(Clone, Debug, Default)]
+pub struct EditFields {
+    /// As sent (3–500 characters); a blank one is refused by the handler after parsing.
+    pub note: String,
+    pub reset_workflow: bool,
+    pub delete_documents: bool,
+}
+
+fn parse_note(v: &Value) -> Result<String, Invalid> {
+    let s = string(v)?;
+    let chars = s.chars().count();
+    if chars < 3 {
+        return Err((
+            "string_too_short",
+            "String should have at least 3 characters".into(),
+            Some(json!({"min_length": 3})),
+        ));
+    }
+    if chars > 500 {
+        return Err((
+            "string_too_long",
+            "String should have at most 500 characters".into(),
+            Some(json!({"max_length": 500})),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// `LoanAdminEditRequest`: the draft update's fields, then `note` (required), then
+/// `reset_workflow` and `delete_documents` (default false); every error listed.
+pub fn edit_body(body: &Value) -> ApiResult<(QuoteFields, SpouseFields, EditFields)> {
+    let obj = object(body)?;
+    let mut errors = Errors {
+        obj,
+        list: Vec::new(),
+    };
+    let quote = quote_fields(&mut errors, body, false);
+    let spouse = spouse_fields(&mut errors);
+    let note = if obj.get("note").is_none_or(Value::is_null) {
+        errors.list.push(FieldError {
+            kind: if obj.contains_key("note") {
+                "string_type"
+            } else {
+                "missing"
+            },
+            loc: vec![json!("body"), json!("note")],
+            msg: if obj.contains_key("note") {
+                "Input should be a valid string".into()
+            } else {
+                "Field required".into()
+            },
+            input: obj.get("note").cloned().unwrap_or_else(|| body.clone()),
+            ctx: None,
+        });
+        None
+    } else {
+        errors.field("note", parse_note)
+    };
+    let reset_workflow = errors.field("reset_workflow", lax::py_bool);
+    let delete_documents = errors.field("delete_documents", lax::py_bool);
+    errors.finish()?;
+    Ok((
+        quote,
+        spouse,
+        EditFields {
+            note: note.unwrap_or_default(),
+            reset_workflow: reset_workflow.unwrap_or(false),
+            delete_documents: delete_documents.unwrap_or(false),
+        },
+    ))
+}
+
 /// The trimmed `Idempotency-Key` (400 `invalid_idempotency_key` beyond 100 characters).
 pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let raw = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
