@@ -49,6 +49,7 @@ mod security_http;
 mod security_input;
 mod security_limits;
 mod security_mfa;
+mod security_session;
 mod security_tenancy;
 mod security_tenant_header;
 mod seed;

@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::limits::{self, TokenRateSubject};
-use crate::auth::jwt::{Impersonation, MfaMethod, SessionSubject, TokenType, TokenView};
+use crate::auth::jwt::{
+    Impersonation, MfaMethod, SessionSubject, TokenLifetimes, TokenType, TokenView,
+};
 use crate::auth::password::check_input_limits;
 use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
@@ -152,6 +154,13 @@ pub async fn refresh(
     let tv = claims.tv.ok_or_else(invalid)?;
     let jti = claims.jti.clone().ok_or_else(invalid)?;
     let exp = claims.exp.ok_or_else(invalid)?;
+    // The absolute lifetime: the chain ends SESSION_MAX_MINUTES after its sign-in however
+    // often it was refreshed (a legacy token's chain starts now).
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let auth_time = claims.chain_start(now);
+    if TokenLifetimes::from_settings(settings).chain_secs_left(auth_time, now) <= 0 {
+        return Err(ApiError::unauthorized("Session expired"));
+    }
 
     let mut conn = state.db.acquire().await?;
     let user_id = user_for_tenant(&mut conn, &claims, token_user, tenant.org_id.as_str()).await?;
@@ -166,7 +175,6 @@ pub async fn refresh(
     .filter(|c| c.user_is_active)
     .ok_or_else(|| ApiError::unauthorized("User not found"))?;
     guard::check_context(&state, &ctx, Gate::PendingAllowed, claims.su, Some(tv))?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
     let impersonation = match (&claims.imp, claims.imp_iid_uuid()) {
         (Some(imp), Some(imp_iid)) => {
             let started = claims
@@ -211,6 +219,7 @@ pub async fn refresh(
         token_version: i64::from(ctx.token_version),
         mfa_method: claims.mfa_method.filter(|_| !switched || claims.mfa),
         impersonation,
+        auth_time,
     };
     let issued = session::issue(&state, &subject)?;
     Ok((
@@ -372,6 +381,10 @@ pub async fn change_password(
             token_version: i64::from(token_version),
             mfa_method: None,
             impersonation: None,
+            // A password change continues the session: it does not extend its lifetime.
+            auth_time: user
+                .claims
+                .chain_start(OffsetDateTime::now_utc().unix_timestamp()),
         },
     )?;
     Ok((
