@@ -121,3 +121,45 @@ async fn a_legacy_refresh_token_starts_its_chain_at_its_first_refresh_through_so
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(claims_of(&r.str("refresh_token"))["auth_time"], started);
 }
+
+#[tokio::test]
+async fn security_a_second_logout_with_the_same_token_answers_200_and_changes_nothing() {
+    let app = spawn_app().await;
+    create_org(&app, "acme", "Acme").await;
+    let m = create_member(&app, "acme", MemberSpec::new("ann@example.com")).await;
+    let s = app.sign_in(&m).await;
+    let other = app.sign_in(&m).await;
+
+    post_in(&app, "/auth/logout", Some(&s.access), "acme", None)
+        .await
+        .like("logout success (clears cookies)");
+    let tv = token_version(&app, m.identity_id).await;
+    me(&app, &other.access, "acme")
+        .await
+        .is(401, "unauthorized", "Token revoked");
+
+    // The same token again (a second tab, a double click): 200, cookies cleared again, and
+    // nothing else happens.
+    post_in(&app, "/auth/logout", Some(&s.access), "acme", None)
+        .await
+        .like("logout success (clears cookies)");
+    assert_eq!(token_version(&app, m.identity_id).await, tv);
+
+    // A new session is not ended by a late logout of the old token.
+    let fresh = app.sign_in(&m).await;
+    post_in(&app, "/auth/logout", Some(&s.access), "acme", None)
+        .await
+        .like("logout success (clears cookies)");
+    assert_eq!(me(&app, &fresh.access, "acme").await.status, 200);
+
+    // No token, or one that is not a genuine access token, is still refused.
+    post_in(&app, "/auth/logout", None, "acme", None)
+        .await
+        .like("logout 401 no token");
+    let r = post_in(&app, "/auth/logout", Some(&s.refresh), "acme", None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let mut forged = legacy_access_claims(&m, i64::from(tv) - 1, 600);
+    forged["org"] = json!("acme");
+    let r = post_in(&app, "/auth/logout", Some(&alg_none(&forged)), "acme", None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}

@@ -262,10 +262,25 @@ pub async fn refresh_csrf(
     Ok((out, Envelope(json!({"csrf_token": csrf}))).into_response())
 }
 
-/// Ends every session of the identity (in every org) and clears the cookies.
+/// Ends every session of the identity (in every org) and clears the cookies. Idempotent: a
+/// second logout with the same (now revoked) token answers 200 and clears the cookies again
+/// (README "Deliberate differences").
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Logged out"), (status = 403, description = "Impersonating")))]
-pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+    responses((status = 200, description = "Logged out (also when the token was already revoked)"), (status = 403, description = "Impersonating")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Result<CurrentUser, ApiError>,
+) -> ApiResult<Response> {
+    let user = match user {
+        Ok(user) => user,
+        Err(refused) => {
+            if session_already_ended(&state, &headers).await? {
+                return Ok(logged_out(&state));
+            }
+            return Err(refused);
+        }
+    };
     if user.is_impersonating() {
         return Err(ApiError::forbidden(
             "Use impersonate/stop to end an impersonation session",
@@ -274,9 +289,33 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     let mut conn = state.db.acquire().await?;
     services::identities::bump_token_version(&mut conn, user.identity_id).await?;
     drop(conn);
+    Ok(logged_out(&state))
+}
+
+fn logged_out(state: &AppState) -> Response {
     let mut headers = HeaderMap::new();
     session::clear_session_cookies(&state.settings, &mut headers);
-    Ok((headers, NoContent).into_response())
+    (headers, NoContent).into_response()
+}
+
+/// Whether the bearer is a genuine, unexpired access token whose session was already ended
+/// (its token version is behind the identity's): logout has nothing left to do for it.
+async fn session_already_ended(state: &AppState, headers: &HeaderMap) -> ApiResult<bool> {
+    let Some(raw) = crate::http::tenant::bearer_token(headers) else {
+        return Ok(false);
+    };
+    let Ok(claims) = token::decode(state, raw) else {
+        return Ok(false);
+    };
+    let (Some(tv), Some(identity_id)) = (claims.tv, claims.iid_uuid()) else {
+        return Ok(false);
+    };
+    if !claims.is(TokenType::Access) || claims.is_impersonation() {
+        return Ok(false);
+    }
+    let mut conn = state.db.acquire().await?;
+    let identity = services::identities::find_by_id(&mut conn, identity_id).await?;
+    Ok(identity.is_some_and(|i| i64::from(i.token_version) != tv))
 }
 
 /// The signed-in user. Beyond the legacy fields it carries `must_change_password` and the
