@@ -45,6 +45,7 @@ mod org_users;
 mod orgs;
 mod pbgc;
 mod roles;
+mod security_audit;
 mod security_http;
 mod security_input;
 mod security_limits;
