@@ -531,6 +531,14 @@ pub struct Settings {
     pub seed_admin_password: Option<SecretString>,
     pub seed_admin_full_name: String,
     pub impersonation_max_minutes: i64,
+    /// Absolute session lifetime: a refresh chain ends this long after its sign-in, however
+    /// often it is refreshed.
+    pub session_max_minutes: i64,
+    /// How long a connection may take to send a request's headers, idle keep-alive
+    /// connections included, before it is closed (slowloris).
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers) accepted; a larger one gets 431.
+    pub max_header_bytes: usize,
     pub cookies: CookieSettings,
     pub content_security_policy: String,
     pub content_security_policy_report_only: bool,
@@ -969,6 +977,12 @@ impl Settings {
             seed_admin_password: r.secret("SEED_ADMIN_PASSWORD"),
             seed_admin_full_name: r.string("SEED_ADMIN_FULL_NAME", "Admin User"),
             impersonation_max_minutes: r.number("IMPERSONATION_MAX_MINUTES", 60),
+            session_max_minutes: r.number("SESSION_MAX_MINUTES", 720),
+            header_read_timeout: Duration::try_from_secs_f64(
+                r.float("HEADER_READ_TIMEOUT_SECONDS", 10.0),
+            )
+            .unwrap_or(Duration::MAX),
+            max_header_bytes: r.number("MAX_REQUEST_HEADER_BYTES", 16 * 1024),
             cookies,
             content_security_policy: r.string("CONTENT_SECURITY_POLICY", "default-src 'self'"),
             content_security_policy_report_only: r

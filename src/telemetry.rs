@@ -39,6 +39,52 @@ pub fn init(level: &str, format: LogFormat, project: Option<String>) {
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;
+    install_panic_hook();
+}
+
+/// Replaces the default panic hook, which writes raw text to stderr, with one ERROR event
+/// through the logger: a panic anywhere (a handler, a background task, start-up) becomes one
+/// structured line, its message and location as escaped fields, inside the request's span when
+/// a handler panicked (so it carries the request id). Handler panics still become the opaque
+/// 500 of [`crate::http::middleware::panic_response`].
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let current = std::thread::current();
+        let thread = current.name().unwrap_or("<unnamed>");
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(
+                target: "panic",
+                panic_message = message,
+                panic_location = location,
+                thread,
+                backtrace = %backtrace,
+                "panic"
+            );
+        } else {
+            tracing::error!(
+                target: "panic",
+                panic_message = message,
+                panic_location = location,
+                thread,
+                "panic"
+            );
+        }
+    }));
+}
+
+/// The text a panic was raised with (`panic!("…")` payloads are a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(non-text panic payload)")
 }
 
 /// One field of a pretty line. The access log's message already reads `GET /path 200`, so its

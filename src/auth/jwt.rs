@@ -129,7 +129,7 @@ pub enum MfaMethod {
 
 /// Access and refresh claims. Field order is the legacy key order:
 /// `sub, org, iid, su, mfa, aud, exp, iat, type, [jti], [tv], [mfa_method], [imp, imp_iid,
-/// imp_started]`, with `iss` right after `aud` in tokens `sole` mints.
+/// imp_started]`, with `iss` right after `aud` and `auth_time` last in tokens `sole` mints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
     /// users.id (org-scoped user).
@@ -167,6 +167,12 @@ pub struct SessionClaims {
     /// Impersonation start (epoch seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imp_started: Option<i64>,
+    /// When the session's refresh chain began (epoch seconds): the sign-in, carried unchanged
+    /// through every refresh so the chain ends `SESSION_MAX_MINUTES` after it. The name and
+    /// meaning are OpenID Connect's `auth_time`. Legacy tokens have none; their chain starts
+    /// at their first refresh through `sole`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// `pre_org`: `sub, type, aud, [iss], iat, exp`.
@@ -285,6 +291,8 @@ pub struct TokenView {
     pub imp_iid: Option<String>,
     #[serde(default)]
     pub imp_started: Option<i64>,
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }
 
 /// A string claim read as `T`, `None` when missing, not a string or not one of `T`'s values.
@@ -325,6 +333,12 @@ impl TokenView {
 
     pub fn is_impersonation(&self) -> bool {
         self.imp.is_some()
+    }
+
+    /// The start of the session's refresh chain: the `auth_time` claim, or `now` for a token
+    /// without one (minted by the legacy service), whose chain starts with this use.
+    pub fn chain_start(&self, now: i64) -> i64 {
+        self.auth_time.unwrap_or(now)
     }
 }
 
@@ -390,6 +404,9 @@ pub struct SessionSubject {
     pub token_version: i64,
     pub mfa_method: Option<MfaMethod>,
     pub impersonation: Option<Impersonation>,
+    /// Start of the refresh chain (epoch seconds): `now` at a sign-in, the presented token's
+    /// [`TokenView::chain_start`] when a session continues.
+    pub auth_time: i64,
 }
 
 /// Impersonation claims: the admin behind the session.
@@ -420,6 +437,7 @@ impl SessionClaims {
             imp_iid: imp.map(|i| i.admin_identity_id),
             imp_started: imp.map(|i| i.started),
             iss: Some(ISSUER.to_owned()),
+            auth_time: Some(subject.auth_time),
         }
     }
 
@@ -529,6 +547,7 @@ pub struct TokenLifetimes {
     pub access_minutes: i64,
     pub refresh_minutes: i64,
     pub impersonation_max_minutes: i64,
+    pub session_max_minutes: i64,
 }
 
 impl TokenLifetimes {
@@ -537,21 +556,36 @@ impl TokenLifetimes {
             access_minutes: settings.access_token_expire_minutes,
             refresh_minutes: settings.refresh_token_expire_minutes,
             impersonation_max_minutes: settings.impersonation_max_minutes,
+            session_max_minutes: settings.session_max_minutes,
         }
     }
 
+    /// Seconds left in a refresh chain that began at `auth_time` (0 or less: it has ended).
+    pub fn chain_secs_left(&self, auth_time: i64, now: i64) -> i64 {
+        auth_time
+            .saturating_add(self.session_max_minutes.saturating_mul(60))
+            .saturating_sub(now)
+    }
+
     /// The access and refresh TTLs (seconds) of a pair minted at `now`: ACCESS_TOKEN_EXPIRE_MINUTES
-    /// and REFRESH_TOKEN_EXPIRE_MINUTES; an impersonation session ends IMPERSONATION_MAX_MINUTES
-    /// after its start however often it is refreshed, so both are capped by the time left.
-    pub fn session_secs(&self, impersonation: Option<&Impersonation>, now: i64) -> (i64, i64) {
-        let access = self.access_minutes.saturating_mul(60);
-        let refresh = self.refresh_minutes.saturating_mul(60);
+    /// and REFRESH_TOKEN_EXPIRE_MINUTES, both capped by what is left of the refresh chain that
+    /// began at `auth_time` (SESSION_MAX_MINUTES); an impersonation session also ends
+    /// IMPERSONATION_MAX_MINUTES after its start however often it is refreshed.
+    pub fn session_secs(
+        &self,
+        auth_time: i64,
+        impersonation: Option<&Impersonation>,
+        now: i64,
+    ) -> (i64, i64) {
+        let chain_left = self.chain_secs_left(auth_time, now).max(0);
+        let access = self.access_minutes.saturating_mul(60).min(chain_left);
+        let refresh = self.refresh_minutes.saturating_mul(60).min(chain_left);
         match impersonation {
             None => (access, refresh),
             Some(imp) => {
                 let max = self.impersonation_max_minutes.saturating_mul(60);
                 let left = imp.started.saturating_add(max).saturating_sub(now);
-                (access.min(max).min(left), left)
+                (access.min(max).min(left), refresh.min(left))
             }
         }
     }
@@ -953,6 +987,7 @@ mod tests {
             token_version: 7,
             mfa_method: Some(MfaMethod::Totp),
             impersonation: None,
+            auth_time: NOW - 60,
         }
     }
 
@@ -997,7 +1032,8 @@ mod tests {
                 "iat",
                 "type",
                 "tv",
-                "mfa_method"
+                "mfa_method",
+                "auth_time"
             ]
         );
         assert_eq!(
@@ -1035,7 +1071,8 @@ mod tests {
                 "tv",
                 "imp",
                 "imp_iid",
-                "imp_started"
+                "imp_started",
+                "auth_time"
             ]
         );
         let decoded = k.decode_any_at(&token, NOW).unwrap();
@@ -1356,16 +1393,17 @@ mod tests {
             access_minutes: 15,
             refresh_minutes: 10_080,
             impersonation_max_minutes: 60,
+            session_max_minutes: 100_000,
         };
-        assert_eq!(l.session_secs(None, NOW), (900, 604_800));
+        assert_eq!(l.session_secs(NOW, None, NOW), (900, 604_800));
         let imp = Impersonation {
             admin_user_id: Uuid::new_v4(),
             admin_identity_id: Uuid::new_v4(),
             started: NOW,
         };
-        assert_eq!(l.session_secs(Some(&imp), NOW), (900, 3_600));
+        assert_eq!(l.session_secs(NOW, Some(&imp), NOW), (900, 3_600));
         assert_eq!(
-            l.session_secs(Some(&imp), NOW + 3_000),
+            l.session_secs(NOW, Some(&imp), NOW + 3_000),
             (600, 600),
             "both end with the impersonation"
         );
@@ -1373,6 +1411,26 @@ mod tests {
             impersonation_max_minutes: 5,
             ..l
         };
-        assert_eq!(short.session_secs(Some(&imp), NOW), (300, 300));
+        assert_eq!(short.session_secs(NOW, Some(&imp), NOW), (300, 300));
+    }
+
+    #[test]
+    fn lifetimes_end_with_the_refresh_chain() {
+        let l = TokenLifetimes {
+            access_minutes: 15,
+            refresh_minutes: 10_080,
+            impersonation_max_minutes: 60,
+            session_max_minutes: 720,
+        };
+        let signed_in = NOW - 720 * 60 + 600;
+        assert_eq!(l.chain_secs_left(signed_in, NOW), 600);
+        assert_eq!(
+            l.session_secs(signed_in, None, NOW),
+            (600, 600),
+            "both end with the chain, however recent the refresh"
+        );
+        assert_eq!(l.session_secs(NOW, None, NOW), (900, 43_200));
+        assert_eq!(l.session_secs(NOW - 50_000, None, NOW), (0, 0));
+        assert!(l.chain_secs_left(NOW - 50_000, NOW) < 0);
     }
 }

@@ -114,9 +114,11 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         // As `sole serve`: open announcement streams end at once on Ctrl-C/SIGTERM instead of
         // holding the drain open.
         let shutdown = crate::http::ending_streams(&state, crate::http::shutdown_signal());
+        let limits = crate::http::ConnectionLimits::from_settings(&state.settings);
         crate::http::serve(
             listener,
             crate::http::app(state),
+            limits,
             shutdown,
             serve::SHUTDOWN_GRACE,
         )

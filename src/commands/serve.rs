@@ -77,7 +77,8 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
             auth.crypto.warm();
         });
         let shutdown = http::ending_streams(&state, http::shutdown_signal());
-        http::serve(listener, http::app(state), shutdown, SHUTDOWN_GRACE).await?;
+        let limits = http::ConnectionLimits::from_settings(&state.settings);
+        http::serve(listener, http::app(state), limits, shutdown, SHUTDOWN_GRACE).await?;
         tracing::info!("sole stopped");
         Ok(())
     });

@@ -353,6 +353,19 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
             )
             .await?;
         }
+        if claims.su && token_org != tenant.org_id.as_str() {
+            let entry = services::audit::superuser_cross_org(
+                tenant.org_id.as_str(),
+                user_id,
+                token_org,
+                parts.method.as_str(),
+                parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(parts.uri.path(), |u| u.path()),
+            );
+            services::audit::record(&mut conn, entry).await?;
+        }
         drop(conn);
         if ctx.must_change_password && !M::ALLOW_PASSWORD_CHANGE {
             return Err(ApiError::forbidden("Password change required"));

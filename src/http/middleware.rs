@@ -407,14 +407,9 @@ pub async fn concurrency_limit(
     }
 }
 
-/// A panicking handler becomes the opaque 500 envelope; the process keeps serving.
-pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    let detail = err
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| err.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "handler panicked");
+/// A panicking handler becomes the opaque 500 envelope; the process keeps serving. The panic
+/// itself was already logged, once, by the panic hook (`telemetry::install_panic_hook`).
+pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     ApiError::internal().into_response()
 }
 

@@ -21,12 +21,16 @@ pub struct IssuedSession {
     pub headers: HeaderMap,
 }
 
-/// Mints the access and refresh tokens (typed claims of `auth/jwt.rs`). Impersonation
-/// sessions end `IMPERSONATION_MAX_MINUTES` after their start.
+/// Mints the access and refresh tokens (typed claims of `auth/jwt.rs`). Sessions end
+/// `SESSION_MAX_MINUTES` after their sign-in (`auth_time`), impersonation sessions also
+/// `IMPERSONATION_MAX_MINUTES` after their start.
 pub fn mint_pair(state: &AppState, subject: &SessionSubject) -> Result<(String, String), ApiError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let (access_ttl, refresh_ttl) = TokenLifetimes::from_settings(&state.settings)
-        .session_secs(subject.impersonation.as_ref(), now);
+    let (access_ttl, refresh_ttl) = TokenLifetimes::from_settings(&state.settings).session_secs(
+        subject.auth_time,
+        subject.impersonation.as_ref(),
+        now,
+    );
     let access = SessionClaims::access(subject, now, access_ttl);
     let refresh = SessionClaims::refresh(subject, now, refresh_ttl);
     Ok((sign(state, &access)?, sign(state, &refresh)?))

@@ -145,6 +145,9 @@ pub fn accept(
         return Err(ApiError::not_found(format!("Org not found: {org_id}")));
     }
     if !is_member {
+        if let Some(token) = &bearer {
+            log_cross_tenant_denial(token, org_id.as_str(), "not a member of the requested org");
+        }
         return Err(ApiError::forbidden(
             "User is not a member of this organization",
         ));
@@ -153,6 +156,20 @@ pub fn accept(
     let tenant = Tenant { org_id, bearer };
     parts.extensions.insert(tenant.clone());
     Ok(tenant)
+}
+
+/// A refused attempt to act in another tenant, for the security log (ASVS 16.3.2): who
+/// (token subject and identity), the org of their token and the org they asked for. The values
+/// are logged as fields, so the JSON logger escapes them.
+pub fn log_cross_tenant_denial(token: &TokenView, requested_org: &str, reason: &str) {
+    tracing::warn!(
+        actor_user_id = token.sub.as_deref().unwrap_or(""),
+        actor_identity_id = token.iid.as_deref().unwrap_or(""),
+        token_org = token.org.as_deref().unwrap_or(""),
+        requested_org,
+        reason,
+        "cross-tenant request refused"
+    );
 }
 
 /// Resolves and checks the tenant for this request.
@@ -189,6 +206,7 @@ fn multi_candidate(
                     if token.su {
                         Ok(h)
                     } else {
+                        log_cross_tenant_denial(token, &h, "tenant header does not match token");
                         Err(ApiError::forbidden("Tenant header does not match token"))
                     }
                 }

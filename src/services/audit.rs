@@ -52,6 +52,31 @@ impl<'a> Actor<'a> {
     }
 }
 
+/// The row a superuser's request into an org other than its session's writes (one per
+/// request): in the target org, naming the superuser's user and the session's org.
+pub fn superuser_cross_org<'a>(
+    org_id: &'a str,
+    actor_id: Uuid,
+    token_org: &str,
+    method: &str,
+    path: &str,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        org_id,
+        actor_id: Some(actor_id),
+        impersonator_id: None,
+        action: "superuser.cross_org_access",
+        resource_type: "org",
+        resource_id: org_id.to_owned(),
+        old_value: None,
+        new_value: Some(serde_json::json!({
+            "actor_org_id": token_org,
+            "method": method,
+            "path": path,
+        })),
+    }
+}
+
 /// Inserts the row; the caller's transaction decides whether it persists.
 pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> sqlx::Result<Uuid> {
     let changes = diff(entry.old_value.as_ref(), entry.new_value.as_ref());

@@ -541,9 +541,11 @@ async fn spawn_stoppable(
     let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let cache = state.cache.clone();
     let auth = state.auth.clone();
+    let limits = sole::http::ConnectionLimits::from_settings(&state.settings);
     let server = tokio::spawn(sole::http::serve(
         listener,
         sole::http::app(state),
+        limits,
         shutdown,
         Duration::from_secs(30),
     ));

@@ -39,10 +39,12 @@ async fn legacy_tokens_are_accepted_and_forged_ones_are_not() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         15 * 60
     );
+    // REFRESH_TOKEN_EXPIRE_MINUTES (7 days), capped by the session's absolute lifetime
+    // (SESSION_MAX_MINUTES, 12 h) counted from the sign-in.
     let (_, refresh) = decode_jwt(&s.refresh);
     assert_eq!(
-        refresh["exp"].as_i64().unwrap() - refresh["iat"].as_i64().unwrap(),
-        10080 * 60
+        refresh["exp"].as_i64().unwrap() - refresh["auth_time"].as_i64().unwrap(),
+        12 * 60 * 60
     );
     assert!(refresh["jti"].is_string());
 
@@ -331,7 +333,8 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
     }
 }
 
-/// The claim names and order of `tokens.json` (sole adds `iss` after `aud`), and the header
+/// The claim names and order of `tokens.json` (sole adds `iss` after `aud` and `auth_time` at
+/// the end of access and refresh tokens), and the header
 /// `{"alg":"RS256","typ":"JWT"}` plus `kid`.
 fn assert_layout(token: &str, sample_key: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -347,6 +350,12 @@ fn assert_layout(token: &str, sample_key: &str) {
         keys.iter().position(|k| k == "aud").map(|p| p + 1)
     );
     keys.retain(|k| k != "iss");
+    // Access and refresh tokens carry the session's start (`auth_time`), last.
+    if let Some(at) = keys.iter().position(|k| k == "auth_time") {
+        assert_eq!(at, keys.len() - 1, "{sample_key}: auth_time not last");
+        assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+        keys.pop();
+    }
     let expected_keys: Vec<String> = expected["claims"]
         .as_object()
         .unwrap()
@@ -362,7 +371,14 @@ fn assert_layout(token: &str, sample_key: &str) {
     }
     assert_eq!(keys, expected_keys, "{sample_key}");
     let ttl = |c: &Value| c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
-    assert_eq!(ttl(&claims), ttl(&expected["claims"]), "{sample_key}");
+    // A fresh session's tokens end with it: SESSION_MAX_MINUTES (12 h) caps the legacy TTLs.
+    let legacy_ttl = ttl(&expected["claims"]);
+    let expected_ttl = if claims.get("auth_time").is_some() {
+        legacy_ttl.min(12 * 60 * 60)
+    } else {
+        legacy_ttl
+    };
+    assert_eq!(ttl(&claims), expected_ttl, "{sample_key}");
     assert_eq!(claims["type"], expected["claims"]["type"], "{sample_key}");
 }
 

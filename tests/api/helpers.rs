@@ -270,10 +270,12 @@ pub async fn spawn_with(
     let auth = state.auth.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let limits = http::ConnectionLimits::from_settings(&state.settings);
     let app = http::app(state);
     tokio::spawn(http::serve(
         listener,
         app,
+        limits,
         std::future::pending(),
         std::time::Duration::from_secs(1),
     ));

@@ -7,6 +7,7 @@
 mod config;
 mod healthcheck;
 mod lint_commits;
+mod panic_hook;
 mod release;
 mod serve;
 mod setup_env;

@@ -127,6 +127,10 @@ pub async fn start(
                 admin_identity_id: user.identity_id,
                 started: OffsetDateTime::now_utc().unix_timestamp(),
             }),
+            // The admin's own session lifetime still bounds what is done in its name.
+            auth_time: user
+                .claims
+                .chain_start(OffsetDateTime::now_utc().unix_timestamp()),
         },
     )?;
     let mut body = Map::new();
@@ -199,6 +203,10 @@ pub async fn stop(State(state): State<AppState>, user: CurrentUser) -> ApiResult
             token_version: i64::from(identity.token_version),
             mfa_method: None,
             impersonation: None,
+            // Back to the admin's own session, which began at the admin's sign-in.
+            auth_time: user
+                .claims
+                .chain_start(OffsetDateTime::now_utc().unix_timestamp()),
         },
     )?;
     Ok((

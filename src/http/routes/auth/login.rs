@@ -196,6 +196,7 @@ pub async fn select_org(
         token_version: i64::from(identity.token_version),
         mfa_method: None,
         impersonation: None,
+        auth_time: OffsetDateTime::now_utc().unix_timestamp(),
     };
     if mfa_required {
         let remembered = match body

@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{CodeType, client_ip, limits};
@@ -240,6 +241,7 @@ pub async fn verify(
             token_version: i64::from(identity.token_version),
             mfa_method: Some(body.code_type.mfa_method()),
             impersonation: None,
+            auth_time: OffsetDateTime::now_utc().unix_timestamp(),
         },
     )?;
     let body = mfa_tokens_body(&issued, remember, None);
@@ -351,6 +353,7 @@ pub async fn enroll_verify(
             token_version: i64::from(identity.token_version),
             mfa_method: Some(MfaMethod::Totp),
             impersonation: None,
+            auth_time: OffsetDateTime::now_utc().unix_timestamp(),
         },
     )?;
     let body = mfa_tokens_body(&issued, remember, Some(codes));
@@ -443,6 +446,10 @@ pub async fn setup_verify(
             token_version: i64::from(identity.token_version),
             mfa_method: Some(MfaMethod::Totp),
             impersonation: None,
+            // Enrolling from a session continues it.
+            auth_time: user
+                .claims
+                .chain_start(OffsetDateTime::now_utc().unix_timestamp()),
         },
     )?;
     let body = mfa_tokens_body(&issued, remember, Some(codes));

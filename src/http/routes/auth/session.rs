@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::limits::{self, TokenRateSubject};
-use crate::auth::jwt::{Impersonation, MfaMethod, SessionSubject, TokenType, TokenView};
+use crate::auth::jwt::{
+    Impersonation, MfaMethod, SessionSubject, TokenLifetimes, TokenType, TokenView,
+};
 use crate::auth::password::check_input_limits;
 use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
@@ -152,6 +154,13 @@ pub async fn refresh(
     let tv = claims.tv.ok_or_else(invalid)?;
     let jti = claims.jti.clone().ok_or_else(invalid)?;
     let exp = claims.exp.ok_or_else(invalid)?;
+    // The absolute lifetime: the chain ends SESSION_MAX_MINUTES after its sign-in however
+    // often it was refreshed (a legacy token's chain starts now).
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let auth_time = claims.chain_start(now);
+    if TokenLifetimes::from_settings(settings).chain_secs_left(auth_time, now) <= 0 {
+        return Err(ApiError::unauthorized("Session expired"));
+    }
 
     let mut conn = state.db.acquire().await?;
     let user_id = user_for_tenant(&mut conn, &claims, token_user, tenant.org_id.as_str()).await?;
@@ -166,7 +175,6 @@ pub async fn refresh(
     .filter(|c| c.user_is_active)
     .ok_or_else(|| ApiError::unauthorized("User not found"))?;
     guard::check_context(&state, &ctx, Gate::PendingAllowed, claims.su, Some(tv))?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
     let impersonation = match (&claims.imp, claims.imp_iid_uuid()) {
         (Some(imp), Some(imp_iid)) => {
             let started = claims
@@ -211,6 +219,7 @@ pub async fn refresh(
         token_version: i64::from(ctx.token_version),
         mfa_method: claims.mfa_method.filter(|_| !switched || claims.mfa),
         impersonation,
+        auth_time,
     };
     let issued = session::issue(&state, &subject)?;
     Ok((
@@ -253,10 +262,25 @@ pub async fn refresh_csrf(
     Ok((out, Envelope(json!({"csrf_token": csrf}))).into_response())
 }
 
-/// Ends every session of the identity (in every org) and clears the cookies.
+/// Ends every session of the identity (in every org) and clears the cookies. Idempotent: a
+/// second logout with the same (now revoked) token answers 200 and clears the cookies again
+/// (README "Deliberate differences").
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Logged out"), (status = 403, description = "Impersonating")))]
-pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+    responses((status = 200, description = "Logged out (also when the token was already revoked)"), (status = 403, description = "Impersonating")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Result<CurrentUser, ApiError>,
+) -> ApiResult<Response> {
+    let user = match user {
+        Ok(user) => user,
+        Err(refused) => {
+            if session_already_ended(&state, &headers).await? {
+                return Ok(logged_out(&state));
+            }
+            return Err(refused);
+        }
+    };
     if user.is_impersonating() {
         return Err(ApiError::forbidden(
             "Use impersonate/stop to end an impersonation session",
@@ -265,9 +289,33 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     let mut conn = state.db.acquire().await?;
     services::identities::bump_token_version(&mut conn, user.identity_id).await?;
     drop(conn);
+    Ok(logged_out(&state))
+}
+
+fn logged_out(state: &AppState) -> Response {
     let mut headers = HeaderMap::new();
     session::clear_session_cookies(&state.settings, &mut headers);
-    Ok((headers, NoContent).into_response())
+    (headers, NoContent).into_response()
+}
+
+/// Whether the bearer is a genuine, unexpired access token whose session was already ended
+/// (its token version is behind the identity's): logout has nothing left to do for it.
+async fn session_already_ended(state: &AppState, headers: &HeaderMap) -> ApiResult<bool> {
+    let Some(raw) = crate::http::tenant::bearer_token(headers) else {
+        return Ok(false);
+    };
+    let Ok(claims) = token::decode(state, raw) else {
+        return Ok(false);
+    };
+    let (Some(tv), Some(identity_id)) = (claims.tv, claims.iid_uuid()) else {
+        return Ok(false);
+    };
+    if !claims.is(TokenType::Access) || claims.is_impersonation() {
+        return Ok(false);
+    }
+    let mut conn = state.db.acquire().await?;
+    let identity = services::identities::find_by_id(&mut conn, identity_id).await?;
+    Ok(identity.is_some_and(|i| i64::from(i.token_version) != tv))
 }
 
 /// The signed-in user. Beyond the legacy fields it carries `must_change_password` and the
@@ -372,6 +420,10 @@ pub async fn change_password(
             token_version: i64::from(token_version),
             mfa_method: None,
             impersonation: None,
+            // A password change continues the session: it does not extend its lifetime.
+            auth_time: user
+                .claims
+                .chain_start(OffsetDateTime::now_utc().unix_timestamp()),
         },
     )?;
     Ok((
