@@ -5,6 +5,7 @@
 
 mod fixtures;
 mod helpers;
+mod statement_counter;
 
 mod acls;
 mod announcement_stream;
@@ -26,6 +27,7 @@ mod doc_gcs;
 mod doc_support;
 mod doc_templates;
 mod faults;
+mod guard_cache;
 mod health;
 mod loan_admin_decisions;
 mod loan_admin_queues;
