@@ -46,6 +46,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod pbgc;
+mod read_statements;
 mod roles;
 mod security_input;
 mod security_limits;
