@@ -308,6 +308,22 @@ pub fn check_context(
     check_inactivity(state, ctx.last_active_at)
 }
 
+/// Whether every check that depends on the database would let `claims` through on `check`.
+fn cached_check_passes<M: GuardMode>(
+    state: &AppState,
+    check: &services::users::GuardCheck,
+    claims: Option<&TokenView>,
+) -> bool {
+    let (Some(claims), Some(ctx)) = (claims, check.context.as_ref()) else {
+        return false;
+    };
+    check.org_exists
+        && (check.has_membership || tenant::member_to_check(state, Some(claims)).is_none())
+        && ctx.user_is_active
+        && (!ctx.must_change_password || M::ALLOW_PASSWORD_CHANGE)
+        && check_context(state, ctx, M::GATE, claims.su, claims.tv).is_ok()
+}
+
 impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
     type Rejection = ApiError;
 
@@ -330,7 +346,11 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         // database statement. Cold: the one-row check, cached when it found the user.
         let hub = &state.announcements;
         hub.ensure_started();
-        let cached = subject.and_then(|user| hub.guard.get(user, iid, org_id.as_str()));
+        // A cached check may only let a request through: anything it would refuse is read
+        // again (a login after an idle timeout, a legacy write that reinstated someone).
+        let cached = subject
+            .and_then(|user| hub.guard.get(user, iid, org_id.as_str()))
+            .filter(|check| cached_check_passes::<M>(state, check, bearer.as_ref()));
         let mut conn = None;
         let check = match cached {
             Some(check) => check,
