@@ -553,6 +553,10 @@ pub struct Settings {
     pub announcement_stream_max: Duration,
     /// Events buffered per open stream; a client further behind is disconnected.
     pub announcement_stream_buffer: usize,
+    /// How long the guard trusts what it cached in process about a user in an org (zero: the
+    /// guard reads the database on every request). Invalidations make it exact for `sole`'s own
+    /// writes; this bounds how long a write by the legacy service goes unnoticed.
+    pub guard_cache_ttl: Duration,
     /// Object storage (`STORAGE_PROVIDER`, `GCS_*`, `LOCAL_UPLOAD_DIR`, …), parsed in
     /// `storage::config`.
     pub storage: crate::storage::StorageSettings,
@@ -936,6 +940,14 @@ impl Settings {
             r.problem("ANNOUNCEMENT_STREAM_BUFFER", "must be at least 1");
         }
 
+        let guard_cache_ttl = r.float("GUARD_CACHE_TTL_SECONDS", 5.0);
+        if !(0.0..=300.0).contains(&guard_cache_ttl) {
+            r.problem(
+                "GUARD_CACHE_TTL_SECONDS",
+                "must be between 0 and 300 seconds",
+            );
+        }
+
         let (storage, storage_problems) = crate::storage::StorageSettings::parse(env);
         r.problems.extend(storage_problems);
 
@@ -1000,6 +1012,7 @@ impl Settings {
             ),
             announcement_stream_max: Duration::from_secs_f64(announcement_stream_max.max(1.0)),
             announcement_stream_buffer: announcement_stream_buffer.max(1),
+            guard_cache_ttl: Duration::from_secs_f64(guard_cache_ttl.clamp(0.0, 300.0)),
             storage,
             environment,
             pbgc_mid_term_rates_url: r.string("PBGC_MID_TERM_RATES_URL", PBGC_DEFAULT_URL),

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod guard_cache;
 pub mod http;
 pub mod pubsub;
 pub mod services;

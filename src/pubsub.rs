@@ -13,6 +13,11 @@
 //!
 //! The hub also carries the shutdown notification streams observe: [`Hub::shutdown`] ends every
 //! open stream cleanly, so a draining server is not held open by idle tabs.
+//!
+//! The same subscription carries the guard cache's invalidations (`SUBSCRIBE <prefix>:guard`,
+//! see [`crate::guard_cache`]): the cache is trusted only while this subscription is confirmed,
+//! and every confirmation or loss starts a new cache epoch. The guard starts the subscription on
+//! its first request.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +30,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::guard_cache::{GuardCache, Scope};
 
 /// One event as received from the channel: the JSON text, shared by every receiver.
 pub type Event = Arc<str>;
@@ -63,6 +69,9 @@ impl SubscriptionState {
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest pause between pings; with the guard cache on, it pings once per cache TTL (at
+/// least once a second), so a silently dead connection is noticed about as fast as entries
+/// expire anyway.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -77,6 +86,11 @@ pub struct Hub {
     state: watch::Sender<SubscriptionState>,
     started: AtomicBool,
     shutdown: watch::Sender<bool>,
+    /// `<prefix>:guard`, the guard cache's invalidation channel.
+    guard_channel: String,
+    /// The guard's in-process cache, trusted only while this hub's subscription is live.
+    pub guard: Arc<GuardCache>,
+    ping_interval: Duration,
 }
 
 impl Hub {
@@ -97,7 +111,18 @@ impl Hub {
         } else {
             SubscriptionState::InProcess
         };
+        let guard = Arc::new(GuardCache::new(settings.guard_cache_ttl, client.is_none()));
+        let ping_interval = if settings.guard_cache_ttl.is_zero() {
+            PING_INTERVAL
+        } else {
+            settings
+                .guard_cache_ttl
+                .clamp(Duration::from_secs(1), PING_INTERVAL)
+        };
         Self {
+            guard_channel: cache.key(&["guard"]),
+            guard,
+            ping_interval,
             channel_prefix: cache.key(&["announcements", ""]),
             client,
             buffer: settings.announcement_stream_buffer.max(1),
@@ -169,6 +194,32 @@ impl Hub {
         }
     }
 
+    /// Starts the process-wide subscription unless it runs already (the guard calls this on
+    /// every request: one atomic load once started).
+    pub fn ensure_started(self: &Arc<Self>) {
+        if !self.started.load(Ordering::Acquire) {
+            self.start();
+        }
+    }
+
+    /// Drops what `scope` names from the guard cache of this process at once and of every
+    /// other process through Redis. Call it after the change committed. A failed publish is
+    /// logged: other processes then notice the change when their entries expire.
+    pub async fn invalidate(&self, cache: &Cache, scope: Scope) {
+        self.guard.apply(&scope);
+        if self.client.is_none() {
+            return;
+        }
+        let payload = scope.encode();
+        if let Err(e) = cache.publish(&self.guard_channel, &payload).await {
+            tracing::error!(
+                error = %e,
+                channel = %self.guard_channel,
+                "publishing a guard cache invalidation failed; other instances notice the change when their entries expire"
+            );
+        }
+    }
+
     /// Hands one event to this process's open streams of `org_id`.
     fn deliver(&self, org_id: &str, payload: &str) {
         let mut orgs = self.lock();
@@ -183,6 +234,9 @@ impl Hub {
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
         self.state.send_replace(SubscriptionState::Stopped);
+        if self.client.is_some() {
+            self.guard.set_live(false);
+        }
     }
 
     /// A receiver that turns `true` when the server shuts down.
@@ -223,6 +277,10 @@ impl Hub {
                     .await
                     .map_err(|_| "PSUBSCRIBE timed out".to_owned())?
                     .map_err(|e| e.to_string())?;
+                tokio::time::timeout(CONNECT_TIMEOUT, pubsub.subscribe(&self.guard_channel))
+                    .await
+                    .map_err(|_| "SUBSCRIBE timed out".to_owned())?
+                    .map_err(|e| e.to_string())?;
                 Ok::<_, String>(pubsub)
             };
             let connected = tokio::select! {
@@ -233,13 +291,16 @@ impl Hub {
                 None => break,
                 Some(Ok(pubsub)) => {
                     backoff = BACKOFF_START;
+                    // Invalidations reach this process from now on: a new cache epoch starts.
+                    self.guard.set_live(true);
                     self.state.send_replace(SubscriptionState::Subscribed);
                     tracing::info!(pattern = %pattern, "announcement hub subscribed");
                     let (mut sink, mut messages) = pubsub.split();
                     let mut ping = tokio::time::interval_at(
-                        tokio::time::Instant::now() + PING_INTERVAL,
-                        PING_INTERVAL,
+                        tokio::time::Instant::now() + self.ping_interval,
+                        self.ping_interval,
                     );
+                    let ping_timeout = PING_TIMEOUT.min(self.ping_interval);
                     loop {
                         tokio::select! {
                             msg = messages.next() => match msg {
@@ -250,15 +311,20 @@ impl Hub {
                                 }
                             },
                             _ = ping.tick() => {
-                                let alive = tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await;
+                                let alive = tokio::time::timeout(ping_timeout, sink.ping::<redis::Value>()).await;
                                 if !matches!(alive, Ok(Ok(_))) {
                                     tracing::warn!("announcement hub: Redis pub/sub ping failed; reconnecting");
                                     break;
                                 }
                             }
-                            () = stopped(&mut shutdown) => return,
+                            () = stopped(&mut shutdown) => {
+                                self.guard.set_live(false);
+                                return;
+                            }
                         }
                     }
+                    // Invalidations may have been missed: nothing cached so far is trusted.
+                    self.guard.set_live(false);
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "announcement hub: cannot subscribe to Redis");
@@ -274,10 +340,18 @@ impl Hub {
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
+        self.guard.set_live(false);
         self.state.send_replace(SubscriptionState::Stopped);
     }
 
     fn on_message(&self, msg: &redis::Msg) {
+        if msg.get_channel_name() == self.guard_channel {
+            match std::str::from_utf8(msg.get_payload_bytes()) {
+                Ok(payload) => self.guard.apply(&Scope::decode(payload)),
+                Err(_) => self.guard.apply(&Scope::All),
+            }
+            return;
+        }
         let Some(org_id) = msg.get_channel_name().strip_prefix(&self.channel_prefix) else {
             return;
         };

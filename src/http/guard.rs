@@ -4,6 +4,7 @@
 //! Every check runs in the legacy order, because the frontend branches on the messages.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -14,6 +15,7 @@ use crate::auth::jwt::{TokenType, TokenView};
 use crate::domain::membership::{Gate, Refusal};
 use crate::domain::org::OrgId;
 use crate::domain::permissions::{Permission, Required};
+use crate::guard_cache::Scope;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
@@ -153,13 +155,16 @@ impl<M: GuardMode> CurrentUser<M> {
         self.require(state, permission.code()).await
     }
 
-    /// [`require_permission`](Self::require_permission) by string code (the legacy form).
-    pub async fn require(&self, state: &AppState, code: &str) -> Result<(), ApiError> {
-        if self.bypasses_permissions() {
-            tracing::debug!(permission = code, "superuser permission bypass");
-            return Ok(());
-        }
+    /// The user's effective permissions in the org: from this process's guard cache when it
+    /// holds them (no round trip at all), else the shared cache, else the database.
+    pub async fn permissions(&self, state: &AppState) -> Result<Arc<Vec<String>>, ApiError> {
         let org_id = self.org_id.as_str();
+        let guard = &state.announcements.guard;
+        let iid = self.claims.iid_uuid();
+        if let Some(perms) = guard.permissions(self.user_id, iid, org_id) {
+            return Ok(perms);
+        }
+        let ticket = guard.ticket();
         // A cache hit needs no connection: acquiring one anyway would cost a pool checkout and
         // the round trip sqlx makes when it takes a connection back.
         let perms = match services::permissions::from_cache(&state.cache, org_id, self.user_id)
@@ -172,6 +177,20 @@ impl<M: GuardMode> CurrentUser<M> {
                     .await?
             }
         };
+        let perms = Arc::new(perms);
+        if let Some(ticket) = ticket {
+            guard.put_permissions(ticket, self.user_id, iid, org_id, Arc::clone(&perms));
+        }
+        Ok(perms)
+    }
+
+    /// [`require_permission`](Self::require_permission) by string code (the legacy form).
+    pub async fn require(&self, state: &AppState, code: &str) -> Result<(), ApiError> {
+        if self.bypasses_permissions() {
+            tracing::debug!(permission = code, "superuser permission bypass");
+            return Ok(());
+        }
+        let perms = self.permissions(state).await?;
         if perms.iter().any(|p| p == code) {
             Ok(())
         } else {
@@ -289,6 +308,22 @@ pub fn check_context(
     check_inactivity(state, ctx.last_active_at)
 }
 
+/// Whether every check that depends on the database would let `claims` through on `check`.
+fn cached_check_passes<M: GuardMode>(
+    state: &AppState,
+    check: &services::users::GuardCheck,
+    claims: Option<&TokenView>,
+) -> bool {
+    let (Some(claims), Some(ctx)) = (claims, check.context.as_ref()) else {
+        return false;
+    };
+    check.org_exists
+        && (check.has_membership || tenant::member_to_check(state, Some(claims)).is_none())
+        && ctx.user_is_active
+        && (!ctx.must_change_password || M::ALLOW_PASSWORD_CHANGE)
+        && check_context(state, ctx, M::GATE, claims.su, claims.tv).is_ok()
+}
+
 impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
     type Rejection = ApiError;
 
@@ -307,8 +342,35 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         let (org_id, bearer) = tenant::candidate(state, parts)?;
         let subject = bearer.as_ref().and_then(TokenView::sub_uuid);
         let iid = bearer.as_ref().and_then(TokenView::iid_uuid);
-        let mut conn = state.db.acquire().await?;
-        let check = services::users::guard_check(&mut conn, subject, iid, org_id.as_str()).await?;
+        // Warm: what this process cached about the user in the org (see `guard_cache`) and no
+        // database statement. Cold: the one-row check, cached when it found the user.
+        let hub = &state.announcements;
+        hub.ensure_started();
+        // A cached check may only let a request through: anything it would refuse is read
+        // again (a login after an idle timeout, a legacy write that reinstated someone).
+        let cached = subject
+            .and_then(|user| hub.guard.get(user, iid, org_id.as_str()))
+            .filter(|check| cached_check_passes::<M>(state, check, bearer.as_ref()));
+        let mut conn = None;
+        let check = match cached {
+            Some(check) => check,
+            None => {
+                let ticket = hub.guard.ticket();
+                let mut c = state.db.acquire().await?;
+                let check = Arc::new(
+                    services::users::guard_check(&mut c, subject, iid, org_id.as_str()).await?,
+                );
+                conn = Some(c);
+                if let (Some(ticket), Some(user)) = (ticket, subject)
+                    && check.org_exists
+                    && check.context.is_some()
+                {
+                    hub.guard
+                        .put(ticket, user, iid, org_id.as_str(), Arc::clone(&check));
+                }
+                check
+            }
+        };
         let is_member =
             tenant::member_to_check(state, bearer.as_ref()).is_none() || check.has_membership;
         let tenant: Tenant = tenant::accept(parts, org_id, bearer, check.org_exists, is_member)?;
@@ -330,6 +392,7 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
         }
         let ctx = check
             .context
+            .clone()
             .ok_or_else(|| ApiError::unauthorized("User not found"))?;
         let user_id = ctx.user_id;
         if !ctx.user_is_active {
@@ -346,12 +409,19 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
             && !is_background(parts)
             && !crate::http::middleware::is_stream_path(parts.uri.path())
         {
+            let conn = match conn.as_mut() {
+                Some(c) => c,
+                None => conn.insert(state.db.acquire().await?),
+            };
             services::identities::touch_last_active_throttled(
-                &mut conn,
+                conn,
                 ctx.identity_id,
                 ACTIVITY_WRITE_INTERVAL_SECS,
             )
             .await?;
+            // This process re-reads the stored time on the next request (no publish: a stale
+            // activity time elsewhere only costs another throttled, empty write).
+            hub.guard.apply(&Scope::User(user_id));
         }
         if claims.su && token_org != tenant.org_id.as_str() {
             let entry = services::audit::superuser_cross_org(
@@ -452,4 +522,36 @@ impl FromRequestParts<AppState> for IdentityAuth {
             raw_token: raw.to_owned(),
         })
     }
+}
+
+/// After a commit that changed what the guard knows about `user_id` in `org_id` (membership
+/// status, roles, direct permissions, e-mail, the membership itself): drops the shared
+/// permission cache entry first, then this and every other process's guard cache entries.
+pub async fn user_changed(state: &AppState, org_id: &str, user_id: Uuid) {
+    services::permissions::invalidate_user(&state.cache, org_id, user_id).await;
+    state
+        .announcements
+        .invalidate(&state.cache, Scope::User(user_id))
+        .await;
+}
+
+/// After a commit that changed an identity (active flag, token version: logout, password
+/// change, forced reset, refresh reuse; MFA): drops every guard cache entry of its users.
+pub async fn identity_changed(state: &AppState, identity_id: Uuid) {
+    state
+        .announcements
+        .invalidate(&state.cache, Scope::Identity(identity_id))
+        .await;
+}
+
+/// After a commit that changed what every member of `org_id` may do (role permissions, role
+/// deletion): drops the org's shared permission cache and every guard cache entry of the org.
+/// Returns how many shared permission entries were cleared.
+pub async fn org_changed(state: &AppState, org_id: &str) -> u64 {
+    let cleared = services::permissions::invalidate_org(&state.cache, org_id).await;
+    state
+        .announcements
+        .invalidate(&state.cache, Scope::Org(org_id.to_owned()))
+        .await;
+    cleared
 }

@@ -480,16 +480,54 @@ pub async fn detail(conn: &mut PgConnection, row: &MemberRow) -> sqlx::Result<Us
     })
 }
 
-/// The UserDetail of membership `membership_id` in `org_id`, if it exists there.
+/// The UserDetail of membership `membership_id` in `org_id`, if it exists there: the member
+/// and their roles in one statement.
 pub async fn detail_by_id(
     conn: &mut PgConnection,
     org_id: &str,
     membership_id: Uuid,
 ) -> sqlx::Result<Option<UserDetail>> {
-    match find(conn, org_id, membership_id).await? {
-        Some(row) => Ok(Some(detail(conn, &row).await?)),
-        None => Ok(None),
-    }
+    detail_where(conn, "m.id = $2", org_id, membership_id).await
+}
+
+/// The UserDetail of `user_id`'s membership in `org_id` (the caller's own profile), in one
+/// statement.
+pub async fn detail_by_user(
+    conn: &mut PgConnection,
+    org_id: &str,
+    user_id: Uuid,
+) -> sqlx::Result<Option<UserDetail>> {
+    detail_where(conn, "m.user_id = $2", org_id, user_id).await
+}
+
+/// One member (`m.org_id = $1 AND <condition on $2>`) with their roles: the member row of
+/// [`find`] and the roles of [`roles_of`], in that order, from one statement.
+async fn detail_where(
+    conn: &mut PgConnection,
+    condition: &'static str,
+    org_id: &str,
+    key: Uuid,
+) -> sqlx::Result<Option<UserDetail>> {
+    let row: Option<PageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT pg.*, rl.*, 0::int8 AS total \
+         FROM ({MEMBER_SELECT} WHERE m.org_id = $1 AND {condition}) pg {PAGE_ROLES}"
+    )))
+    .bind(org_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|mut row| {
+        let roles = row.roles();
+        let mut role_names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
+        role_names.sort();
+        UserDetail {
+            user: row.member.user_summary(Shape::Full),
+            membership: row.member.membership_summary(),
+            roles,
+            organization_name: row.member.org_name.clone(),
+            role_names,
+        }
+    }))
 }
 
 /// The largest page the lists serve (the legacy had no maximum).

@@ -106,6 +106,7 @@ pub async fn set_email(conn: &mut PgConnection, user_id: Uuid, email: &str) -> s
 
 /// The tenant check and the guard's [`context`] in one round trip: whether the org exists,
 /// whether `user_id` has a membership row there (any status), and the context itself.
+#[derive(Clone, Debug)]
 pub struct GuardCheck {
     pub org_exists: bool,
     pub has_membership: bool,

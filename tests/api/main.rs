@@ -5,6 +5,7 @@
 
 mod fixtures;
 mod helpers;
+mod statement_counter;
 
 mod acls;
 mod announcement_stream;
@@ -26,6 +27,7 @@ mod doc_gcs;
 mod doc_support;
 mod doc_templates;
 mod faults;
+mod guard_cache;
 mod health;
 mod loan_admin_decisions;
 mod loan_admin_documents;
@@ -48,6 +50,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod pbgc;
+mod read_statements;
 mod roles;
 mod security_audit;
 mod security_http;

@@ -430,7 +430,7 @@ pub async fn create_assignment(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org.as_str(), created.user_id).await;
+    crate::http::guard::user_changed(&state, org.as_str(), created.user_id).await;
     Ok(Created(created.into()))
 }
 
@@ -477,7 +477,7 @@ pub async fn update_assignment(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org.as_str(), after.user_id).await;
+    crate::http::guard::user_changed(&state, org.as_str(), after.user_id).await;
     Ok(Envelope(after.into()))
 }
 
@@ -510,7 +510,7 @@ pub async fn delete_assignment(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org.as_str(), before.user_id).await;
+    crate::http::guard::user_changed(&state, org.as_str(), before.user_id).await;
     Ok(NoContent)
 }
 

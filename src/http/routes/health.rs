@@ -163,8 +163,9 @@ async fn readiness(state: &AppState, with_version: bool, always_checks: bool) ->
 async fn ready(State(state): State<AppState>) -> (StatusCode, Envelope<Value>) {
     let mut body = readiness(&state, false, false).await;
     let ready = body.get("ready").and_then(Value::as_bool).unwrap_or(false);
-    // The announcement hub's one Redis subscription (`idle` until the first stream opens;
-    // `in_process` without Redis) and how many streams this process holds open.
+    // The event hub's one Redis subscription (`idle` until the first stream or authenticated
+    // request; `in_process` without Redis; the guard cache is trusted only while it is
+    // `subscribed` or `in_process`) and how many streams this process holds open.
     if let Value::Object(map) = &mut body {
         map.insert(
             "announcements_pubsub".into(),

@@ -338,12 +338,7 @@ pub async fn onboard(
         .map_err(refusal_error)?;
     tx.commit().await?;
     if outcome.membership_status == "created" {
-        services::permissions::invalidate_user(
-            &state.cache,
-            user.org_id.as_str(),
-            outcome.row.user_id,
-        )
-        .await;
+        crate::http::guard::user_changed(&state, user.org_id.as_str(), outcome.row.user_id).await;
     }
     let body = json!({
         "user": outcome.row.onboarding_user(),
@@ -372,7 +367,7 @@ pub async fn delete(
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, user.org_id.as_str(), row.user_id).await;
+    crate::http::guard::user_changed(&state, user.org_id.as_str(), row.user_id).await;
     Ok(NoContent)
 }
 
@@ -402,12 +397,7 @@ pub async fn bulk_delete(
             Some(row) => {
                 tx.commit().await?;
                 deleted += 1;
-                services::permissions::invalidate_user(
-                    &state.cache,
-                    user.org_id.as_str(),
-                    row.user_id,
-                )
-                .await;
+                crate::http::guard::user_changed(&state, user.org_id.as_str(), row.user_id).await;
             }
             None => not_found.push(raw),
         }
@@ -493,14 +483,9 @@ pub async fn update_status(
     .ok_or_else(|| ApiError::not_found("Membership not found"))?;
     let detail = members::detail(&mut tx, &change.after).await?;
     tx.commit().await?;
-    if change.deactivated {
-        services::permissions::invalidate_user(
-            &state.cache,
-            user.org_id.as_str(),
-            change.after.user_id,
-        )
-        .await;
-    }
+    // Any status change: the guard's cached membership gate must see it (a deactivation also
+    // removed the roles).
+    crate::http::guard::user_changed(&state, user.org_id.as_str(), change.after.user_id).await;
     Ok(Envelope(detail))
 }
 
@@ -631,6 +616,9 @@ pub async fn update_profile(
     }
     let detail = members::detail(&mut tx, &after).await?;
     tx.commit().await?;
+    if new_email.is_some() {
+        crate::http::guard::user_changed(&state, org, after.user_id).await;
+    }
     Ok(Envelope(detail))
 }
 
@@ -698,6 +686,7 @@ pub async fn force_password_reset(
     )
     .await?;
     tx.commit().await?;
+    crate::http::guard::identity_changed(&state, row.identity_id).await;
     Ok(Envelope(
         json!({"message": format!("Password reset required for {}", row.email)}),
     ))
@@ -743,6 +732,7 @@ pub async fn reset_mfa(
     )
     .await?;
     tx.commit().await?;
+    crate::http::guard::identity_changed(&state, row.identity_id).await;
     Ok(Envelope(
         json!({"message": format!("MFA has been reset for user {}", row.email)}),
     ))

@@ -192,7 +192,7 @@ pub async fn create_role(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_org(&state.cache, org).await;
+    crate::http::guard::org_changed(&state, org).await;
     Ok(Created(role.into()))
 }
 
@@ -252,7 +252,7 @@ pub async fn update_role(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_org(&state.cache, org).await;
+    crate::http::guard::org_changed(&state, org).await;
     Ok(Envelope(after.into()))
 }
 
@@ -288,7 +288,7 @@ pub async fn delete_role(
     )
     .await?;
     tx.commit().await?;
-    services::permissions::invalidate_org(&state.cache, org).await;
+    crate::http::guard::org_changed(&state, org).await;
     Ok(NoContent)
 }
 
@@ -390,7 +390,7 @@ pub async fn assign_roles(
         ordered.push(RoleOut::from(role.clone()));
     }
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org, member.user_id).await;
+    crate::http::guard::user_changed(&state, org, member.user_id).await;
     Ok(Envelope(ordered))
 }
 
@@ -426,7 +426,7 @@ pub async fn remove_roles(
         }
     }
     tx.commit().await?;
-    services::permissions::invalidate_user(&state.cache, org, member.user_id).await;
+    crate::http::guard::user_changed(&state, org, member.user_id).await;
     Ok(NoContent)
 }
 
@@ -446,7 +446,7 @@ pub async fn invalidate_user_permissions(
             .await?
             .ok_or_else(|| ApiError::not_found("Membership not found"))?
     };
-    services::permissions::invalidate_user(&state.cache, org, member.user_id).await;
+    crate::http::guard::user_changed(&state, org, member.user_id).await;
     Ok(NoContent)
 }
 
@@ -457,7 +457,7 @@ pub async fn invalidate_org_permissions(
     State(state): State<AppState>,
     user: Can<(perm::RoleManage, perm::UserManage)>,
 ) -> ApiResult<Envelope<Cleared>> {
-    let cleared = services::permissions::invalidate_org(&state.cache, user.org_id.as_str()).await;
+    let cleared = crate::http::guard::org_changed(&state, user.org_id.as_str()).await;
     Ok(Envelope(Cleared { cleared }))
 }
 

@@ -45,10 +45,10 @@ pub async fn get_profile(
     user: CurrentUser,
 ) -> ApiResult<Envelope<members::UserDetail>> {
     let mut conn = state.db.acquire().await?;
-    let row = members::find_by_user(&mut conn, user.org_id.as_str(), user.user_id)
+    let detail = members::detail_by_user(&mut conn, user.org_id.as_str(), user.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
-    Ok(Envelope(members::detail(&mut conn, &row).await?))
+    Ok(Envelope(detail))
 }
 
 /// `PATCH /self/profile` body (documentation): any of these fields; an empty string clears it.

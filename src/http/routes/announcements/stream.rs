@@ -174,7 +174,20 @@ pub fn frame(payload: &str) -> Bytes {
 
 /// One cheap query: is the token still good (same `token_version`, identity and user active,
 /// membership still active)? A database hiccup keeps the stream (the next tick checks again).
+/// A refusal read here (a change nobody announced, e.g. the legacy service's) also drops what
+/// this process's guard cached about the user, so a reconnect is refused too.
 async fn still_allowed(state: &AppState, who: &Who) -> bool {
+    let allowed = check_still_allowed(state, who).await;
+    if !allowed {
+        state
+            .announcements
+            .guard
+            .apply(&crate::guard_cache::Scope::User(who.user_id));
+    }
+    allowed
+}
+
+async fn check_still_allowed(state: &AppState, who: &Who) -> bool {
     let Ok(mut conn) = state.db.acquire().await else {
         return true;
     };

@@ -341,6 +341,7 @@ pub async fn enroll_verify(
     // DESIGN.md §4: enrolling is a login like any other and counts as activity.
     services::identities::touch_last_active(&mut tx, identity.id).await?;
     tx.commit().await?;
+    crate::http::guard::identity_changed(&state, identity.id).await;
 
     let issued = session::issue(
         &state,
@@ -419,6 +420,7 @@ pub async fn setup_verify(
     let codes = new_recovery_codes(&mut tx, identity.id).await?;
     let policy = services::org_settings::auth_policy(&mut tx, user.org_id.as_str()).await?;
     tx.commit().await?;
+    crate::http::guard::identity_changed(&state, identity.id).await;
     // Legacy order: MFA is already on when this refusal comes.
     if body.remember_device && policy.remember_device_days <= 0 {
         return Err(ApiError::bad_request("Remember device is disabled"));
@@ -528,6 +530,7 @@ pub async fn reset(
     )
     .await?;
     tx.commit().await?;
+    crate::http::guard::identity_changed(&state, identity.id).await;
     Ok(Envelope(
         json!({"message": "MFA has been reset. Please set up MFA again."}),
     ))

@@ -194,15 +194,17 @@ pub async fn refresh(
         _ => None,
     };
 
-    services::sessions::rotate(&mut conn, &state.cache, ctx.identity_id, &jti, exp, now)
-        .await
-        .map_err(|e| match e {
-            RotateError::StoreUnavailable => {
-                ApiError::unavailable("Service temporarily unavailable")
-            }
-            RotateError::Replayed => ApiError::unauthorized("Refresh token reuse detected"),
-            RotateError::Db(e) => ApiError::from(e),
-        })?;
+    let rotated =
+        services::sessions::rotate(&mut conn, &state.cache, ctx.identity_id, &jti, exp, now).await;
+    if matches!(rotated, Err(RotateError::Replayed)) {
+        // Every session of the identity was revoked (committed): every process must see it.
+        crate::http::guard::identity_changed(&state, ctx.identity_id).await;
+    }
+    rotated.map_err(|e| match e {
+        RotateError::StoreUnavailable => ApiError::unavailable("Service temporarily unavailable"),
+        RotateError::Replayed => ApiError::unauthorized("Refresh token reuse detected"),
+        RotateError::Db(e) => ApiError::from(e),
+    })?;
     drop(conn);
 
     let subject = SessionSubject {
@@ -289,6 +291,7 @@ pub async fn logout(
     let mut conn = state.db.acquire().await?;
     services::identities::bump_token_version(&mut conn, user.identity_id).await?;
     drop(conn);
+    crate::http::guard::identity_changed(&state, user.identity_id).await;
     Ok(logged_out(&state))
 }
 
@@ -408,6 +411,7 @@ pub async fn change_password(
         services::users::accept_invitation(&mut tx, user.org_id.as_str(), user.user_id).await?;
     }
     tx.commit().await?;
+    crate::http::guard::identity_changed(&state, identity.id).await;
 
     let issued = session::issue(
         &state,

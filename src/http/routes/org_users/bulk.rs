@@ -16,7 +16,6 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::http::validate::parse_iso_date;
-use crate::services;
 use crate::services::onboarding::{self, NewMember};
 
 /// The 17 template columns, in order.
@@ -195,8 +194,8 @@ pub async fn upload(
         match onboarding::bulk_row(&state.db, &ctx, &input).await {
             Ok(outcome) => {
                 if outcome.membership_status == "created" {
-                    services::permissions::invalidate_user(
-                        &state.cache,
+                    crate::http::guard::user_changed(
+                        &state,
                         user.org_id.as_str(),
                         outcome.row.user_id,
                     )

@@ -1,0 +1,41 @@
+//! Statements per request on the main read endpoints, counted at the PostgreSQL wire (see
+//! `statement_counter`): with the guard warm, each answers with one statement.
+
+use crate::fixtures::{MemberSpec, create_member, create_org};
+use crate::guard_cache::instances;
+
+#[tokio::test]
+async fn each_read_answers_with_one_statement_after_a_warm_guard() {
+    let instances = instances(1, &[]).await;
+    let one = &instances[0];
+    create_org(&one.app, "acme", "Acme").await;
+    let admin = create_member(&one.app, "acme", MemberSpec::admin("admin@acme.example")).await;
+    for i in 0..24 {
+        create_member(
+            &one.app,
+            "acme",
+            MemberSpec::new(&format!("member{i}@acme.example")).full_name(&format!("Member {i}")),
+        )
+        .await;
+    }
+    let session = one.app.sign_in(&admin).await;
+    one.wait_subscribed(&session).await;
+    let reads = [
+        "/auth/me".to_owned(),
+        "/self/context".to_owned(),
+        "/self/profile".to_owned(),
+        "/org/users?page_size=20".to_owned(),
+        format!("/org/users/{}", admin.membership_id),
+    ];
+    let mut report = Vec::new();
+    for path in &reads {
+        // The first call fills the guard cache (and its permissions).
+        let (status, _, _) = one.cost(path, &session).await;
+        assert_eq!(status, 200, "{path}");
+        let (status, spent, sql) = one.cost(path, &session).await;
+        assert_eq!(status, 200, "{path}");
+        report.push(format!("{path}: {spent}"));
+        assert_eq!(spent, 1, "{path} ran {sql:#?}");
+    }
+    println!("statements per warm request: {report:?}");
+}
