@@ -44,6 +44,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod pbgc;
+mod pgbouncer;
 mod roles;
 mod security_input;
 mod security_limits;
