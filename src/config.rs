@@ -453,6 +453,31 @@ pub enum KeySource {
     File(PathBuf),
 }
 
+/// `DB_POOLER`: what sits between `sole` and PostgreSQL on `DATABASE_URL` (README "Connection
+/// poolers").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DbPooler {
+    /// PostgreSQL itself: startup parameters, a per-connection statement cache.
+    #[default]
+    None,
+    /// A session-mode pooler (PgBouncer `pool_mode=session`): one server connection per client
+    /// connection, so the statement cache works; no startup parameters a pooler may reject.
+    Session,
+    /// A transaction-mode pooler (PgBouncer `pool_mode=transaction`, Neon's pooled endpoint):
+    /// every checkout runs in one transaction and no statement outlives it.
+    Transaction,
+}
+
+impl DbPooler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Session => "session",
+            Self::Transaction => "transaction",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct DatabaseSettings {
     pub url: Option<SecretString>,
@@ -471,6 +496,8 @@ pub struct DatabaseSettings {
     pub log_query_timings: bool,
     /// Raw `DB_SSL`: `Some(true|false)` when set.
     pub ssl: Option<bool>,
+    /// `DB_POOLER`: the pooler mode of `DATABASE_URL`.
+    pub pooler: DbPooler,
 }
 
 #[derive(Clone, Debug)]
@@ -767,6 +794,20 @@ impl Settings {
         });
         let retry_after: u64 = r.number("DB_POOL_RETRY_AFTER_SECONDS", 3);
         let pool_timeout = r.float("DB_POOL_TIMEOUT", 10.0);
+        let pooler = match r.string("DB_POOLER", "none").to_ascii_lowercase().as_str() {
+            "none" | "" => DbPooler::None,
+            "session" => DbPooler::Session,
+            "transaction" => DbPooler::Transaction,
+            other => {
+                r.problem(
+                    "DB_POOLER",
+                    format!(
+                        "must be 'none', 'session' or 'transaction' (statement pooling is not supported), got {other:?}"
+                    ),
+                );
+                DbPooler::None
+            }
+        };
         let database = DatabaseSettings {
             url: r.secret("DATABASE_URL"),
             url_direct: r.secret("DATABASE_URL_DIRECT"),
@@ -781,6 +822,7 @@ impl Settings {
             slow_query: Duration::from_millis(r.number("DB_SLOW_QUERY_MS", 2000)),
             log_query_timings: r.boolean("DB_LOG_QUERY_TIMINGS", false),
             ssl: db_ssl,
+            pooler,
         };
         if database.pool_size == 0 {
             r.problem("DB_POOL_SIZE", "must be at least 1");

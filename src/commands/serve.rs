@@ -76,9 +76,33 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
             auth.passwords.warm();
             auth.crypto.warm();
         });
-        let shutdown = http::ending_streams(&state, http::shutdown_signal());
+        // DB_POOLER must match what DATABASE_URL really is: a mismatch breaks prepared
+        // statements on some requests only, so it stops the server at once, with the fix.
+        let (misfit_tx, misfit_rx) = tokio::sync::oneshot::channel::<String>();
+        let pooler_state = state.clone();
+        tokio::spawn(async move {
+            if let Some(message) = check_pooler(&pooler_state).await {
+                let _ = misfit_tx.send(message);
+            }
+        });
+        let misfit = Arc::new(std::sync::Mutex::new(None::<String>));
+        let misfit_seen = misfit.clone();
+        let stop = async move {
+            tokio::select! {
+                () = http::shutdown_signal() => {}
+                Ok(message) = misfit_rx => {
+                    if let Ok(mut slot) = misfit_seen.lock() {
+                        *slot = Some(message);
+                    }
+                }
+            }
+        };
+        let shutdown = http::ending_streams(&state, stop);
         let limits = http::ConnectionLimits::from_settings(&state.settings);
         http::serve(listener, http::app(state), limits, shutdown, SHUTDOWN_GRACE).await?;
+        if let Some(message) = misfit.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(Reported::new(1, message).into());
+        }
         tracing::info!("sole stopped");
         Ok(())
     });
@@ -88,6 +112,29 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
     // task still does matters once the server has drained.
     runtime.shutdown_background();
     served
+}
+
+/// Runs the `DB_POOLER` probe; `Some(message)` when the configured mode cannot work.
+async fn check_pooler(state: &AppState) -> Option<String> {
+    let settings = &state.settings;
+    let url = crate::db::runtime_url(settings).ok()?;
+    match crate::db::pooler::probe(&url, &settings.database).await {
+        crate::db::pooler::Verdict::Fits(note) => {
+            tracing::info!(
+                pooler = url.pooler().as_str(),
+                "database connection: {note}"
+            );
+            None
+        }
+        crate::db::pooler::Verdict::Unknown(why) => {
+            tracing::debug!("DB_POOLER check skipped: {why}");
+            None
+        }
+        crate::db::pooler::Verdict::Breaks(message) => {
+            tracing::error!("{message}");
+            Some(message)
+        }
+    }
 }
 
 /// Whether PostgreSQL and Redis answered, with a description of each (never a password).

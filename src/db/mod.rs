@@ -3,6 +3,7 @@
 
 pub mod migrator;
 pub mod partitions;
+pub mod pooler;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
-use crate::config::{DatabaseSettings, Settings};
+use crate::config::{DatabaseSettings, DbPooler, Settings};
 
 /// A database URL after the legacy normalisation, ready for sqlx.
 #[derive(Clone)]
@@ -20,6 +21,9 @@ pub struct DbUrl {
     /// The variable or flag that gave the URL and where its value came from, e.g.
     /// "DATABASE_URL from .env" (messages only).
     source: String,
+    /// The pooler between us and PostgreSQL on this URL (`DB_POOLER` for `DATABASE_URL`;
+    /// none for a direct URL).
+    pooler: DbPooler,
 }
 
 impl std::fmt::Debug for DbUrl {
@@ -44,6 +48,12 @@ pub enum DbError {
          or starts a local PostgreSQL"
     )]
     Missing { var: &'static str },
+    #[error(
+        "DB_POOLER=transaction: DATABASE_URL goes through a transaction-mode pooler, which cannot \
+         keep this command's session (its advisory lock and prepared statements); set \
+         DATABASE_URL_DIRECT to a direct or session-mode PostgreSQL URL, or pass --database-url"
+    )]
+    PoolerNeedsDirect,
     #[error("cannot connect to PostgreSQL ({target}): {reason}")]
     Connect {
         target: String,
@@ -103,7 +113,18 @@ impl DbUrl {
         Ok(Self {
             url,
             source: var.to_owned(),
+            pooler: DbPooler::None,
         })
+    }
+
+    /// Says which pooler sits on this URL (`DB_POOLER`).
+    pub fn with_pooler(mut self, pooler: DbPooler) -> Self {
+        self.pooler = pooler;
+        self
+    }
+
+    pub fn pooler(&self) -> DbPooler {
+        self.pooler
     }
 
     /// Records where the value came from (`.env`, a config file, the environment).
@@ -235,6 +256,7 @@ impl DbUrl {
         Self {
             url,
             source: self.source.clone(),
+            pooler: self.pooler,
         }
     }
 
@@ -274,7 +296,8 @@ pub fn runtime_url(settings: &Settings) -> Result<DbUrl, DbError> {
     })?;
     Ok(DbUrl::parse("DATABASE_URL", raw.expose_secret())?
         .with_origin(settings.database.url_origin.as_deref())
-        .with_runtime_ssl(settings.database.ssl))
+        .with_runtime_ssl(settings.database.ssl)
+        .with_pooler(settings.database.pooler))
 }
 
 /// The migration URL: `--database-url`, else `DATABASE_URL_DIRECT`, else `DATABASE_URL`; the
@@ -286,6 +309,11 @@ pub fn direct_url(settings: &Settings, flag: Option<&SecretString>) -> Result<Db
     } else if let Some(url) = &db.url_direct {
         ("DATABASE_URL_DIRECT", url, db.url_direct_origin.as_deref())
     } else if let Some(url) = &db.url {
+        // A transaction-mode pooler cannot hold a command's session (the migration advisory
+        // lock, the seed's prepared statements): refuse rather than fail halfway.
+        if db.pooler == DbPooler::Transaction {
+            return Err(DbError::PoolerNeedsDirect);
+        }
         ("DATABASE_URL", url, db.url_origin.as_deref())
     } else {
         return Err(DbError::Missing {
@@ -293,7 +321,12 @@ pub fn direct_url(settings: &Settings, flag: Option<&SecretString>) -> Result<Db
         });
     };
     // No sslmode injection here (as the legacy Alembic path): sqlx's default is `prefer`.
-    Ok(DbUrl::parse(var, raw.expose_secret())?.with_origin(origin))
+    let url = DbUrl::parse(var, raw.expose_secret())?.with_origin(origin);
+    Ok(if var == "DATABASE_URL" {
+        url.with_pooler(db.pooler)
+    } else {
+        url
+    })
 }
 
 fn connect_options(url: &DbUrl, db: &DatabaseSettings) -> Result<PgConnectOptions, DbError> {
@@ -306,7 +339,17 @@ fn connect_options(url: &DbUrl, db: &DatabaseSettings) -> Result<PgConnectOption
     } else {
         options.log_statements(tracing::log::LevelFilter::Debug)
     };
-    if db.statement_timeout_ms > 0 {
+    if url.pooler != DbPooler::None {
+        // PgBouncer refuses startup parameters it does not track ("unsupported startup
+        // parameter: extra_float_digits / options"); the statement timeout is set per session
+        // or per transaction instead (`runtime_pool`, `pooler::session_setup`).
+        options = options.extra_float_digits(None);
+        if url.pooler == DbPooler::Transaction {
+            // No statement outlives a transaction: see `pooler` for why this alone is not
+            // enough and what the pool does on top.
+            options = options.statement_cache_capacity(0);
+        }
+    } else if db.statement_timeout_ms > 0 {
         options = options.options([("statement_timeout", db.statement_timeout_ms.to_string())]);
     }
     Ok(options)
@@ -321,7 +364,7 @@ pub fn runtime_pool(settings: &Settings) -> Result<PgPool, DbError> {
     let url = runtime_url(settings)?;
     let db = &settings.database;
     let options = connect_options(&url, db)?;
-    Ok(PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(settings.max_db_connections().max(1))
         .min_connections(0)
         .acquire_timeout(db.pool_timeout.max(Duration::from_millis(100)))
@@ -330,16 +373,38 @@ pub fn runtime_pool(settings: &Settings) -> Result<PgPool, DbError> {
         // The legacy pool pinged every connection before use (pool_pre_ping), one extra round
         // trip per checkout. Ping only connections that sat idle long enough to have been
         // closed by a pooler or a restart; hot connections go straight to work.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .test_before_acquire(false);
+    let timeout_ms = db.statement_timeout_ms;
+    Ok(match url.pooler() {
+        DbPooler::None => pool.before_acquire(|conn, meta| {
             Box::pin(async move {
                 if meta.idle_for >= IDLE_PING_AFTER {
                     conn.ping().await?;
                 }
                 Ok(true)
             })
-        })
-        .connect_lazy_with(options))
+        }),
+        DbPooler::Session => pool
+            .after_connect(move |conn, _| Box::pin(pooler::session_setup(conn, timeout_ms)))
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            }),
+        // BEGIN at checkout proves the connection alive: no separate ping.
+        // sqlx hands a new connection out without `before_acquire`: `after_connect` opens
+        // its first checkout.
+        DbPooler::Transaction => pool
+            .after_connect(move |conn, _| {
+                Box::pin(async move { pooler::begin_checkout(conn, timeout_ms).await.map(drop) })
+            })
+            .before_acquire(move |conn, _| Box::pin(pooler::begin_checkout(conn, timeout_ms)))
+            .after_release(|conn, _| Box::pin(pooler::end_checkout(conn))),
+    }
+    .connect_lazy_with(options))
 }
 
 /// One connection for a command (`migrate`, `seed`), bounded by `DB_POOL_TIMEOUT`, with a

@@ -151,7 +151,7 @@ pub struct TestApp {
 /// Settings every test starts from: cheap argon2 (same code path, smaller parameters), the
 /// test database and a private Redis prefix.
 /// The throwaway RSA key pair of `../shared/vectors/legacy-vectors.json` (test-only key).
-fn vector_keys() -> (String, String) {
+pub fn vector_keys() -> (String, String) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/vectors/legacy-vectors.json");
     let v: serde_json::Value =

@@ -50,6 +50,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod pbgc;
+mod pgbouncer;
 mod read_statements;
 mod roles;
 mod security_audit;
