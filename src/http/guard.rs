@@ -434,7 +434,11 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
                     .get::<axum::extract::OriginalUri>()
                     .map_or(parts.uri.path(), |u| u.path()),
             );
-            services::audit::record(&mut conn, entry).await?;
+            let conn = match conn.as_mut() {
+                Some(c) => c,
+                None => conn.insert(state.db.acquire().await?),
+            };
+            services::audit::record(conn, entry).await?;
         }
         drop(conn);
         if ctx.must_change_password && !M::ALLOW_PASSWORD_CHANGE {
