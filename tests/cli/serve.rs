@@ -203,9 +203,11 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
     );
     let (mut server, port) = start(&db, &[("LOG_FORMAT", "json")]);
     let in_flight = std::thread::spawn(move || get(port, "/api/v1/health/ready", &[]));
-    // Two connections reach the black hole: the start-up probe's and the request's; once both
-    // are accepted, the request is in flight.
+    // Three connections reach the black hole: the start-up reachability probe's, the
+    // connection-pooler check's first one (it waits for an answer that never comes), and the
+    // request's; once all three are accepted, the request is in flight.
     let (_probe, _) = black_hole.accept().unwrap();
+    let (_pooler_probe, _) = black_hole.accept().unwrap();
     let (_conn, _) = black_hole.accept().unwrap();
     let started = Instant::now();
     terminate(&server);
