@@ -4,9 +4,9 @@
 
 pub mod detail;
 pub mod documents;
-pub mod stage_documents;
 pub mod edit;
 pub mod repayments;
+pub mod stage_documents;
 pub mod stages;
 pub mod summaries;
 pub mod workflow;
