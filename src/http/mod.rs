@@ -7,6 +7,7 @@ pub mod files;
 pub mod guard;
 pub mod input_guard;
 pub mod middleware;
+pub mod multipart;
 pub mod openapi;
 pub mod routes;
 pub mod session;

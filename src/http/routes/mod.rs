@@ -7,7 +7,6 @@ pub mod auth;
 pub mod departments;
 pub mod documents;
 pub mod health;
-pub mod loan_admin;
 pub mod loans;
 pub mod member_lists;
 pub mod meta;
@@ -44,5 +43,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(stock::router())
         .merge(documents::router())
         .merge(loans::router())
-        .merge(loan_admin::router())
+        .merge(loans::admin::router())
 }

@@ -5,6 +5,7 @@
 mod body;
 pub mod lax;
 mod page;
+pub mod params;
 mod profile;
 
 pub use body::{

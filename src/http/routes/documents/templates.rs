@@ -10,8 +10,8 @@
 //! a 500; every change writes an audit row.
 
 use axum::extract::State;
-use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
-use axum::http::{HeaderMap, header};
+use axum::extract::multipart::{Field, Multipart, MultipartRejection};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,6 +26,7 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::files::{self, TEMPLATE_TEXTS, UploadUrlOut};
 use crate::http::guard::{Can, CurrentUser, OrgMember};
+use crate::http::multipart::{self, StoredFile};
 use crate::http::state::AppState;
 use crate::http::validate::{body_uuid, check_length, query_uuid};
 use crate::services::audit;
@@ -34,7 +35,6 @@ use crate::services::documents::templates::{self, NewTemplate, Template};
 use crate::services::uploads::{self, RegisterError};
 use crate::storage::content::{self, TEMPLATE_EXTENSIONS};
 use crate::storage::key::{self, KeyKind};
-use crate::storage::{Provider, PutOptions};
 use crate::timefmt;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -394,32 +394,8 @@ pub async fn register_template(
 // ---------------------------------------------------------------------------------------------
 // Multipart upload (#6)
 
-/// The largest non-file form field (Starlette's limit and text).
-const MAX_FIELD_BYTES: usize = 1024 * 1024;
 /// More parts than this is not a template upload.
 const MAX_PARTS: usize = 16;
-
-/// What a valid upload may add to the file in a multipart body: the other parts at their
-/// largest, plus boundaries and part headers.
-const MAX_FORM_OVERHEAD: u64 = (MAX_PARTS as u64) * (MAX_FIELD_BYTES as u64) + 64 * 1024;
-
-/// A declared body no valid upload can fill is refused before a byte of it is read, with the
-/// text of the streamed refusal (the cap is still enforced as the bytes arrive when the
-/// length is not declared or is within bounds).
-fn refuse_oversized(headers: &HeaderMap, max_bytes: u64) -> ApiResult<()> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > max_bytes.saturating_add(MAX_FORM_OVERHEAD) => {
-            Err(files::content_error(content::ContentError::TooLarge {
-                max_mb: max_bytes / content::MIB,
-            }))
-        }
-        _ => Ok(()),
-    }
-}
 
 /// The text form fields; an empty value counts as absent.
 #[derive(Default)]
@@ -429,20 +405,10 @@ struct FormFields {
     description: Option<String>,
 }
 
-/// The object the file part was stored as.
+/// The file part as stored, and the folder it was checked against.
 struct Stored {
-    key: key::ObjectKey,
-    provider: Provider,
-    bucket: Option<String>,
-    file_name: String,
-    content_type: Option<String>,
-    size: u64,
+    file: StoredFile,
     folder_id: Option<Uuid>,
-}
-
-fn parse_error(err: &MultipartError) -> ApiError {
-    tracing::debug!(error = %err, "malformed multipart body");
-    ApiError::bad_request("There was an error parsing the body")
 }
 
 fn file_required() -> ApiError {
@@ -452,19 +418,6 @@ fn file_required() -> ApiError {
         "Field required",
         Value::Null,
     )])
-}
-
-async fn read_text(mut field: Field<'_>) -> ApiResult<String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| parse_error(&e))? {
-        if buf.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(ApiError::bad_request(
-                "Part exceeded maximum size of 1024KB.",
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|_| ApiError::bad_request("There was an error parsing the body"))
 }
 
 fn folder_uuid(raw: Option<&str>) -> ApiResult<Option<Uuid>> {
@@ -491,11 +444,11 @@ pub async fn upload_template(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Created<TemplateOut>> {
-    refuse_oversized(&headers, state.storage.max_upload_bytes())?;
-    let mut multipart = multipart.map_err(|_| file_required())?;
+    multipart::refuse_oversized(&headers, state.storage.max_upload_bytes(), MAX_PARTS)?;
+    let mut form = multipart.map_err(|_| file_required())?;
     let mut fields = FormFields::default();
     let mut stored: Option<Stored> = None;
-    let result = receive(&state, &user, &mut multipart, &mut fields, &mut stored).await;
+    let result = receive(&state, &user, &mut form, &mut fields, &mut stored).await;
     let result = match result {
         Ok(()) => match stored.as_ref() {
             Some(s) => insert_uploaded(&state, &user, &fields, s).await,
@@ -508,9 +461,9 @@ pub async fn upload_template(
     {
         uploads::delete_best_effort(
             &state.storage,
-            Some(s.provider.as_str()),
-            s.bucket.as_deref(),
-            s.key.as_str(),
+            Some(s.file.provider.as_str()),
+            s.file.bucket.as_deref(),
+            s.file.key.as_str(),
         )
         .await;
     }
@@ -521,12 +474,16 @@ pub async fn upload_template(
 async fn receive(
     state: &AppState,
     user: &CurrentUser<OrgMember>,
-    multipart: &mut Multipart,
+    form: &mut Multipart,
     fields: &mut FormFields,
     stored: &mut Option<Stored>,
 ) -> ApiResult<()> {
     let mut parts = 0;
-    while let Some(field) = multipart.next_field().await.map_err(|e| parse_error(&e))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart::parse_error(&e))?
+    {
         parts += 1;
         if parts > MAX_PARTS {
             return Err(ApiError::bad_request("Too many form parts"));
@@ -536,7 +493,7 @@ async fn receive(
             *stored = Some(store_file(state, user, fields, field).await?);
             continue;
         }
-        let text = read_text(field).await?;
+        let text = multipart::read_text(field).await?;
         let value = (!text.is_empty()).then_some(text);
         match name.as_str() {
             "folder_id" => {
@@ -574,35 +531,15 @@ async fn store_file(
             return Err(folder_not_found());
         }
     }
-    let file_name = content::file_name_or_fallback(field.file_name()).to_owned();
-    let ext = content::extension(&file_name);
-    content::check_extension(&ext, TEMPLATE_EXTENSIONS).map_err(files::content_error)?;
-    let content_type = field.content_type().map(str::to_owned);
-    let key = key::template(&user.org_id, folder_id, &ext)
-        .map_err(|e| ApiError::from_unexpected("minting a template key", &e))?;
-    let backend = state
-        .storage
-        .default_backend()
-        .map_err(files::storage_error)?;
-    let mut opts = PutOptions::new(state.storage.max_upload_bytes()).sniff(ext);
-    if let Some(ct) = &content_type {
-        opts = opts.content_type(ct.clone());
-    }
-    let size = backend
-        .put_stream(&key, field, &opts)
-        .await
-        .map_err(files::put_error)?;
-    let provider = backend.provider();
-    Ok(Stored {
-        key,
-        provider,
-        // The legacy stored no bucket for local multipart uploads.
-        bucket: (provider == Provider::Gcs).then(|| backend.bucket().to_owned()),
-        file_name,
-        content_type,
-        size,
-        folder_id,
-    })
+    let file = multipart::store_file(
+        state,
+        field,
+        TEMPLATE_EXTENSIONS,
+        "minting a template key",
+        |ext| key::template(&user.org_id, folder_id, ext),
+    )
+    .await?;
+    Ok(Stored { file, folder_id })
 }
 
 async fn insert_uploaded(
@@ -626,14 +563,14 @@ async fn insert_uploaded(
         &NewTemplate {
             org_id: org,
             folder_id: s.folder_id,
-            name: fields.name.as_deref().unwrap_or(&s.file_name),
+            name: fields.name.as_deref().unwrap_or(&s.file.file_name),
             description: fields.description.as_deref(),
-            file_name: &s.file_name,
-            object_key: s.key.as_str(),
-            storage_provider: Some(s.provider.as_str()),
-            storage_bucket: s.bucket.as_deref(),
-            content_type: s.content_type.as_deref(),
-            size_bytes: i64::try_from(s.size).ok(),
+            file_name: &s.file.file_name,
+            object_key: s.file.key.as_str(),
+            storage_provider: Some(s.file.provider.as_str()),
+            storage_bucket: s.file.bucket.as_deref(),
+            content_type: s.file.content_type.as_deref(),
+            size_bytes: i64::try_from(s.file.size).ok(),
             checksum: None,
             uploaded_by_user_id: user.user_id,
         },

@@ -10,8 +10,8 @@ use crate::http::envelope::Envelope;
 use crate::http::error::ApiResult;
 use crate::http::extract::ApiQuery;
 use crate::http::guard::Can;
-use crate::http::routes::stock::params::AsOfQuery;
 use crate::http::state::AppState;
+use crate::http::validate::params::AsOfQuery;
 use crate::services::loans::dashboard;
 
 pub fn router() -> OpenApiRouter<AppState> {

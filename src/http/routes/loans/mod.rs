@@ -1,8 +1,10 @@
 //! The loan endpoints (contracts `domain-loans.md` and `domain-loan-admin.md`): quotes and the
-//! borrower's applications (§2.1–§2.7), the PBGC mid-term rates (§2.17–§2.18) and the loan
-//! dashboard. Handlers are thin: guards in the legacy order, then path/query/body validation;
+//! borrower's applications (§2.1–§2.7), the PBGC mid-term rates (§2.17–§2.18), the loan
+//! dashboard, and under `admin/` the org's `/org/loans` administration, which shares the
+//! borrower side's request parsers. Handlers are thin: guards in the legacy order, then path/query/body validation;
 //! they own the transaction and call `services::loans`.
 
+pub mod admin;
 pub mod applications;
 pub mod borrower;
 pub mod dashboard;

@@ -12,8 +12,8 @@ use crate::domain::loans::terms::{InterestType, RepaymentMethod, SelectionMode};
 use crate::domain::loans::workflow::LoanStatus;
 use crate::domain::{email, people};
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::routes::stock::params::parse_date;
 use crate::http::validate::lax::{self, Invalid};
+use crate::http::validate::params::parse_date;
 use crate::services::loans::applications::{ListFilter, QuotePatch, SpouseFields};
 
 /// The quote fields of a body; `None` where absent or null.

@@ -4,7 +4,6 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::params::AsOfQuery;
 use crate::domain::permissions::perm;
 use crate::domain::stock::dashboard::StockDashboard;
 use crate::domain::stock::landing::SelfDashboard;
@@ -13,6 +12,7 @@ use crate::http::error::ApiResult;
 use crate::http::extract::ApiQuery;
 use crate::http::guard::{Can, Member};
 use crate::http::state::AppState;
+use crate::http::validate::params::AsOfQuery;
 use crate::services::stock::{cache, self_dashboard, summary};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -20,6 +20,7 @@ use crate::http::extract::{ApiPath, ApiQuery, parse_json_body};
 use crate::http::guard::Can;
 use crate::http::state::AppState;
 use crate::http::step_up;
+use crate::http::validate::params::path_uuid;
 use crate::services::audit;
 use crate::services::stock::{cache, grants, members};
 
@@ -66,7 +67,7 @@ async fn list(
     ApiPath(raw_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Envelope<GrantList>> {
-    let membership_id = params::path_uuid("membership_id", &raw_id)?;
+    let membership_id = path_uuid("membership_id", &raw_id)?;
     let (offset, limit) = query.bounds()?;
     let org_id = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
@@ -93,7 +94,7 @@ async fn preview(
     ApiPath(raw_id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Envelope<PreviewOut>> {
-    let membership_id = params::path_uuid("membership_id", &raw_id)?;
+    let membership_id = path_uuid("membership_id", &raw_id)?;
     let raw: Value = parse_json_body(&body)?;
     let input = params::grant_input(&raw)?;
     let mut conn = state.db.acquire().await?;
@@ -119,7 +120,7 @@ async fn create(
     ApiPath(raw_id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Created<GrantOut>> {
-    let membership_id = params::path_uuid("membership_id", &raw_id)?;
+    let membership_id = path_uuid("membership_id", &raw_id)?;
     let raw: Value = parse_json_body(&body)?;
     let input = params::grant_input(&raw)?;
     step_up::require_action(&state, &user, &headers, MfaAction::StockGrantAssignment).await?;
@@ -162,7 +163,7 @@ async fn get_one(
     user: Can<perm::StockView>,
     ApiPath(raw_id): ApiPath<String>,
 ) -> ApiResult<Envelope<GrantOut>> {
-    let grant_id = params::path_uuid("grant_id", &raw_id)?;
+    let grant_id = path_uuid("grant_id", &raw_id)?;
     let mut conn = state.db.acquire().await?;
     let record = grants::find(&mut conn, user.org_id.as_str(), grant_id, false)
         .await?
@@ -185,7 +186,7 @@ async fn update(
     ApiPath(raw_id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Envelope<GrantOut>> {
-    let grant_id = params::path_uuid("grant_id", &raw_id)?;
+    let grant_id = path_uuid("grant_id", &raw_id)?;
     let raw: Value = parse_json_body(&body)?;
     let patch = params::grant_patch(&raw)?;
     let org_id = user.org_id.as_str();

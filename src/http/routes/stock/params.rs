@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use time::{Date, Time};
+use time::Date;
 
 use crate::domain::decimal::DecimalInput;
 use crate::domain::stock::schedule::{GrantPatch, check_exercise_price};
@@ -12,30 +12,7 @@ use crate::domain::stock::values::{GrantStatus, VestingStrategy};
 use crate::domain::stock::vesting::VestingEvent;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::validate::lax::{self, Invalid};
-
-/// Raw `?as_of=`; parsed after the guards.
-#[derive(Debug, Default, Deserialize)]
-pub struct AsOfQuery {
-    pub as_of: Option<String>,
-}
-
-impl AsOfQuery {
-    /// The requested date, else `today`.
-    pub fn date_or(&self, today: Date) -> ApiResult<Date> {
-        match self.as_of.as_deref() {
-            None => Ok(today),
-            Some(raw) => parse_date(&json!(raw)).map_err(|(kind, msg, ctx)| {
-                ApiError::validation(vec![FieldError {
-                    kind,
-                    loc: vec![json!("query"), json!("as_of")],
-                    msg,
-                    input: json!(raw),
-                    ctx,
-                }])
-            }),
-        }
-    }
-}
+use crate::http::validate::params::parse_date;
 
 /// Raw `?page=&page_size=`; validated after the guards.
 #[derive(Debug, Default, Deserialize)]
@@ -72,42 +49,6 @@ fn query_int(
             ctx,
         }])
     })
-}
-
-/// A path id with pydantic's message (`membership_id: Input should be a valid UUID, …`).
-pub fn path_uuid(name: &str, raw: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw).map_err(|e| {
-        let text = crate::http::validate::pydantic_uuid_text(&e.to_string());
-        ApiError::validation(vec![FieldError {
-            kind: "uuid_parsing",
-            loc: vec![json!("path"), json!(name)],
-            msg: format!("Input should be a valid UUID, {text}"),
-            input: json!(raw),
-            ctx: Some(json!({"error": text})),
-        }])
-    })
-}
-
-/// A pydantic `date`: `YYYY-MM-DD`, or a datetime (or Unix timestamp) at exactly midnight.
-pub fn parse_date(v: &Value) -> Result<Date, Invalid> {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(("date_type", "Input should be a valid date".into(), None)),
-    };
-    match crate::timefmt::parse_datetime(&text) {
-        Ok(at) if at.time() == Time::MIDNIGHT => Ok(at.date()),
-        Ok(_) => Err((
-            "date_from_datetime_inexact",
-            "Datetimes provided to dates should have zero time - e.g. be exact dates".into(),
-            None,
-        )),
-        Err((_, why)) => Err((
-            "date_from_datetime_parsing",
-            format!("Input should be a valid date or datetime, {why}"),
-            Some(json!({"error": why})),
-        )),
-    }
 }
 
 fn parse_shares(v: &Value) -> Result<i64, Invalid> {

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::params::{self, AsOfQuery, PageQuery};
+use super::params::PageQuery;
 use crate::domain::permissions::perm;
 use crate::domain::stock::eligibility::MemberFacts;
 use crate::domain::stock::record::{GrantList, GrantOut};
@@ -18,6 +18,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::guard::{Can, CurrentUser, Member};
 use crate::http::state::AppState;
+use crate::http::validate::params::{AsOfQuery, path_uuid};
 use crate::services::stock::{cache, grants, members, summary};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,7 +59,7 @@ async fn member_summary(
     ApiPath(raw_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Envelope<StockSummary>> {
-    let membership_id = params::path_uuid("membership_id", &raw_id)?;
+    let membership_id = path_uuid("membership_id", &raw_id)?;
     let as_of = query.date_or(state.clock.today())?;
     let org_id = user.org_id.as_str();
     let mut conn = state.db.acquire().await?;
@@ -141,7 +142,7 @@ async fn my_grant(
     user: Can<perm::StockSelfView, Member>,
     ApiPath(raw_id): ApiPath<String>,
 ) -> ApiResult<Envelope<GrantOut>> {
-    let grant_id = params::path_uuid("grant_id", &raw_id)?;
+    let grant_id = path_uuid("grant_id", &raw_id)?;
     let mut conn = state.db.acquire().await?;
     let (membership_id, _) = my_membership(&mut conn, &user).await?;
     let record = grants::find(&mut conn, user.org_id.as_str(), grant_id, false)

@@ -11,8 +11,8 @@
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
-use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
-use axum::http::{HeaderMap, header};
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -32,19 +32,19 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ApiPath;
 use crate::http::files::{self, UploadUrlOut};
 use crate::http::guard::{Can, CurrentUser, Member};
+use crate::http::multipart::{self, StoredFile};
 use crate::http::routes::loans::borrower::{RegisterRequest, register_request, upload_url_request};
-use crate::http::routes::stock::params::path_uuid;
 use crate::http::state::AppState;
 use crate::http::step_up;
+use crate::http::validate::params::path_uuid;
 use crate::http::validate::{body_object, lax};
 use crate::services::loan_admin::documents::LoanDocument;
 use crate::services::loan_admin::stage_documents::{self as stage_docs, NewDocument};
 use crate::services::loan_admin::workflow::{self as flow, LoanHead};
 use crate::services::loans::documents::{DOCUMENT_NOT_FOUND, election_extension};
 use crate::services::uploads::{self, RegisterError, Target};
-use crate::storage::content::{self, LOAN_EXTENSIONS};
-use crate::storage::key::{self as storage_key, KeyKind, ObjectKey};
-use crate::storage::{Provider, PutOptions};
+use crate::storage::content::LOAN_EXTENSIONS;
+use crate::storage::key::{self as storage_key, KeyKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
     // The multipart routes stream their files through the storage layer, which enforces
@@ -300,50 +300,11 @@ async fn download(
 // ---------------------------------------------------------------------------------------------
 // Multipart uploads (`document_type` and `file`)
 
-/// The largest non-file form field (Starlette's limit and text).
-const MAX_FIELD_BYTES: usize = 1024 * 1024;
 /// More parts than this is not a document upload.
 const MAX_PARTS: usize = 8;
-/// What a valid upload may add to the file: the other parts at their largest, plus
-/// boundaries and part headers.
-const MAX_FORM_OVERHEAD: u64 = (MAX_PARTS as u64) * (MAX_FIELD_BYTES as u64) + 64 * 1024;
-
-/// A declared body no valid upload can fill is refused before a byte of it is read.
-fn refuse_oversized(headers: &HeaderMap, max_bytes: u64) -> ApiResult<()> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > max_bytes.saturating_add(MAX_FORM_OVERHEAD) => {
-            Err(files::content_error(content::ContentError::TooLarge {
-                max_mb: max_bytes / content::MIB,
-            }))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn parse_error(err: &MultipartError) -> ApiError {
-    tracing::debug!(error = %err, "malformed multipart body");
-    ApiError::bad_request("There was an error parsing the body")
-}
 
 fn field_required(name: &str) -> FieldError {
     FieldError::body(&[name], "missing", "Field required", Value::Null)
-}
-
-async fn read_text(mut field: Field<'_>) -> ApiResult<String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| parse_error(&e))? {
-        if buf.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(ApiError::bad_request(
-                "Part exceeded maximum size of 1024KB.",
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|_| ApiError::bad_request("There was an error parsing the body"))
 }
 
 fn document_type_of(text: &str) -> ApiResult<DocumentType> {
@@ -361,54 +322,6 @@ fn document_type_of(text: &str) -> ApiResult<DocumentType> {
     })
 }
 
-/// The file part as it was stored.
-struct Stored {
-    key: ObjectKey,
-    provider: Provider,
-    bucket: Option<String>,
-    file_name: String,
-    content_type: Option<String>,
-    size: u64,
-}
-
-/// Checks the file name, then streams the part into the active backend with the size cap and
-/// the magic-byte check.
-async fn store_file(
-    state: &AppState,
-    org: &OrgId,
-    loan_id: Uuid,
-    field: Field<'_>,
-) -> ApiResult<Stored> {
-    let file_name = content::file_name_or_fallback(field.file_name()).to_owned();
-    let ext = content::extension(&file_name);
-    content::check_extension(&ext, LOAN_EXTENSIONS).map_err(files::content_error)?;
-    let content_type = field.content_type().map(str::to_owned);
-    let key = storage_key::loan_document(org, loan_id, &ext)
-        .map_err(|e| ApiError::from_unexpected("minting a loan document key", &e))?;
-    let backend = state
-        .storage
-        .default_backend()
-        .map_err(files::storage_error)?;
-    let mut opts = PutOptions::new(state.storage.max_upload_bytes()).sniff(ext);
-    if let Some(ct) = &content_type {
-        opts = opts.content_type(ct.clone());
-    }
-    let size = backend
-        .put_stream(&key, field, &opts)
-        .await
-        .map_err(files::put_error)?;
-    let provider = backend.provider();
-    Ok(Stored {
-        key,
-        provider,
-        // The legacy stored no bucket for multipart uploads.
-        bucket: (provider == Provider::Gcs).then(|| backend.bucket().to_owned()),
-        file_name,
-        content_type,
-        size,
-    })
-}
-
 /// Reads the parts in order. The document type is checked as soon as it is read, so the
 /// usual order (type, then file) refuses a wrong type before a byte of the file is stored.
 async fn receive(
@@ -416,22 +329,35 @@ async fn receive(
     org: &OrgId,
     loan_id: Uuid,
     stage: StageType,
-    multipart: &mut Multipart,
-    stored: &mut Option<Stored>,
+    form: &mut Multipart,
+    stored: &mut Option<StoredFile>,
 ) -> ApiResult<DocumentType> {
     let mut document_type = None;
     let mut parts = 0;
-    while let Some(field) = multipart.next_field().await.map_err(|e| parse_error(&e))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart::parse_error(&e))?
+    {
         parts += 1;
         if parts > MAX_PARTS {
             return Err(ApiError::bad_request("Too many form parts"));
         }
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" && field.file_name().is_some() && stored.is_none() {
-            *stored = Some(store_file(state, org, loan_id, field).await?);
+            *stored = Some(
+                multipart::store_file(
+                    state,
+                    field,
+                    LOAN_EXTENSIONS,
+                    "minting a loan document key",
+                    |ext| storage_key::loan_document(org, loan_id, ext),
+                )
+                .await?,
+            );
             continue;
         }
-        let text = read_text(field).await?;
+        let text = multipart::read_text(field).await?;
         if name == "document_type" {
             let t = document_type_of(&text)?;
             stage_documents::check_stage_type(stage, t, Via::Multipart).map_err(params::rule)?;
@@ -457,7 +383,7 @@ async fn insert_uploaded(
     loan_id: Uuid,
     stage: StageType,
     document_type: DocumentType,
-    s: &Stored,
+    s: &StoredFile,
 ) -> ApiResult<LoanDocument> {
     let doc = NewDocument {
         loan_id,
@@ -497,7 +423,7 @@ async fn upload(
     stage: StageType,
 ) -> ApiResult<Created<LoanDocument>> {
     let loan_id = path_uuid("loan_id", raw_loan_id)?;
-    refuse_oversized(headers, state.storage.max_upload_bytes())?;
+    multipart::refuse_oversized(headers, state.storage.max_upload_bytes(), MAX_PARTS)?;
     let loan = loan_of(state, user.org_id.as_str(), loan_id).await?;
     if stage == StageType::LegalPostIssuance {
         if loan.status != LoanStatus::Active {

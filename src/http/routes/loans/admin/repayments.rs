@@ -30,9 +30,9 @@ use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ApiPath;
 use crate::http::files::{self, UploadUrlOut};
 use crate::http::guard::{Can, Member};
-use crate::http::routes::stock::params::{parse_date, path_uuid};
 use crate::http::state::AppState;
 use crate::http::step_up::StepUp;
+use crate::http::validate::params::{parse_date, path_uuid};
 use crate::http::validate::{body_object, lax, too_long};
 use crate::services::loan_admin::repayments::{
     self as service, Evidence, EvidenceKey, Recorded, RepaymentError,

@@ -20,9 +20,9 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::guard::{CurrentUser, Member};
 use crate::http::routes::loans::borrower::{ScheduleQuery, view_error, what_if_request};
-use crate::http::routes::stock::params::path_uuid;
 use crate::http::state::AppState;
 use crate::http::validate::body_object;
+use crate::http::validate::params::path_uuid;
 use crate::services::loans::borrower;
 use crate::services::loans::record::{self, LoanRecord};
 
