@@ -14,8 +14,8 @@ section_loans() {
 
 $(machine_line)
 
-Command: \`$INVOCATION\` (release build; \`examples/loan_engine_bench.rs\`, one thread, about
-1.5 s per case after a warm-up, \`BENCH_MS\` changes it). Inputs: the sample borrower of
+Command: \`BENCH_MS=${BENCH_MS:-1500} $INVOCATION\` (release build; \`examples/loan_engine_bench.rs\`,
+one thread, ${BENCH_MS:-1500} ms per case after a warm-up). Inputs: the sample borrower of
 \`domain-loans.md\` §4.6 (a SCHEDULED and an IMMEDIATE grant, 500 shares already reserved) under
 the samples' policy (FIXED 6.5 % and VARIABLE PBGC 3.81 + 1.125, P&I and BALLOON, 6..60 months).
 A quote is everything \`POST /me/loan-applications/quote\` computes after its database reads:
