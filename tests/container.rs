@@ -1,7 +1,7 @@
 //! What can be tested of the container without a container engine: the Dockerfile's shape, the
-//! ignore files, config.prod.yaml against `sole config check`, cloudbuild.yaml, and the binary
-//! built by the Dockerfile's own cargo command running `serve` (probed with `sole healthcheck`,
-//! as the image's HEALTHCHECK does), `migrate` and — once that command exists — `seed`.
+//! ignore files, config.prod.yaml against `sole config check`, cloudbuild.yaml, the lock file and
+//! release profile the Dockerfile's cargo command relies on, and the binary running `serve`
+//! (probed with `sole healthcheck`, as the image's HEALTHCHECK does), `migrate` and `seed`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -234,8 +234,15 @@ fn database_url(db: &str) -> String {
     url.to_string()
 }
 
-/// Builds with the Dockerfile's command (a no-op when target/release is current).
-fn build_like_the_dockerfile() -> PathBuf {
+/// The binary the image's jobs and service run. By default the one this test run built: the
+/// Dockerfile's `cargo build --release --locked` compiles the same sources with the same lock
+/// file, and a second, optimised build of every dependency would double the time CI spends
+/// compiling. `SOLE_TEST_RELEASE_BUILD=1` runs the Dockerfile's own command instead (a no-op
+/// when target/release is current), for a check before a release.
+fn binary_as_the_image_runs_it() -> PathBuf {
+    if std::env::var_os("SOLE_TEST_RELEASE_BUILD").is_none_or(|v| v != "1") {
+        return PathBuf::from(env!("CARGO_BIN_EXE_sole"));
+    }
     let argv = dockerfile_cargo_command();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| argv[0].clone());
     let out = Command::new(cargo)
@@ -250,6 +257,43 @@ fn build_like_the_dockerfile() -> PathBuf {
     let binary = target.join("release/sole");
     assert!(binary.is_file(), "{} missing", binary.display());
     binary
+}
+
+/// What the release build adds to the test build, checked without compiling twice: the lock
+/// file satisfies `--locked` (Cloud Build fails otherwise), and the release profile keeps
+/// unwinding, which the panic-catching middleware needs to answer 500 instead of dying.
+#[test]
+fn the_dockerfile_build_is_locked_and_keeps_panics_catchable() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--locked",
+            "--offline",
+            "--format-version",
+            "1",
+            "--no-deps",
+        ])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Cargo.lock does not satisfy --locked: {}",
+        text(&out)
+    );
+
+    let manifest = read("Cargo.toml");
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .expect("Cargo.toml has a [profile.release] section");
+    let release = release.split("\n[").next().unwrap();
+    let panic = release
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("panic"))
+        .map(|rest| rest.trim_start_matches([' ', '=']).trim().trim_matches('"'));
+    assert_ne!(panic, Some("abort"), "release must unwind on panic");
 }
 
 struct Served(Child);
@@ -299,8 +343,8 @@ fn serve(binary: &Path, env: &[(&str, String)], port: u16) -> Served {
 }
 
 #[test]
-fn the_binary_built_by_the_dockerfile_command_serves_and_migrates() {
-    let binary = build_like_the_dockerfile();
+fn the_binary_migrates_seeds_and_serves_as_the_image_runs_it() {
+    let binary = binary_as_the_image_runs_it();
     let db = format!("sole_test_container_{}", uuid::Uuid::new_v4().simple());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
