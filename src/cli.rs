@@ -117,15 +117,18 @@ pub enum Command {
     /// Inspect the configuration.
     Config(ConfigArgs),
 
-    /// Fail when services commit a transaction or route handlers run SQL.
+    /// Fail when services commit a transaction, route handlers run SQL, or a resource's routes
+    /// import another resource's routes.
     ///
     /// Services take `&mut PgConnection` and never commit; handlers own the single commit. The
     /// commit rule (src/services) reports every `.commit()` call, `::commit` path call,
     /// `commit()` inside macro input and raw COMMIT/END SQL string whose line lacks a
     /// `commit-ok: <reason>` comment. The route rule (src/http/routes) reports every
     /// `sqlx::query*` builder or macro and `sqlx::raw_sql` (health.rs keeps its probe): SQL
-    /// belongs in a service. Without options both rules run; `--path` or `--routes` alone runs
-    /// that rule only.
+    /// belongs in a service. The same directory's import rule reports every path from one
+    /// resource's route files (`routes/<resource>…`) into another's: shared code lives under
+    /// src/http/ or in a service. Without options all rules run; `--path` or `--routes` alone
+    /// runs those rules only.
     LintCommits(LintCommitsArgs),
 
     /// Write `.env` (dev) or `.env.prod` (prod): an interactive wizard on a terminal, or
@@ -285,7 +288,7 @@ pub struct LintCommitsArgs {
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
 
-    /// Route directory for the no-SQL rule [default: src/http/routes].
+    /// Route directory for the no-SQL and import rules [default: src/http/routes].
     #[arg(long, value_name = "DIR")]
     pub routes: Option<PathBuf>,
 }

@@ -1,14 +1,17 @@
-//! `sole lint-commits`: services must not commit, and route handlers must not run SQL.
+//! `sole lint-commits`: services must not commit, route handlers must not run SQL, and no route
+//! file reaches into another resource's routes.
 //!
-//! Two rules, each over every `.rs` file of a directory in file-name order, parsed with syn:
+//! The rules, each over every `.rs` file of a directory in file-name order, parsed with syn:
 //! - the commit rule (`--path`, default `src/services`) reports each unannotated commit;
-//! - the route rule (`--routes`, default `src/http/routes`) reports each `sqlx` statement
-//!   builder or query macro outside `health.rs` (DESIGN.md §6: SQL lives in services).
+//! - the route rules (`--routes`, default `src/http/routes`) report each `sqlx` statement
+//!   builder or query macro outside `health.rs` (DESIGN.md §6: SQL lives in services), and each
+//!   path from one resource's route files into another's (shared code lives under `src/http/`).
 //!
-//! Without options both run; `--path` or `--routes` alone runs that rule only. Findings are
+//! Without options all run; `--path` or `--routes` alone runs those rules only. Findings are
 //! `file:line: source` lines. Exit codes: 0 clean, 1 findings, 2 a check could not run
 //! (missing directory, unreadable or unparsable file).
 
+pub mod imports;
 pub mod scan;
 pub mod sql;
 
@@ -34,6 +37,9 @@ const HINT: &str = "Services take &mut PgConnection and never commit; the handle
 const SQL_HINT: &str = "Rule: route handlers run no SQL (DESIGN.md §6). Move the statement into a \
                         service under src/services (a function taking &mut PgConnection) and call \
                         it from the handler; only routes/health.rs keeps its probe.";
+const IMPORT_HINT: &str = "Rule: a resource's route files use no other resource's route module \
+                           (DESIGN.md §6). Move what both need to src/http/ (extractors, \
+                           validate/, files.rs) or into a service, and import it from there.";
 
 /// The result of checking a directory.
 #[derive(Debug)]
@@ -114,6 +120,30 @@ pub fn run(args: &LintCommitsArgs) -> anyhow::Result<()> {
         }
         findings += outcome.findings.len();
         failures.push((dir.clone(), outcome.failures));
+
+        let outcome = lint_route_imports(dir);
+        if outcome.findings.is_empty() {
+            if outcome.failures.is_empty() {
+                println!(
+                    "No route file imports another resource's routes ({} files checked)",
+                    outcome.files_checked
+                );
+            }
+        } else {
+            println!("ERROR: Route files importing another resource's routes:");
+            for (file, finding) in &outcome.findings {
+                println!(
+                    "{}:{}: reaches into routes::{}: {}",
+                    file.display(),
+                    finding.line,
+                    finding.resource,
+                    finding.text
+                );
+            }
+            println!("{IMPORT_HINT}");
+        }
+        findings += outcome.findings.len();
+        // A file that cannot be parsed was already reported by the SQL rule.
     }
 
     let mut unchecked = Vec::new();
@@ -173,6 +203,14 @@ pub fn lint_routes(dir: &Path) -> Outcome<sql::Finding> {
             .is_ok_and(|rel| rel == Path::new(SQL_ALLOWED_FILE));
         let findings = sql::scan_source(source)?;
         Ok(if allowed { Vec::new() } else { findings })
+    })
+}
+
+/// The route import rule: every path from one resource's route files into another's.
+pub fn lint_route_imports(dir: &Path) -> Outcome<imports::Finding> {
+    walk(dir, |path, source| {
+        let relative = path.strip_prefix(dir).unwrap_or(path);
+        imports::scan_source(relative, source)
     })
 }
 

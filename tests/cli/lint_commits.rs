@@ -266,6 +266,7 @@ fn sql_in_route_handlers_is_refused_with_file_line_and_rule() {
              let _row: (i32,) = ::sqlx::query_as(\"SELECT 1\").fetch_one(&mut *conn).await?;"
         ),
         SQL_HINT.to_owned(),
+        "No route file imports another resource's routes (3 files checked)".to_owned(),
     ];
     let got: Vec<&str> = text.lines().collect();
     assert_eq!(got, want);
@@ -276,7 +277,48 @@ fn sql_in_route_handlers_is_refused_with_file_line_and_rule() {
 fn thin_route_handlers_pass() {
     let out = lint_routes("routes_clean");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "No SQL in route handlers (1 files checked)\n");
+    assert_eq!(
+        stdout(&out),
+        "No SQL in route handlers (1 files checked)\n\
+         No route file imports another resource's routes (1 files checked)\n"
+    );
+}
+
+#[test]
+fn a_route_file_reaching_into_another_resource_is_refused() {
+    let out = lint_routes("routes_imports");
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let dir = "tests/fixtures/lint/routes_imports";
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        got[..4],
+        [
+            "No SQL in route handlers (3 files checked)".to_owned(),
+            "ERROR: Route files importing another resource's routes:".to_owned(),
+            format!(
+                "{dir}/loans/admin/edit.rs:2: reaches into routes::users: \
+                 use super::super::super::users::profile_body;"
+            ),
+            format!(
+                "{dir}/users.rs:1: reaches into routes::roles: \
+                 use crate::http::routes::roles::role_body;"
+            ),
+        ]
+    );
+    assert_eq!(
+        got[4],
+        format!(
+            "{dir}/users.rs:5: reaches into routes::departments: let _ = super::departments::list();"
+        )
+    );
+    assert!(got[5].starts_with("Rule: a resource's route files use no other resource's"));
+    assert_eq!(got.len(), 6, "{text}");
 }
 
 #[test]
@@ -290,12 +332,16 @@ fn both_rules_run_on_the_real_tree_by_default() {
         stderr(&out)
     );
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
     assert!(
         lines[0].starts_with("No unauthorized commit in services ("),
         "{text}"
     );
     assert!(lines[1].starts_with("No SQL in route handlers ("), "{text}");
+    assert!(
+        lines[2].starts_with("No route file imports another resource's routes ("),
+        "{text}"
+    );
 }
 
 #[test]
