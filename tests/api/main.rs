@@ -65,6 +65,7 @@ mod seed;
 mod self_context;
 mod self_profile;
 mod stock_dashboards;
+mod stock_goldens;
 mod stock_grants;
 mod stock_reservations;
 mod stock_scenarios;
