@@ -41,6 +41,7 @@ mod loan_admin_workflow;
 mod loan_applications;
 mod loan_borrower;
 mod loan_dashboard;
+mod loan_goldens;
 mod loan_view_support;
 mod member_lists;
 mod meta;
