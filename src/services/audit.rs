@@ -82,9 +82,13 @@ pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> sqlx::Res
     let changes = diff(entry.old_value.as_ref(), entry.new_value.as_ref());
     let summary = summary(entry.action, changes.as_ref());
     let id = Uuid::new_v4();
+    // The three columns are `json`, which keeps the text as written: the values are sent as
+    // text, because a `jsonb` parameter (what `sqlx::types::Json` sends) would reorder every
+    // object's keys on the cast, and the audit rows show them in the legacy order.
     sqlx::query(
         "INSERT INTO audit_logs (id, org_id, actor_id, action, resource_type, resource_id, old_value, \
-         new_value, changes, summary, impersonator_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         new_value, changes, summary, impersonator_id) VALUES ($1, $2, $3, $4, $5, $6, $7::text::json, \
+         $8::text::json, $9::text::json, $10, $11)",
     )
     .bind(id)
     .bind(entry.org_id)
@@ -92,9 +96,9 @@ pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> sqlx::Res
     .bind(entry.action)
     .bind(entry.resource_type)
     .bind(&entry.resource_id)
-    .bind(entry.old_value.map(sqlx::types::Json))
-    .bind(entry.new_value.map(sqlx::types::Json))
-    .bind(changes.map(Value::Object).map(sqlx::types::Json))
+    .bind(entry.old_value.map(|v| v.to_string()))
+    .bind(entry.new_value.map(|v| v.to_string()))
+    .bind(changes.map(|c| Value::Object(c).to_string()))
     .bind(summary)
     .bind(entry.impersonator_id)
     .execute(conn)

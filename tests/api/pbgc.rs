@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
 use crate::helpers::{TestApp, json, sample, spawn_app_with, url_for};
+use crate::stock_support::assert_like;
 
 const ORG: &str = "sole-llc";
 
@@ -106,6 +107,33 @@ fn expect(name: &str) -> Value {
     sample("domain-loans.json", name)["response"].clone()
 }
 
+/// `(status, body)` is the recorded answer `name`: same status, same keys in the same order,
+/// same values except ids and times, and except at the JSON pointers in `skip`.
+fn like(name: &str, status: u16, body: &Value, skip: &[&str]) {
+    let recorded = expect(name);
+    assert_eq!(
+        json!(status),
+        recorded["status"],
+        "status of {name:?}: {body}"
+    );
+    assert_like(body, &recorded["body"], "", skip, &mut Vec::new(), name);
+}
+
+/// A JSON body sent as `token` in `org`.
+async fn send(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let resp = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("X-Org-Id", ORG)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    json(resp).await
+}
+
 #[tokio::test]
 async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     let server = pbgc_server().await;
@@ -123,6 +151,25 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     let admin = app.sign_in(&admin).await.access;
     let employee = app.sign_in(&employee).await.access;
     let year = time::OffsetDateTime::now_utc().year();
+
+    let (status, body) = call(&app, Some(&employee), Some(ORG), "GET", "/self/policy").await;
+    like(
+        "GET /self/policy (defaults, no PBGC rate yet)",
+        status,
+        &body,
+        &[],
+    );
+    // The recorded loan policy, then the same values as JSON numbers: the legacy bumped
+    // policy_version again (string comparison, §15 Q22); sole compares numerically.
+    for name in [
+        "PUT /org/settings loan policy (fixed 6.5, margin 1.125, 6..60 months)",
+        "PUT /org/settings same values as JSON numbers still bumps policy_version",
+    ] {
+        let body = sample("domain-loans.json", name)["request"]["body"].clone();
+        let (status, body) = send(&app, &admin, "PUT", "/org/settings", body).await;
+        like(name, status, &body, &["/data/policy_version"]);
+        assert_eq!(body["data"]["policy_version"], 2, "{name}");
+    }
 
     let (status, body) = call(
         &app,
@@ -169,7 +216,10 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
         )
     );
 
-    // The page is down: a clear 502, nothing stored, no cooldown started.
+    // The page is down: a clear 502 with a domain code instead of the legacy's unhandled 500
+    // (§15 Q11); nothing stored, no cooldown started.
+    let recorded = expect("POST pbgc-rates/refresh 500 when the PBGC page answers 503");
+    assert_eq!(recorded["status"], 500);
     server.set(Page::Unavailable);
     let (status, body) = call(&app, Some(&admin), Some(ORG), "POST", refresh).await;
     assert_eq!(status, 502, "{body}");
@@ -213,7 +263,14 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     assert_eq!(rows(&app).await, before);
     server.set(Page::Fixture);
     let (status, body) = call(&app, Some(&admin), Some("acme-corp"), "POST", refresh).await;
-    assert_eq!(status, 200, "{body}");
+    // The real count of upserted rows instead of the legacy's -1 (§15 Q31).
+    like(
+        "POST pbgc-rates/refresh 200 in another org (cooldown is per org, data is global)",
+        status,
+        &body,
+        &["/data/updated_rows"],
+    );
+    assert_eq!(body["data"]["updated_rows"], 12);
 
     // Two refreshes of one org at once: the cooldown is claimed before the fetch, one wins.
     let (a, b) = tokio::join!(
@@ -260,6 +317,16 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     )
     .await;
     assert_eq!(body["data"].as_array().unwrap().len(), 12);
+    // The recorded year's rows, with the fixture's year moved to this one and this server's
+    // page as the source.
+    let name = "GET pbgc-rates?year=2026";
+    let mut recorded = expect(name);
+    for item in recorded["body"]["data"].as_array_mut().unwrap() {
+        item["year"] = json!(year);
+        item["source_url"] = json!(server.url);
+    }
+    assert_eq!(recorded["status"], 200);
+    assert_like(&body, &recorded["body"], "", &[], &mut Vec::new(), name);
     let (status, body) = call(
         &app,
         Some(&admin),
@@ -274,9 +341,22 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     );
 
     // The views show the newest rate as the variable base rate.
-    let (_, body) = call(&app, Some(&admin), Some(ORG), "GET", "/org/settings").await;
+    // (policy_version: 2 here, 3 in the recording, see the PUTs above.)
+    let (status, body) = call(&app, Some(&admin), Some(ORG), "GET", "/org/settings").await;
+    like(
+        "GET /org/settings variable_base_rate overridden by latest PBGC rate",
+        status,
+        &body,
+        &["/data/policy_version"],
+    );
     assert_eq!(body["data"]["variable_base_rate_annual_percent"], "3.8100");
-    let (_, body) = call(&app, Some(&employee), Some(ORG), "GET", "/self/policy").await;
+    let (status, body) = call(&app, Some(&employee), Some(ORG), "GET", "/self/policy").await;
+    like(
+        "GET /self/policy (PBGC override)",
+        status,
+        &body,
+        &["/data/policy_version"],
+    );
     assert_eq!(body["data"]["variable_base_rate_annual_percent"], "3.8100");
     let stored: Option<String> = sqlx::query_scalar(
         "SELECT variable_base_rate_annual_percent::text FROM org_settings WHERE org_id = $1",

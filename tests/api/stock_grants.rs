@@ -207,9 +207,16 @@ async fn explicit_nulls_and_overflows_are_422_not_500() {
         .await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
     let path = format!("/org/stock/grants/{id}");
+    // §14 Q5: the recorded 500 for an explicit null becomes a 422.
+    let null_price = crate::helpers::sample(
+        crate::stock_support::FILE,
+        "patch 500 explicit null exercise_price",
+    )["request"]["body"]
+        .clone();
+    assert_eq!(null_price, json!({"exercise_price": null}));
     for (body, message) in [
         (
-            json!({"exercise_price": null}),
+            null_price,
             "exercise_price: Decimal input should be an integer, float, string or Decimal object",
         ),
         (
@@ -248,19 +255,28 @@ async fn explicit_nulls_and_overflows_are_422_not_500() {
         .await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["data"]["notes"], Value::Null);
-    // total_shares beyond bigint: the recorded 500 becomes a 422.
+    // total_shares beyond bigint: the recorded 500 becomes a 422 (§14 Q6).
     let evan = w.member("evan.chen").membership_id;
+    let recorded = crate::helpers::sample(
+        crate::stock_support::FILE,
+        "create 500 total_shares beyond bigint",
+    );
+    assert_eq!(
+        recorded["request"]["body"]["total_shares"],
+        json!(10_000_000_000_000_000_000u64)
+    );
     let (status, out) = w
         .call(
             ADMIN,
             Some(ORG),
             "POST",
             &format!("/org/users/{evan}/stock/grants"),
-            Some(json!({"grant_date": "2026-01-15", "total_shares": 10_000_000_000_000_000_000u64, "exercise_price": "1", "vesting_strategy": "IMMEDIATE"})),
+            Some(recorded["request"]["body"].clone()),
             &[],
         )
         .await;
     assert_eq!(status, 422, "{out}");
+    assert_eq!(out["code"], "validation_error");
     assert!(
         out["message"]
             .as_str()

@@ -21,7 +21,7 @@ const EMPLOYEE: Option<&str> = Some("priya.sharma");
 
 /// A loan application of `membership_id` for `shares` (the NOT NULL columns, and the figures
 /// of the recorded ACTIVE loan: 19000 at 6 % over 12 months, principal and interest).
-async fn loan(w: &World, membership_id: Uuid, shares: i64, status: &str) -> Uuid {
+pub(crate) async fn loan(w: &World, membership_id: Uuid, shares: i64, status: &str) -> Uuid {
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO loan_applications (id, org_id, org_membership_id, status, version, as_of_date, \
@@ -46,7 +46,7 @@ async fn loan(w: &World, membership_id: Uuid, shares: i64, status: &str) -> Uuid
 }
 
 /// The id of `who`'s grant dated `grant_date`.
-async fn grant_of(w: &World, who: &str, grant_date: Date) -> Uuid {
+pub(crate) async fn grant_of(w: &World, who: &str, grant_date: Date) -> Uuid {
     sqlx::query_scalar(
         "SELECT id FROM employee_stock_grants WHERE org_membership_id = $1 AND grant_date = $2",
     )
@@ -58,7 +58,7 @@ async fn grant_of(w: &World, who: &str, grant_date: Date) -> Uuid {
 }
 
 /// Reserves `shares` of `grant` for `loan` and commits, as the loan submission does.
-async fn reserve(w: &World, who: &str, loan: Uuid, grant: Uuid, shares: i64) {
+pub(crate) async fn reserve(w: &World, who: &str, loan: Uuid, grant: Uuid, shares: i64) {
     let mut tx = w.app.db.begin().await.unwrap();
     reservations::reserve(
         &mut tx,

@@ -76,65 +76,15 @@ impl World {
         let admin = create_member(
             &app,
             ORG,
-            MemberSpec::admin("admin@example.com").superuser(),
+            // The seeded superuser's name, as audit rows show it.
+            MemberSpec::admin("admin@example.com")
+                .superuser()
+                .full_name("Admin User"),
         )
         .await;
         members.insert("admin".to_owned(), admin);
         let mut conn = app.db.acquire().await.unwrap();
-        for user in data
-            .demo_users
-            .iter()
-            .filter(|u| !u.stock_grants.is_empty())
-        {
-            let email = user.email_for(ORG);
-            let roles: Vec<&'static str> = user.roles.iter().map(|r| r.stored_name()).collect();
-            // Holders of sensitive permissions must have MFA enrolled to sign in.
-            let employee_only = roles == ["EMPLOYEE"];
-            let member = create_member(
-                &app,
-                ORG,
-                MemberSpec::new(&email).roles(&roles).mfa(!employee_only),
-            )
-            .await;
-            let p = &user.profile;
-            sqlx::query("UPDATE org_memberships SET employment_start_date = $2 WHERE id = $1")
-                .bind(member.membership_id)
-                .bind(user.employment_start_date)
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            sqlx::query(
-                "UPDATE org_user_profiles SET phone_number = $2, timezone = $3, marital_status = $4, \
-                 country = $5, state = $6, address_line1 = $7, postal_code = $8 WHERE membership_id = $1",
-            )
-            .bind(member.membership_id)
-            .bind(&p.phone_number)
-            .bind(&p.timezone)
-            .bind(&p.marital_status)
-            .bind(&p.country)
-            .bind(&p.state)
-            .bind(&p.address_line1)
-            .bind(&p.postal_code)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-            for grant in &user.stock_grants {
-                sole::services::stock::grants::create(
-                    &mut conn,
-                    ORG,
-                    member.membership_id,
-                    &sole::services::stock::grants::NewGrant {
-                        schedule: &grant.schedule,
-                        exercise_price: &grant.exercise_price,
-                        notes: grant.notes.as_deref(),
-                    },
-                )
-                .await
-                .unwrap();
-            }
-            let short = email.split('@').next().unwrap().to_owned();
-            members.insert(short, member);
-        }
+        members.extend(seed_demo_people(&app, ORG, &data, &mut conn).await);
         let pending = create_member(
             &app,
             ORG,
@@ -192,7 +142,7 @@ impl World {
     }
 
     /// Recorded ids in `text` replaced by ours.
-    fn translate(&self, text: &str) -> String {
+    pub fn translate(&self, text: &str) -> String {
         let ids = self.ids.lock().unwrap();
         let mut out = text.to_owned();
         for (recorded, ours) in ids.iter() {
@@ -232,6 +182,17 @@ impl World {
     /// answer against the recording: status, and the body with [`assert_like`] except at the
     /// JSON pointers in `skip`. Returns our body.
     pub async fn replay_skipping(&self, name: &str, who: Option<&str>, skip: &[&str]) -> Value {
+        self.replay_with(name, who, skip, &[]).await
+    }
+
+    /// [`World::replay_skipping`] with extra request headers (e.g. `X-Step-Up-Token`).
+    pub async fn replay_with(
+        &self,
+        name: &str,
+        who: Option<&str>,
+        skip: &[&str],
+        headers: &[(&str, &str)],
+    ) -> Value {
         let s = sample(FILE, name);
         let req = &s["request"];
         let path = self.translate(req["path"].as_str().unwrap().trim_start_matches("/api/v1"));
@@ -249,7 +210,8 @@ impl World {
         let path = if query.is_empty() {
             path
         } else {
-            format!("{path}?{}", query.join("&"))
+            // Query values may name recorded ids too (e.g. an audit log `resource_id`).
+            format!("{path}?{}", self.translate(&query.join("&")))
         };
         let org = req["headers"]["X-Org-Id"].as_str();
         let body = match &req["body"] {
@@ -257,21 +219,34 @@ impl World {
             b => Some(serde_json::from_str(&self.translate(&b.to_string())).unwrap()),
         };
         let (status, ours) = self
-            .call(who, org, req["method"].as_str().unwrap(), &path, body, &[])
+            .call(
+                who,
+                org,
+                req["method"].as_str().unwrap(),
+                &path,
+                body,
+                headers,
+            )
             .await;
-        let expected = &s["response"];
+        self.expect(name, status, &ours, skip);
+        ours
+    }
+
+    /// Checks an answer obtained otherwise against the recording `name`: status, and the body
+    /// with [`assert_like`] except at the JSON pointers in `skip`; learns the ids met.
+    pub fn expect(&self, name: &str, status: u16, ours: &Value, skip: &[&str]) {
+        let expected = &sample(FILE, name)["response"];
         assert_eq!(
             json!(status),
             expected["status"],
             "status of {name:?}: {ours}"
         );
         let mut learned = Vec::new();
-        assert_like(&ours, &expected["body"], "", skip, &mut learned, name);
+        assert_like(ours, &expected["body"], "", skip, &mut learned, name);
         let mut ids = self.ids.lock().unwrap();
         for (recorded, mine) in learned {
             ids.entry(recorded).or_insert(mine);
         }
-        ours
     }
 
     pub async fn replay(&self, name: &str, who: Option<&str>) -> Value {
@@ -298,6 +273,83 @@ impl World {
     pub async fn settings(&self, assignments: &str) {
         crate::fixtures::set_org_settings(&self.app, ORG, assignments).await;
     }
+}
+
+/// The seed's demo people with grants, their start dates, profiles and grants, in `org`.
+async fn seed_demo_people(
+    app: &TestApp,
+    org: &str,
+    data: &SeedData,
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Postgres>,
+) -> HashMap<String, Member> {
+    let mut members = HashMap::new();
+    for user in data
+        .demo_users
+        .iter()
+        .filter(|u| !u.stock_grants.is_empty())
+    {
+        let email = user.email_for(org);
+        let roles: Vec<&'static str> = user.roles.iter().map(|r| r.stored_name()).collect();
+        // Holders of sensitive permissions must have MFA enrolled to sign in.
+        let employee_only = roles == ["EMPLOYEE"];
+        let member = create_member(
+            app,
+            org,
+            MemberSpec::new(&email).roles(&roles).mfa(!employee_only),
+        )
+        .await;
+        let p = &user.profile;
+        sqlx::query("UPDATE org_memberships SET employment_start_date = $2 WHERE id = $1")
+            .bind(member.membership_id)
+            .bind(user.employment_start_date)
+            .execute(&mut **conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE org_user_profiles SET phone_number = $2, timezone = $3, marital_status = $4, \
+             country = $5, state = $6, address_line1 = $7, postal_code = $8 WHERE membership_id = $1",
+        )
+        .bind(member.membership_id)
+        .bind(&p.phone_number)
+        .bind(&p.timezone)
+        .bind(&p.marital_status)
+        .bind(&p.country)
+        .bind(&p.state)
+        .bind(&p.address_line1)
+        .bind(&p.postal_code)
+        .execute(&mut **conn)
+        .await
+        .unwrap();
+        for grant in &user.stock_grants {
+            sole::services::stock::grants::create(
+                conn,
+                org,
+                member.membership_id,
+                &sole::services::stock::grants::NewGrant {
+                    schedule: &grant.schedule,
+                    exercise_price: &grant.exercise_price,
+                    notes: grant.notes.as_deref(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let short = email.split('@').next().unwrap().to_owned();
+        members.insert(short, member);
+    }
+    members
+}
+
+/// A second org seeded like `sole-llc` (the recording's `acme-corp`): the admin identity as
+/// its ORG ADMIN and the demo people with their grants.
+pub async fn seed_second_org(app: &TestApp, org: &str) -> Member {
+    create_org(app, org, "Acme Corp").await;
+    let admin = create_member(app, org, MemberSpec::admin("admin@example.com")).await;
+    let data = SeedData::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds"))
+        .expect("seed data");
+    let mut conn = app.db.acquire().await.unwrap();
+    seed_demo_people(app, org, &data, &mut conn).await;
+    admin
 }
 
 fn is_uuid(v: &str) -> bool {
