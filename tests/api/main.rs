@@ -24,6 +24,7 @@ mod departments;
 mod doc_assets;
 mod doc_folders;
 mod doc_gcs;
+mod doc_goldens;
 mod doc_support;
 mod doc_templates;
 mod faults;
