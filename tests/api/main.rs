@@ -33,6 +33,7 @@ mod health;
 mod loan_admin_decisions;
 mod loan_admin_documents;
 mod loan_admin_edit;
+mod loan_admin_goldens;
 mod loan_admin_queues;
 mod loan_admin_repayments;
 mod loan_admin_schedule;
