@@ -5,8 +5,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -211,7 +214,82 @@ fn streamed(body: ObjectBody, content_type: &str, disposition: Option<String>) -
         headers.insert(header::LAST_MODIFIED, header_value(&http_date(t)));
     }
     headers.insert(header::ETAG, header_value(&etag(&info)));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     resp
+}
+
+/// Honours one `Range: bytes=…` on the file responses [`streamed`] builds (they advertise
+/// `Accept-Ranges: bytes`), as the legacy's Starlette `FileResponse` did: 206 with
+/// `Content-Range` and the slice. Several ranges, a malformed header or one past the end are
+/// ignored and the whole file is sent, which HTTP allows.
+pub async fn byte_ranges(req: Request, next: Next) -> Response {
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let resp = next.run(req).await;
+    let Some(range) = range else {
+        return resp;
+    };
+    if resp.status() != StatusCode::OK
+        || resp.headers().get(header::ACCEPT_RANGES) != Some(&HeaderValue::from_static("bytes"))
+    {
+        return resp;
+    }
+    let size = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some((start, end, size)) = size.and_then(|size| single_range(&range, size)) else {
+        return resp;
+    };
+    let (mut parts, body) = resp.into_parts();
+    parts.status = StatusCode::PARTIAL_CONTENT;
+    parts.headers.insert(
+        header::CONTENT_RANGE,
+        header_value(&format!("bytes {start}-{end}/{size}")),
+    );
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+    let (mut skip, mut keep) = (start, end - start + 1);
+    let sliced = body.into_data_stream().map(move |chunk| {
+        chunk.map(|mut bytes| {
+            let dropped = usize::try_from(skip.min(bytes.len() as u64)).unwrap_or(0);
+            skip -= dropped as u64;
+            let mut bytes = bytes.split_off(dropped);
+            let kept = usize::try_from(keep.min(bytes.len() as u64)).unwrap_or(0);
+            keep -= kept as u64;
+            bytes.truncate(kept);
+            bytes
+        })
+    });
+    Response::from_parts(parts, Body::from_stream(sliced))
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` within a file of `size` bytes: the inclusive bounds.
+fn single_range(header: &str, size: u64) -> Option<(u64, u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    let (start, end) = if first.is_empty() {
+        let suffix: u64 = last.parse().ok()?;
+        (size.checked_sub(suffix.min(size))?, size - 1)
+    } else {
+        let start: u64 = first.parse().ok()?;
+        let end = if last.is_empty() {
+            size - 1
+        } else {
+            last.parse::<u64>().ok()?.min(size - 1)
+        };
+        (start, end)
+    };
+    (start <= end && start < size).then_some((start, end, size))
 }
 
 /// Streams a stored document as an attachment named `file_name` from the backend its **row**
@@ -300,6 +378,25 @@ mod tests {
     fn http_dates_are_imf_fixdate() {
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_796_603_649);
         assert_eq!(http_date(t), "Mon, 07 Dec 2026 00:34:09 GMT");
+    }
+
+    #[test]
+    fn single_byte_ranges_are_bounded_by_the_file() {
+        assert_eq!(single_range("bytes=0-9", 60), Some((0, 9, 60)));
+        assert_eq!(single_range("bytes=50-", 60), Some((50, 59, 60)));
+        assert_eq!(single_range("bytes=-10", 60), Some((50, 59, 60)));
+        assert_eq!(single_range("bytes=-100", 60), Some((0, 59, 60)));
+        assert_eq!(single_range("bytes=10-1000", 60), Some((10, 59, 60)));
+        for ignored in [
+            "bytes=60-",
+            "bytes=9-0",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=x-",
+        ] {
+            assert_eq!(single_range(ignored, 60), None, "{ignored}");
+        }
+        assert_eq!(single_range("bytes=0-0", 0), None);
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
 
     // Layers wrap from the inside out: the last one added runs first.
     router = router
+        .layer(axum::middleware::from_fn(files::byte_ranges))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(

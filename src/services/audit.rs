@@ -82,13 +82,14 @@ pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> sqlx::Res
     let changes = diff(entry.old_value.as_ref(), entry.new_value.as_ref());
     let summary = summary(entry.action, changes.as_ref());
     let id = Uuid::new_v4();
-    // The three columns are `json`, which keeps the text as written: the values are sent as
-    // text, because a `jsonb` parameter (what `sqlx::types::Json` sends) would reorder every
-    // object's keys on the cast, and the audit rows show them in the legacy order.
+    // The snapshots go in as text cast to `json`, which keeps their key order (the legacy's
+    // `{"from", "to"}`, the model's field order); a bound `Json` parameter is `jsonb`, whose
+    // canonical order would be stored instead.
+    let text = |v: Option<Value>| v.map(|v| v.to_string());
     sqlx::query(
         "INSERT INTO audit_logs (id, org_id, actor_id, action, resource_type, resource_id, old_value, \
-         new_value, changes, summary, impersonator_id) VALUES ($1, $2, $3, $4, $5, $6, $7::text::json, \
-         $8::text::json, $9::text::json, $10, $11)",
+         new_value, changes, summary, impersonator_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9::json, $10, $11)",
     )
     .bind(id)
     .bind(entry.org_id)
@@ -96,9 +97,9 @@ pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> sqlx::Res
     .bind(entry.action)
     .bind(entry.resource_type)
     .bind(&entry.resource_id)
-    .bind(entry.old_value.map(|v| v.to_string()))
-    .bind(entry.new_value.map(|v| v.to_string()))
-    .bind(changes.map(|c| Value::Object(c).to_string()))
+    .bind(text(entry.old_value))
+    .bind(text(entry.new_value))
+    .bind(text(changes.map(Value::Object)))
     .bind(summary)
     .bind(entry.impersonator_id)
     .execute(conn)

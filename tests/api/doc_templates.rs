@@ -403,8 +403,8 @@ async fn registration_refuses_foreign_traversing_missing_and_unminted_keys() {
     let (status, body) = reg(json!({"name": "x"})).await;
     assert_eq!(status, 422);
     assert_eq!(
-        body["message"],
-        sample_body("create template: missing storage_key and file_name")["message"]
+        body,
+        sample_body("create template: missing storage_key and file_name")
     );
     let (status, body) = reg(json!({"folder_id": UNKNOWN, "file_name": "a.pdf", "storage_key": "orgs/sole-llc/templates/unassigned/a.pdf"})).await;
     assert_eq!(status, 404);

@@ -37,21 +37,35 @@ async fn status_decisions_refuse_like_the_legacy_and_commit() {
     assert!(w.audit("loan_application.admin_update").await.is_empty());
 
     // SUBMITTED → IN_REVIEW: answered and stored, reservations follow, one audit row.
-    let (status, body) = w
-        .as_(
-            "admin",
-            "PATCH",
-            &path,
-            Some(json!({"status": "IN_REVIEW"})),
-        )
+    // (The recording had re-opened loan B's HR stage and filed its documents by then: its
+    // stages and documents differ from ours.)
+    let stages = ["/data/workflow_stages", "/data/documents"];
+    let body = w
+        .replay_with("PATCH status IN_REVIEW", ADMIN, &[], &stages)
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["status"], "IN_REVIEW");
     assert_eq!(body["data"]["version"], 3);
     assert_eq!(body["data"].as_object().unwrap().len(), 55);
-    let (_, detail) = w.as_("admin", "GET", &path, None).await;
+    // Q1 fixed: the legacy never committed the change (its next GET still showed SUBMITTED,
+    // version 2); ours shows it stored, the rest of the detail as recorded.
+    let name = "loan detail after PATCH IN_REVIEW (change was not committed)";
+    let (status, detail) = w.as_("admin", "GET", &path, None).await;
+    w.expect(
+        name,
+        status,
+        &detail,
+        &[
+            "/data/workflow_stages",
+            "/data/documents",
+            "/data/status",
+            "/data/version",
+        ],
+    );
+    let recorded = &crate::helpers::sample(crate::loan_admin_support::FILE, name)["response"];
+    assert_eq!(recorded["body"]["data"]["status"], "SUBMITTED");
     assert_eq!(
-        detail["data"]["status"], "IN_REVIEW",
+        (&detail["data"]["status"], &detail["data"]["version"]),
+        (&json!("IN_REVIEW"), &json!(3)),
         "committed (Q1 fixed)"
     );
     assert_eq!(w.reservations(b).await, vec![("IN_REVIEW".to_owned(), 180)]);
@@ -62,15 +76,17 @@ async fn status_decisions_refuse_like_the_legacy_and_commit() {
     assert_eq!(rows[0].3, Some(w.member("admin").user_id));
 
     // IN_REVIEW → REJECTED with a reason: reservations stop holding shares.
-    let (status, body) = w
-        .as_(
-            "admin",
-            "PATCH",
-            &path,
-            Some(json!({"status": "REJECTED", "decision_reason": "Exceeds exposure limits"})),
+    // The legacy rejected from the uncommitted SUBMITTED state (version 3); ours is the
+    // committed IN_REVIEW one (Q1), so the version is one higher.
+    let body = w
+        .replay_with(
+            "PATCH status REJECTED with reason",
+            ADMIN,
+            &[],
+            &["/data/workflow_stages", "/data/documents", "/data/version"],
         )
         .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["version"], 4);
     assert_eq!(body["data"]["status"], "REJECTED");
     assert_eq!(body["data"]["decision_reason"], "Exceeds exposure limits");
     assert_eq!(w.loan_row(b).await.0, "REJECTED");

@@ -220,6 +220,28 @@ async fn stage_documents_are_uploaded_registered_and_listed_like_the_legacy() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // Q4 (and documents §12 quirk 1): the legacy wanted an `assets` row even with a token
+    // (404 "Asset not found"); the URL's signature is the capability, the token changes
+    // nothing.
+    let name = "signed PUT to local-content with Authorization and X-Org-Id";
+    assert_eq!(recorded(name)["response"]["status"], 404);
+    let resp = w
+        .app
+        .client
+        .put(format!(
+            "{}{}",
+            w.app.address,
+            &url[url.find("/api/v1/").unwrap()..]
+        ))
+        .bearer_auth(w.session("hr").await.access)
+        .header("X-Org-Id", ORG)
+        .header("Content-Type", "application/pdf")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{name}");
+    assert!(resp.bytes().await.unwrap().is_empty());
     let notice = check(&w, "register HR document from storage key", "hr", &[]).await;
     let notice_id = notice["data"]["id"].as_str().unwrap().to_owned();
 
@@ -654,6 +676,30 @@ async fn share_certificates_complete_post_issuance_after_step_up() {
     w.expect(name, status, &denied, &[]);
     // Nothing was stored (the legacy kept the certificate, Q5).
     assert_eq!(certificates(&w, a).await, 0);
+    // Q5 fixed: the recorded list shows the refused certificate; ours has none.
+    let listed = "documents after the refused legal-issuance call (certificate present)";
+    let (status, docs) = w
+        .as_("admin", "GET", &format!("/org/loans/{a}/documents"), None)
+        .await;
+    assert_eq!(status, 200);
+    let expected = &recorded(listed)["response"]["body"];
+    crate::helpers::assert_same_keys(&docs, expected);
+    crate::helpers::assert_same_keys(&docs["data"], &expected["data"]);
+    let has_certificate = |body: &Value| {
+        body["data"]["groups"].as_array().unwrap().iter().any(|g| {
+            g["documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["document_type"] == "SHARE_CERTIFICATE")
+        })
+    };
+    assert!(has_certificate(expected));
+    assert!(!has_certificate(&docs), "{docs}");
+    crate::helpers::assert_same_keys(
+        &docs["data"]["groups"][0]["documents"][0],
+        &expected["data"]["groups"][0]["documents"][0],
+    );
     assert_eq!(post_issuance(&w.stages(a).await).0, "PENDING");
     assert!(w.audit("loan_document.created").await.len() == 7);
 
@@ -751,7 +797,10 @@ async fn share_certificates_complete_post_issuance_after_step_up() {
         .await;
     assert_eq!(status, 200);
 
-    // Q14 fixed: a full backlog run with several certificates answers (nothing left to do).
+    // Q14 fixed: a full backlog run with several certificates answers (nothing left to do);
+    // the legacy answered 500.
+    let name = "activate backlog 500 with several share certificates";
+    assert_eq!(recorded(name)["response"]["status"], 500);
     let (status, out) = w
         .as_(
             "admin",
@@ -760,7 +809,11 @@ async fn share_certificates_complete_post_issuance_after_step_up() {
             None,
         )
         .await;
-    assert_eq!(status, 200, "{out}");
+    assert_eq!(status, 200, "{name}: {out}");
+    crate::helpers::assert_same_keys(
+        &out["data"],
+        &recorded("activate backlog (nothing eligible)")["response"]["body"]["data"],
+    );
     assert_eq!(out["data"]["post_issuance_completed"], 0);
     // The detail now shows the certificate.
     let (_, detail) = w

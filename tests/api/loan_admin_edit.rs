@@ -115,10 +115,20 @@ async fn a_term_change_requotes_without_the_loans_own_shares_and_is_committed() 
     assert_eq!(data["loan_principal"], "1800.000000");
     assert_eq!(data["estimated_monthly_payment"], "9.000000");
     assert_eq!(data["total_payable_amount"], "2016.000000");
-    // Q1 fixed: the next GET shows it.
-    let (_, detail) = w
+    // Q1 fixed: the next GET shows it (the legacy's still showed the old terms).
+    let name = "loan detail after edit (edit was not committed)";
+    assert_eq!(
+        sample(FILE, name)["response"]["body"]["data"]["term_months"],
+        12
+    );
+    let (status, detail) = w
         .as_("admin", "GET", &format!("/org/loans/{b}"), None)
         .await;
+    assert_eq!(status, 200, "{name}");
+    crate::helpers::assert_same_keys(
+        &detail["data"],
+        &sample(FILE, name)["response"]["body"]["data"],
+    );
     assert_eq!(detail["data"]["term_months"], 24);
     assert_eq!(detail["data"]["version"], 3);
     // The reservation was written again in the same transaction.

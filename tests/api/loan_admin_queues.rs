@@ -54,16 +54,26 @@ async fn the_list_matches_the_recording_and_filters_pages_and_refuses_like_the_l
     w.replay("list loans without token and without X-Org-Id", None)
         .await;
 
-    // Deliberate: a naive and an aware datetime compare (naive is UTC) instead of a 500.
+    // Q13 fixed: a naive and an aware datetime compare (naive is UTC), so the recorded 500
+    // becomes the range check's 400.
+    let name = "list loans 500 naive vs aware datetimes";
+    let recorded = crate::helpers::sample(crate::loan_admin_support::FILE, name);
+    assert_eq!(recorded["response"]["status"], 500);
+    let q = &recorded["request"]["query"];
     let (status, body) = w
         .as_(
             "admin",
             "GET",
-            "/org/loans?created_from=2030-01-01T00:00:00&created_to=2020-01-01T00:00:00Z",
+            &format!(
+                "/org/loans?created_from={}&created_to={}",
+                q["created_from"].as_str().unwrap(),
+                q["created_to"].as_str().unwrap()
+            ),
             None,
         )
         .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 400, "{name}: {body}");
+    crate::helpers::assert_same_keys(&body, &recorded["response"]["body"]);
     assert_eq!(body["code"], "invalid_date_range");
     // A window around loan B only.
     let (status, body) = w
@@ -222,20 +232,7 @@ async fn assignment_checks_permissions_assignee_and_stage_like_the_legacy() {
     .execute(&w.app.db)
     .await
     .unwrap();
-    let (status, body) = w
-        .as_(
-            "hr",
-            "POST",
-            &format!("/org/loans/{a}/workflow/HR_REVIEW/assign"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 400);
-    assert_eq!(
-        body,
-        json!({"code": "stage_completed", "message": "Completed workflow stages cannot be reassigned",
-               "data": null, "details": {"stage_type": "HR_REVIEW"}})
-    );
+    w.replay("assign 400 stage_completed", HR).await;
     // Tenancy: another org's loan is not found.
     let (status, _) = w
         .call(

@@ -301,6 +301,9 @@ async fn repayments_are_recorded_like_the_legacy_with_step_up_and_complete_the_l
         replay_form(&w, name, "finance", &token, &[], &[]).await;
     }
     // Q13 fixed: a non-numeric amount is a 422 naming the field (the legacy answered 500).
+    let recorded = sample(FILE, "record repayment 500 non-numeric amount");
+    assert_eq!(recorded["response"]["status"], 500);
+    assert_eq!(recorded["request"]["body"]["multipart"]["amount"], "abc");
     let (status, body) = post_form(
         &w,
         "finance",
@@ -472,7 +475,6 @@ async fn repayments_are_recorded_like_the_legacy_with_step_up_and_complete_the_l
     );
     let detail = assert_detail_status(&w, a, "loan detail after payoff").await;
     assert_eq!(detail["data"]["status"], "COMPLETED");
-
     // Audit rows with the real ids (the last two share their transaction's time).
     let finance = w.member("finance").user_id;
     let rows = w.audit("loan_").await;
@@ -513,6 +515,34 @@ async fn repayments_are_recorded_like_the_legacy_with_step_up_and_complete_the_l
         w.reservations(a).await,
         vec![("ACTIVE".to_owned(), 400_i64)]
     );
+
+    // Decisions on the completed loan: a rejection is refused; the same status is a no-op.
+    w.replay(
+        "PATCH status 400 COMPLETED loan cannot be rejected",
+        Some("admin"),
+    )
+    .await;
+    let name = "PATCH status same value on COMPLETED loan (no-op allowed)";
+    let (status, same) = w
+        .as_(
+            "admin",
+            "PATCH",
+            &format!("/org/loans/{a}"),
+            Some(json!({"status": "COMPLETED"})),
+        )
+        .await;
+    assert_eq!(json!(status), sample(FILE, name)["response"]["status"]);
+    let recorded = &sample(FILE, name)["response"]["body"];
+    crate::helpers::assert_same_keys(&same, recorded);
+    crate::helpers::assert_same_keys(&same["data"], &recorded["data"]);
+    for k in PAYMENT_STATUS_KEYS.iter().copied().chain([
+        "status",
+        "version",
+        "decision_reason",
+        "election_83b_due_date",
+    ]) {
+        assert_eq!(same["data"][k], recorded["data"][k], "{name}: {k}");
+    }
 }
 
 /// Q16 fixed: a repayment dated before one already recorded pays the next open instalment,

@@ -10,12 +10,37 @@ use uuid::Uuid;
 
 use crate::domain::{people, permissions};
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::extract::parse_json_body;
+use crate::http::extract::{from_value, parse_json_body};
 
 /// Parses the JSON body after the permission checks (FastAPI validated bodies after its
 /// dependencies).
 pub fn body<T: serde::de::DeserializeOwned>(raw: &Bytes) -> Result<T, ApiError> {
     parse_json_body(raw)
+}
+
+/// Deserialises an object body, reporting every absent field of `required` (in declaration
+/// order) in one 422 as pydantic does; serde alone stops at the first missing field.
+pub fn with_required<T: serde::de::DeserializeOwned>(
+    value: Value,
+    required: &[&str],
+) -> Result<T, ApiError> {
+    if let Value::Object(map) = &value {
+        let missing: Vec<FieldError> = required
+            .iter()
+            .filter(|field| !map.contains_key(**field))
+            .map(|field| FieldError {
+                kind: "missing",
+                loc: vec![json!("body"), json!(field)],
+                msg: "Field required".into(),
+                input: value.clone(),
+                ctx: None,
+            })
+            .collect();
+        if missing.len() > 1 {
+            return Err(ApiError::validation(missing));
+        }
+    }
+    from_value(value, "body")
 }
 
 /// 422 `permissions: Value error, Unknown permission: a, b` when any code is not in the

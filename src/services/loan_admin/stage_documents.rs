@@ -34,8 +34,10 @@ pub struct NewDocument<'a> {
     pub checksum: Option<&'a str>,
 }
 
+/// The row as JSON in column order, which is the legacy model's field order (`to_jsonb`
+/// would reorder the keys).
 async fn snapshot(conn: &mut PgConnection, document_id: Uuid) -> sqlx::Result<Value> {
-    sqlx::query_scalar("SELECT to_jsonb(d) FROM loan_documents d WHERE d.id = $1")
+    sqlx::query_scalar("SELECT to_json(d) FROM loan_documents d WHERE d.id = $1")
         .bind(document_id)
         .fetch_one(conn)
         .await

@@ -197,7 +197,7 @@ pub struct Registered {
 }
 
 async fn stage_snapshot(conn: &mut PgConnection, stage_id: Uuid) -> sqlx::Result<Value> {
-    sqlx::query_scalar("SELECT to_jsonb(s) FROM loan_workflow_stages s WHERE s.id = $1")
+    sqlx::query_scalar("SELECT to_json(s) FROM loan_workflow_stages s WHERE s.id = $1")
         .bind(stage_id)
         .fetch_one(conn)
         .await
@@ -276,7 +276,7 @@ pub async fn register_election(
     .execute(&mut *conn)
     .await?;
     let document_snapshot: Value =
-        sqlx::query_scalar("SELECT to_jsonb(d) FROM loan_documents d WHERE d.id = $1")
+        sqlx::query_scalar("SELECT to_json(d) FROM loan_documents d WHERE d.id = $1")
             .bind(document_id)
             .fetch_one(&mut *conn)
             .await?;

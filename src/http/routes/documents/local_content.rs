@@ -171,6 +171,9 @@ pub async fn put_local_content(
                 .local()
                 .verify_read(&signed.key, signed.expires, &signed.signature)
                 .map_err(|_| bad_signature())?;
+            // A key no session can mint (`..`, empty segments) is bad input, whatever rows
+            // exist: the recorded 400 "Invalid object key", not a 404 for a missing row.
+            ObjectKey::parse(&signed.key).map_err(|_| invalid_key())?;
             let mut conn = state.db.acquire().await?;
             if !assets::key_exists(&mut conn, user.org_id.as_str(), &signed.key).await? {
                 return Err(ApiError::not_found("Asset not found"));

@@ -28,7 +28,7 @@ use crate::http::files::{self, TEMPLATE_TEXTS, UploadUrlOut};
 use crate::http::guard::{Can, CurrentUser, OrgMember};
 use crate::http::multipart::{self, StoredFile};
 use crate::http::state::AppState;
-use crate::http::validate::{body_uuid, check_length, query_uuid};
+use crate::http::validate::{body_uuid, check_length, query_uuid, with_required};
 use crate::services::audit;
 use crate::services::documents::folders;
 use crate::services::documents::templates::{self, NewTemplate, Template};
@@ -278,8 +278,9 @@ pub async fn delete_template(
 pub async fn upload_url(
     State(state): State<AppState>,
     user: Can<perm::OrgDocumentManage>,
-    ApiJson(req): ApiJson<UploadUrlRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Envelope<UploadUrlOut>> {
+    let req: UploadUrlRequest = with_required(body, &["file_name", "content_type", "size_bytes"])?;
     check_length("file_name", &req.file_name, 1, 255)?;
     if let Some(folder_id) = req.folder_id {
         let mut conn = state.db.acquire().await?;
@@ -312,8 +313,9 @@ pub async fn upload_url(
 pub async fn register_template(
     State(state): State<AppState>,
     user: Can<perm::OrgDocumentManage>,
-    ApiJson(req): ApiJson<RegisterRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Created<TemplateOut>> {
+    let req: RegisterRequest = with_required(body, &["file_name", "storage_key"])?;
     check_length("file_name", &req.file_name, 1, 255)?;
     check_length("storage_key", &req.storage_key, 1, 1024)?;
     check_max("name", req.name.as_deref(), 255)?;
