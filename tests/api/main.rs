@@ -28,6 +28,7 @@ mod doc_goldens;
 mod doc_support;
 mod doc_templates;
 mod faults;
+mod golden_coverage;
 mod guard_cache;
 mod health;
 mod loan_admin_decisions;
