@@ -6,6 +6,7 @@ pub mod geo;
 pub mod loans;
 pub mod membership;
 pub mod org;
+pub mod org_policy;
 pub mod people;
 pub mod permissions;
 pub mod stock;

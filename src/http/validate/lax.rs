@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::services::org_settings::Decimal;
+use crate::domain::org_policy::Decimal;
 
 /// A failed field check: pydantic `type`, message, `ctx`.
 pub type Invalid = (&'static str, String, Option<Value>);
