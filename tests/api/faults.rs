@@ -89,3 +89,59 @@ async fn terminated_backends_are_replaced_without_a_500() {
     let (status, body) = json(login().await.unwrap()).await;
     assert_eq!(status, 401, "not recovered: {body}");
 }
+
+/// Kills every server connection of the app's database but the caller's; returns how many.
+async fn kill_backends(admin: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+/// Pooled connections the server closed while they sat idle (a failover, a reaper): the next
+/// read finds its connection dead, runs once more on a live one and answers 200, not 503 —
+/// on the guard's first read of a session and on the handlers' reads.
+#[tokio::test]
+async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_200() {
+    let app = spawn_app_with(&[("DB_POOL_SIZE", "3")]).await;
+    let a = crate::roles::org(&app, "acme").await;
+    let mut admin = connect(&app.db_name).await;
+    let get = async |session: &crate::fixtures::Session, path: &str| {
+        crate::roles::call(&app, "GET", path, session, None, None).await
+    };
+    // Fill the pool with idle connections: concurrent requests each hold one.
+    let (one, two, three) = tokio::join!(
+        get(&a.admin_s, "/departments"),
+        get(&a.admin_s, "/auth/me"),
+        get(&a.emp_s, "/auth/me"),
+    );
+    for (status, body) in [one, two, three] {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    for (session, path) in [
+        (&a.admin_s, "/departments"),
+        (&a.admin_s, "/auth/me"),
+        (&a.emp_s, "/auth/me"),
+    ] {
+        assert!(
+            kill_backends(&mut admin).await >= 1,
+            "no connection to kill"
+        );
+        let (status, body) = get(session, path).await;
+        assert_eq!(status, 200, "GET {path} after the kill: {body}");
+    }
+
+    // A session the server has not seen: the guard's own read runs on a dead connection.
+    let fresh = app.sign_in(&a.emp).await;
+    assert!(
+        kill_backends(&mut admin).await >= 1,
+        "no connection to kill"
+    );
+    let (status, body) = get(&fresh, "/departments").await;
+    assert!(status == 200 || status == 403, "{status} {body}");
+    assert_ne!(status, 503, "{body}");
+}
