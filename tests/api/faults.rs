@@ -3,7 +3,7 @@
 
 use sqlx::Connection as _;
 
-use crate::helpers::{connect, json, spawn_app_with};
+use crate::helpers::{connect, json, spawn_app, spawn_app_with};
 
 /// A table held by another session past `statement_timeout`: the request that waits on it ends
 /// with a retryable 503, and once the lock is gone the same request is answered normally.
@@ -144,4 +144,43 @@ async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_
     let (status, body) = get(&fresh, "/departments").await;
     assert!(status == 200 || status == 403, "{status} {body}");
     assert_ne!(status, 503, "{body}");
+}
+
+/// Redis unreachable (`REDIS_URL` on a port nobody listens on; the shared Redis is left
+/// alone): reads that need only PostgreSQL — `/auth/me`, the member list — answer 200, logins
+/// fail closed with 503, and `/health/ready` says degraded.
+#[tokio::test]
+async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degraded() {
+    let app = spawn_app().await;
+    let a = crate::roles::org(&app, "acme").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("redis://{}/0", closed.local_addr().unwrap());
+    drop(closed);
+    // A second server on the same database with the tokens the first one issued.
+    let mut env = crate::helpers::base_env(&app.db_name, &app.redis_prefix);
+    env.overlay(sole::config::EnvMap::from_pairs([(
+        "REDIS_URL",
+        closed_url,
+    )]));
+    let cut =
+        crate::helpers::spawn_with_env(env, app.db_name.clone(), app.redis_prefix.clone()).await;
+
+    for path in ["/auth/me", "/org/users"] {
+        let (status, body) = crate::roles::call(&cut, "GET", path, &a.admin_s, None, None).await;
+        assert_eq!(status, 200, "GET {path} without Redis: {body}");
+    }
+    let (status, body) = crate::roles::call(&cut, "GET", "/auth/me", &a.emp_s, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["email"], a.emp.email.as_str());
+
+    let (status, body) = cut.login(&a.emp.email, &a.emp.password).await;
+    assert_eq!(status, 503, "login without Redis: {body}");
+    for key in ["code", "message", "data", "details"] {
+        assert!(body.get(key).is_some(), "{key} missing: {body}");
+    }
+
+    let (status, body) = json(cut.get("/health/ready").await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["data"]["status"], "degraded", "{body}");
+    assert_eq!(body["data"]["ready"], false, "{body}");
 }
