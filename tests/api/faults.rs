@@ -126,6 +126,8 @@ async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_
         (&a.admin_s, "/departments"),
         (&a.admin_s, "/auth/me"),
         (&a.emp_s, "/auth/me"),
+        (&a.admin_s, "/org/users"),
+        (&a.emp_s, "/self/context"),
     ] {
         assert!(
             kill_backends(&mut admin).await >= 1,
