@@ -4,6 +4,7 @@
 pub mod migrator;
 pub mod partitions;
 pub mod pooler;
+pub mod retry;
 
 use std::str::FromStr;
 use std::time::Duration;

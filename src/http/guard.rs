@@ -172,9 +172,11 @@ impl<M: GuardMode> CurrentUser<M> {
         {
             Some(perms) => perms,
             None => {
-                let mut conn = state.db.acquire().await?;
-                services::permissions::load_and_cache(&state.cache, &mut conn, org_id, self.user_id)
-                    .await?
+                let (perms, _conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
+                    services::permissions::load_and_cache(&state.cache, conn, org_id, self.user_id)
+                })
+                .await?;
+                perms
             }
         };
         let perms = Arc::new(perms);
@@ -356,10 +358,14 @@ impl<M: GuardMode> FromRequestParts<AppState> for CurrentUser<M> {
             Some(check) => check,
             None => {
                 let ticket = hub.guard.ticket();
-                let mut c = state.db.acquire().await?;
-                let check = Arc::new(
-                    services::users::guard_check(&mut c, subject, iid, org_id.as_str()).await?,
-                );
+                // Every authenticated request reads here first: a pooled connection the
+                // server dropped since its last use costs a retry, not a 503.
+                let org = org_id.as_str();
+                let (check, c) = crate::db::retry::read_retrying_once!(&state.db, |c| {
+                    services::users::guard_check(c, subject, iid, org)
+                })
+                .await?;
+                let check = Arc::new(check);
                 conn = Some(c);
                 if let (Some(ticket), Some(user)) = (ticket, subject)
                     && check.org_exists
@@ -492,8 +498,11 @@ impl FromRequestParts<AppState> for IdentityAuth {
                     let Some(user_id) = claims.sub_uuid() else {
                         return Err(ApiError::unauthorized("Invalid token"));
                     };
-                    let mut conn = state.db.acquire().await?;
-                    services::users::identity_id(&mut conn, user_id).await?
+                    crate::db::retry::read_retrying_once!(&state.db, |conn| {
+                        services::users::identity_id(conn, user_id)
+                    })
+                    .await?
+                    .0
                 }
             },
             _ => {
@@ -504,10 +513,11 @@ impl FromRequestParts<AppState> for IdentityAuth {
         };
         let inactive = || ApiError::unauthorized("Identity not found or inactive");
         let identity_id = identity_id.ok_or_else(inactive)?;
-        let mut conn = state.db.acquire().await?;
-        let identity = services::identities::find_by_id(&mut conn, identity_id)
-            .await?
-            .ok_or_else(inactive)?;
+        let (identity, _conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
+            services::identities::find_by_id(conn, identity_id)
+        })
+        .await?;
+        let identity = identity.ok_or_else(inactive)?;
         if !identity.is_active {
             return Err(inactive());
         }

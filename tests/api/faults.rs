@@ -3,7 +3,7 @@
 
 use sqlx::Connection as _;
 
-use crate::helpers::{connect, json, spawn_app_with};
+use crate::helpers::{connect, json, spawn_app, spawn_app_with};
 
 /// A table held by another session past `statement_timeout`: the request that waits on it ends
 /// with a retryable 503, and once the lock is gone the same request is answered normally.
@@ -88,4 +88,101 @@ async fn terminated_backends_are_replaced_without_a_500() {
     }
     let (status, body) = json(login().await.unwrap()).await;
     assert_eq!(status, 401, "not recovered: {body}");
+}
+
+/// Kills every server connection of the app's database but the caller's; returns how many.
+async fn kill_backends(admin: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+/// Pooled connections the server closed while they sat idle (a failover, a reaper): the next
+/// read finds its connection dead, runs once more on a live one and answers 200, not 503 —
+/// on the guard's first read of a session and on the handlers' reads.
+#[tokio::test]
+async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_200() {
+    let app = spawn_app_with(&[("DB_POOL_SIZE", "3")]).await;
+    let a = crate::roles::org(&app, "acme").await;
+    let mut admin = connect(&app.db_name).await;
+    let get = async |session: &crate::fixtures::Session, path: &str| {
+        crate::roles::call(&app, "GET", path, session, None, None).await
+    };
+    // Fill the pool with idle connections: concurrent requests each hold one.
+    let (one, two, three) = tokio::join!(
+        get(&a.admin_s, "/departments"),
+        get(&a.admin_s, "/auth/me"),
+        get(&a.emp_s, "/auth/me"),
+    );
+    for (status, body) in [one, two, three] {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    for (session, path) in [
+        (&a.admin_s, "/departments"),
+        (&a.admin_s, "/auth/me"),
+        (&a.emp_s, "/auth/me"),
+        (&a.admin_s, "/org/users"),
+        (&a.emp_s, "/self/context"),
+    ] {
+        assert!(
+            kill_backends(&mut admin).await >= 1,
+            "no connection to kill"
+        );
+        let (status, body) = get(session, path).await;
+        assert_eq!(status, 200, "GET {path} after the kill: {body}");
+    }
+
+    // A session the server has not seen: the guard's own read runs on a dead connection.
+    let fresh = app.sign_in(&a.emp).await;
+    assert!(
+        kill_backends(&mut admin).await >= 1,
+        "no connection to kill"
+    );
+    let (status, body) = get(&fresh, "/departments").await;
+    assert!(status == 200 || status == 403, "{status} {body}");
+    assert_ne!(status, 503, "{body}");
+}
+
+/// Redis unreachable (`REDIS_URL` on a port nobody listens on; the shared Redis is left
+/// alone): reads that need only PostgreSQL — `/auth/me`, the member list — answer 200, logins
+/// fail closed with 503, and `/health/ready` says degraded.
+#[tokio::test]
+async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degraded() {
+    let app = spawn_app().await;
+    let a = crate::roles::org(&app, "acme").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("redis://{}/0", closed.local_addr().unwrap());
+    drop(closed);
+    // A second server on the same database with the tokens the first one issued.
+    let mut env = crate::helpers::base_env(&app.db_name, &app.redis_prefix);
+    env.overlay(sole::config::EnvMap::from_pairs([(
+        "REDIS_URL",
+        closed_url,
+    )]));
+    let cut =
+        crate::helpers::spawn_with_env(env, app.db_name.clone(), app.redis_prefix.clone()).await;
+
+    for path in ["/auth/me", "/org/users"] {
+        let (status, body) = crate::roles::call(&cut, "GET", path, &a.admin_s, None, None).await;
+        assert_eq!(status, 200, "GET {path} without Redis: {body}");
+    }
+    let (status, body) = crate::roles::call(&cut, "GET", "/auth/me", &a.emp_s, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["email"], a.emp.email.as_str());
+
+    let (status, body) = cut.login(&a.emp.email, &a.emp.password).await;
+    assert_eq!(status, 503, "login without Redis: {body}");
+    for key in ["code", "message", "data", "details"] {
+        assert!(body.get(key).is_some(), "{key} missing: {body}");
+    }
+
+    let (status, body) = json(cut.get("/health/ready").await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["data"]["status"], "degraded", "{body}");
+    assert_eq!(body["data"]["ready"], false, "{body}");
 }

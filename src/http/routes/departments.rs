@@ -170,9 +170,15 @@ pub async fn list_departments(
         None => true,
         Some(raw) => parse_bool("include_archived", raw)?,
     };
-    let mut conn = state.db.acquire().await?;
-    let (rows, total) =
-        departments::list(&mut conn, &user.org_id, include_archived, offset, limit).await?;
+    let ((rows, total), _conn) =
+        crate::db::retry::read_retrying_once!(&state.db, |conn| departments::list(
+            conn,
+            &user.org_id,
+            include_archived,
+            offset,
+            limit
+        ))
+        .await?;
     Ok(Envelope(DepartmentList {
         items: rows.into_iter().map(DepartmentOut::from).collect(),
         total,

@@ -89,15 +89,16 @@ pub async fn list(
         role_id: query.role_id,
         department_id: query.department_id,
     };
-    let mut conn = state.db.acquire().await?;
-    let result = members::list(
-        &mut conn,
-        user.org_id.as_str(),
-        &filter,
-        page,
-        page_size,
-        Shape::Full,
-    )
+    let (result, _conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
+        members::list(
+            conn,
+            user.org_id.as_str(),
+            &filter,
+            page,
+            page_size,
+            Shape::Full,
+        )
+    })
     .await?;
     Ok(Envelope(result))
 }

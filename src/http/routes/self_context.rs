@@ -66,11 +66,14 @@ pub async fn context(
     user: CurrentUser,
 ) -> ApiResult<Envelope<SelfContext>> {
     let org_id = user.org_id.as_str();
-    let mut conn = state.db.acquire().await?;
-    let snapshot = services::self_context::snapshot(&mut conn, org_id, user.user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Org not found: {org_id}")))?;
+    // The first call of every page load: a dropped pooled connection costs a retry.
+    let (snapshot, conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
+        services::self_context::snapshot(conn, org_id, user.user_id)
+    })
+    .await?;
     drop(conn);
+    let snapshot =
+        snapshot.ok_or_else(|| ApiError::not_found(format!("Org not found: {org_id}")))?;
     let permissions = snapshot.effective_permissions();
     Ok(Envelope(SelfContext {
         org: ContextOrg {

@@ -326,9 +326,14 @@ async fn session_already_ended(state: &AppState, headers: &HeaderMap) -> ApiResu
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The current user"), (status = 401, description = "Not authenticated")))]
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Envelope<Value>> {
-    let mut conn = state.db.acquire().await?;
     let org = user.org_id.as_str();
-    let me = services::users::me_snapshot(&mut conn, org, user.user_id).await?;
+    let (me, conn) =
+        crate::db::retry::read_retrying_once!(&state.db, |conn| services::users::me_snapshot(
+            conn,
+            org,
+            user.user_id
+        ))
+        .await?;
     drop(conn);
     let (full_name, roles, permissions) = (me.full_name, me.role_names, me.permissions);
     Ok(Envelope(json!({
