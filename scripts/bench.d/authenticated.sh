@@ -22,11 +22,14 @@ db_url_for() { # NAME -> the URL of database NAME on the bench server
     "$BENCH_DATABASE_URL" "$1"
 }
 
+# Runs first in the sections' EXIT traps: it hands the script's exit status on to cleanup,
+# which exits with it (a failed section must not exit 0).
 drop_bench_dbs() {
-  local name
+  local rc=$? name
   for name in "${BENCH_DBS[@]}"; do
     psql_admin -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
+  return "$rc"
 }
 
 # prepare_db MEMBERS: a throwaway database, migrated and seeded by sole itself (legacy argon2
