@@ -163,6 +163,7 @@ fn wrap_responses(doc: &mut serde_json::Value) {
                     .get("parameters")
                     .and_then(Value::as_array)
                     .is_some_and(|p| !p.is_empty());
+            optional_body_is_not_null(op);
             let responses = op.entry("responses").or_insert_with(|| json!({}));
             let Some(responses) = responses.as_object_mut() else {
                 continue;
@@ -223,5 +224,38 @@ fn wrap_responses(doc: &mut serde_json::Value) {
                 }
             }
         }
+    }
+}
+
+/// utoipa renders an optional body (`Option<T>`) as "`T` or JSON `null`"; the extractors take
+/// "no body" for it and refuse a `null` body with 422 like any non-object. The document says
+/// so: the body is not required, and when sent it is a `T`.
+fn optional_body_is_not_null(op: &mut serde_json::Map<String, serde_json::Value>) {
+    use serde_json::Value;
+
+    let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(media) = body
+        .get_mut("content")
+        .and_then(|c| c.get_mut("application/json"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(arms) = media
+        .get("schema")
+        .and_then(|s| s.get("oneOf"))
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    if arms.len() == 2
+        && arms.iter().any(is_null)
+        && let Some(schema) = arms.iter().find(|v| !is_null(v)).cloned()
+    {
+        media.insert("schema".to_owned(), schema);
+        body.insert("required".to_owned(), Value::Bool(false));
     }
 }

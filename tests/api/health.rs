@@ -354,6 +354,24 @@ async fn docs_and_openapi_are_served_in_development_only() {
             }
         }
     }
+    // Parameters say what validation refuses: paging is in the query with its bounds, ids are
+    // UUIDs, and an optional body is left out rather than sent as JSON null.
+    let page_size = spec["paths"]["/api/v1/departments"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "page_size")
+        .unwrap();
+    assert_eq!(page_size["in"], "query", "{page_size}");
+    assert_eq!(page_size["schema"]["maximum"], 100, "{page_size}");
+    let role_id = &spec["paths"]["/api/v1/roles/{role_id}"]["patch"]["parameters"][0];
+    assert_eq!(role_id["schema"]["format"], "uuid", "{role_id}");
+    let refresh = &spec["paths"]["/api/v1/auth/refresh"]["post"]["requestBody"];
+    assert_eq!(refresh["required"], false, "{refresh}");
+    assert!(
+        refresh["content"]["application/json"]["schema"]["$ref"].is_string(),
+        "{refresh}"
+    );
     let me = &spec["paths"]["/api/v1/auth/me"]["get"]["responses"]["200"]["content"]["application/json"]
         ["schema"];
     assert!(me["properties"]["data"].is_object(), "{me}");

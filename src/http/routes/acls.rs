@@ -302,7 +302,7 @@ pub async fn create_acl(
 
 /// Changes an ACL's permissions, effect or expiry.
 #[utoipa::path(patch, path = "/acls/{acl_id}", tag = "acls", request_body = GrantUpdate,
-    params(("acl_id" = String, Path, description = "ACL id")), security(("bearer" = [])),
+    params(("acl_id" = uuid::Uuid, Path, description = "ACL id")), security(("bearer" = [])),
     responses((status = 200, body = AclOut), (status = 404, description = "ACL not found")))]
 pub async fn update_acl(
     State(state): State<AppState>,
@@ -348,7 +348,7 @@ pub async fn update_acl(
 
 /// Deletes an ACL.
 #[utoipa::path(delete, path = "/acls/{acl_id}", tag = "acls",
-    params(("acl_id" = String, Path, description = "ACL id")), security(("bearer" = [])),
+    params(("acl_id" = uuid::Uuid, Path, description = "ACL id")), security(("bearer" = [])),
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "ACL not found")))]
 pub async fn delete_acl(
     State(state): State<AppState>,
@@ -436,7 +436,7 @@ pub async fn create_assignment(
 
 /// Changes a direct assignment's permissions, effect or expiry.
 #[utoipa::path(patch, path = "/acls/assignments/{assignment_id}", tag = "acls", request_body = GrantUpdate,
-    params(("assignment_id" = String, Path, description = "Assignment id")), security(("bearer" = [])),
+    params(("assignment_id" = uuid::Uuid, Path, description = "Assignment id")), security(("bearer" = [])),
     responses((status = 200, body = AssignmentOut), (status = 404, description = "Assignment not found")))]
 pub async fn update_assignment(
     State(state): State<AppState>,
@@ -483,7 +483,7 @@ pub async fn update_assignment(
 
 /// Deletes a direct assignment.
 #[utoipa::path(delete, path = "/acls/assignments/{assignment_id}", tag = "acls",
-    params(("assignment_id" = String, Path, description = "Assignment id")), security(("bearer" = [])),
+    params(("assignment_id" = uuid::Uuid, Path, description = "Assignment id")), security(("bearer" = [])),
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "Assignment not found")))]
 pub async fn delete_assignment(
     State(state): State<AppState>,

@@ -128,7 +128,7 @@ async fn page_of(
 
 /// The org's PUBLISHED announcements (for everyone, managers included).
 #[utoipa::path(get, path = "/announcements", tag = "announcements", security(("bearer" = [])),
-    params(("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+    params(("page" = Option<i64>, Query, minimum = 1), ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = AnnouncementList), (status = 422, description = "Invalid pagination")))]
 async fn list(
     State(state): State<AppState>,
@@ -140,7 +140,7 @@ async fn list(
 
 /// Every announcement of the org, any status (`announcement.manage`).
 #[utoipa::path(get, path = "/announcements/admin", tag = "announcements", security(("bearer" = [])),
-    params(("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+    params(("page" = Option<i64>, Query, minimum = 1), ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = AnnouncementList), (status = 403, description = "Missing permission: announcement.manage")))]
 async fn admin_list(
     State(state): State<AppState>,
@@ -152,7 +152,7 @@ async fn admin_list(
 
 /// PUBLISHED announcements the current user has not marked read.
 #[utoipa::path(get, path = "/announcements/unread", tag = "announcements", security(("bearer" = [])),
-    params(("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+    params(("page" = Option<i64>, Query, minimum = 1), ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = AnnouncementList)))]
 async fn unread_list(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ async fn unread_count(
 
 /// One announcement; a non-published one only for `announcement.manage` (404 otherwise).
 #[utoipa::path(get, path = "/announcements/{announcement_id}", tag = "announcements", security(("bearer" = [])),
-    params(("announcement_id" = String, Path)),
+    params(("announcement_id" = uuid::Uuid, Path)),
     responses((status = 200, body = AnnouncementOut), (status = 404, description = "Announcement not found")))]
 async fn get_one(
     State(state): State<AppState>,
@@ -403,7 +403,7 @@ async fn create(
 /// published_at, any other status clears it); announced on the stream whenever the result is
 /// PUBLISHED.
 #[utoipa::path(patch, path = "/announcements/{announcement_id}", tag = "announcements", security(("bearer" = [])),
-    params(("announcement_id" = String, Path)), request_body = UpdateAnnouncement,
+    params(("announcement_id" = uuid::Uuid, Path)), request_body = UpdateAnnouncement,
     responses((status = 200, body = AnnouncementOut), (status = 400, description = "Duplicate or over-long title"),
         (status = 403, description = "Missing permission: announcement.manage"), (status = 404, description = "Announcement not found")))]
 async fn update(
@@ -455,7 +455,7 @@ async fn update(
 
 /// Marks a PUBLISHED announcement read for the current user (idempotent, no audit row).
 #[utoipa::path(post, path = "/announcements/{announcement_id}/read", tag = "announcements", security(("bearer" = [])),
-    params(("announcement_id" = String, Path)),
+    params(("announcement_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "{\"status\": \"ok\"}"), (status = 404, description = "Announcement not found")))]
 async fn mark_read(
     State(state): State<AppState>,

@@ -40,11 +40,11 @@ pub struct AuditItem {
     action: String,
     resource_type: String,
     resource_id: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     old_value: Option<Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     new_value: Option<Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     changes: Option<Value>,
     summary: Option<String>,
     #[serde(with = "crate::timefmt::z")]
@@ -84,14 +84,14 @@ impl From<AuditRow> for AuditItem {
 /// The org's audit trail, newest first.
 #[utoipa::path(get, path = "/org/audit-logs", tag = "audit", security(("bearer" = [])),
     params(
-        ("page" = Option<i64>, Query, description = "≥ 1, default 1"),
-        ("page_size" = Option<i64>, Query, description = "1–200, default 50"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "≥ 1, default 1"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1–200, default 50"),
         ("feature" = Option<Vec<String>>, Query, description = "Repeatable; prefix of the action"),
         ("action" = Option<Vec<String>>, Query, description = "Repeatable; exact action"),
         ("resource_type" = Option<String>, Query), ("resource_id" = Option<String>, Query),
         ("actor_id" = Option<Uuid>, Query),
-        ("created_from" = Option<String>, Query, description = "Inclusive datetime or date"),
-        ("created_to" = Option<String>, Query, description = "Inclusive datetime or date")),
+        ("created_from" = inline(Option<crate::http::validate::params::DateTimeQuery>), Query, description = "Inclusive datetime or date"),
+        ("created_to" = inline(Option<crate::http::validate::params::DateTimeQuery>), Query, description = "Inclusive datetime or date")),
     responses((status = 200, body = AuditPage), (status = 403, description = "Missing permission: audit_log.view"),
               (status = 422, description = "Invalid query parameter")))]
 pub async fn list(

@@ -71,15 +71,20 @@ pub struct DepartmentList {
 
 /// `page`, `page_size` and the frontend's `include_archived` switch.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     page_size: Option<i64>,
     /// Absent: every department (the legacy service ignored the switch); `false`: active only.
+    #[param(value_type = Option<bool>)]
     include_archived: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DepartmentCreate {
+    #[schema(min_length = 1)]
     name: String,
     code: String,
     #[serde(default)]
@@ -222,7 +227,7 @@ pub async fn create_department(
 
 /// Renames, re-codes, archives or restores a department.
 #[utoipa::path(patch, path = "/departments/{department_id}", tag = "departments", request_body = DepartmentUpdate,
-    params(("department_id" = String, Path, description = "Department id")), security(("bearer" = [])),
+    params(("department_id" = uuid::Uuid, Path, description = "Department id")), security(("bearer" = [])),
     responses((status = 200, body = DepartmentOut), (status = 400, description = "Department name/code already exists"),
               (status = 404, description = "Department not found")))]
 pub async fn update_department(
@@ -285,7 +290,7 @@ fn unique_to_exists(err: sqlx::Error) -> ApiError {
 
 /// Deletes a department; its members keep their membership without a department.
 #[utoipa::path(delete, path = "/departments/{department_id}", tag = "departments",
-    params(("department_id" = String, Path, description = "Department id")), security(("bearer" = [])),
+    params(("department_id" = uuid::Uuid, Path, description = "Department id")), security(("bearer" = [])),
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "Department not found")))]
 pub async fn delete_department(
     State(state): State<AppState>,
@@ -330,7 +335,7 @@ fn uuids(ids: &[(String, Option<Uuid>)]) -> Vec<Uuid> {
 
 /// Puts members into a department; only ACTIVE (platform and employment) memberships move.
 #[utoipa::path(post, path = "/departments/{department_id}/assign", tag = "departments", request_body = MembershipIds,
-    params(("department_id" = String, Path, description = "Department id")), security(("bearer" = [])),
+    params(("department_id" = uuid::Uuid, Path, description = "Department id")), security(("bearer" = [])),
     responses((status = 200, body = AssignResult), (status = 404, description = "Department not found")))]
 pub async fn assign_members(
     State(state): State<AppState>,

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page number (values below 1 become 1).
     page: Option<i64>,
@@ -34,7 +35,7 @@ pub struct PageQuery {
 }
 
 /// Members holding a role.
-#[utoipa::path(get, path = "/roles/{role_id}/members", tag = "roles", params(("role_id" = String, Path, description = "Role id"), PageQuery),
+#[utoipa::path(get, path = "/roles/{role_id}/members", tag = "roles", params(("role_id" = uuid::Uuid, Path, description = "Role id"), PageQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "`{items, total}`"), (status = 404, description = "Role not found")))]
 pub async fn role_members(
@@ -59,7 +60,7 @@ pub async fn role_members(
 
 /// Members of a department.
 #[utoipa::path(get, path = "/departments/{department_id}/members", tag = "departments",
-    params(("department_id" = String, Path, description = "Department id"), PageQuery), security(("bearer" = [])),
+    params(("department_id" = uuid::Uuid, Path, description = "Department id"), PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "`{items, total}`"), (status = 400, description = "Archived department"), (status = 404, description = "Department not found")))]
 pub async fn department_members(
     State(state): State<AppState>,

@@ -55,6 +55,7 @@ fn no_store(mut response: Response) -> Response {
 // List and detail
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page number (values below 1 become 1).
     page: Option<i64>,
@@ -105,7 +106,7 @@ pub async fn list(
 
 /// One member (UserDetail).
 #[utoipa::path(get, path = "/org/users/{membership_id}", tag = "org-users", security(("bearer" = [])),
-    params(("membership_id" = String, Path, description = "Membership id")),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
     responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found")))]
 pub async fn detail(
     State(state): State<AppState>,
@@ -125,6 +126,7 @@ pub async fn detail(
 /// `POST /org/users` body (OnboardingUserCreate).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OnboardingRequest {
+    #[schema(format = Email)]
     email: String,
     first_name: String,
     last_name: String,
@@ -356,7 +358,7 @@ pub async fn onboard(
 
 /// Deletes one membership; the identity is kept.
 #[utoipa::path(delete, path = "/org/users/{membership_id}", tag = "org-users", security(("bearer" = [])),
-    params(("membership_id" = String, Path, description = "Membership id")),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
     responses((status = 200, description = "Deleted (data null)"), (status = 404, description = "Membership not found")))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -427,7 +429,7 @@ const PLATFORM_STATUSES: [&str; 5] = ["INVITED", "ENABLED", "DISABLED", "LOCKED"
 /// Changes employment and/or platform status. A result that is not ACTIVE/ACTIVE removes the
 /// user's roles, revokes their sessions and invalidates their permission cache.
 #[utoipa::path(patch, path = "/org/users/{membership_id}", tag = "org-users", request_body = StatusUpdate, security(("bearer" = [])),
-    params(("membership_id" = String, Path, description = "Membership id")),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
     responses((status = 200, description = "UserDetail"), (status = 404, description = "Membership not found"), (status = 422, description = "Invalid status")))]
 pub async fn update_status(
     State(state): State<AppState>,
@@ -530,7 +532,7 @@ const ADMIN_PROFILE_FIELDS: [&str; 12] = [
 
 /// An admin edits a member's profile and/or `users.email` (login e-mail unchanged).
 #[utoipa::path(patch, path = "/org/users/{membership_id}/profile", tag = "org-users", request_body = ProfileUpdate, security(("bearer" = [])),
-    params(("membership_id" = String, Path, description = "Membership id")),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
     responses((status = 200, description = "UserDetail"), (status = 400, description = "duplicate_email"), (status = 404, description = "Membership not found")))]
 pub async fn update_profile(
     State(state): State<AppState>,
@@ -653,7 +655,7 @@ async fn may_change_identity<M: GuardMode>(
 
 /// Flags the member's identity for a password change at next login and revokes its sessions.
 #[utoipa::path(post, path = "/org/users/{membership_id}/force-password-reset", tag = "org-users", security(("bearer" = [])),
-    params(("membership_id" = String, Path, description = "Membership id")),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
     responses((status = 200, description = "`{message}`"), (status = 400, description = "Own account"), (status = 404, description = "User not found")))]
 pub async fn force_password_reset(
     State(state): State<AppState>,
@@ -696,7 +698,7 @@ pub async fn force_password_reset(
 /// Turns off a member's MFA: identity fields, their remembered devices in this org and every
 /// recovery code.
 #[utoipa::path(post, path = "/org/users/{membership_id}/mfa/reset", tag = "org-users", security(("bearer" = [])),
-    params(("membership_id" = String, Path, description = "Membership id")),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
     responses((status = 200, description = "`{message}`"), (status = 400, description = "Own account or MFA not enabled"), (status = 404, description = "User not found")))]
 pub async fn reset_mfa(
     State(state): State<AppState>,

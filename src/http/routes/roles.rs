@@ -79,6 +79,7 @@ pub struct RoleList {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleCreate {
+    #[schema(min_length = 1)]
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -89,6 +90,7 @@ pub struct RoleCreate {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleUpdate {
     #[serde(default)]
+    #[schema(min_length = 1)]
     name: Option<String>,
     #[serde(default, deserialize_with = "tri_state")]
     #[schema(value_type = Option<String>)]
@@ -198,7 +200,7 @@ pub async fn create_role(
 
 /// Edits a custom role (system roles are immutable).
 #[utoipa::path(patch, path = "/roles/{role_id}", tag = "roles", request_body = RoleUpdate,
-    params(("role_id" = String, Path, description = "Role id")), security(("bearer" = [])),
+    params(("role_id" = uuid::Uuid, Path, description = "Role id")), security(("bearer" = [])),
     responses((status = 200, body = RoleOut), (status = 400, description = "System roles cannot be edited / Role name already exists"),
               (status = 404, description = "Role not found")))]
 pub async fn update_role(
@@ -258,7 +260,7 @@ pub async fn update_role(
 
 /// Deletes a custom role and its assignments.
 #[utoipa::path(delete, path = "/roles/{role_id}", tag = "roles",
-    params(("role_id" = String, Path, description = "Role id")), security(("bearer" = [])),
+    params(("role_id" = uuid::Uuid, Path, description = "Role id")), security(("bearer" = [])),
     responses((status = 200, description = "Deleted (data: null)"), (status = 400, description = "System roles cannot be deleted"),
               (status = 404, description = "Role not found")))]
 pub async fn delete_role(
@@ -312,7 +314,7 @@ fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
 
 /// Assigns roles to a member; answers every requested role.
 #[utoipa::path(post, path = "/roles/org/users/{membership_id}/roles", tag = "roles", request_body = RoleIds,
-    params(("membership_id" = String, Path, description = "Membership id")), security(("bearer" = [])),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")), security(("bearer" = [])),
     responses((status = 200, body = Vec<RoleOut>), (status = 400, description = "user_inactive / membership_inactive"),
               (status = 403, description = "Missing permission or step-up required"),
               (status = 404, description = "membership_not_found / role_not_found")))]
@@ -396,7 +398,7 @@ pub async fn assign_roles(
 
 /// Removes roles from a member (the frontend sends the ids in the DELETE body).
 #[utoipa::path(delete, path = "/roles/org/users/{membership_id}/roles", tag = "roles", request_body = RoleIds,
-    params(("membership_id" = String, Path, description = "Membership id")), security(("bearer" = [])),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")), security(("bearer" = [])),
     responses((status = 200, description = "Removed (data: null)"), (status = 404, description = "Membership not found")))]
 pub async fn remove_roles(
     State(state): State<AppState>,
@@ -432,7 +434,7 @@ pub async fn remove_roles(
 
 /// Drops one member's cached permissions.
 #[utoipa::path(post, path = "/roles/org/users/{membership_id}/permissions/invalidate", tag = "roles",
-    params(("membership_id" = String, Path, description = "Membership id")), security(("bearer" = [])),
+    params(("membership_id" = uuid::Uuid, Path, description = "Membership id")), security(("bearer" = [])),
     responses((status = 200, description = "Invalidated (data: null)"), (status = 404, description = "Membership not found")))]
 pub async fn invalidate_user_permissions(
     State(state): State<AppState>,

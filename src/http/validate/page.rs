@@ -8,8 +8,11 @@ use crate::http::error::{ApiError, FieldError};
 /// `page` ≥ 1 (default 1) and `page_size` 1–100 (default 20), validated like FastAPI's
 /// `Query(ge=…, le=…)`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

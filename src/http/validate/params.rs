@@ -67,3 +67,51 @@ pub fn parse_date(v: &Value) -> Result<Date, Invalid> {
         )),
     }
 }
+
+/// The OpenAPI schema of a `date` query parameter (`as_of`): pydantic's `date` parsing, which
+/// the legacy service used, takes an ISO date or a Unix timestamp (seconds), so both are
+/// documented. Used as `("as_of" = inline(Option<DateQuery>), Query)`.
+pub struct DateQuery;
+
+impl utoipa::PartialSchema for DateQuery {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        date_or_timestamp(&[utoipa::openapi::KnownFormat::Date])
+    }
+}
+
+impl utoipa::ToSchema for DateQuery {}
+
+/// The OpenAPI schema of a `datetime` query parameter (`created_from`, `created_to`): an ISO
+/// datetime, an ISO date, or a Unix timestamp, as pydantic's `datetime` parsing takes them.
+pub struct DateTimeQuery;
+
+impl utoipa::PartialSchema for DateTimeQuery {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        date_or_timestamp(&[
+            utoipa::openapi::KnownFormat::DateTime,
+            utoipa::openapi::KnownFormat::Date,
+        ])
+    }
+}
+
+impl utoipa::ToSchema for DateTimeQuery {}
+
+fn date_or_timestamp(
+    formats: &[utoipa::openapi::KnownFormat],
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+
+    let mut any = AnyOfBuilder::new();
+    for format in formats {
+        any = any.item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format.clone()))),
+        );
+    }
+    RefOr::T(Schema::AnyOf(
+        any.item(ObjectBuilder::new().schema_type(Type::Number))
+            .build(),
+    ))
+}

@@ -26,6 +26,7 @@ use crate::services;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
+    #[schema(format = Email)]
     email: String,
     password: String,
 }

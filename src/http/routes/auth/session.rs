@@ -103,6 +103,7 @@ async fn user_for_tenant(
 /// revokes every session of the identity) and issues a new pair.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshBody>),
     responses((status = 200, description = "New token pair"), (status = 401, description = "Invalid, revoked or replayed token"),
+              (status = 400, description = "Tenant resolution failed (the refresh is bound to the org of X-Org-Id)"),
               (status = 403, description = "CSRF validation failed")))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -234,7 +235,8 @@ pub async fn refresh(
 /// Renews the CSRF token for the refresh cookie (the frontend's recovery after "CSRF
 /// validation failed").
 #[utoipa::path(post, path = "/auth/refresh/csrf", tag = "auth",
-    responses((status = 200, description = "New CSRF token; cookies re-set"), (status = 401, description = "No or bad refresh cookie")))]
+    responses((status = 200, description = "New CSRF token; cookies re-set"), (status = 400, description = "Tenant resolution failed"),
+              (status = 401, description = "No or bad refresh cookie")))]
 pub async fn refresh_csrf(
     State(state): State<AppState>,
     tenant: Tenant,

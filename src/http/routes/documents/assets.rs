@@ -181,7 +181,7 @@ pub async fn create_upload_session(
 
 /// Marks the asset uploaded once its object exists, with the object's real size.
 #[utoipa::path(post, path = "/assets/{asset_id}/finalize", tag = "assets",
-    params(("asset_id" = String, Path, description = "Asset id")), security(("bearer" = [])),
+    params(("asset_id" = uuid::Uuid, Path, description = "Asset id")), security(("bearer" = [])),
     responses((status = 200, body = AssetOut), (status = 404, description = "Asset not found / Object not found in storage")))]
 pub async fn finalize_asset(
     State(state): State<AppState>,
@@ -225,7 +225,7 @@ pub async fn finalize_asset(
 
 /// A download URL for an uploaded asset, from the backend its row names.
 #[utoipa::path(get, path = "/assets/{asset_id}/download-url", tag = "assets",
-    params(("asset_id" = String, Path, description = "Asset id")), security(("bearer" = [])),
+    params(("asset_id" = uuid::Uuid, Path, description = "Asset id")), security(("bearer" = [])),
     responses((status = 200, body = DownloadUrlOut), (status = 404, description = "Asset not found or not uploaded")))]
 pub async fn asset_download_url(
     State(state): State<AppState>,

@@ -68,6 +68,7 @@ pub struct FolderList {
 /// `{name}`: 1–255 characters, stored as sent (not trimmed).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct FolderName {
+    #[schema(min_length = 1)]
     name: String,
 }
 
@@ -175,7 +176,7 @@ pub async fn create_folder(
 
 /// Renames a custom folder.
 #[utoipa::path(patch, path = "/org/documents/folders/{folder_id}", tag = "documents", request_body = FolderName,
-    params(("folder_id" = String, Path, description = "Folder id")), security(("bearer" = [])),
+    params(("folder_id" = uuid::Uuid, Path, description = "Folder id")), security(("bearer" = [])),
     responses((status = 200, body = FolderOut), (status = 400, description = "System folders cannot be renamed"),
               (status = 404, description = "Folder not found")))]
 pub async fn rename_folder(
@@ -219,7 +220,7 @@ pub async fn rename_folder(
 
 /// Deletes an empty custom folder.
 #[utoipa::path(delete, path = "/org/documents/folders/{folder_id}", tag = "documents",
-    params(("folder_id" = String, Path, description = "Folder id")), security(("bearer" = [])),
+    params(("folder_id" = uuid::Uuid, Path, description = "Folder id")), security(("bearer" = [])),
     responses((status = 200, description = "Deleted (data: null)"),
               (status = 400, description = "System folders cannot be deleted / Folder contains templates"),
               (status = 404, description = "Folder not found")))]

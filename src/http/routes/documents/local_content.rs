@@ -148,7 +148,11 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 #[utoipa::path(put, path = "/assets/local-content", tag = "assets",
     params(("key" = String, Query, description = "Object key"), ("expires" = i64, Query, description = "Unix expiry"),
            ("signature" = String, Query, description = "URL signature"), ("max_bytes" = Option<u64>, Query, description = "Signed size cap")),
-    responses((status = 200, description = "Stored (empty body)"), (status = 403, description = "Invalid or expired URL signature"),
+    responses((status = 200, description = "Stored (empty body)"),
+              (status = 400, description = "Legacy URL without `max_bytes`: tenant resolution failed"),
+              (status = 401, description = "Legacy URL without `max_bytes`: it needs the uploader's access token"),
+              (status = 403, description = "Invalid or expired URL signature"),
+              (status = 404, description = "Legacy URL: the key is not a pending upload of the org"),
               (status = 413, description = "Upload exceeds maximum size")))]
 pub async fn put_local_content(
     State(state): State<AppState>,

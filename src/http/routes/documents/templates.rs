@@ -101,8 +101,10 @@ pub struct TemplateList {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only the templates of this folder.
+    #[param(value_type = Option<Uuid>)]
     folder_id: Option<String>,
 }
 
@@ -110,6 +112,7 @@ pub struct ListQuery {
 pub struct UploadUrlRequest {
     #[serde(default)]
     folder_id: Option<Uuid>,
+    #[schema(min_length = 1)]
     file_name: String,
     content_type: String,
     size_bytes: i64,
@@ -126,6 +129,7 @@ pub struct RegisterRequest {
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    #[schema(min_length = 1)]
     file_name: String,
     storage_key: String,
     #[serde(default)]
@@ -185,7 +189,7 @@ pub async fn list_templates(
 
 /// One template.
 #[utoipa::path(get, path = "/org/documents/templates/{template_id}", tag = "documents",
-    params(("template_id" = String, Path, description = "Template id")), security(("bearer" = [])),
+    params(("template_id" = uuid::Uuid, Path, description = "Template id")), security(("bearer" = [])),
     responses((status = 200, body = TemplateOut), (status = 404, description = "Template not found")))]
 pub async fn get_template(
     State(state): State<AppState>,
@@ -201,7 +205,7 @@ pub async fn get_template(
 
 /// Streams the template's file as an attachment, from the backend its row names.
 #[utoipa::path(get, path = "/org/documents/templates/{template_id}/download", tag = "documents",
-    params(("template_id" = String, Path, description = "Template id")), security(("bearer" = [])),
+    params(("template_id" = uuid::Uuid, Path, description = "Template id")), security(("bearer" = [])),
     responses((status = 200, description = "The file (application/octet-stream)"),
               (status = 404, description = "Template not found / document_missing")))]
 pub async fn download_template(
@@ -232,7 +236,7 @@ pub async fn download_template(
 /// deleted best-effort. A failed commit leaves row and object as they were; a failed object
 /// delete leaves an orphan no user can reach (logged), never a row without its file.
 #[utoipa::path(delete, path = "/org/documents/templates/{template_id}", tag = "documents",
-    params(("template_id" = String, Path, description = "Template id")), security(("bearer" = [])),
+    params(("template_id" = uuid::Uuid, Path, description = "Template id")), security(("bearer" = [])),
     responses((status = 200, description = "Deleted (data: null)"), (status = 404, description = "Template not found")))]
 pub async fn delete_template(
     State(state): State<AppState>,

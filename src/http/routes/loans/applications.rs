@@ -79,8 +79,8 @@ async fn quote_loan(
 
 /// The caller's applications, newest first (`loan.view_own`).
 #[utoipa::path(get, path = "/me/loan-applications", tag = "loans", security(("bearer" = [])),
-    params(("status" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query),
-        ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query)),
+    params(("status" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0),
+        ("created_from" = inline(Option<crate::http::validate::params::DateTimeQuery>), Query), ("created_to" = inline(Option<crate::http::validate::params::DateTimeQuery>), Query)),
     responses((status = 200, description = "{items: [SelfLoanSummary], total}"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn list(
     State(state): State<AppState>,
@@ -132,7 +132,7 @@ async fn create(
 
 /// One of the caller's applications (`loan.view_own`).
 #[utoipa::path(get, path = "/me/loan-applications/{application_id}", tag = "loans", security(("bearer" = [])),
-    params(("application_id" = String, Path)),
+    params(("application_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "SelfLoan"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn get_one(
     State(state): State<AppState>,
@@ -149,7 +149,7 @@ async fn get_one(
 /// Updates a DRAFT (`loan.apply`): a quote field recalculates; marital and spouse fields sent
 /// are stored.
 #[utoipa::path(patch, path = "/me/loan-applications/{application_id}", tag = "loans", security(("bearer" = [])),
-    params(("application_id" = String, Path)),
+    params(("application_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "LoanApplicationDraftUpdate"),
     responses((status = 200, description = "SelfLoan"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn update(
@@ -183,7 +183,7 @@ async fn update(
 /// Submits a DRAFT (`loan.apply`, step-up `LOAN_SUBMISSION`): re-quoted, shares reserved and
 /// the core review stages created in one transaction.
 #[utoipa::path(post, path = "/me/loan-applications/{application_id}/submit", tag = "loans", security(("bearer" = [])),
-    params(("application_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("application_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, description = "SelfLoan"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn submit(
     State(state): State<AppState>,
@@ -219,7 +219,7 @@ async fn submit(
 /// Cancels a DRAFT (`loan.apply`, as the legacy route checked; `loan.cancel_own` stays a
 /// frontend-only code).
 #[utoipa::path(post, path = "/me/loan-applications/{application_id}/cancel", tag = "loans", security(("bearer" = [])),
-    params(("application_id" = String, Path)),
+    params(("application_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "SelfLoan"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn cancel(
     State(state): State<AppState>,

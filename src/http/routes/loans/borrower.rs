@@ -101,7 +101,7 @@ impl ScheduleQuery {
 
 /// Every repayment of the loan, newest payment date first (`loan.payment.self.view`).
 #[utoipa::path(get, path = "/me/loans/{loan_id}/repayments", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path)),
+    params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "LoanRepaymentListResponse"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn repayments(
     State(state): State<AppState>,
@@ -121,7 +121,7 @@ async fn repayments(
 /// repayments dated on or before it; `include_paid` lists paid instalments as zeros
 /// (`loan.schedule.self.view`; any loan status).
 #[utoipa::path(get, path = "/me/loans/{loan_id}/schedule", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path), ("as_of" = Option<String>, Query), ("include_paid" = Option<bool>, Query)),
+    params(("loan_id" = uuid::Uuid, Path), ("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query), ("include_paid" = Option<bool>, Query)),
     responses((status = 200, description = "LoanScheduleResponse"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn schedule(
     State(state): State<AppState>,
@@ -236,7 +236,7 @@ pub(crate) fn what_if_request(body: &Map<String, Value>) -> ApiResult<WhatIfRequ
 /// A schedule from the loan's terms with the body's overrides; the principal defaults to what
 /// is left after the repayments (`loan.what_if.self.simulate`; nothing is stored).
 #[utoipa::path(post, path = "/me/loans/{loan_id}/schedule/what-if", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path)), request_body(content = Object, description = "LoanScheduleWhatIfRequest"),
+    params(("loan_id" = uuid::Uuid, Path)), request_body(content = Object, description = "LoanScheduleWhatIfRequest"),
     responses((status = 200, description = "LoanScheduleResponse"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn what_if(
     State(state): State<AppState>,
@@ -265,7 +265,7 @@ async fn what_if(
 /// The remaining schedule as CSV (§8): one row per instalment with the loan and schedule
 /// values repeated, streamed record by record (`loan.export.self`).
 #[utoipa::path(get, path = "/me/loans/{loan_id}/export", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path), ("as_of" = Option<String>, Query), ("include_paid" = Option<bool>, Query)),
+    params(("loan_id" = uuid::Uuid, Path), ("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query), ("include_paid" = Option<bool>, Query)),
     responses((status = 200, description = "CSV", content_type = "text/csv"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn export_csv(
     State(state): State<AppState>,
@@ -327,7 +327,7 @@ where
 
 /// Every document of the loan, grouped by stage (`loan.document.self_view`; any status).
 #[utoipa::path(get, path = "/me/loans/{loan_id}/documents", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path)),
+    params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "LoanDocumentListResponse"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn documents(
     State(state): State<AppState>,
@@ -346,7 +346,7 @@ async fn documents(
 /// The bytes of a document of one of the caller's loans, as an attachment, from the backend
 /// its row names (`loan.document.self_view`).
 #[utoipa::path(get, path = "/me/loans/documents/{document_id}/download", tag = "loans", security(("bearer" = [])),
-    params(("document_id" = String, Path)),
+    params(("document_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn download(
     State(state): State<AppState>,
@@ -561,7 +561,7 @@ pub(crate) fn register_request(body: &Map<String, Value>) -> ApiResult<RegisterR
 /// for this loan and the object must exist; the BORROWER_83B_ELECTION stage is completed
 /// (`loan.document.self_upload_83b`; ACTIVE loans only).
 #[utoipa::path(post, path = "/me/loans/{loan_id}/documents/83b", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path)), request_body(content = Object, description = "LoanDocumentCreateRequest"),
+    params(("loan_id" = uuid::Uuid, Path)), request_body(content = Object, description = "LoanDocumentCreateRequest"),
     responses((status = 201, description = "LoanDocumentDTO"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn register_election(
     State(state): State<AppState>,
@@ -651,7 +651,7 @@ async fn register_election(
 /// <ext>`): a signed `PUT` to GCS, or a token-free signed `PUT /assets/local-content`
 /// (`loan.document.self_upload_83b`; ACTIVE loans only; nothing is stored).
 #[utoipa::path(post, path = "/me/loans/{loan_id}/documents/83b/upload-url", tag = "loans", security(("bearer" = [])),
-    params(("loan_id" = String, Path)), request_body(content = Object, description = "LoanDocumentUploadUrlRequest"),
+    params(("loan_id" = uuid::Uuid, Path)), request_body(content = Object, description = "LoanDocumentUploadUrlRequest"),
     responses((status = 200, description = "UploadUrl"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn election_upload_url(
     State(state): State<AppState>,

@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Loan counts by status and open stage, 30-day activity, principal, paid, owed and interest
 /// sums, and the mix of active loans (`loan.dashboard.view`; not cached).
 #[utoipa::path(get, path = "/org/dashboard/loan-summary", tag = "loans", security(("bearer" = [])),
-    params(("as_of" = Option<String>, Query)),
+    params(("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query)),
     responses((status = 200, description = "LoanDashboardSummary"), (status = 403), (status = 422)))]
 async fn loan_summary(
     State(state): State<AppState>,

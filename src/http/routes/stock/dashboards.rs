@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Org-wide totals, eligibility buckets, timeline, mix, prices, reservation pressure and
 /// membership counts at `as_of` (`stock.dashboard.view`; cached 300 s).
 #[utoipa::path(get, path = "/org/dashboard/stock-summary", tag = "stock", security(("bearer" = [])),
-    params(("as_of" = Option<String>, Query)),
+    params(("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query)),
     responses((status = 200, description = "StockDashboard"), (status = 403), (status = 422)))]
 async fn org_dashboard(
     State(state): State<AppState>,
@@ -44,7 +44,7 @@ async fn org_dashboard(
 
 /// The workspace landing page of the caller (`stock.self.view`; not cached).
 #[utoipa::path(get, path = "/me/dashboard/summary", tag = "stock", security(("bearer" = [])),
-    params(("as_of" = Option<String>, Query)),
+    params(("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query)),
     responses((status = 200, description = "SelfDashboard"), (status = 401), (status = 403), (status = 422)))]
 async fn my_dashboard(
     State(state): State<AppState>,

@@ -59,7 +59,7 @@ async fn checked_schedule(
 /// A member's grants, every status, newest `grant_date` first (`stock.view`).
 #[utoipa::path(get, path = "/org/users/{membership_id}/stock/grants", tag = "stock",
     security(("bearer" = [])),
-    params(("membership_id" = String, Path), ("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+    params(("membership_id" = uuid::Uuid, Path), ("page" = Option<i64>, Query, minimum = 1), ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, description = "{items: [GrantOut], total}"), (status = 403), (status = 404, description = "Membership not found")))]
 async fn list(
     State(state): State<AppState>,
@@ -85,7 +85,7 @@ async fn list(
 
 /// Dry run of a create: the schedule rules, no write, no step-up (`stock.manage`).
 #[utoipa::path(post, path = "/org/users/{membership_id}/stock/grants/preview", tag = "stock",
-    security(("bearer" = [])), params(("membership_id" = String, Path)),
+    security(("bearer" = [])), params(("membership_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "EmployeeStockGrantCreate"),
     responses((status = 200, description = "PreviewOut"), (status = 400), (status = 403), (status = 404), (status = 422)))]
 async fn preview(
@@ -110,7 +110,7 @@ async fn preview(
 /// Creates an ACTIVE grant (`stock.manage`, step-up `STOCK_GRANT_ASSIGNMENT` after body
 /// validation and before the membership lookup, as in the legacy service).
 #[utoipa::path(post, path = "/org/users/{membership_id}/stock/grants", tag = "stock",
-    security(("bearer" = [])), params(("membership_id" = String, Path)),
+    security(("bearer" = [])), params(("membership_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "EmployeeStockGrantCreate"),
     responses((status = 201, description = "GrantOut"), (status = 400), (status = 403), (status = 404), (status = 422)))]
 async fn create(
@@ -156,7 +156,7 @@ async fn create(
 
 /// One grant of the org (`stock.view`).
 #[utoipa::path(get, path = "/org/stock/grants/{grant_id}", tag = "stock",
-    security(("bearer" = [])), params(("grant_id" = String, Path)),
+    security(("bearer" = [])), params(("grant_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "GrantOut"), (status = 403), (status = 404, description = "Grant not found")))]
 async fn get_one(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ async fn get_one(
 /// member who is no longer active (the legacy service refused every change, Q4); any other
 /// change still needs an ACTIVE membership.
 #[utoipa::path(patch, path = "/org/stock/grants/{grant_id}", tag = "stock",
-    security(("bearer" = [])), params(("grant_id" = String, Path)),
+    security(("bearer" = [])), params(("grant_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "EmployeeStockGrantUpdate"),
     responses((status = 200, description = "GrantOut"), (status = 400), (status = 403), (status = 404), (status = 422)))]
 async fn update(

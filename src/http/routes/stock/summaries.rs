@@ -51,7 +51,7 @@ async fn cached_summary(
 /// A member's totals, next vesting, eligibility, reservations and grants at `as_of`
 /// (`stock.vesting.view` and `stock.eligibility.view`, the first missing one reported).
 #[utoipa::path(get, path = "/org/users/{membership_id}/stock/summary", tag = "stock",
-    security(("bearer" = [])), params(("membership_id" = String, Path), ("as_of" = Option<String>, Query)),
+    security(("bearer" = [])), params(("membership_id" = uuid::Uuid, Path), ("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query)),
     responses((status = 200, description = "StockSummary"), (status = 403), (status = 404), (status = 422)))]
 async fn member_summary(
     State(state): State<AppState>,
@@ -84,7 +84,7 @@ async fn my_membership(
 /// The caller's own summary (`stock.self.view`); the same object and cache entry as the admin
 /// view of the membership.
 #[utoipa::path(get, path = "/me/stock/summary", tag = "stock", security(("bearer" = [])),
-    params(("as_of" = Option<String>, Query)),
+    params(("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query)),
     responses((status = 200, description = "StockSummary"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn my_summary(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ async fn my_summary(
 
 /// The caller's grants, every status, paged (`stock.self.view`).
 #[utoipa::path(get, path = "/me/stock/grants", tag = "stock", security(("bearer" = [])),
-    params(("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+    params(("page" = Option<i64>, Query, minimum = 1), ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, description = "{items: [GrantOut], total}"), (status = 401), (status = 403), (status = 404)))]
 async fn my_grants(
     State(state): State<AppState>,
@@ -135,7 +135,7 @@ async fn my_grants(
 
 /// One of the caller's grants (`stock.self.view`); another member's grant is "not found".
 #[utoipa::path(get, path = "/me/stock/grants/{grant_id}", tag = "stock", security(("bearer" = [])),
-    params(("grant_id" = String, Path)),
+    params(("grant_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "GrantOut"), (status = 401), (status = 403), (status = 404)))]
 async fn my_grant(
     State(state): State<AppState>,

@@ -97,7 +97,7 @@ fn decision_body(raw: &Value) -> ApiResult<(Option<LoanStatus>, Option<String>)>
 /// Moves a loan to IN_REVIEW or REJECTED (`loan.manage`). Committed, with its reservations and
 /// audit row (the legacy service rolled it back, Q1).
 #[utoipa::path(patch, path = "/org/loans/{loan_id}", tag = "loan-admin", security(("bearer" = [])),
-    params(("loan_id" = String, Path)),
+    params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "{status, decision_reason?}"),
     responses((status = 200, description = "LoanDetail"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
@@ -139,8 +139,8 @@ async fn decide(
 /// loans with a share certificate (`loan.manage`).
 #[utoipa::path(post, path = "/org/loans/maintenance/activate-backlog", tag = "loan-admin",
     security(("bearer" = [])),
-    params(("loan_id" = Option<String>, Query), ("limit" = Option<i64>, Query),
-        ("offset" = Option<i64>, Query)),
+    params(("loan_id" = Option<uuid::Uuid>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 5000),
+        ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "MaintenanceResult"), (status = 401), (status = 403),
         (status = 404), (status = 422)))]
 async fn activate_backlog(

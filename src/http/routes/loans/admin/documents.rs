@@ -78,7 +78,7 @@ async fn loan_of(state: &AppState, org_id: &str, loan_id: Uuid) -> ApiResult<Loa
 /// follows the document type (quirk Q2: share certificates need `loan.document.manage_legal`).
 /// Nothing is stored.
 #[utoipa::path(post, path = "/org/loans/{loan_id}/documents/upload-url", tag = "loan-admin",
-    operation_id = "loan_admin_document_upload_url", security(("bearer" = [])), params(("loan_id" = String, Path)),
+    operation_id = "loan_admin_document_upload_url", security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "{document_type, file_name, content_type, size_bytes, checksum?}"),
     responses((status = 200, description = "UploadUrl"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
@@ -198,7 +198,7 @@ macro_rules! register_route {
     ($name:ident, $path:literal, $perm:ty, $stage:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "loan-admin", security(("bearer" = [])),
-                    params(("loan_id" = String, Path)),
+                    params(("loan_id" = uuid::Uuid, Path)),
                     request_body(content = Object, description = "LoanDocumentCreateRequest"),
                     responses((status = 201, description = "LoanDocument"), (status = 400),
                         (status = 401), (status = 403), (status = 404), (status = 422)))]
@@ -238,7 +238,7 @@ register_route!(
 /// Registers an uploaded share certificate of an ACTIVE loan and completes its post-issuance
 /// stage (step-up `WORKFLOW_COMPLETE`, checked before anything is stored: quirk Q5).
 #[utoipa::path(post, path = "/org/loans/{loan_id}/documents/legal-issuance", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "LoanDocumentCreateRequest"),
     responses((status = 201, description = "LoanDocument"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
@@ -271,7 +271,7 @@ async fn register_certificate(
 /// Streams a document of any loan of the org as an attachment, from the backend its row
 /// names (`loan.document.view`).
 #[utoipa::path(get, path = "/org/loans/documents/{document_id}/download", tag = "loan-admin",
-    operation_id = "loan_admin_document_download", security(("bearer" = [])), params(("document_id" = String, Path)),
+    operation_id = "loan_admin_document_download", security(("bearer" = [])), params(("document_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The file (application/octet-stream)"), (status = 400),
         (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn download(
@@ -473,7 +473,7 @@ macro_rules! upload_route {
     ($name:ident, $path:literal, $perm:ty, $stage:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "loan-admin", security(("bearer" = [])),
-                            params(("loan_id" = String, Path)),
+                            params(("loan_id" = uuid::Uuid, Path)),
                             request_body(content = Object, content_type = "multipart/form-data",
                                 description = "document_type, file"),
                             responses((status = 201, description = "LoanDocument"), (status = 400),

@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// is sent, resets the workflow, deletes documents, writes the spouse fields, with an
 /// `loan_application.admin_edit` audit row carrying the note.
 #[utoipa::path(patch, path = "/org/loans/{loan_id}/edit", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "LoanAdminEditRequest"),
     responses((status = 200, description = "LoanDetail"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 409), (status = 422)))]

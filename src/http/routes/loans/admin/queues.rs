@@ -34,8 +34,8 @@ pub struct SummaryPage {
 /// The tenant's loans, newest first, every status (`loan.view_all`).
 #[utoipa::path(get, path = "/org/loans", tag = "loan-admin", security(("bearer" = [])),
     params(("status" = Option<Vec<String>>, Query), ("stage_type" = Option<String>, Query),
-        ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query),
-        ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+        ("created_from" = inline(Option<crate::http::validate::params::DateTimeQuery>), Query), ("created_to" = inline(Option<crate::http::validate::params::DateTimeQuery>), Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "{items: [LoanSummary], total}"), (status = 400),
         (status = 401), (status = 403), (status = 422)))]
 async fn list(
@@ -67,7 +67,7 @@ macro_rules! queue_route {
     ($name:ident, $path:literal, $perm:ty, $stage:expr, $mine:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(get, path = $path, tag = "loan-admin", security(("bearer" = [])),
-                            params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+                            params(("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0)),
                             responses((status = 200, description = "{items: [LoanSummary], total}"),
                                 (status = 401), (status = 403), (status = 422)))]
         async fn $name(

@@ -61,7 +61,7 @@ fn grouped(mut docs: Vec<LoanDocument>) -> Vec<DocumentGroup> {
 
 /// The loan's documents grouped by stage (`loan.document.view`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/documents", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "{loan_id, total, groups}"), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
 async fn list_documents(
@@ -92,7 +92,7 @@ pub struct RepaymentList {
 
 /// The loan's repayments, newest payment first (`loan.payment.view`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/repayments", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "{loan_id, total, items}"), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
 async fn list_repayments(

@@ -305,7 +305,7 @@ fn check_file(
 /// `LOAN_PAYMENT_RECORD`): 201 with the row and the payment status after it. A repayment
 /// that pays the loan off completes it.
 #[utoipa::path(post, path = "/org/loans/{loan_id}/repayments", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "multipart or urlencoded form: payment_date, amounts, evidence",
         content_type = "multipart/form-data"),
     responses((status = 201, description = "RepaymentRecorded"), (status = 400), (status = 401),
@@ -531,7 +531,7 @@ fn upload_url_request(body: &Map<String, Value>) -> ApiResult<(UploadUrlRequest,
 /// a signed `PUT` to GCS or a token-free signed `PUT /assets/local-content`. Nothing is
 /// stored (`loan.payment.record`, step-up `LOAN_PAYMENT_RECORD`).
 #[utoipa::path(post, path = "/org/loans/{loan_id}/repayments/upload-url", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "{file_name, content_type, size_bytes, checksum?}"),
     responses((status = 200, description = "UploadUrl"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]

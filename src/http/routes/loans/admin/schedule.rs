@@ -50,7 +50,7 @@ async fn tenant_loan(
 /// `include_paid` lists paid instalments as zeros (`loan.schedule.view`; any loan status).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/schedule", tag = "loan-admin",
     security(("bearer" = [])),
-    params(("loan_id" = String, Path), ("as_of" = Option<String>, Query),
+    params(("loan_id" = uuid::Uuid, Path), ("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query),
         ("include_paid" = Option<bool>, Query)),
     responses((status = 200, description = "Schedule"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
@@ -72,7 +72,7 @@ async fn schedule(
 /// A schedule from the loan's terms with the body's overrides; the principal defaults to what
 /// is left after the repayments (`loan.what_if.simulate`; nothing is stored).
 #[utoipa::path(post, path = "/org/loans/{loan_id}/schedule/what-if", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     request_body(content = Object, description = "LoanScheduleWhatIfRequest"),
     responses((status = 200, description = "Schedule"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
@@ -101,7 +101,7 @@ async fn what_if(
 /// remaining_balance`, CRLF lines), not enveloped (`loan.export.schedule`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/schedule/export", tag = "loan-admin",
     security(("bearer" = [])),
-    params(("loan_id" = String, Path), ("as_of" = Option<String>, Query),
+    params(("loan_id" = uuid::Uuid, Path), ("as_of" = inline(Option<crate::http::validate::params::DateQuery>), Query),
         ("include_paid" = Option<bool>, Query)),
     responses((status = 200, description = "CSV", content_type = "text/csv"), (status = 400),
         (status = 401), (status = 403), (status = 404), (status = 422)))]

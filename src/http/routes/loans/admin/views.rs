@@ -47,7 +47,7 @@ async fn loaded(
 /// One loan of the tenant with its stages, documents, applicant and payment status today
 /// (`loan.view_all`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}", tag = "loan-admin", security(("bearer" = [])),
-    params(("loan_id" = String, Path)),
+    params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "LoanDetail"), (status = 401), (status = 403),
         (status = 404, description = "Loan application not found"), (status = 422)))]
 async fn get_detail(
@@ -98,7 +98,7 @@ async fn view_parts(
 /// The HR review view: the loan, the applicant's stock summary as of the loan's quote date
 /// (cached five minutes) and the HR stage (`loan.queue.hr.view`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/hr", tag = "loan-admin", security(("bearer" = [])),
-    params(("loan_id" = String, Path)),
+    params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "{loan_application, stock_summary, hr_stage}"),
         (status = 401), (status = 403), (status = 404), (status = 422)))]
 async fn hr_view(
@@ -151,7 +151,7 @@ async fn hr_view(
 
 /// The finance review view (`loan.queue.finance.view`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/finance", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "{loan_application, finance_stage}"), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
 async fn finance_view(
@@ -177,7 +177,7 @@ async fn finance_view(
 
 /// The legal review view (`loan.queue.legal.view`).
 #[utoipa::path(get, path = "/org/loans/{loan_id}/legal", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "{loan_application, legal_stage}"), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
 async fn legal_view(

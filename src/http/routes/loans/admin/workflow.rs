@@ -43,7 +43,7 @@ pub async fn after_activation(state: &AppState, org_id: &str, activated: Option<
 /// Assigns a core stage to the caller or, with `loan.workflow.assign.any`, to another member
 /// holding the stage's manage permission.
 #[utoipa::path(post, path = "/org/loans/{loan_id}/workflow/{stage_type}/assign", tag = "loan-admin",
-    security(("bearer" = [])), params(("loan_id" = String, Path), ("stage_type" = String, Path)),
+    security(("bearer" = [])), params(("loan_id" = uuid::Uuid, Path), ("stage_type" = String, Path)),
     request_body(content = Object, description = "{assignee_user_id?: uuid|null}"),
     responses((status = 200, description = "WorkflowStage"), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 422)))]
@@ -243,7 +243,7 @@ macro_rules! stage_route {
     ($name:ident, $path:literal, $perm:ty, $stage:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(patch, path = $path, tag = "loan-admin", security(("bearer" = [])),
-                            params(("loan_id" = String, Path)),
+                            params(("loan_id" = uuid::Uuid, Path)),
                             request_body(content = Object, description = "{status, notes?}"),
                             responses((status = 200, description = "WorkflowStage"), (status = 400),
                                 (status = 401), (status = 403), (status = 404), (status = 422)))]
