@@ -26,6 +26,7 @@ async fn each_read_answers_with_one_statement_after_a_warm_guard() {
         "/self/profile".to_owned(),
         "/org/users?page_size=20".to_owned(),
         format!("/org/users/{}", admin.membership_id),
+        "/me/loan-applications?limit=10".to_owned(),
     ];
     let mut report = Vec::new();
     for path in &reads {

@@ -770,11 +770,25 @@ pub struct SelfLoanList {
     pub total: i64,
 }
 
-/// The member's applications, newest first, with the count of all matching rows.
+/// One row of the list: the application, the count of all matching rows (a window over the
+/// filter, before the page is cut) and its workflow stages as three aligned arrays.
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    #[sqlx(flatten)]
+    loan: RawLoanRow,
+    total: i64,
+    stage_types: Vec<String>,
+    stage_statuses: Vec<String>,
+    stage_created_at: Vec<OffsetDateTime>,
+}
+
+/// The member's applications, newest first, with the count of all matching rows: one
+/// statement (page, total and stages together); a page past the end costs a second one for
+/// its total.
 pub async fn list_own(
     conn: &mut PgConnection,
     org_id: &OrgId,
-    applicant: &Applicant,
+    membership_id: Uuid,
     filter: &ListFilter,
 ) -> sqlx::Result<SelfLoanList> {
     let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
@@ -782,22 +796,18 @@ pub async fn list_own(
         AND (cardinality($3::text[]) = 0 OR status = ANY($3)) \
         AND ($4::timestamptz IS NULL OR created_at >= $4) \
         AND ($5::timestamptz IS NULL OR created_at <= $5)";
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM loan_applications {WHERE}"
-    )))
-    .bind(org_id.as_str())
-    .bind(applicant.membership_id)
-    .bind(&statuses)
-    .bind(filter.created_from)
-    .bind(filter.created_to)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows: Vec<RawLoanRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM loan_applications {WHERE} \
+    const STAGES: &str = "FROM loan_workflow_stages s \
+        WHERE s.org_id = l.org_id AND s.loan_application_id = l.id ORDER BY s.created_at, s.id";
+    let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, count(*) OVER () AS total, \
+         ARRAY(SELECT s.stage_type::text {STAGES}) AS stage_types, \
+         ARRAY(SELECT s.status::text {STAGES}) AS stage_statuses, \
+         ARRAY(SELECT s.created_at {STAGES}) AS stage_created_at \
+         FROM loan_applications l {WHERE} \
          ORDER BY created_at DESC, id LIMIT $6 OFFSET $7"
     )))
     .bind(org_id.as_str())
-    .bind(applicant.membership_id)
+    .bind(membership_id)
     .bind(&statuses)
     .bind(filter.created_from)
     .bind(filter.created_to)
@@ -805,34 +815,43 @@ pub async fn list_own(
     .bind(filter.offset)
     .fetch_all(&mut *conn)
     .await?;
-    let loans = rows
-        .into_iter()
-        .map(LoanRecord::try_from)
-        .collect::<sqlx::Result<Vec<_>>>()?;
-    let ids: Vec<Uuid> = loans.iter().map(|l| l.id).collect();
-    let stages: Vec<(Uuid, String, String, OffsetDateTime)> = sqlx::query_as(
-        "SELECT loan_application_id, stage_type, status, created_at FROM loan_workflow_stages \
-         WHERE org_id = $1 AND loan_application_id = ANY($2)",
-    )
-    .bind(org_id.as_str())
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        None if filter.offset == 0 => 0,
+        None => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM loan_applications {WHERE}"
+            )))
+            .bind(org_id.as_str())
+            .bind(membership_id)
+            .bind(&statuses)
+            .bind(filter.created_from)
+            .bind(filter.created_to)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    let mut loans = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stages: Vec<StageSnapshot<OffsetDateTime>> = row
+            .stage_types
+            .iter()
+            .zip(&row.stage_statuses)
+            .zip(&row.stage_created_at)
+            .filter_map(|((t, s), at)| {
+                Some(StageSnapshot {
+                    stage_type: StageType::parse(t)?,
+                    status: StageStatus::parse(s)?,
+                    created_at: *at,
+                })
+            })
+            .collect();
+        loans.push((LoanRecord::try_from(row.loan)?, stages));
+    }
     let items = loans
         .into_iter()
-        .map(|loan| {
-            let mine: Vec<StageSnapshot<OffsetDateTime>> = stages
-                .iter()
-                .filter(|(loan_id, ..)| *loan_id == loan.id)
-                .filter_map(|(_, t, s, at)| {
-                    Some(StageSnapshot {
-                        stage_type: StageType::parse(t)?,
-                        status: StageStatus::parse(s)?,
-                        created_at: *at,
-                    })
-                })
-                .collect();
-            let current = current_stage(&mine);
+        .map(|(loan, stages)| {
+            let current = current_stage(&stages);
             SelfLoanSummary {
                 id: loan.id,
                 status: loan.status,

@@ -88,9 +88,12 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Envelope<SelfLoanList>> {
     let filter = ListQuery::from_query(query.as_deref()).filter()?;
+    // The guard already read the caller's membership in this org.
+    let membership_id = user
+        .membership_id
+        .ok_or_else(|| ApiError::not_found(messages::MEMBERSHIP_NOT_FOUND))?;
     let mut conn = state.db.acquire().await?;
-    let applicant = applicant(&mut conn, &user).await?;
-    let list = applications::list_own(&mut conn, &user.org_id, &applicant, &filter).await?;
+    let list = applications::list_own(&mut conn, &user.org_id, membership_id, &filter).await?;
     Ok(Envelope(list))
 }
 
