@@ -118,20 +118,16 @@ ANALYZE;
 SQL
 }
 
-# The statements of GET /me/loan-applications?limit=N&offset=0 after the guard (the permission
-# check is answered in process): services::stock::members::of_user, then
-# services::loans::applications::list_own (count, page, stages of the page).
+# The one statement of GET /me/loan-applications?limit=N&offset=0 after the guard (the
+# permission check and the caller's membership are answered in process):
+# services::loans::applications::list_own — page, window total and stages together.
 loan_list_sql() { # USER_ID MEMBERSHIP_ID
-  local ids
-  ids=$(psql -X -At "$BENCH_DB_URL" -c "SELECT '{' || string_agg(id::text, ',') || '}' FROM (SELECT id FROM loan_applications WHERE org_id = '$BENCH_ORG' AND org_membership_id = '$2' ORDER BY created_at DESC, id LIMIT $LOAN_READS_PAGE) p")
   local cols
   cols="id, org_id, org_membership_id, status, decision_reason, version, create_idempotency_key, submit_idempotency_key, as_of_date, selection_mode, selection_value_snapshot, shares_to_exercise, total_exercisable_shares_snapshot, purchase_price, down_payment_amount, loan_principal, policy_version_snapshot, interest_type, repayment_method, term_months, nominal_annual_rate_percent, estimated_monthly_payment, total_payable_amount, total_interest_amount, quote_inputs_snapshot, quote_option_snapshot, allocation_strategy, allocation_snapshot, org_settings_snapshot, eligibility_result_snapshot, activation_date, election_83b_due_date, marital_status_snapshot, spouse_first_name, spouse_middle_name, spouse_last_name, spouse_email, spouse_phone, spouse_address, created_at, updated_at"
   local where="WHERE org_id = '$BENCH_ORG' AND org_membership_id = '$2' AND (cardinality('{}'::text[]) = 0 OR status = ANY('{}'::text[])) AND (NULL::timestamptz IS NULL OR created_at >= NULL::timestamptz) AND (NULL::timestamptz IS NULL OR created_at <= NULL::timestamptz)"
+  local stages="FROM loan_workflow_stages s WHERE s.org_id = l.org_id AND s.loan_application_id = l.id ORDER BY s.created_at, s.id"
   cat <<SQL
-SELECT id, employment_status, platform_status, employment_start_date FROM org_memberships WHERE org_id = '$BENCH_ORG' AND user_id = '$1';
-SELECT count(*) FROM loan_applications $where;
-SELECT $cols FROM loan_applications $where ORDER BY created_at DESC, id LIMIT $LOAN_READS_PAGE OFFSET 0;
-SELECT loan_application_id, stage_type, status, created_at FROM loan_workflow_stages WHERE org_id = '$BENCH_ORG' AND loan_application_id = ANY('$ids'::uuid[]);
+SELECT $cols, count(*) OVER () AS total, ARRAY(SELECT s.stage_type::text $stages) AS stage_types, ARRAY(SELECT s.status::text $stages) AS stage_statuses, ARRAY(SELECT s.created_at $stages) AS stage_created_at FROM loan_applications l $where ORDER BY created_at DESC, id LIMIT $LOAN_READS_PAGE OFFSET 0;
 SQL
 }
 
@@ -333,8 +329,8 @@ workers (its Dockerfile's command, access log off), $LEGACY_DB_POOL_SIZE pooled 
 goes to both. Load: \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION --latency --timeout 10s\`, $WRK_WARMUP warm-up each, then $WRK_RUNS rounds alternating
 \`sole\` and legacy, medians. Reference: \`pgbench -n -M prepared -c$WRK_CONNECTIONS -j$WRK_THREADS -T$PGBENCH_SECONDS\` running, per
 transaction, the statements the endpoint sends after the guard (warm, the guard and the permission
-check are answered in process): for the list the membership, the count, the page and its
-stages; for the dashboard its one statement.
+check are answered in process): for the list its one statement (page, window total and the
+page's stages); for the dashboard its one statement.
 
 | endpoint | \`sole\` | its statements in pgbench | legacy, same run | \`sole\` ÷ legacy | target > ${LOAN_READS_TARGET_X}× |
 |---|---:|---:|---:|---:|---|
