@@ -57,20 +57,11 @@ pub fn scan_source(relative: &Path, source: &str) -> syn::Result<Vec<Finding>> {
     };
     visitor.visit_file(&file);
 
-    let lines: Vec<&str> = source.lines().collect();
-    let mut hits = visitor.hits;
-    hits.sort_by_key(|(line, _)| *line);
-    hits.dedup_by_key(|(line, _)| *line);
-    Ok(hits
-        .into_iter()
-        .map(|(line, resource)| Finding {
+    Ok(super::sql::one_per_line(source, visitor.hits)
+        .map(|(line, resource, text)| Finding {
             line,
             resource,
-            text: line
-                .checked_sub(1)
-                .and_then(|i| lines.get(i))
-                .map(|l| l.trim().to_owned())
-                .unwrap_or_default(),
+            text,
         })
         .collect())
 }

@@ -32,22 +32,28 @@ pub fn scan_source(source: &str) -> syn::Result<Vec<Finding>> {
     let mut visitor = SqlVisitor::default();
     visitor.visit_file(&file);
 
+    Ok(one_per_line(source, visitor.hits)
+        .map(|(line, what, text)| Finding { line, what, text })
+        .collect())
+}
+
+/// `hits` (line, what) in line order, the first of each line only, each with its source line
+/// trimmed: what every rule reports.
+pub fn one_per_line<T>(
+    source: &str,
+    mut hits: Vec<(usize, T)>,
+) -> impl Iterator<Item = (usize, T, String)> {
     let lines: Vec<&str> = source.lines().collect();
-    let mut hits = visitor.hits;
     hits.sort_by_key(|(line, _)| *line);
     hits.dedup_by_key(|(line, _)| *line);
-    Ok(hits
-        .into_iter()
-        .map(|(line, what)| Finding {
-            line,
-            what,
-            text: line
-                .checked_sub(1)
-                .and_then(|i| lines.get(i))
-                .map(|l| l.trim().to_owned())
-                .unwrap_or_default(),
-        })
-        .collect())
+    hits.into_iter().map(move |(line, what)| {
+        let text = line
+            .checked_sub(1)
+            .and_then(|i| lines.get(i))
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default();
+        (line, what, text)
+    })
 }
 
 #[derive(Default)]
