@@ -125,9 +125,8 @@ loan_list_sql() { # USER_ID MEMBERSHIP_ID
   local cols
   cols="id, org_id, org_membership_id, status, decision_reason, version, create_idempotency_key, submit_idempotency_key, as_of_date, selection_mode, selection_value_snapshot, shares_to_exercise, total_exercisable_shares_snapshot, purchase_price, down_payment_amount, loan_principal, policy_version_snapshot, interest_type, repayment_method, term_months, nominal_annual_rate_percent, estimated_monthly_payment, total_payable_amount, total_interest_amount, quote_inputs_snapshot, quote_option_snapshot, allocation_strategy, allocation_snapshot, org_settings_snapshot, eligibility_result_snapshot, activation_date, election_83b_due_date, marital_status_snapshot, spouse_first_name, spouse_middle_name, spouse_last_name, spouse_email, spouse_phone, spouse_address, created_at, updated_at"
   local where="WHERE org_id = '$BENCH_ORG' AND org_membership_id = '$2' AND (cardinality('{}'::text[]) = 0 OR status = ANY('{}'::text[])) AND (NULL::timestamptz IS NULL OR created_at >= NULL::timestamptz) AND (NULL::timestamptz IS NULL OR created_at <= NULL::timestamptz)"
-  local stages="FROM loan_workflow_stages s WHERE s.org_id = l.org_id AND s.loan_application_id = l.id ORDER BY s.created_at, s.id"
   cat <<SQL
-SELECT $cols, count(*) OVER () AS total, ARRAY(SELECT s.stage_type::text $stages) AS stage_types, ARRAY(SELECT s.status::text $stages) AS stage_statuses, ARRAY(SELECT s.created_at $stages) AS stage_created_at FROM loan_applications l $where ORDER BY created_at DESC, id LIMIT $LOAN_READS_PAGE OFFSET 0;
+SELECT $cols, count(*) OVER () AS total, st.stage_types, st.stage_statuses, st.stage_created_at FROM loan_applications l CROSS JOIN LATERAL (SELECT coalesce(array_agg(s.stage_type::text ORDER BY s.created_at, s.id), '{}') AS stage_types, coalesce(array_agg(s.status::text ORDER BY s.created_at, s.id), '{}') AS stage_statuses, coalesce(array_agg(s.created_at ORDER BY s.created_at, s.id), '{}') AS stage_created_at FROM loan_workflow_stages s WHERE s.org_id = l.org_id AND s.loan_application_id = l.id) st $where ORDER BY created_at DESC, id LIMIT $LOAN_READS_PAGE OFFSET 0;
 SQL
 }
 

@@ -796,14 +796,18 @@ pub async fn list_own(
         AND (cardinality($3::text[]) = 0 OR status = ANY($3)) \
         AND ($4::timestamptz IS NULL OR created_at >= $4) \
         AND ($5::timestamptz IS NULL OR created_at <= $5)";
-    const STAGES: &str = "FROM loan_workflow_stages s \
-        WHERE s.org_id = l.org_id AND s.loan_application_id = l.id ORDER BY s.created_at, s.id";
+    // One lateral read of the page's stages, aggregated into three aligned arrays.
     let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, count(*) OVER () AS total, \
-         ARRAY(SELECT s.stage_type::text {STAGES}) AS stage_types, \
-         ARRAY(SELECT s.status::text {STAGES}) AS stage_statuses, \
-         ARRAY(SELECT s.created_at {STAGES}) AS stage_created_at \
-         FROM loan_applications l {WHERE} \
+         st.stage_types, st.stage_statuses, st.stage_created_at \
+         FROM loan_applications l \
+         CROSS JOIN LATERAL ( \
+             SELECT coalesce(array_agg(s.stage_type::text ORDER BY s.created_at, s.id), '{{}}') AS stage_types, \
+                    coalesce(array_agg(s.status::text ORDER BY s.created_at, s.id), '{{}}') AS stage_statuses, \
+                    coalesce(array_agg(s.created_at ORDER BY s.created_at, s.id), '{{}}') AS stage_created_at \
+             FROM loan_workflow_stages s \
+             WHERE s.org_id = l.org_id AND s.loan_application_id = l.id) st \
+         {WHERE} \
          ORDER BY created_at DESC, id LIMIT $6 OFFSET $7"
     )))
     .bind(org_id.as_str())
