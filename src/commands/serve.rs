@@ -61,13 +61,6 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         let addr = format!("{}:{}", args.host.as_deref().unwrap_or("0.0.0.0"), args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot bind {addr}"))?;
         tracing::info!(address = %addr, environment = state.settings.environment.as_str(), "sole is serving");
-        // PostgreSQL and Redis are probed once after the listener is up (the pool is lazy, so
-        // nothing else would say so): an unreachable one is a loud warning at start, not a
-        // silent 503 at the first login.
-        let probe_state = state.clone();
-        tokio::spawn(async move {
-            probe_dependencies(&probe_state).await.warn();
-        });
         // The slow one-time crypto (PBKDF2 for Fernet, argon2 dummy hash) runs after the
         // listener is up, so the first health check does not wait for it.
         let auth = state.auth.clone();
@@ -79,11 +72,18 @@ pub fn run(settings: Settings, args: &ServeArgs) -> anyhow::Result<()> {
         // DB_POOLER must match what DATABASE_URL really is: a mismatch breaks prepared
         // statements on some requests only, so it stops the server at once, with the fix.
         let (misfit_tx, misfit_rx) = tokio::sync::oneshot::channel::<String>();
+        // Then PostgreSQL and Redis are probed once (the pool is lazy, so nothing else would
+        // say so): an unreachable one is a loud warning at start, not a silent 503 at the first
+        // login. The pooler check runs first and alone: it reads which server session each of
+        // its two connections lands on, and a pool connection opened at the same moment (the
+        // reachability probe's) would change which server PgBouncer hands out next.
         let pooler_state = state.clone();
         tokio::spawn(async move {
             if let Some(message) = check_pooler(&pooler_state).await {
                 let _ = misfit_tx.send(message);
+                return;
             }
+            probe_dependencies(&pooler_state).await.warn();
         });
         let misfit = Arc::new(std::sync::Mutex::new(None::<String>));
         let misfit_seen = misfit.clone();

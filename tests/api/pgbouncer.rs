@@ -245,13 +245,13 @@ async fn serve_works_through_pgbouncer_in_transaction_mode() {
     assert!(backends_of(&db).await <= 4, "PgBouncer was not pooling");
 }
 
-/// `sole serve` as a process; returns its exit status and its combined output, or `None` when
-/// it was still running after `within` (then it is killed).
+/// `sole serve` as a process; returns its exit status and its combined output, or, when it
+/// was still running after `within`, kills it and returns what it had printed.
 async fn serve_exit(
     database_url: &str,
     extra: &[(&str, &str)],
     within: Duration,
-) -> Option<(i32, String)> {
+) -> Result<(i32, String), String> {
     let (private_pem, public_pem) = vector_keys();
     let port = free_port();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sole"));
@@ -278,18 +278,28 @@ async fn serve_exit(
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().unwrap();
-    match tokio::time::timeout(within, child.wait_with_output()).await {
-        Ok(out) => {
-            let out = out.unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            Some((out.status.code().unwrap_or(-1), text))
-        }
-        Err(_) => None,
+    let mut child = cmd.spawn().unwrap();
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut text).await;
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = tokio::time::timeout(within, child.wait()).await;
+    if status.is_err() {
+        let _ = child.kill().await;
+    }
+    let text = format!("{}{}", stdout.await.unwrap(), stderr.await.unwrap());
+    match status {
+        Ok(status) => Ok((status.unwrap().code().unwrap_or(-1), text)),
+        Err(_) => Err(format!(
+            "still running after {within:?}; it printed:\n{text}"
+        )),
     }
 }
 
@@ -309,7 +319,9 @@ async fn serve_refuses_to_run_when_the_pooler_breaks_its_statements() {
     // Transaction pooling, but DB_POOLER=session keeps named statements per connection.
     let (code, out) = serve_exit(&transaction.url(&db), &[("DB_POOLER", "session")], within)
         .await
-        .expect("serve kept running behind a transaction pooler with DB_POOLER=session");
+        .unwrap_or_else(|out| {
+            panic!("serve kept running behind a transaction pooler with DB_POOLER=session: {out}")
+        });
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not keep prepared statements"), "{out}");
     assert!(out.contains("set DB_POOLER=transaction"), "{out}");
@@ -317,7 +329,9 @@ async fn serve_refuses_to_run_when_the_pooler_breaks_its_statements() {
     // DB_POOLER unset: PgBouncer refuses the startup parameters a direct connection uses.
     let (code, out) = serve_exit(&transaction.url(&db), &[], within)
         .await
-        .expect("serve kept running behind PgBouncer with DB_POOLER unset");
+        .unwrap_or_else(|out| {
+            panic!("serve kept running behind PgBouncer with DB_POOLER unset: {out}")
+        });
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("unsupported startup parameter"), "{out}");
     assert!(out.contains("DB_POOLER=transaction"), "{out}");
@@ -325,7 +339,7 @@ async fn serve_refuses_to_run_when_the_pooler_breaks_its_statements() {
     // Statement pooling allows no transaction at all.
     let (code, out) = serve_exit(&statement.url(&db), &[("DB_POOLER", "transaction")], within)
         .await
-        .expect("serve kept running behind a statement pooler");
+        .unwrap_or_else(|out| panic!("serve kept running behind a statement pooler: {out}"));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("statement-mode pooler"), "{out}");
 }
