@@ -4,5 +4,6 @@ pub mod fernet;
 pub mod jwt;
 pub mod password;
 pub mod policy;
+pub mod random;
 pub mod recovery;
 pub mod totp;

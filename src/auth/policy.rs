@@ -6,8 +6,9 @@
 //! password is shorter than the default 12-character minimum, "too common" is reachable only with
 //! padding such as `" Password123 "`, exactly like the legacy service.
 
-use rand::RngExt as _;
 use rand::seq::SliceRandom as _;
+
+use super::random;
 
 /// Rejected after trimming and lower-casing (legacy list, in the legacy order).
 pub const COMMON_PASSWORDS: &[&str] = &[
@@ -93,18 +94,16 @@ pub fn is_common(password: &str) -> bool {
 /// uppercase letter, one digit and one special from [`TEMP_PASSWORD_SPECIALS`]; it passes the
 /// policy for any minimum length up to 16.
 pub fn generate_temporary_password() -> String {
-    let mut rng = rand::rng();
     let classes = [LOWER, UPPER, DIGITS, TEMP_PASSWORD_SPECIALS];
-    let all: Vec<char> = classes.iter().flat_map(|c| c.chars()).collect();
-    let mut out: Vec<char> = Vec::with_capacity(TEMP_PASSWORD_LENGTH);
-    for class in classes {
-        let chars: Vec<char> = class.chars().collect();
-        out.push(chars[rng.random_range(0..chars.len())]);
-    }
-    while out.len() < TEMP_PASSWORD_LENGTH {
-        out.push(all[rng.random_range(0..all.len())]);
-    }
-    out.shuffle(&mut rng);
+    // One character of each class, the rest from all of them, then shuffled so the guaranteed
+    // ones are not always first.
+    let guaranteed: String = classes
+        .iter()
+        .map(|class| random::string_from(class, 1))
+        .collect();
+    let rest = random::string_from(&classes.concat(), TEMP_PASSWORD_LENGTH - classes.len());
+    let mut out: Vec<char> = guaranteed.chars().chain(rest.chars()).collect();
+    out.shuffle(&mut rand::rng());
     out.into_iter().collect()
 }
 

@@ -38,15 +38,9 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 
 /// One freshly generated recovery code, as shown to the user (`XXXX-XXXX`).
 pub fn generate_recovery_code() -> String {
-    let alphabet = RECOVERY_ALPHABET.as_bytes();
-    let mut rng = rand::rng();
-    let mut code = String::with_capacity(RECOVERY_CODE_LENGTH + 1);
-    for i in 0..RECOVERY_CODE_LENGTH {
-        if i == RECOVERY_CODE_LENGTH / 2 {
-            code.push('-');
-        }
-        code.push(char::from(alphabet[rng.random_range(0..alphabet.len())]));
-    }
+    let mut code = super::random::string_from(RECOVERY_ALPHABET, RECOVERY_CODE_LENGTH);
+    // The alphabet is ASCII, so the middle is a character boundary.
+    code.insert(RECOVERY_CODE_LENGTH / 2, '-');
     code
 }
 

@@ -6,7 +6,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rand::RngExt as _;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 /// RFC 4648 base32 alphabet, as used by `pyotp.random_base32()`.
@@ -26,11 +25,7 @@ pub enum TotpError {
 
 /// A new secret: 32 characters from the base32 alphabet (CSPRNG), like `pyotp.random_base32()`.
 pub fn generate_secret() -> String {
-    let alphabet = BASE32_ALPHABET.as_bytes();
-    let mut rng = rand::rng();
-    (0..SECRET_LENGTH)
-        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
-        .collect()
+    super::random::string_from(BASE32_ALPHABET, SECRET_LENGTH)
 }
 
 /// Decodes a base32 secret the way pyotp does (case-insensitive, padding optional).

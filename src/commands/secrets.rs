@@ -4,26 +4,18 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use rand::RngExt as _;
+use crate::auth::random;
 
-const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// `len` random alphanumeric characters from the OS generator.
-pub fn alphanumeric(len: usize) -> String {
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| char::from(ALNUM[rng.random_range(0..ALNUM.len())]))
-        .collect()
-}
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A SECRET_KEY: 64 alphanumeric characters.
 pub fn secret_key() -> String {
-    alphanumeric(64)
+    random::string_from(ALNUM, 64)
 }
 
 /// A FERNET_KDF_SALT: 32 alphanumeric characters.
 pub fn kdf_salt() -> String {
-    alphanumeric(32)
+    random::string_from(ALNUM, 32)
 }
 
 /// An RSA key pair of `bits` as PEM (`--key-bits` and `serve --dev`).
@@ -41,16 +33,9 @@ pub fn rsa_key_pair(bits: u32) -> anyhow::Result<crate::auth::jwt::GeneratedKeyP
 /// enough for any DEFAULT_PASSWORD_MIN_LENGTH up to 32, and nothing a shell would interpret, so
 /// it can be pasted into a command unquoted. Look-alike characters (0/O, 1/l/I) are left out.
 pub fn dev_password() -> String {
-    const READABLE: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
+    const READABLE: &str = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     loop {
-        let groups: Vec<String> = (0..5)
-            .map(|_| {
-                (0..6)
-                    .map(|_| char::from(READABLE[rng.random_range(0..READABLE.len())]))
-                    .collect()
-            })
-            .collect();
+        let groups: Vec<String> = (0..5).map(|_| random::string_from(READABLE, 6)).collect();
         let password = groups.join("-");
         if password.chars().any(|c| c.is_ascii_lowercase())
             && password.chars().any(|c| c.is_ascii_uppercase())
