@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{MemberSpec, create_member, set_org_settings};
-use crate::helpers::{assert_same_keys, sample, spawn_app};
-use crate::roles::{
-    UNKNOWN, assert_422, audit_count, call, error_body, me_permissions, org, step_up_token,
+use crate::fixtures::{
+    MemberSpec, create_member, me_permissions, org, set_org_settings, step_up_token,
+};
+use crate::helpers::{
+    UNKNOWN, assert_422, assert_same_keys, audit_count, call, error_body, sample, spawn_app,
 };
 
 fn acl_body(user_id: impl std::fmt::Display, resource_id: &str) -> Value {

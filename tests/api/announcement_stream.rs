@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use sole::config::{EnvMap, Settings};
 
-use crate::announcements::{Org, call, create, org_with_members};
+use crate::announcement_support::{Org, call, create, org_with_members};
 use crate::fixtures::Session;
 use crate::helpers::{
     TestApp, base_env, client, fresh_database, json, redis_url, spawn_app_with, spawn_with_env,

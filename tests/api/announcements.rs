@@ -4,55 +4,9 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
+use crate::announcement_support::{Org, call, create, org_with_members};
+use crate::fixtures::{MemberSpec, create_member, create_org};
 use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-pub struct Org {
-    pub app: TestApp,
-    pub admin: Session,
-    pub employee: Session,
-    pub employee_member: Member,
-}
-
-/// Org `acme` with an ORG ADMIN (announcement.manage) and an EMPLOYEE, both signed in.
-pub async fn org_with_members(app: TestApp, org: &str) -> Org {
-    create_org(&app, org, "Acme").await;
-    let admin = create_member(&app, org, MemberSpec::admin(&format!("admin@{org}.test"))).await;
-    let employee = create_member(&app, org, MemberSpec::new(&format!("emp@{org}.test"))).await;
-    let admin = app.sign_in(&admin).await;
-    let employee_session = app.sign_in(&employee).await;
-    Org {
-        app,
-        admin,
-        employee: employee_session,
-        employee_member: employee,
-    }
-}
-
-/// Any request with a bearer token and the session's org; returns (status, json).
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    session: Option<&Session>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(s) = session {
-        req = req.bearer_auth(&s.access).header("X-Org-Id", &s.org_id);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-pub async fn create(app: &TestApp, admin: &Session, body: Value) -> Value {
-    let (status, out) = call(app, "POST", "/announcements", Some(admin), Some(body)).await;
-    assert_eq!(status, 201, "{out}");
-    out["data"].clone()
-}
 
 fn ids(body: &Value) -> Vec<String> {
     body["data"]["items"]

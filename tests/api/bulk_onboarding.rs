@@ -3,9 +3,10 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_same_keys, json, sample};
-use crate::onboarding::{TEMP_PASSWORD, complete_first_login};
-use crate::org_users::{ORG, World, audit_count, error_body, fail_commit_after_audit, world};
+use crate::helpers::{assert_same_keys, error_body, json, sample};
+use crate::people_support::{
+    ORG, TEMP_PASSWORD, World, audit_count, complete_first_login, fail_commit_after_audit, world,
+};
 
 const HEADER: &str = "email,first_name,middle_name,last_name,preferred_name,timezone,phone_number,marital_status,country,state,address_line1,address_line2,postal_code,temporary_password,employee_id,employment_start_date,employment_status";
 

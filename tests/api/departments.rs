@@ -3,10 +3,10 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{MemberSpec, create_member};
-use crate::helpers::{TestApp, assert_same_keys, sample, spawn_app};
-use crate::roles::{
-    Org, UNKNOWN, assert_422, audit_count, call, error_body, fail_commit_when, org,
+use crate::fixtures::{MemberSpec, Org, create_member, org};
+use crate::helpers::{
+    TestApp, UNKNOWN, assert_422, assert_same_keys, audit_count, call, error_body,
+    fail_commit_when, sample, spawn_app,
 };
 
 async fn create(app: &TestApp, o: &Org, name: &str, code: &str) -> Value {

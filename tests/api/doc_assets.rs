@@ -7,8 +7,8 @@ use crate::doc_support::{
     DOCX, PDF, PNG, assert_like, audit_rows, doc_sample, docs_app, plain_get, raw_get, sample_body,
     spa_put,
 };
-use crate::helpers::json;
-use crate::roles::{call, org};
+use crate::fixtures::org;
+use crate::helpers::{call, json};
 
 #[tokio::test]
 async fn an_upload_session_round_trips_through_the_local_store() {

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::doc_support::{
     Docs, PDF, Upload, assert_like, audit_rows, doc_sample, docs_app, sample_body, upload,
 };
-use crate::roles::{UNKNOWN, assert_422, audit_count, org};
+use crate::fixtures::org;
+use crate::helpers::{UNKNOWN, assert_422, audit_count};
 
 fn names(list: &Value) -> Vec<String> {
     list["data"]["items"]
@@ -314,7 +315,7 @@ async fn a_custom_folder_named_like_a_system_folder_no_longer_breaks_the_listing
     .execute(&docs.app.db)
     .await
     .unwrap();
-    let (status, list) = crate::roles::call(
+    let (status, list) = crate::helpers::call(
         &docs.app,
         "GET",
         "/org/documents/folders",
@@ -329,7 +330,7 @@ async fn a_custom_folder_named_like_a_system_folder_no_longer_breaks_the_listing
     assert_eq!(custom["is_system"], false);
 
     // Once the custom folder is renamed, the system folder appears.
-    let (status, _) = crate::roles::call(
+    let (status, _) = crate::helpers::call(
         &docs.app,
         "PATCH",
         &format!("/org/documents/folders/{}", custom["id"].as_str().unwrap()),
@@ -339,7 +340,7 @@ async fn a_custom_folder_named_like_a_system_folder_no_longer_breaks_the_listing
     )
     .await;
     assert_eq!(status, 200);
-    let (_, list) = crate::roles::call(
+    let (_, list) = crate::helpers::call(
         &docs.app,
         "GET",
         "/org/documents/folders",

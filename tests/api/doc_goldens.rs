@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use crate::doc_support::{
     DOCX, Docs, PDF, PNG, Upload, assert_like, doc_sample, docs_app, raw_get, sample_body, upload,
 };
-use crate::helpers::{assert_same_keys, json};
-use crate::roles::{call, org};
+use crate::fixtures::org;
+use crate::helpers::{assert_same_keys, call, json};
 
 const SECRET: &[u8] = b"test-secret-key-0123456789abcdef0123456789";
 

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{MemberSpec, Session, create_member};
-use crate::helpers::{TestApp, json, sample, spawn_app_edit};
-use crate::roles::{Org, call, org};
+use crate::fixtures::{MemberSpec, Org, Session, create_member, org};
+use crate::helpers::{TestApp, call, json, sample, spawn_app_edit};
 
 pub const SAMPLES: &str = "domain-documents.json";
 

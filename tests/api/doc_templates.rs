@@ -10,7 +10,8 @@ use crate::doc_support::{
     DOCX, Docs, PDF, PNG, Upload, assert_like, audit_rows, docs_app, raw_get, sample_body, spa_put,
     spa_upload, upload,
 };
-use crate::roles::{UNKNOWN, assert_422, audit_count, call, fail_commit_when, org};
+use crate::fixtures::org;
+use crate::helpers::{UNKNOWN, assert_422, audit_count, call, fail_commit_when};
 
 fn is_key(key: &str, prefix: &str, ext: &str) -> bool {
     key.strip_prefix(prefix)
@@ -551,7 +552,7 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
         ),
         (
             Upload::new("a.pdf", Some("application/pdf"), PDF)
-                .field("folder_id", crate::roles::UNKNOWN),
+                .field("folder_id", crate::helpers::UNKNOWN),
             "multipart upload: unknown folder (checked after the body is read)",
         ),
     ] {

@@ -107,10 +107,10 @@ async fn kill_backends(admin: &mut sqlx::PgConnection) -> i64 {
 #[tokio::test]
 async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_200() {
     let app = spawn_app_with(&[("DB_POOL_SIZE", "3")]).await;
-    let a = crate::roles::org(&app, "acme").await;
+    let a = crate::fixtures::org(&app, "acme").await;
     let mut admin = connect(&app.db_name).await;
     let get = async |session: &crate::fixtures::Session, path: &str| {
-        crate::roles::call(&app, "GET", path, session, None, None).await
+        crate::helpers::call(&app, "GET", path, session, None, None).await
     };
     // Fill the pool with idle connections: concurrent requests each hold one.
     let (one, two, three) = tokio::join!(
@@ -154,7 +154,7 @@ async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_
 #[tokio::test]
 async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degraded() {
     let app = spawn_app().await;
-    let a = crate::roles::org(&app, "acme").await;
+    let a = crate::fixtures::org(&app, "acme").await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("redis://{}/0", closed.local_addr().unwrap());
     drop(closed);
@@ -168,10 +168,10 @@ async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degrade
         crate::helpers::spawn_with_env(env, app.db_name.clone(), app.redis_prefix.clone()).await;
 
     for path in ["/auth/me", "/org/users"] {
-        let (status, body) = crate::roles::call(&cut, "GET", path, &a.admin_s, None, None).await;
+        let (status, body) = crate::helpers::call(&cut, "GET", path, &a.admin_s, None, None).await;
         assert_eq!(status, 200, "GET {path} without Redis: {body}");
     }
-    let (status, body) = crate::roles::call(&cut, "GET", "/auth/me", &a.emp_s, None, None).await;
+    let (status, body) = crate::helpers::call(&cut, "GET", "/auth/me", &a.emp_s, None, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["email"], a.emp.email.as_str());
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sole::auth::totp;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, json};
+use crate::helpers::{TestApp, call, json};
 
 /// A password that passes the policy.
 pub const PASSWORD: &str = "Correct#Horse42battery";
@@ -327,4 +327,69 @@ impl TestApp {
             org_id: member.org_id.clone(),
         }
     }
+}
+
+/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in plain employee.
+pub struct Org {
+    pub admin: Member,
+    pub admin_s: Session,
+    pub emp: Member,
+    pub emp_s: Session,
+}
+
+pub async fn org(app: &TestApp, id: &str) -> Org {
+    create_org(app, id, &format!("Org {id}")).await;
+    let admin = create_member(
+        app,
+        id,
+        MemberSpec::admin(&format!("admin@{id}.example.com")),
+    )
+    .await;
+    let emp = create_member(
+        app,
+        id,
+        MemberSpec::new(&format!("emp@{id}.example.com")).full_name("Emma Ployee"),
+    )
+    .await;
+    let admin_s = app.sign_in(&admin).await;
+    let emp_s = app.sign_in(&emp).await;
+    Org {
+        admin,
+        admin_s,
+        emp,
+        emp_s,
+    }
+}
+
+/// Answers a step-up challenge with the member's current TOTP code.
+pub async fn step_up_token(
+    app: &TestApp,
+    member: &Member,
+    session: &Session,
+    challenge: &Value,
+) -> String {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/auth/step-up/verify",
+        session,
+        Some(json!({
+            "challenge_token": challenge,
+            "code": totp_now(member.totp_secret.as_deref().unwrap()),
+        })),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "step-up verify: {body}");
+    body["data"]["step_up_token"]
+        .as_str()
+        .or_else(|| body["data"]["token"].as_str())
+        .unwrap_or_else(|| panic!("no step-up token in {body}"))
+        .to_owned()
+}
+
+pub async fn me_permissions(app: &TestApp, session: &Session) -> Vec<String> {
+    let (status, body) = call(app, "GET", "/auth/me", session, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body["data"]["permissions"].clone()).unwrap()
 }

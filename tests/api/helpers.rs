@@ -5,12 +5,15 @@
 
 use std::sync::Arc;
 
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sole::cache::Cache;
 use sole::config::{EnvMap, Settings};
 use sole::http;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
+
+use crate::fixtures::Session;
 
 /// The maintenance database the tests create their databases from.
 pub fn admin_url() -> String {
@@ -348,4 +351,66 @@ pub fn assert_same_keys(actual: &serde_json::Value, expected: &serde_json::Value
         keys(expected),
         "keys differ:\nactual: {actual}\nexpected: {expected}"
     );
+}
+
+pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
+
+/// One request with bearer token, `X-Org-Id`, optional JSON body and optional step-up token.
+pub async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    session: &Session,
+    body: Option<Value>,
+    step_up: Option<&str>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(&session.access)
+        .header("X-Org-Id", &session.org_id);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(t) = step_up {
+        req = req.header("X-Step-Up-Token", t);
+    }
+    json(req.send().await.unwrap()).await
+}
+
+pub async fn audit_count(app: &TestApp, org: &str, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
+        .bind(org)
+        .bind(action)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// The legacy error envelope with a plain detail.
+pub fn error_body(code: &str, message: &str) -> Value {
+    json!({"code": code, "message": message, "data": null, "details": {"detail": message}})
+}
+
+/// Asserts a 422 whose message is exactly `message`.
+pub fn assert_422(result: &(u16, Value), message: &str) {
+    assert_eq!(result.0, 422, "{}", result.1);
+    assert_eq!(result.1["code"], "validation_error", "{}", result.1);
+    assert_eq!(result.1["message"], message, "{}", result.1);
+}
+
+/// A deferred constraint trigger that fails the commit, i.e. after the change and its audit
+/// row were written: both must disappear.
+pub async fn fail_commit_when(app: &TestApp, table: &str, column: &str, value: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE FUNCTION fail_commit_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.{column} = '{value}' THEN RAISE EXCEPTION 'forced commit failure'; END IF; \
+         RETURN NEW; END $$; \
+         CREATE CONSTRAINT TRIGGER fail_commit_{table} AFTER INSERT OR UPDATE ON {table} \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit_{table}();"
+    )))
+    .execute(&app.db)
+    .await
+    .unwrap();
 }

@@ -6,8 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::sample;
-use crate::loan_admin_repayments::activate;
-use crate::loan_admin_support::{FILE, ORG, World};
+use crate::loan_admin_support::{FILE, ORG, World, activate};
 
 const FINANCE: Option<&str> = Some("finance");
 const HR: Option<&str> = Some("hr");

@@ -9,6 +9,7 @@ mod statement_counter;
 
 mod acls;
 mod announcement_stream;
+mod announcement_support;
 mod announcements;
 mod audit_logs;
 mod auth_flows;
@@ -54,6 +55,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod pbgc;
+mod people_support;
 mod pgbouncer;
 mod read_statements;
 mod roles;

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{MemberSpec, create_member};
-use crate::helpers::{TestApp, assert_same_keys, sample};
-use crate::org_users::{ORG, OTHER_ORG, UNKNOWN, assert_strict_item, error_body, get, world};
+use crate::helpers::{TestApp, UNKNOWN, assert_same_keys, error_body, sample};
+use crate::people_support::{ORG, OTHER_ORG, assert_strict_item, get, world};
 
 async fn role_id(app: &TestApp, org: &str, name: &str) -> Uuid {
     sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = $2")

@@ -4,34 +4,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, create_member};
-use crate::helpers::{assert_same_keys, json, sample};
-use crate::org_users::{ORG, World, audit_count, call, error_body, get, world};
-
-/// A temporary password that passes the policy.
-pub const TEMP_PASSWORD: &str = "Temp#Password2026";
-
-/// The sample's onboarding body with a known temporary password.
-pub fn request(email: &str, employee_id: &str) -> Value {
-    json!({
-        "email": email,
-        "first_name": "golden",
-        "middle_name": "q",
-        "last_name": "tester",
-        "preferred_name": "Goldie",
-        "timezone": "America/New_York",
-        "phone_number": "+1-555-0100",
-        "marital_status": "domestic partnership",
-        "country": "us",
-        "state": "ny",
-        "address_line1": "1 Test Street",
-        "address_line2": "Apt 2",
-        "postal_code": "10001",
-        "temporary_password": TEMP_PASSWORD,
-        "employee_id": employee_id,
-        "employment_start_date": "2026-01-15",
-        "employment_status": "active"
-    })
-}
+use crate::helpers::{assert_same_keys, error_body, json, sample};
+use crate::people_support::{ORG, World, audit_count, call, world};
+use crate::people_support::{TEMP_PASSWORD, complete_first_login, request};
 
 async fn onboard(w: &World, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
     let resp = w
@@ -241,56 +216,6 @@ async fn onboarding_validation_errors_are_422_never_500() {
         .await
         .unwrap();
     assert_eq!(users, 0);
-}
-
-/// Login → select-org → (first login) → tokens for an onboarded member.
-pub async fn first_login(w: &World, email: &str, password: &str) -> String {
-    let (status, body) = w.app.login(email, password).await;
-    assert_eq!(status, 200, "login: {body}");
-    assert_eq!(body["data"]["must_change_password"], true);
-    let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
-    let (status, body) = w
-        .app
-        .post_json("/auth/select-org", Some(&pre_org), json!({"org_id": ORG}))
-        .await;
-    assert_eq!(status, 200, "select-org: {body}");
-    body["data"]["access_token"].as_str().unwrap().to_owned()
-}
-
-/// The journey after onboarding: forced password change, then ACTIVE/ACCEPTED.
-pub async fn complete_first_login(w: &World, email: &str, membership_id: &str) {
-    let access = first_login(w, email, TEMP_PASSWORD).await;
-    let (status, body) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
-    // The invitation is still pending, and the membership check comes first (legacy order);
-    // the frontend takes any 403 from /auth/me during login as "change your password".
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["message"], "Membership is not active");
-    let (status, body) = call(
-        &w.app,
-        Method::POST,
-        "/auth/change-password",
-        &access,
-        Some(json!({"current_password": TEMP_PASSWORD, "new_password": "Brand#NewPass2027"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let access = body["data"]["access_token"].as_str().unwrap().to_owned();
-    let (status, me) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
-    assert_eq!(status, 200, "{me}");
-    assert_eq!(me["data"]["email"], email);
-    let (status, detail) = get(
-        &w.app,
-        &format!("/org/users/{membership_id}"),
-        &w.admin_s.access,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(detail["data"]["membership"]["platform_status"], "ACTIVE");
-    assert_eq!(
-        detail["data"]["membership"]["invitation_status"],
-        "ACCEPTED"
-    );
-    assert!(detail["data"]["membership"]["accepted_at"].is_string());
 }
 
 #[tokio::test]

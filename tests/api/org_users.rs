@@ -8,145 +8,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{
-    Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
+use crate::fixtures::{MemberSpec, create_member, set_org_settings, totp_now};
+use crate::helpers::{UNKNOWN, error_body};
+use crate::helpers::{assert_same_keys, json, sample};
+use crate::people_support::{
+    ORG, assert_strict_item, audit_count, call, fail_commit_after_audit, get, world,
 };
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-pub const ORG: &str = "acme";
-pub const OTHER_ORG: &str = "globex";
-pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
-
-/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in employee, plus a
-/// second org with one member.
-pub struct World {
-    pub app: TestApp,
-    pub admin: Member,
-    pub admin_s: Session,
-    pub emp: Member,
-    pub emp_s: Session,
-    pub other: Member,
-}
-
-pub async fn world() -> World {
-    let app = spawn_app().await;
-    create_org(&app, ORG, "Acme Inc").await;
-    create_org(&app, OTHER_ORG, "Globex").await;
-    let admin = create_member(
-        &app,
-        ORG,
-        MemberSpec::admin("admin@acme.example.com").full_name("Ada Admin"),
-    )
-    .await;
-    let emp = create_member(
-        &app,
-        ORG,
-        MemberSpec::new("emp@acme.example.com").full_name("Eve Employee"),
-    )
-    .await;
-    let other = create_member(
-        &app,
-        OTHER_ORG,
-        MemberSpec::new("olga@globex.example.com").full_name("Olga Other"),
-    )
-    .await;
-    let admin_s = app.sign_in(&admin).await;
-    let emp_s = app.sign_in(&emp).await;
-    World {
-        app,
-        admin,
-        admin_s,
-        emp,
-        emp_s,
-        other,
-    }
-}
-
-/// Any JSON request with a bearer token and `X-Org-Id`.
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", ORG);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-pub async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, Method::GET, path, token, None).await
-}
-
-pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
-        .bind(ORG)
-        .bind(action)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
-
-pub fn error_body(code: &str, message: &str) -> Value {
-    json!({"code": code, "message": message, "data": null, "details": {"detail": message}})
-}
-
-/// The strict-schema rules of frontend-client §10.3 on one `{user, membership, roles}` item.
-pub fn assert_strict_item(item: &Value) {
-    let user = &item["user"];
-    for key in ["id", "org_id", "email"] {
-        assert!(user[key].is_string(), "user.{key}: {item}");
-    }
-    let email = user["email"].as_str().unwrap();
-    let domain = email.split('@').nth(1).unwrap_or("");
-    assert!(domain.contains('.'), "strict email: {email}");
-    for key in ["is_active", "is_superuser", "mfa_enabled", "created_at"] {
-        assert!(
-            user.get(key).is_none_or(|v| !v.is_null()),
-            "user.{key} null: {item}"
-        );
-    }
-    let m = &item["membership"];
-    for key in [
-        "id",
-        "org_id",
-        "user_id",
-        "employment_status",
-        "platform_status",
-    ] {
-        assert!(m[key].is_string(), "membership.{key}: {item}");
-    }
-    assert!(m.get("invitation_status").is_none_or(|v| v.is_string()));
-    let employment = [
-        "ACTIVE",
-        "ON_LEAVE",
-        "FURLOUGHED",
-        "SUSPENDED",
-        "PROBATIONARY",
-        "TERMINATED",
-        "RETIRED",
-        "RESIGNED",
-    ];
-    let platform = ["INVITED", "ENABLED", "DISABLED", "LOCKED", "ACTIVE"];
-    let invitation = ["PENDING", "ACCEPTED", "EXPIRED", "INVITED"];
-    let upper = |v: &Value| v.as_str().unwrap().to_uppercase();
-    assert!(employment.contains(&upper(&m["employment_status"]).as_str()));
-    assert!(platform.contains(&upper(&m["platform_status"]).as_str()));
-    assert!(invitation.contains(&upper(&m["invitation_status"]).as_str()));
-    for role in item["roles"].as_array().unwrap() {
-        assert!(role["name"].is_string(), "role name: {role}");
-        for key in ["org_id", "is_system_role", "created_at", "updated_at"] {
-            assert!(role.get(key).is_none_or(|v| !v.is_null()), "role.{key}");
-        }
-    }
-}
 
 fn sample_data(file: &str, name: &str) -> Value {
     sample(file, name)["response"]["body"]["data"].clone()
@@ -387,7 +254,7 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         (
             Method::POST,
             "/org/users".into(),
-            Some(crate::onboarding::request("x@acme.example.com", "X-1")),
+            Some(crate::people_support::request("x@acme.example.com", "X-1")),
             "user.onboard",
         ),
         (
@@ -938,26 +805,6 @@ async fn deletes_remove_membership_and_user_but_keep_the_identity() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(body["message"], "membership_ids: Field required");
-}
-
-/// Installs a deferred trigger that fails the commit of any transaction that wrote an audit
-/// row with `action` in org `ORG`.
-pub async fn fail_commit_after_audit(app: &TestApp, action: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE OR REPLACE FUNCTION test_fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.action = '{action}' THEN RAISE EXCEPTION 'forced failure after audit'; END IF; \
-         RETURN NEW; END $$"
-    )))
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "CREATE CONSTRAINT TRIGGER test_fail_audit AFTER INSERT ON audit_logs_acme \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_fail_audit()",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

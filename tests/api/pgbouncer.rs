@@ -11,8 +11,10 @@ use futures_util::future::join_all;
 use serde_json::json;
 use sole::config::EnvMap;
 
-use crate::helpers::{admin_url, base_env, fresh_database, spawn_with_env, vector_keys};
-use crate::roles::{audit_count, call, org};
+use crate::fixtures::org;
+use crate::helpers::{
+    admin_url, audit_count, base_env, call, fresh_database, spawn_with_env, vector_keys,
+};
 
 /// A PgBouncer process on a free loopback port in front of the test PostgreSQL; killed and its
 /// directory removed on drop.

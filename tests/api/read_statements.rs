@@ -2,7 +2,7 @@
 //! `statement_counter`): with the guard warm, each answers with one statement.
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::guard_cache::instances;
+use crate::statement_counter::instances;
 
 #[tokio::test]
 async fn each_read_answers_with_one_statement_after_a_warm_guard() {

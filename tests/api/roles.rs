@@ -4,122 +4,10 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{
-    Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
-};
+use crate::fixtures::{MemberSpec, create_member, set_org_settings};
+use crate::fixtures::{Org, me_permissions, org, step_up_token};
 use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
-
-/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in plain employee.
-pub struct Org {
-    pub admin: Member,
-    pub admin_s: Session,
-    pub emp: Member,
-    pub emp_s: Session,
-}
-
-pub async fn org(app: &TestApp, id: &str) -> Org {
-    create_org(app, id, &format!("Org {id}")).await;
-    let admin = create_member(
-        app,
-        id,
-        MemberSpec::admin(&format!("admin@{id}.example.com")),
-    )
-    .await;
-    let emp = create_member(
-        app,
-        id,
-        MemberSpec::new(&format!("emp@{id}.example.com")).full_name("Emma Ployee"),
-    )
-    .await;
-    let admin_s = app.sign_in(&admin).await;
-    let emp_s = app.sign_in(&emp).await;
-    Org {
-        admin,
-        admin_s,
-        emp,
-        emp_s,
-    }
-}
-
-/// One request with bearer token, `X-Org-Id`, optional JSON body and optional step-up token.
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    session: &Session,
-    body: Option<Value>,
-    step_up: Option<&str>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&session.access)
-        .header("X-Org-Id", &session.org_id);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(t) = step_up {
-        req = req.header("X-Step-Up-Token", t);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-/// Answers a step-up challenge with the member's current TOTP code.
-pub async fn step_up_token(
-    app: &TestApp,
-    member: &Member,
-    session: &Session,
-    challenge: &Value,
-) -> String {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/auth/step-up/verify",
-        session,
-        Some(json!({
-            "challenge_token": challenge,
-            "code": totp_now(member.totp_secret.as_deref().unwrap()),
-        })),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "step-up verify: {body}");
-    body["data"]["step_up_token"]
-        .as_str()
-        .or_else(|| body["data"]["token"].as_str())
-        .unwrap_or_else(|| panic!("no step-up token in {body}"))
-        .to_owned()
-}
-
-pub async fn audit_count(app: &TestApp, org: &str, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
-        .bind(org)
-        .bind(action)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
-
-/// The legacy error envelope with a plain detail.
-pub fn error_body(code: &str, message: &str) -> Value {
-    json!({"code": code, "message": message, "data": null, "details": {"detail": message}})
-}
-
-pub async fn me_permissions(app: &TestApp, session: &Session) -> Vec<String> {
-    let (status, body) = call(app, "GET", "/auth/me", session, None, None).await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_value(body["data"]["permissions"].clone()).unwrap()
-}
-
-/// Asserts a 422 whose message is exactly `message`.
-pub fn assert_422(result: &(u16, Value), message: &str) {
-    assert_eq!(result.0, 422, "{}", result.1);
-    assert_eq!(result.1["code"], "validation_error", "{}", result.1);
-    assert_eq!(result.1["message"], message, "{}", result.1);
-}
+use crate::helpers::{UNKNOWN, assert_422, audit_count, call, error_body, fail_commit_when};
 
 async fn role_id(app: &TestApp, org: &str, name: &str) -> Uuid {
     sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = $2")
@@ -1067,21 +955,6 @@ async fn permission_cache_invalidation_endpoints() {
     )
     .await;
     assert_eq!(r.0, 422);
-}
-
-/// A deferred constraint trigger that fails the commit, i.e. after the change and its audit
-/// row were written: both must disappear.
-pub async fn fail_commit_when(app: &TestApp, table: &str, column: &str, value: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE FUNCTION fail_commit_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.{column} = '{value}' THEN RAISE EXCEPTION 'forced commit failure'; END IF; \
-         RETURN NEW; END $$; \
-         CREATE CONSTRAINT TRIGGER fail_commit_{table} AFTER INSERT OR UPDATE ON {table} \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit_{table}();"
-    )))
-    .execute(&app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{set_org_settings, totp_now};
-use crate::helpers::{assert_same_keys, json, sample};
-use crate::org_users::{ORG, audit_count, call, error_body, get, world};
+use crate::helpers::{assert_same_keys, error_body, json, sample};
+use crate::people_support::{ORG, audit_count, call, get, world};
 
 fn profile_sample() -> Value {
     sample("self.json", "profile (employee)")["response"]["body"]["data"].clone()

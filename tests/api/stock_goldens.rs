@@ -8,9 +8,9 @@
 use serde_json::json;
 use time::macros::date;
 
-use crate::stock_grants::replay_grant_history;
-use crate::stock_scenarios::{grant_of, loan, reserve};
-use crate::stock_support::{ORG, World, seed_second_org};
+use crate::stock_support::{
+    ORG, World, grant_of, loan, replay_grant_history, reserve, seed_second_org,
+};
 
 const ADMIN: Option<&str> = Some("admin");
 const HR: Option<&str> = Some("harper.reed");

@@ -10,24 +10,6 @@ const ADMIN: Option<&str> = Some("admin");
 const HR: Option<&str> = Some("harper.reed");
 const EMPLOYEE: Option<&str> = Some("priya.sharma");
 
-/// The writes of the recording's grant history (creates and patches), in order.
-pub async fn replay_grant_history(w: &World) {
-    for name in [
-        "create SCHEDULED grant 201 (exercise_price echoed as sent, events sorted by vest_date)",
-        "create IMMEDIATE grant 201 without events (one event generated at grant_date)",
-        "patch notes only",
-        "patch empty body (no change, still 200 and audited)",
-        "patch replace vesting_events",
-        "patch total_shares together with new events",
-        "patch switch to IMMEDIATE with a single matching event",
-        "patch status CANCELLED",
-        "patch status back to ACTIVE (no state machine)",
-        "patch as the frontend edit dialog sends it for an IMMEDIATE grant (status + notes)",
-    ] {
-        w.replay(name, ADMIN).await;
-    }
-}
-
 #[tokio::test]
 async fn list_read_and_preview_answer_as_recorded() {
     let w = World::new().await;

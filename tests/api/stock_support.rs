@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
+use sole::domain::stock::reservations::Allocation;
 use sole::services::seed::data::SeedData;
+use sole::services::stock::reservations;
 use time::Date;
 use time::macros::date;
 use uuid::Uuid;
@@ -454,4 +456,82 @@ pub async fn audit_rows(
 /// `data` of a body.
 pub fn data(body: &Value) -> &Map<String, Value> {
     body["data"].as_object().expect("data is an object")
+}
+
+const ADMIN: Option<&str> = Some("admin");
+
+/// The writes of the recording's grant history (creates and patches), in order.
+pub async fn replay_grant_history(w: &World) {
+    for name in [
+        "create SCHEDULED grant 201 (exercise_price echoed as sent, events sorted by vest_date)",
+        "create IMMEDIATE grant 201 without events (one event generated at grant_date)",
+        "patch notes only",
+        "patch empty body (no change, still 200 and audited)",
+        "patch replace vesting_events",
+        "patch total_shares together with new events",
+        "patch switch to IMMEDIATE with a single matching event",
+        "patch status CANCELLED",
+        "patch status back to ACTIVE (no state machine)",
+        "patch as the frontend edit dialog sends it for an IMMEDIATE grant (status + notes)",
+    ] {
+        w.replay(name, ADMIN).await;
+    }
+}
+
+/// A loan application of `membership_id` for `shares` (the NOT NULL columns, and the figures
+/// of the recorded ACTIVE loan: 19000 at 6 % over 12 months, principal and interest).
+pub(crate) async fn loan(w: &World, membership_id: Uuid, shares: i64, status: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO loan_applications (id, org_id, org_membership_id, status, version, as_of_date, \
+         selection_mode, selection_value_snapshot, shares_to_exercise, total_exercisable_shares_snapshot, \
+         purchase_price, down_payment_amount, loan_principal, interest_type, repayment_method, term_months, \
+         nominal_annual_rate_percent, estimated_monthly_payment, total_payable_amount, total_interest_amount, \
+         quote_inputs_snapshot, quote_option_snapshot, allocation_strategy, allocation_snapshot, \
+         org_settings_snapshot, eligibility_result_snapshot) VALUES ($1, $2, $3, $4, 1, $5, \
+         'SHARES', $6, $6, $6, 19000, 0, 19000, 'FIXED', 'PRINCIPAL_AND_INTEREST', 12, 6, 1635.26, \
+         19623.12, 623.12, '{}', '{}', 'OLDEST_VESTED_FIRST', '[]', '{}', '{}')",
+    )
+    .bind(id)
+    .bind(ORG)
+    .bind(membership_id)
+    .bind(status)
+    .bind(TODAY)
+    .bind(shares)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    id
+}
+
+/// The id of `who`'s grant dated `grant_date`.
+pub(crate) async fn grant_of(w: &World, who: &str, grant_date: Date) -> Uuid {
+    sqlx::query_scalar(
+        "SELECT id FROM employee_stock_grants WHERE org_membership_id = $1 AND grant_date = $2",
+    )
+    .bind(w.member(who).membership_id)
+    .bind(grant_date)
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap()
+}
+
+/// Reserves `shares` of `grant` for `loan` and commits, as the loan submission does.
+pub(crate) async fn reserve(w: &World, who: &str, loan: Uuid, grant: Uuid, shares: i64) {
+    let mut tx = w.app.db.begin().await.unwrap();
+    reservations::reserve(
+        &mut tx,
+        ORG,
+        w.member(who).membership_id,
+        loan,
+        &[Allocation {
+            grant_id: grant,
+            shares,
+        }],
+        "SUBMITTED",
+        TODAY,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }
