@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json};
+use crate::helpers::TestApp;
 
 pub struct Org {
     pub app: TestApp,
@@ -28,27 +28,13 @@ pub async fn org_with_members(app: TestApp, org: &str) -> Org {
     }
 }
 
-/// Any request with a bearer token and the session's org; returns (status, json).
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    session: Option<&Session>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(s) = session {
-        req = req.bearer_auth(&s.access).header("X-Org-Id", &s.org_id);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json(req.send().await.unwrap()).await
-}
-
 pub async fn create(app: &TestApp, admin: &Session, body: Value) -> Value {
-    let (status, out) = call(app, "POST", "/announcements", Some(admin), Some(body)).await;
+    let (status, out) = app
+        .call("POST", "/announcements")
+        .session(admin)
+        .json(&body)
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{out}");
     out["data"].clone()
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{client, spawn_app};
+use crate::helpers::{Resp, client, spawn_app};
 
 #[tokio::test]
 async fn login_orgs_and_select_org_answer_like_the_legacy_service() {

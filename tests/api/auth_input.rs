@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::spawn_app;
+use crate::helpers::{Resp, spawn_app};
 
 fn assert_envelope_4xx(r: &Resp, what: &str) {
     assert!(

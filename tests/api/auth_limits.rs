@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{Resp, spawn_app, spawn_app_with};
 
 async fn login_from(app: &crate::helpers::TestApp, ip: &str, email: &str, password: &str) -> Resp {
     // PROXIES_COUNT=1 (default, Cloud Run): the client address is the entry the front end

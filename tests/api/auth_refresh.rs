@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::spawn_app;
+use crate::helpers::{Resp, spawn_app};
 
 async fn refresh(app: &crate::helpers::TestApp, org: &str, token: &str) -> Resp {
     post_in(

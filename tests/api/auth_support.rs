@@ -6,69 +6,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, Session, totp_now};
-use crate::helpers::{TestApp, sample};
-
-/// A response with its headers kept.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
+use crate::helpers::{Resp, TestApp, sample};
 
 impl Resp {
-    pub async fn from(resp: reqwest::Response) -> Self {
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Self {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub fn data(&self) -> &Value {
-        &self.body["data"]
-    }
-
-    pub fn str(&self, key: &str) -> String {
-        self.body["data"][key]
-            .as_str()
-            .unwrap_or_else(|| panic!("data.{key} is not a string: {}", self.body))
-            .to_owned()
-    }
-
-    pub fn cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// Asserts status, `code` and `message`.
-    pub fn is(&self, status: u16, code: &str, message: &str) -> &Self {
-        assert_eq!(self.status, status, "status; body: {}", self.body);
-        assert_eq!(self.body["code"], code, "code; body: {}", self.body);
-        assert_eq!(
-            self.body["message"], message,
-            "message; body: {}",
-            self.body
-        );
-        if status >= 400 && code != "step_up_mfa_required" && code != "validation_error" {
-            assert_eq!(self.body["data"], Value::Null);
-            assert_eq!(self.body["details"], json!({"detail": message}));
-        }
-        self
-    }
-
     /// Compares with the recorded legacy exchange `name` of `auth.json`: status, code, message,
     /// the key order of `data` (and of error `details`), the no-store headers (present on 2xx
     /// auth answers only), `X-CSRF-Token` presence and the `Set-Cookie` shapes.

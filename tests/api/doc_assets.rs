@@ -8,7 +8,7 @@ use crate::doc_support::{
     spa_put,
 };
 use crate::fixtures::org;
-use crate::helpers::{call, json};
+use crate::helpers::json;
 
 #[tokio::test]
 async fn an_upload_session_round_trips_through_the_local_store() {
@@ -160,41 +160,30 @@ async fn an_upload_session_round_trips_through_the_local_store() {
 
     // Another org cannot finalize or sign for this asset.
     let b = org(app, "golden-docs-b").await;
-    let (status, body) = call(
-        app,
-        "GET",
-        &format!("/assets/{asset_id}/download-url"),
-        &b.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/assets/{asset_id}/download-url"))
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body, sample_body("asset download-url from another org"));
-    let (status, body) = call(
-        app,
-        "POST",
-        &format!("/assets/{asset_id}/finalize"),
-        &b.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/assets/{asset_id}/finalize"))
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body["message"], "Asset not found");
 
     // An employee needs no permission (sample 77); the PNG is served as image/png.
     let emp_req = json!({"org_id": "sole-llc", "kind": "display_image_thumb", "owner_refs": {"user_id": docs.a.emp.user_id.to_string()},
         "filename": "me.PNG", "content_type": "image/png", "size_bytes": 25});
-    let (status, body) = call(
-        app,
-        "POST",
-        "/assets/upload-sessions",
-        &docs.a.emp_s,
-        Some(emp_req),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/assets/upload-sessions")
+        .session(&docs.a.emp_s)
+        .json(&emp_req)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let thumb = body["data"].clone();
     assert!(
@@ -215,25 +204,17 @@ async fn an_upload_session_round_trips_through_the_local_store() {
         200
     );
     let thumb_id = thumb["asset_id"].as_str().unwrap();
-    let (status, _) = call(
-        app,
-        "POST",
-        &format!("/assets/{thumb_id}/finalize"),
-        &docs.a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("POST", &format!("/assets/{thumb_id}/finalize"))
+        .session(&docs.a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (_, body) = call(
-        app,
-        "GET",
-        &format!("/assets/{thumb_id}/download-url"),
-        &docs.a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call("GET", &format!("/assets/{thumb_id}/download-url"))
+        .session(&docs.a.emp_s)
+        .fetch()
+        .await;
     let resp = plain_get(app, body["data"]["download_url"].as_str().unwrap()).await;
     assert_eq!(resp.headers()["content-type"], "image/png");
 

@@ -315,40 +315,35 @@ async fn a_custom_folder_named_like_a_system_folder_no_longer_breaks_the_listing
     .execute(&docs.app.db)
     .await
     .unwrap();
-    let (status, list) = crate::helpers::call(
-        &docs.app,
-        "GET",
-        "/org/documents/folders",
-        &c.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, list) = docs
+        .app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "legacy: 500; {list}");
     assert_eq!(names(&list), ["Finance", "General", "HR", "Legal"]);
     let custom = list["data"]["items"][3].clone();
     assert_eq!(custom["is_system"], false);
 
     // Once the custom folder is renamed, the system folder appears.
-    let (status, _) = crate::helpers::call(
-        &docs.app,
-        "PATCH",
-        &format!("/org/documents/folders/{}", custom["id"].as_str().unwrap()),
-        &c.admin_s,
-        Some(json!({"name": "Golden Legal Custom"})),
-        None,
-    )
-    .await;
+    let (status, _) = docs
+        .app
+        .call(
+            "PATCH",
+            &format!("/org/documents/folders/{}", custom["id"].as_str().unwrap()),
+        )
+        .session(&c.admin_s)
+        .json(&json!({"name": "Golden Legal Custom"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (_, list) = crate::helpers::call(
-        &docs.app,
-        "GET",
-        "/org/documents/folders",
-        &c.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (_, list) = docs
+        .app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(
         names(&list),
         ["Finance", "General", "HR", "Legal", "Golden Legal Custom"]

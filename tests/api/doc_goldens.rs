@@ -10,7 +10,7 @@ use crate::doc_support::{
     DOCX, Docs, PDF, PNG, Upload, assert_like, doc_sample, docs_app, raw_get, sample_body, upload,
 };
 use crate::fixtures::org;
-use crate::helpers::{assert_same_keys, call, json};
+use crate::helpers::{assert_same_keys, json};
 
 const SECRET: &[u8] = b"test-secret-key-0123456789abcdef0123456789";
 
@@ -329,15 +329,14 @@ async fn the_recorded_library_is_listed_got_and_downloaded_like_the_samples() {
     assert_like(&body["data"], &expected["data"], &keys);
     assert_eq!(body["data"]["folder_id"], packs.as_str());
 
-    let (status, body) = call(
-        app,
-        "GET",
-        &format!("/org/documents/templates/{minutes_id}/download"),
-        &docs.a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/org/documents/templates/{minutes_id}/download"),
+        )
+        .session(&docs.a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -386,7 +385,11 @@ async fn other_orgs_see_only_their_folders_and_templates() {
     let docs = docs_app(&[]).await;
     let app = &docs.app;
     let b = org(app, "golden-docs-b").await;
-    let (status, body) = call(app, "GET", "/org/documents/folders", &b.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/org/documents/folders")
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_list_like(
         &body,
@@ -469,15 +472,12 @@ async fn a_custom_folder_named_legal_is_refused_or_renamed_as_recorded() {
     let d = org(app, "golden-docs-d").await;
     let name = "org C (never listed): create a custom folder named 'Legal'";
     assert_eq!(doc_sample(name)["response"]["status"], 201);
-    let (status, body) = call(
-        app,
-        "POST",
-        "/org/documents/folders",
-        &d.admin_s,
-        Some(recorded_request(name)),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/org/documents/folders")
+        .session(&d.admin_s)
+        .json(&recorded_request(name))
+        .fetch()
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_same_keys(&body, &sample_body(name));
     assert_eq!(body["message"], "A folder with this name already exists");
@@ -493,25 +493,30 @@ async fn a_custom_folder_named_legal_is_refused_or_renamed_as_recorded() {
     .unwrap();
     let name = "org C: list folders -> 500 (system folder 'Legal' collides on (org_id,name))";
     assert_eq!(doc_sample(name)["response"]["status"], 500);
-    let (status, body) = call(app, "GET", "/org/documents/folders", &c.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{name}: {body}");
     assert_same_keys(&body, &sample_body("org C: list folders works again"));
     assert_eq!(body["data"]["items"][3]["id"], custom.to_string());
 
     let name = "org C: rename the custom folder";
-    let (status, body) = call(
-        app,
-        "PATCH",
-        &format!("/org/documents/folders/{custom}"),
-        &c.admin_s,
-        Some(recorded_request(name)),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/org/documents/folders/{custom}"))
+        .session(&c.admin_s)
+        .json(&recorded_request(name))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_same_keys(&body, &sample_body(name));
     assert_like(&body["data"], &sample_body(name)["data"], &[]);
-    let (status, body) = call(app, "GET", "/org/documents/folders", &c.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_list_like(&body, "org C: list folders works again", &[]);
 }
@@ -568,15 +573,12 @@ async fn the_asset_byte_store_answers_as_recorded() {
         "asset upload session as a plain employee (display_image_thumb; no permission check)";
     let mut req = recorded_request(name);
     req["owner_refs"]["user_id"] = json!(docs.a.emp.user_id.to_string());
-    let (status, body) = call(
-        app,
-        "POST",
-        "/assets/upload-sessions",
-        &docs.a.emp_s,
-        Some(req),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/assets/upload-sessions")
+        .session(&docs.a.emp_s)
+        .json(&req)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_same_keys(&body, &sample_body(name));
     assert_like(
@@ -717,25 +719,19 @@ async fn the_asset_byte_store_answers_as_recorded() {
 /// Finalizes the asset and returns its download URL (pointed at the test server).
 async fn download_url(docs: &Docs, s: &crate::fixtures::Session, ticket: &Value) -> String {
     let id = ticket["asset_id"].as_str().unwrap();
-    let (status, body) = call(
-        &docs.app,
-        "POST",
-        &format!("/assets/{id}/finalize"),
-        s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = docs
+        .app
+        .call("POST", &format!("/assets/{id}/finalize"))
+        .session(s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &docs.app,
-        "GET",
-        &format!("/assets/{id}/download-url"),
-        s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = docs
+        .app
+        .call("GET", &format!("/assets/{id}/download-url"))
+        .session(s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     crate::doc_support::rebase(&docs.app, body["data"]["download_url"].as_str().unwrap())
 }

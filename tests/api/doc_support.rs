@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::fixtures::{MemberSpec, Org, Session, create_member, org};
-use crate::helpers::{TestApp, call, json, sample, spawn_app_edit};
+use crate::helpers::{TestApp, json, sample, spawn_app_edit};
 
 pub const SAMPLES: &str = "domain-documents.json";
 
@@ -72,7 +72,12 @@ impl Docs {
         s: &Session,
         body: Option<Value>,
     ) -> (u16, Value) {
-        call(&self.app, method, path, s, body, None).await
+        self.app
+            .call(method, path)
+            .session(s)
+            .maybe_json(body)
+            .fetch()
+            .await
     }
 
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -98,15 +103,12 @@ pub async fn docs_app_edit(
     env.extend_from_slice(extra);
     let app = spawn_app_edit(&env, edit).await;
     let a = org(&app, "sole-llc").await;
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.admin_s,
-        Some(json!({"name": "docs viewer", "permissions": ["org.document.view"]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles")
+        .session(&a.admin_s)
+        .json(&json!({"name": "docs viewer", "permissions": ["org.document.view"]}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     let viewer = create_member(
         &app,

@@ -11,7 +11,7 @@ use crate::doc_support::{
     spa_upload, upload,
 };
 use crate::fixtures::org;
-use crate::helpers::{UNKNOWN, assert_422, audit_count, call, fail_commit_when};
+use crate::helpers::{UNKNOWN, assert_422, audit_count, fail_commit_when};
 
 fn is_key(key: &str, prefix: &str, ext: &str) -> bool {
     key.strip_prefix(prefix)
@@ -713,8 +713,11 @@ async fn rows_are_served_by_their_own_backend_and_other_orgs_see_nothing() {
     let docs = docs_app(&[]).await;
     let app = &docs.app;
     let b = org(app, "golden-docs-b").await;
-    let (status, b_folders) =
-        call(app, "GET", "/org/documents/folders", &b.admin_s, None, None).await;
+    let (status, b_folders) = app
+        .call("GET", "/org/documents/folders")
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let b_folder = b_folders["data"]["items"][0]["id"]
         .as_str()

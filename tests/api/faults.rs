@@ -110,7 +110,7 @@ async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_
     let a = crate::fixtures::org(&app, "acme").await;
     let mut admin = connect(&app.db_name).await;
     let get = async |session: &crate::fixtures::Session, path: &str| {
-        crate::helpers::call(&app, "GET", path, session, None, None).await
+        app.call("GET", path).session(session).fetch().await
     };
     // Fill the pool with idle connections: concurrent requests each hold one.
     let (one, two, three) = tokio::join!(
@@ -168,10 +168,10 @@ async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degrade
         crate::helpers::spawn_with_env(env, app.db_name.clone(), app.redis_prefix.clone()).await;
 
     for path in ["/auth/me", "/org/users"] {
-        let (status, body) = crate::helpers::call(&cut, "GET", path, &a.admin_s, None, None).await;
+        let (status, body) = cut.call("GET", path).session(&a.admin_s).fetch().await;
         assert_eq!(status, 200, "GET {path} without Redis: {body}");
     }
-    let (status, body) = crate::helpers::call(&cut, "GET", "/auth/me", &a.emp_s, None, None).await;
+    let (status, body) = cut.call("GET", "/auth/me").session(&a.emp_s).fetch().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["email"], a.emp.email.as_str());
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sole::auth::totp;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, call, json};
+use crate::helpers::{TestApp, json};
 
 /// A password that passes the policy.
 pub const PASSWORD: &str = "Correct#Horse42battery";
@@ -368,18 +368,15 @@ pub async fn step_up_token(
     session: &Session,
     challenge: &Value,
 ) -> String {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/auth/step-up/verify",
-        session,
-        Some(json!({
+    let (status, body) = app
+        .call("POST", "/auth/step-up/verify")
+        .session(session)
+        .json(&json!({
             "challenge_token": challenge,
             "code": totp_now(member.totp_secret.as_deref().unwrap()),
-        })),
-        None,
-    )
-    .await;
+        }))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "step-up verify: {body}");
     body["data"]["step_up_token"]
         .as_str()
@@ -389,7 +386,7 @@ pub async fn step_up_token(
 }
 
 pub async fn me_permissions(app: &TestApp, session: &Session) -> Vec<String> {
-    let (status, body) = call(app, "GET", "/auth/me", session, None, None).await;
+    let (status, body) = app.call("GET", "/auth/me").session(session).fetch().await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_value(body["data"]["permissions"].clone()).unwrap()
 }

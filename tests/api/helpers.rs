@@ -319,6 +319,216 @@ impl TestApp {
     }
 }
 
+/// One piece of a request, applied in the order the test gave it.
+enum Part {
+    Bearer(String),
+    Header(String, String),
+    Json(Value),
+    Bytes(Vec<u8>),
+    Multipart(reqwest::multipart::Form),
+}
+
+/// The one request API of the tests: `app.call("POST", "/roles")`, then the caller
+/// (`.session(&s)`, or `.token(t)` and `.org(o)`), a body (`.json(&v)`) and extra headers, and
+/// last `.fetch()` for `(status, json)`, `.send()` for a [`Resp`] with its headers, or
+/// `.response()` for the raw response (bytes, streams). `maybe_*` take an `Option` and add
+/// nothing for `None`.
+#[must_use = "a call does nothing until it is fetched or sent"]
+pub struct Call {
+    client: reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    parts: Vec<Part>,
+}
+
+impl TestApp {
+    /// Starts a request to `path` under `/api/v1`, with the app's cookie-keeping client.
+    pub fn call(&self, method: impl AsRef<str>, path: &str) -> Call {
+        Call {
+            client: self.client.clone(),
+            method: reqwest::Method::from_bytes(method.as_ref().as_bytes()).unwrap(),
+            url: self.url(path),
+            parts: Vec::new(),
+        }
+    }
+}
+
+impl Call {
+    /// Sends with a client that keeps no cookies, so no refresh cookie is ever sent by accident.
+    pub fn without_cookies(mut self) -> Self {
+        self.client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        self
+    }
+
+    /// Sends to an absolute URL (e.g. one the API returned) instead of the path.
+    pub fn url(mut self, url: &str) -> Self {
+        self.url = url.to_owned();
+        self
+    }
+
+    pub fn token(mut self, token: &str) -> Self {
+        self.parts.push(Part::Bearer(token.to_owned()));
+        self
+    }
+
+    pub fn maybe_token(self, token: Option<&str>) -> Self {
+        match token {
+            Some(t) => self.token(t),
+            None => self,
+        }
+    }
+
+    /// `X-Org-Id`.
+    pub fn org(self, org: &str) -> Self {
+        self.header("X-Org-Id", org)
+    }
+
+    pub fn maybe_org(self, org: Option<&str>) -> Self {
+        match org {
+            Some(o) => self.org(o),
+            None => self,
+        }
+    }
+
+    /// The session's bearer token and its org as `X-Org-Id`.
+    pub fn session(self, session: &Session) -> Self {
+        self.token(&session.access).org(&session.org_id)
+    }
+
+    pub fn maybe_session(self, session: Option<&Session>) -> Self {
+        match session {
+            Some(s) => self.session(s),
+            None => self,
+        }
+    }
+
+    pub fn step_up(self, token: &str) -> Self {
+        self.header("X-Step-Up-Token", token)
+    }
+
+    pub fn maybe_step_up(self, token: Option<&str>) -> Self {
+        match token {
+            Some(t) => self.step_up(t),
+            None => self,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.parts
+            .push(Part::Header(name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A JSON body (and its `Content-Type`, unless one was set before).
+    pub fn json(mut self, body: &impl serde::Serialize) -> Self {
+        self.parts
+            .push(Part::Json(serde_json::to_value(body).unwrap()));
+        self
+    }
+
+    pub fn maybe_json(self, body: Option<Value>) -> Self {
+        match body {
+            Some(b) => self.json(&b),
+            None => self,
+        }
+    }
+
+    /// A raw body.
+    pub fn bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.parts.push(Part::Bytes(body.into()));
+        self
+    }
+
+    pub fn multipart(mut self, form: reqwest::multipart::Form) -> Self {
+        self.parts.push(Part::Multipart(form));
+        self
+    }
+
+    pub async fn response(self) -> reqwest::Response {
+        let mut req = self.client.request(self.method, self.url);
+        for part in self.parts {
+            req = match part {
+                Part::Bearer(t) => req.bearer_auth(t),
+                Part::Header(k, v) => req.header(k, v),
+                Part::Json(b) => req.json(&b),
+                Part::Bytes(b) => req.body(b),
+                Part::Multipart(f) => req.multipart(f),
+            };
+        }
+        req.send().await.unwrap()
+    }
+
+    /// `(status, json)`; a body that is not JSON reads as `null`.
+    pub async fn fetch(self) -> (u16, Value) {
+        json(self.response().await).await
+    }
+
+    /// Status, headers and body; a body that is not JSON is kept as a string.
+    pub async fn send(self) -> Resp {
+        Resp::from(self.response().await).await
+    }
+}
+
+/// A response with its headers kept.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub async fn from(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn str(&self, key: &str) -> String {
+        self.body["data"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("data.{key} is not a string: {}", self.body))
+            .to_owned()
+    }
+
+    pub fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Asserts status, `code` and `message`.
+    pub fn is(&self, status: u16, code: &str, message: &str) -> &Self {
+        assert_eq!(self.status, status, "status; body: {}", self.body);
+        assert_eq!(self.body["code"], code, "code; body: {}", self.body);
+        assert_eq!(
+            self.body["message"], message,
+            "message; body: {}",
+            self.body
+        );
+        if status >= 400 && code != "step_up_mfa_required" && code != "validation_error" {
+            assert_eq!(self.body["data"], Value::Null);
+            assert_eq!(self.body["details"], json!({"detail": message}));
+        }
+        self
+    }
+}
+
 /// Reads a response as `(status, json)`.
 pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let status = resp.status().as_u16();
@@ -354,30 +564,6 @@ pub fn assert_same_keys(actual: &serde_json::Value, expected: &serde_json::Value
 }
 
 pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
-
-/// One request with bearer token, `X-Org-Id`, optional JSON body and optional step-up token.
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    session: &Session,
-    body: Option<Value>,
-    step_up: Option<&str>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&session.access)
-        .header("X-Org-Id", &session.org_id);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(t) = step_up {
-        req = req.header("X-Step-Up-Token", t);
-    }
-    json(req.send().await.unwrap()).await
-}
 
 pub async fn audit_count(app: &TestApp, org: &str, action: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")

@@ -5,8 +5,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::sample;
-use crate::loan_admin_support::{FILE, LOAN_A, LOAN_B, ORG, World};
-use crate::loan_admin_support::{Part, activate, post_form, require_step_up, token_for};
+use crate::loan_admin_support::{
+    FILE, LOAN_A, LOAN_B, ORG, Part, World, activate, post_form, require_step_up, token_for,
+};
 use crate::stock_support::assert_like;
 
 /// The recorded exchange with our ids (and `swaps`, e.g. minted keys) in place of the

@@ -1,12 +1,12 @@
 //! `POST /org/users`: single onboarding, its errors, and the first-login journey.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, create_member};
 use crate::helpers::{assert_same_keys, error_body, json, sample};
-use crate::people_support::{ORG, World, audit_count, call, world};
-use crate::people_support::{TEMP_PASSWORD, complete_first_login, request};
+use crate::people_support::{
+    ORG, TEMP_PASSWORD, World, audit_count, complete_first_login, request, world,
+};
 
 async fn onboard(w: &World, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
     let resp = w
@@ -252,14 +252,14 @@ async fn onboarding_reuses_an_identity_from_another_org() {
     // An employee cannot onboard.
     let member = create_member(&w.app, ORG, MemberSpec::new("e2@acme.example.com")).await;
     let _ = member;
-    let (status, body) = call(
-        &w.app,
-        Method::POST,
-        "/org/users",
-        &w.emp_s.access,
-        Some(request("x@acme.example.com", "X")),
-    )
-    .await;
+    let (status, body) = w
+        .app
+        .call("POST", "/org/users")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .json(&request("x@acme.example.com", "X"))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (

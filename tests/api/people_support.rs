@@ -3,11 +3,10 @@
 
 #![allow(dead_code)]
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 pub const ORG: &str = "acme";
 
@@ -56,29 +55,6 @@ pub async fn world() -> World {
         emp_s,
         other,
     }
-}
-
-/// Any JSON request with a bearer token and `X-Org-Id`.
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", ORG);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-pub async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, Method::GET, path, token, None).await
 }
 
 pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
@@ -158,25 +134,26 @@ pub async fn complete_first_login(w: &World, email: &str, membership_id: &str) {
     // the frontend takes any 403 from /auth/me during login as "change your password".
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["message"], "Membership is not active");
-    let (status, body) = call(
-        &w.app,
-        Method::POST,
-        "/auth/change-password",
-        &access,
-        Some(json!({"current_password": TEMP_PASSWORD, "new_password": "Brand#NewPass2027"})),
-    )
-    .await;
+    let (status, body) = w
+        .app
+        .call("POST", "/auth/change-password")
+        .token(&access)
+        .org(ORG)
+        .json(&json!({"current_password": TEMP_PASSWORD, "new_password": "Brand#NewPass2027"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let access = body["data"]["access_token"].as_str().unwrap().to_owned();
     let (status, me) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["data"]["email"], email);
-    let (status, detail) = get(
-        &w.app,
-        &format!("/org/users/{membership_id}"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, detail) = w
+        .app
+        .call("GET", &format!("/org/users/{membership_id}"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(detail["data"]["membership"]["platform_status"], "ACTIVE");
     assert_eq!(

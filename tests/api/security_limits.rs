@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
-use crate::auth_support::{Resp, req, send};
+use crate::auth_support::{req, send};
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Resp, TestApp, spawn_app_with};
 
 async fn refresh_via(app: &TestApp, xff: &str) -> Resp {
     send(

@@ -4,9 +4,9 @@
 use serde_json::json;
 use sole::auth::totp;
 
-use crate::auth_support::{Resp, post, pre_org, select_org};
+use crate::auth_support::{post, pre_org, select_org};
 use crate::fixtures::{Member, MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{Resp, TestApp, spawn_app};
 
 const ORG: &str = "acme";
 

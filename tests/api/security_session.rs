@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::spawn_app;
+use crate::helpers::{Resp, spawn_app};
 
 async fn refresh(app: &crate::helpers::TestApp, token: &str) -> Resp {
     post_in(

@@ -11,8 +11,7 @@ use sole::services::stock::reservations;
 use time::macros::date;
 use uuid::Uuid;
 
-use crate::stock_support::{ORG, TODAY, World, replay_grant_history};
-use crate::stock_support::{grant_of, loan, reserve};
+use crate::stock_support::{ORG, TODAY, World, grant_of, loan, replay_grant_history, reserve};
 
 const ADMIN: Option<&str> = Some("admin");
 const EMPLOYEE: Option<&str> = Some("priya.sharma");
