@@ -5,17 +5,15 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{Resp, spawn_app};
+use crate::helpers::{Resp, no_cookies, spawn_app};
 
 async fn refresh(app: &crate::helpers::TestApp, org: &str, token: &str) -> Resp {
-    post_in(
-        app,
-        "/auth/refresh",
-        None,
-        org,
-        Some(json!({"refresh_token": token})),
-    )
-    .await
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org(org)
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await
 }
 
 #[tokio::test]
@@ -136,17 +134,26 @@ async fn a_revoked_access_token_cannot_open_a_new_session_through_select_org() {
     let s = app.sign_in(&m).await;
     // Before revocation an access token names the identity for the identity-only endpoints.
     assert_eq!(
-        get_in(&app, "/auth/orgs", Some(&s.access), None)
+        app.call("GET", "/auth/orgs")
+            .without_cookies()
+            .token(&s.access)
+            .send()
             .await
             .status,
         200
     );
-    post_in(&app, "/auth/logout", Some(&s.access), "acme", None).await;
-    get_in(&app, "/auth/orgs", Some(&s.access), None).await.is(
-        401,
-        "unauthorized",
-        "Token revoked",
-    );
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&s.access)
+        .send()
+        .await
+        .is(401, "unauthorized", "Token revoked");
     select_org(&app, &s.access, "acme", None)
         .await
         .is(401, "unauthorized", "Token revoked");

@@ -156,71 +156,21 @@ fn mask_cookie(line: &str) -> String {
         .join("; ")
 }
 
-/// A request builder with optional bearer token and `X-Org-Id`.
-pub fn req(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    org: Option<&str>,
-) -> reqwest::RequestBuilder {
-    let mut r = no_cookies().request(method, app.url(path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    if let Some(o) = org {
-        r = r.header("X-Org-Id", o);
-    }
-    r
-}
-
-/// A client without a cookie store, so no refresh cookie is ever sent by accident.
-pub fn no_cookies() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-pub async fn send(r: reqwest::RequestBuilder) -> Resp {
-    Resp::from(r.send().await.unwrap()).await
-}
-
-pub async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> Resp {
-    send(req(app, reqwest::Method::POST, path, token, None).json(&body)).await
-}
-
-pub async fn post_in(
-    app: &TestApp,
-    path: &str,
-    token: Option<&str>,
-    org: &str,
-    body: Option<Value>,
-) -> Resp {
-    let r = req(app, reqwest::Method::POST, path, token, Some(org));
-    send(match body {
-        Some(b) => r.json(&b),
-        None => r,
-    })
-    .await
-}
-
-pub async fn get_in(app: &TestApp, path: &str, token: Option<&str>, org: Option<&str>) -> Resp {
-    send(req(app, reqwest::Method::GET, path, token, org)).await
-}
-
 pub async fn me(app: &TestApp, token: &str, org: &str) -> Resp {
-    get_in(app, "/auth/me", Some(token), Some(org)).await
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(token)
+        .org(org)
+        .send()
+        .await
 }
 
 pub async fn login(app: &TestApp, email: &str, password: &str) -> Resp {
-    post(
-        app,
-        "/auth/login",
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await
+    app.call("POST", "/auth/login")
+        .without_cookies()
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
 }
 
 /// Login → pre-org token.
@@ -235,7 +185,12 @@ pub async fn select_org(app: &TestApp, pre_org: &str, org: &str, device: Option<
     if let Some(d) = device {
         body["remember_device_token"] = json!(d);
     }
-    post(app, "/auth/select-org", Some(pre_org), body).await
+    app.call("POST", "/auth/select-org")
+        .without_cookies()
+        .token(pre_org)
+        .json(&body)
+        .send()
+        .await
 }
 
 /// Signs in and answers the MFA challenge with `remember_device: true`; returns the session
@@ -244,15 +199,15 @@ pub async fn sign_in_remembering(app: &TestApp, member: &Member) -> Resp {
     let pre = pre_org(app, member).await;
     let sel = select_org(app, &pre, &member.org_id, None).await;
     assert_eq!(sel.data()["mfa_required"], true, "{}", sel.body);
-    let r = post(
-        app,
-        "/auth/mfa/verify",
-        Some(&pre),
-        json!({"challenge_token": sel.str("challenge_token"),
+    let r = app
+        .call("POST", "/auth/mfa/verify")
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"challenge_token": sel.str("challenge_token"),
                "code": totp_now(member.totp_secret.as_deref().unwrap()),
-               "remember_device": true}),
-    )
-    .await;
+               "remember_device": true}))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r
 }
@@ -372,14 +327,7 @@ pub async fn step_up_token(
     member: &Member,
     challenge: &str,
 ) -> String {
-    let r = post_in(
-        app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        &session.org_id,
-        Some(json!({"challenge_token": challenge, "code": totp_now(member.totp_secret.as_deref().unwrap())})),
-    )
-    .await;
+    let r = app.call("POST", "/auth/step-up/verify").without_cookies().token(&session.access).org(&session.org_id).json(&json!({"challenge_token": challenge, "code": totp_now(member.totp_secret.as_deref().unwrap())})).send().await;
     r.like("step-up verify success (TOTP)");
     r.str("step_up_token")
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sole::auth::totp;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, json};
+use crate::helpers::TestApp;
 
 /// A password that passes the policy.
 pub const PASSWORD: &str = "Correct#Horse42battery";
@@ -263,29 +263,11 @@ pub struct Session {
 }
 
 impl TestApp {
-    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.client.post(self.url(path)).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        json(req.send().await.unwrap()).await
-    }
-
-    pub async fn get_as(&self, path: &str, token: &str, org: Option<&str>) -> (u16, Value) {
-        let mut req = self.client.get(self.url(path)).bearer_auth(token);
-        if let Some(org) = org {
-            req = req.header("X-Org-Id", org);
-        }
-        json(req.send().await.unwrap()).await
-    }
-
     pub async fn login(&self, email: &str, password: &str) -> (u16, Value) {
-        self.post_json(
-            "/auth/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
+        self.call("POST", "/auth/login")
+            .json(&json!({"email": email, "password": password}))
+            .fetch()
+            .await
     }
 
     /// Login → select-org → (TOTP challenge when asked). Panics on an unexpected step.
@@ -294,22 +276,22 @@ impl TestApp {
         assert_eq!(status, 200, "login: {body}");
         let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
         let (status, body) = self
-            .post_json(
-                "/auth/select-org",
-                Some(&pre_org),
-                json!({"org_id": member.org_id}),
-            )
+            .call("POST", "/auth/select-org")
+            .token(&pre_org)
+            .json(&json!({"org_id": member.org_id}))
+            .fetch()
             .await;
         assert_eq!(status, 200, "select-org: {body}");
         let data = &body["data"];
         let data = if data["mfa_required"] == true {
             let secret = member.totp_secret.as_deref().expect("member has MFA");
             let (status, body) = self
-                .post_json(
-                    "/auth/mfa/verify",
-                    Some(&pre_org),
-                    json!({"challenge_token": data["challenge_token"], "code": totp_now(secret)}),
+                .call("POST", "/auth/mfa/verify")
+                .token(&pre_org)
+                .json(
+                    &json!({"challenge_token": data["challenge_token"], "code": totp_now(secret)}),
                 )
+                .fetch()
                 .await;
             assert_eq!(status, 200, "mfa/verify: {body}");
             body["data"].clone()

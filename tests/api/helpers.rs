@@ -309,6 +309,14 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client without a cookie store, so no refresh cookie is ever sent by accident.
+pub fn no_cookies() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.api, path)
@@ -356,10 +364,7 @@ impl TestApp {
 impl Call {
     /// Sends with a client that keeps no cookies, so no refresh cookie is ever sent by accident.
     pub fn without_cookies(mut self) -> Self {
-        self.client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        self.client = no_cookies();
         self
     }
 
@@ -416,9 +421,11 @@ impl Call {
         }
     }
 
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.parts
-            .push(Part::Header(name.to_owned(), value.to_owned()));
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.parts.push(Part::Header(
+            name.as_ref().to_owned(),
+            value.as_ref().to_owned(),
+        ));
         self
     }
 

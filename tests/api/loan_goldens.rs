@@ -304,18 +304,19 @@ async fn the_rest_of_the_recorded_story_answers_as_recorded() {
     let denied = w.replay("submit 403 step_up_mfa_required", B).await;
     let session = w.session("borrower").await;
     let secret = w.members["borrower"].totp_secret.clone().unwrap();
-    let verified = crate::auth_support::post_in(
-        &w.app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        ORG,
-        Some(json!({
+    let verified = w
+        .app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&session.access)
+        .org(ORG)
+        .json(&json!({
             "challenge_token": denied["details"]["challenge_token"],
             "code": crate::fixtures::totp_now(&secret),
             "code_type": "totp",
-        })),
-    )
-    .await;
+        }))
+        .send()
+        .await;
     w.expect(
         "POST /auth/step-up/verify 200 (core endpoint)",
         verified.status,

@@ -46,7 +46,12 @@ async fn get_creates_the_default_row_with_the_legacy_shape() {
     let app = spawn_app().await;
     create_org(&app, "acme", "Acme Inc").await;
     let (_, s) = admin(&app, "acme").await;
-    let (status, body) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let mut expected = sample(
         "settings.json",
@@ -72,7 +77,12 @@ async fn employees_are_refused_with_the_permission_name() {
     create_org(&app, "acme", "Acme Inc").await;
     let m = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
     let s = app.sign_in(&m).await;
-    let (status, body) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -106,7 +116,12 @@ async fn every_recorded_validation_error_is_reproduced() {
     let app = spawn_app().await;
     create_org(&app, "acme", "Acme Inc").await;
     let (_, s) = admin(&app, "acme").await;
-    let (_, before) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, before) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/contract/samples/settings.json"),
@@ -139,7 +154,12 @@ async fn every_recorded_validation_error_is_reproduced() {
         replayed += 1;
     }
     assert_eq!(replayed, 11);
-    let (_, after) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, after) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(before, after);
     assert_eq!(audit_count(&app, "acme").await, 0);
 }
@@ -244,7 +264,12 @@ async fn updates_follow_the_recorded_sequence() {
     let app = spawn_app().await;
     create_org(&app, "acme", "Acme Inc").await;
     let (m, s) = admin(&app, "acme").await;
-    let (_, base) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, base) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(base["data"]["policy_version"], 1);
 
     // Non-policy fields: policy_version unchanged.
@@ -337,7 +362,12 @@ async fn updates_follow_the_recorded_sequence() {
     assert_eq!(body["data"]["policy_version"], 4);
 
     // GET returns what PUT stored.
-    let (_, got) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, got) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(got["data"], body["data"]);
 
     // One audit row per successful PUT, with resource_id = org id and secret-free snapshots.
@@ -487,11 +517,21 @@ async fn orgs_are_isolated_and_a_failed_audit_write_rolls_the_change_back() {
     let (_, b) = admin(&app, "beta").await;
     let (status, _) = put(&app, &b, json!({"session_timeout_minutes": 42}), None).await;
     assert_eq!(status, 200);
-    let (_, mine) = app.get_as("/org/settings", &a.access, Some("acme")).await;
+    let (_, mine) = app
+        .call("GET", "/org/settings")
+        .token(&a.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(mine["data"]["session_timeout_minutes"], 5);
     assert_eq!(mine["data"]["org_id"], "acme");
     // A's token cannot address B's settings.
-    let (status, _) = app.get_as("/org/settings", &a.access, Some("beta")).await;
+    let (status, _) = app
+        .call("GET", "/org/settings")
+        .token(&a.access)
+        .org("beta")
+        .fetch()
+        .await;
     assert!(status == 401 || status == 403, "{status}");
     assert_eq!(audit_count(&app, "acme").await, 0);
     assert_eq!(audit_count(&app, "beta").await, 1);

@@ -465,7 +465,12 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
     let w = world().await;
     let app = &w.app;
     let path = format!("/org/users/{}", w.emp.membership_id);
-    let (status, me) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, me) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{me}");
 
     let (status, body) = app
@@ -515,7 +520,12 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
 
     // The membership gate ends the sessions in this org; the identity's token version (its
     // sessions in other orgs) is untouched.
-    let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(body["message"], "Membership is not active");
 
@@ -689,7 +699,12 @@ async fn forced_password_reset_flags_and_revokes() {
             .await
             .unwrap();
     assert!(must);
-    let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (401, json!("Token revoked"))
@@ -922,6 +937,11 @@ async fn audit_rows_exist_iff_the_change_committed() {
         .unwrap();
     assert_eq!(roles, 1);
     // The session survived because the token_version bump rolled back too.
-    let (status, _) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, _) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
 }

@@ -114,7 +114,10 @@ async fn superuser_creates_an_org_with_every_side_effect() {
 
     // The new org works at once: its settings are the defaults, and audit rows can be written.
     let (status, settings) = app
-        .get_as("/org/settings", &s.access, Some("golden-sample"))
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("golden-sample")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings["data"]["created_at"], body["data"]["created_at"]);
@@ -159,7 +162,10 @@ async fn superuser_creates_an_org_with_every_side_effect() {
         })
         .await;
     let (status, ctx) = app
-        .get_as("/self/context", &inside.access, Some("golden-sample"))
+        .call("GET", "/self/context")
+        .token(&inside.access)
+        .org("golden-sample")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{ctx}");
     assert_eq!(ctx["data"]["roles"].as_array().unwrap().len(), 2);
@@ -262,7 +268,7 @@ async fn only_superusers_in_multi_mode_may_create_orgs() {
         resp,
         sample("orgs.json", "create org 403 not a superuser")["response"]["body"]
     );
-    let (status, resp) = app.post_json("/orgs", None, body.clone()).await;
+    let (status, resp) = app.call("POST", "/orgs").json(&body.clone()).fetch().await;
     assert_eq!(status, 401);
     assert_eq!(
         resp,

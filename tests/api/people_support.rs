@@ -120,7 +120,10 @@ pub async fn first_login(w: &World, email: &str, password: &str) -> String {
     let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
     let (status, body) = w
         .app
-        .post_json("/auth/select-org", Some(&pre_org), json!({"org_id": ORG}))
+        .call("POST", "/auth/select-org")
+        .token(&pre_org)
+        .json(&json!({"org_id": ORG}))
+        .fetch()
         .await;
     assert_eq!(status, 200, "select-org: {body}");
     body["data"]["access_token"].as_str().unwrap().to_owned()
@@ -129,7 +132,13 @@ pub async fn first_login(w: &World, email: &str, password: &str) -> String {
 /// The journey after onboarding: forced password change, then ACTIVE/ACCEPTED.
 pub async fn complete_first_login(w: &World, email: &str, membership_id: &str) {
     let access = first_login(w, email, TEMP_PASSWORD).await;
-    let (status, body) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
+    let (status, body) = w
+        .app
+        .call("GET", "/auth/me")
+        .token(&access)
+        .org(ORG)
+        .fetch()
+        .await;
     // The invitation is still pending, and the membership check comes first (legacy order);
     // the frontend takes any 403 from /auth/me during login as "change your password".
     assert_eq!(status, 403, "{body}");
@@ -144,7 +153,13 @@ pub async fn complete_first_login(w: &World, email: &str, membership_id: &str) {
         .await;
     assert_eq!(status, 200, "{body}");
     let access = body["data"]["access_token"].as_str().unwrap().to_owned();
-    let (status, me) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
+    let (status, me) = w
+        .app
+        .call("GET", "/auth/me")
+        .token(&access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["data"]["email"], email);
     let (status, detail) = w

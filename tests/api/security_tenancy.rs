@@ -150,7 +150,12 @@ async fn attack_is_refused(t: &Two, victim: &Member, victim_s: &Session) {
     assert_eq!(status, 200, "{body}");
 
     assert_eq!(identity_row(app, victim.identity_id).await, before);
-    let (status, body) = app.get_as("/auth/me", &victim_s.access, Some(ORG_A)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&victim_s.access)
+        .org(ORG_A)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "the org-A session survives: {body}");
     let audits: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_logs WHERE action IN ('user.mfa.reset', 'user.password.force_reset')",
@@ -239,7 +244,12 @@ async fn security_identity_changes_still_work_for_sole_members_and_superusers() 
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = app.get_as("/auth/me", &solo_s.access, Some(ORG_B)).await;
+    let (status, _) = app
+        .call("GET", "/auth/me")
+        .token(&solo_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(status, 401);
 
     // A pending invitation of an org-A person: a superuser may act, from org B's side.
@@ -297,12 +307,22 @@ async fn security_disabling_a_membership_ends_that_orgs_sessions_only() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = app.get_as("/auth/me", &b_s.access, Some(ORG_B)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&b_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (403, json!("Membership is not active"))
     );
-    let (status, body) = app.get_as("/auth/me", &a_s.access, Some(ORG_A)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&a_s.access)
+        .org(ORG_A)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(identity_row(app, in_a.identity_id).await, before);
 }

@@ -196,7 +196,10 @@ pub async fn instances(n: usize, settings: &[(&str, &str)]) -> Vec<Instance> {
 impl Instance {
     pub async fn get(&self, path: &str, session: &Session) -> (u16, Value) {
         self.app
-            .get_as(path, &session.access, Some(&session.org_id))
+            .call("GET", path)
+            .token(&session.access)
+            .org(&session.org_id)
+            .fetch()
             .await
     }
 

@@ -119,7 +119,10 @@ async fn the_landing_page_of_a_member_without_grants_loads() {
     let session = w.app.sign_in(&newbie).await;
     let (status, out) = w
         .app
-        .get_as("/me/dashboard/summary", &session.access, Some(ORG))
+        .call("GET", "/me/dashboard/summary")
+        .token(&session.access)
+        .org(ORG)
+        .fetch()
         .await;
     assert_eq!(status, 200, "{out}");
     let d = &out["data"];

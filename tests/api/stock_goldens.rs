@@ -273,18 +273,19 @@ async fn the_recorded_story_with_loans_rules_and_step_up_answers_as_recorded() {
     // takes each TOTP step once per identity).
     crate::auth_support::store_recovery_codes(&w.app, admin_member.identity_id, &["ABCD-EFGH"])
         .await;
-    let verified = crate::auth_support::post_in(
-        &w.app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        &session.org_id,
-        Some(json!({
+    let verified = w
+        .app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&session.access)
+        .org(&session.org_id)
+        .json(&json!({
             "challenge_token": refused["details"]["challenge_token"],
             "code": "ABCD-EFGH",
             "code_type": "recovery",
-        })),
-    )
-    .await;
+        }))
+        .send()
+        .await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     let status_token = verified.str("step_up_token");
     w.replay_with(

@@ -527,18 +527,19 @@ async fn create_and_status_changes_ask_for_step_up_when_the_org_requires_it() {
     // server takes each TOTP step once per identity, so answer with a recovery code, as a person
     // who does not want to wait for the next code would.
     crate::auth_support::store_recovery_codes(&w.app, admin.identity_id, &["ABCD-EFGH"]).await;
-    let verified = crate::auth_support::post_in(
-        &w.app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        &session.org_id,
-        Some(json!({
+    let verified = w
+        .app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&session.access)
+        .org(&session.org_id)
+        .json(&json!({
             "challenge_token": out["details"]["challenge_token"],
             "code": "ABCD-EFGH",
             "code_type": "recovery",
-        })),
-    )
-    .await;
+        }))
+        .send()
+        .await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     let status_token = verified.str("step_up_token");
     let (status, out) = w

@@ -200,7 +200,13 @@ async fn grant_figures_and_the_edges_of_the_schedule_rules() {
     )
     .await;
     let session = w.app.sign_in(&other).await;
-    let (status, out) = w.app.get_as(&grants, &session.access, Some(ORG)).await;
+    let (status, out) = w
+        .app
+        .call("GET", &grants)
+        .token(&session.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         out,
