@@ -4,11 +4,10 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::sample;
+use crate::helpers::{expect_recorded, sample};
 use crate::loan_admin_support::{
     FILE, LOAN_A, LOAN_B, ORG, Part, World, activate, post_form, require_step_up, token_for,
 };
-use crate::stock_support::assert_like;
 
 /// The recorded exchange with our ids (and `swaps`, e.g. minted keys) in place of the
 /// recorded ones.
@@ -55,9 +54,7 @@ pub async fn replay_form(
         parts.push((k.clone(), part));
     }
     let (status, ours) = post_form(w, who, loan, Some(token), parts).await;
-    assert_eq!(json!(status), s["response"]["status"], "{name}: {ours}");
-    let mut learned = Vec::new();
-    assert_like(&ours, &s["response"]["body"], "", skip, &mut learned, name);
+    expect_recorded(&s["response"], name, status, &ours, skip);
     ours
 }
 

@@ -19,8 +19,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json, sample};
-use crate::stock_support::assert_like;
+use crate::helpers::{TestApp, expect_recorded, json, sample};
 
 pub const FILE: &str = "domain-loan-admin.json";
 pub const ORG: &str = "sole-llc";
@@ -409,21 +408,18 @@ impl World {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.app.client.request(method, self.app.url(path));
-        if let Some(who) = who {
-            req = req.bearer_auth(self.session(who).await.access);
-        }
-        if let Some(org) = org {
-            req = req.header("X-Org-Id", org);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        json(req.send().await.unwrap()).await
+        let token = match who {
+            Some(who) => Some(self.session(who).await.access),
+            None => None,
+        };
+        self.app
+            .call(method, path)
+            .maybe_token(token.as_deref())
+            .maybe_org(org)
+            .headers(headers)
+            .maybe_json(body)
+            .fetch()
+            .await
     }
 
     /// `call` as `who` in the org.
@@ -484,14 +480,7 @@ impl World {
                 headers,
             )
             .await;
-        let expected = &s["response"];
-        assert_eq!(
-            json!(status),
-            expected["status"],
-            "status of {name:?}: {ours}"
-        );
-        let mut learned = Vec::new();
-        assert_like(&ours, &expected["body"], "", skip, &mut learned, name);
+        let learned = expect_recorded(&s["response"], name, status, &ours, skip);
         let mut ids = self.ids.lock().unwrap();
         for (recorded, mine) in learned {
             ids.entry(recorded).or_insert(mine);
@@ -753,16 +742,10 @@ impl World {
     /// Checks our answer against the recorded exchange `name` (its recorded ids and keys
     /// translated to ours where learned; the pointers in `skip` not compared).
     pub fn expect(&self, name: &str, status: u16, ours: &Value, skip: &[&str]) {
-        let s = sample(FILE, name);
-        let expected: Value =
-            serde_json::from_str(&self.translate(&s["response"]["body"].to_string())).unwrap();
-        assert_eq!(
-            json!(status),
-            s["response"]["status"],
-            "status of {name:?}: {ours}"
-        );
-        let mut learned = Vec::new();
-        assert_like(ours, &expected, "", skip, &mut learned, name);
+        let mut recorded = sample(FILE, name)["response"].clone();
+        recorded["body"] =
+            serde_json::from_str(&self.translate(&recorded["body"].to_string())).unwrap();
+        let learned = expect_recorded(&recorded, name, status, ours, skip);
         let mut ids = self.ids.lock().unwrap();
         for (recorded, mine) in learned {
             ids.entry(recorded).or_insert(mine);

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{json as read_json, sample};
-use crate::loan_applications::{FILE, LoanWorld, ORG};
+use crate::loan_apply_support::{FILE, LoanWorld, ORG};
 
 const B: Option<&str> = Some("borrower");
 const M: Option<&str> = Some("married");

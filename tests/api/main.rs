@@ -43,6 +43,7 @@ mod loan_admin_support;
 mod loan_admin_views;
 mod loan_admin_workflow;
 mod loan_applications;
+mod loan_apply_support;
 mod loan_borrower;
 mod loan_dashboard;
 mod loan_goldens;

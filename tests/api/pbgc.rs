@@ -10,8 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, json, sample, spawn_app_with, url_for};
-use crate::stock_support::assert_like;
+use crate::helpers::{TestApp, assert_like, expect_sample, json, sample, spawn_app_with, url_for};
 
 const ORG: &str = "sole-llc";
 
@@ -110,28 +109,17 @@ fn expect(name: &str) -> Value {
 /// `(status, body)` is the recorded answer `name`: same status, same keys in the same order,
 /// same values except ids and times, and except at the JSON pointers in `skip`.
 fn like(name: &str, status: u16, body: &Value, skip: &[&str]) {
-    let recorded = expect(name);
-    assert_eq!(
-        json!(status),
-        recorded["status"],
-        "status of {name:?}: {body}"
-    );
-    assert_like(body, &recorded["body"], "", skip, &mut Vec::new(), name);
+    expect_sample("domain-loans.json", name, status, body, skip);
 }
 
 /// A JSON body sent as `token` in `org`.
 async fn send(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let resp = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", ORG)
+    app.call(method, path)
+        .token(token)
+        .org(ORG)
         .json(&body)
-        .send()
+        .fetch()
         .await
-        .unwrap();
-    json(resp).await
 }
 
 #[tokio::test]

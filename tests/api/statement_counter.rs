@@ -195,12 +195,7 @@ pub async fn instances(n: usize, settings: &[(&str, &str)]) -> Vec<Instance> {
 
 impl Instance {
     pub async fn get(&self, path: &str, session: &Session) -> (u16, Value) {
-        self.app
-            .call("GET", path)
-            .token(&session.access)
-            .org(&session.org_id)
-            .fetch()
-            .await
+        self.app.call("GET", path).session(session).fetch().await
     }
 
     /// Statements (and their SQL) one GET costs.
@@ -234,17 +229,12 @@ impl Instance {
         session: &Session,
         body: Value,
     ) -> (u16, Value) {
-        let resp = self
-            .app
-            .client
-            .request(method, self.app.url(path))
-            .bearer_auth(&session.access)
-            .header("X-Org-Id", &session.org_id)
+        self.app
+            .call(method, path)
+            .session(session)
             .json(&body)
-            .send()
+            .fetch()
             .await
-            .unwrap();
-        json(resp).await
     }
 
     pub async fn pubsub_state(&self) -> Value {

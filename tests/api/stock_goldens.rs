@@ -352,7 +352,7 @@ fn creation_row_like(ours: &serde_json::Value, name: &str, i: usize) {
     want.sort();
     assert_eq!(keys, want, "{name}: item {i}");
     for (k, v) in b {
-        crate::stock_support::assert_like(&a[k], v, k, &[], &mut Vec::new(), name);
+        crate::helpers::assert_like(&a[k], v, k, &[], &mut Vec::new(), name);
     }
     let summary = ours["summary"].as_str().unwrap();
     let named: Vec<&str> = summary
