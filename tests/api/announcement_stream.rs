@@ -287,13 +287,11 @@ async fn a_stream_ends_on_logout_and_on_revocation() {
     sse.ends(Duration::from_secs(5)).await;
     // And the reconnect is refused.
     let resp = app
-        .client
-        .get(app.url("/announcements/stream"))
-        .bearer_auth(&employee.access)
+        .call("GET", "/announcements/stream")
+        .token(&employee.access)
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 401);
 }
 

@@ -299,12 +299,10 @@ async fn guard_and_permission_errors_come_before_validation() {
         "/announcements/stream",
     ] {
         let resp = app
-            .client
-            .get(app.url(p))
+            .call("GET", p)
             .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         let (status, body) = json(resp).await;
         assert_eq!(
             (status, body["message"].as_str()),
@@ -323,13 +321,11 @@ async fn guard_and_permission_errors_come_before_validation() {
     }
     // The refresh token is not an access token.
     let resp = app
-        .client
-        .get(app.url("/announcements/unread/count"))
-        .bearer_auth(&employee.refresh)
+        .call("GET", "/announcements/unread/count")
+        .token(&employee.refresh)
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 401);
 }
 
@@ -717,13 +713,11 @@ async fn another_org_never_sees_or_touches_these_announcements() {
     create(&app, &b, json!({"title": "Acme only", "body": "b"})).await;
     // A token of org A with org B's header is refused.
     let resp = app
-        .client
-        .get(app.url("/announcements"))
-        .bearer_auth(&admin.access)
+        .call("GET", "/announcements")
+        .token(&admin.access)
         .header("X-Org-Id", "globex")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert!(resp.status().is_client_error());
 }
 
@@ -731,11 +725,10 @@ async fn another_org_never_sees_or_touches_these_announcements() {
 async fn announcement_routes_are_in_the_openapi_document() {
     let app = spawn_app().await;
     let spec: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
+        .call("GET", "")
+        .url(format!("{}/openapi.json", app.address))
+        .response()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -34,13 +34,11 @@ async fn employee_logs_in_selects_the_org_and_reads_me() {
     );
 
     let resp = app
-        .client
-        .post(app.url("/auth/select-org"))
-        .bearer_auth(&pre_org)
+        .call("POST", "/auth/select-org")
+        .token(&pre_org)
         .json(&json!({"org_id": "acme"}))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let headers = resp.headers().clone();
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -142,11 +140,6 @@ async fn login_validates_the_email_and_the_body() {
         .await;
     assert_eq!(status, 422);
     assert_eq!(body["message"], "password: Field required");
-    let resp = app
-        .client
-        .post(app.url("/auth/login"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("POST", "/auth/login").response().await;
     assert_eq!(resp.status(), 422);
 }

@@ -20,14 +20,13 @@ async fn upload_as(w: &World, token: &str, bytes: Vec<u8>) -> (u16, Value) {
     );
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users/bulk"))
-        .bearer_auth(token)
+        .call("POST", "")
+        .url(w.app.url("/org/users/bulk"))
+        .token(token)
         .header("X-Org-Id", ORG)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     json(resp).await
 }
 
@@ -71,13 +70,12 @@ async fn template_is_the_header_only_csv() {
     let w = world().await;
     let resp = w
         .app
-        .client
-        .get(w.app.url("/org/users/bulk/template"))
-        .bearer_auth(&w.admin_s.access)
+        .call("GET", "")
+        .url(w.app.url("/org/users/bulk/template"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let expected = sample("users.json", "bulk CSV template");
     let headers = resp.headers().clone();
@@ -283,27 +281,25 @@ async fn size_row_limit_missing_file_and_permission() {
     // No file field.
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users/bulk"))
-        .bearer_auth(&w.admin_s.access)
+        .call("POST", "")
+        .url(w.app.url("/org/users/bulk"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 422);
     assert_eq!(body["message"], "file: Field required");
     let form = Form::new().text("other", "x");
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users/bulk"))
-        .bearer_auth(&w.admin_s.access)
+        .call("POST", "")
+        .url(w.app.url("/org/users/bulk"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, _) = json(resp).await;
     assert_eq!(status, 422);
 

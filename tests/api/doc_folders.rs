@@ -56,12 +56,7 @@ async fn system_folders_appear_once_and_guards_answer_as_recorded() {
     );
 
     // No token: 400 without X-Org-Id (tenant first), 401 with it.
-    let resp = app
-        .client
-        .get(app.url("/org/documents/folders"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("GET", "/org/documents/folders").response().await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -69,12 +64,10 @@ async fn system_folders_appear_once_and_guards_answer_as_recorded() {
         sample_body("list folders without token and without X-Org-Id")
     );
     let resp = app
-        .client
-        .get(app.url("/org/documents/folders"))
+        .call("GET", "/org/documents/folders")
         .header("X-Org-Id", "sole-llc")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(body, sample_body("list folders without token"));

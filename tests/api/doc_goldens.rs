@@ -150,18 +150,17 @@ async fn the_recorded_library_is_listed_got_and_downloaded_like_the_samples() {
         "PUT file to upload URL with Authorization and X-Org-Id (no assets row for template keys)";
     assert_eq!(doc_sample(name)["response"]["status"], 404);
     let resp = app
-        .client
-        .put(crate::doc_support::rebase(
+        .call("PUT", "")
+        .url(crate::doc_support::rebase(
             app,
             ticket["upload_url"].as_str().unwrap(),
         ))
-        .bearer_auth(&docs.a.admin_s.access)
+        .token(&docs.a.admin_s.access)
         .header("X-Org-Id", "sole-llc")
         .header("Content-Type", "application/pdf")
         .body(PDF.to_vec())
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200, "{name}");
     assert!(resp.bytes().await.unwrap().is_empty());
     let (status, body) = docs
@@ -630,12 +629,11 @@ async fn the_asset_byte_store_answers_as_recorded() {
     // `accept-ranges: bytes` holds its promise (contract §5.10: a Range gets a 206).
     let resp = docs
         .app
-        .client
-        .get(&url)
+        .call("GET", "")
+        .url(&url)
         .header("Range", "bytes=0-7")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 206);
     assert_eq!(resp.headers()["content-range"], "bytes 0-7/60");
     assert_eq!(resp.headers()["content-length"], "8");
@@ -738,27 +736,25 @@ async fn download_url(docs: &Docs, s: &crate::fixtures::Session, ticket: &Value)
 
 async fn get_with(docs: &Docs, url: &str, s: &crate::fixtures::Session) -> reqwest::Response {
     docs.app
-        .client
-        .get(url)
-        .bearer_auth(&s.access)
+        .call("GET", "")
+        .url(url)
+        .token(&s.access)
         .header("X-Org-Id", &s.org_id)
-        .send()
+        .response()
         .await
-        .unwrap()
 }
 
 /// A PUT as the recorder sent it: the admin's token and org, and `Content-Type`.
 async fn put_with(docs: &Docs, url: &str, bytes: &[u8]) -> reqwest::Response {
     docs.app
-        .client
-        .put(crate::doc_support::rebase(&docs.app, url))
-        .bearer_auth(&docs.a.admin_s.access)
+        .call("PUT", "")
+        .url(crate::doc_support::rebase(&docs.app, url))
+        .token(&docs.a.admin_s.access)
         .header("X-Org-Id", "sole-llc")
         .header("Content-Type", "application/pdf")
         .body(bytes.to_vec())
-        .send()
+        .response()
         .await
-        .unwrap()
 }
 
 /// Status, media type, length, `accept-ranges` and the body's hash as recorded.
@@ -797,14 +793,13 @@ async fn a_gcs_server_without_credentials_answers_503_not_500() {
     assert_eq!(doc_sample(name)["response"]["status"], 500);
     let resp = docs
         .app
-        .client
-        .post(docs.app.url("/org/documents/templates/upload-url"))
-        .bearer_auth(&docs.a.admin_s.access)
+        .call("POST", "")
+        .url(docs.app.url("/org/documents/templates/upload-url"))
+        .token(&docs.a.admin_s.access)
         .header("X-Org-Id", "sole-llc")
         .json(&recorded_request(name))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert!(resp.headers().get("retry-after").is_some());
     let (status, body) = json(resp).await;
     assert_eq!(status, 503, "{body}");

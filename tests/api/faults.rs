@@ -15,12 +15,12 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
     ])
     .await;
     let login = || {
-        app.client
-            .post(format!("{}/auth/login", app.api))
+        app.call("POST", "")
+            .url(format!("{}/auth/login", app.api))
             .json(
                 &serde_json::json!({"email": "nobody@example.com", "password": "Wrong-password-1"}),
             )
-            .send()
+            .response()
     };
 
     let mut holder = connect(&app.db_name).await;
@@ -30,7 +30,7 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
         .await
         .unwrap();
 
-    let resp = login().await.unwrap();
+    let resp = login().await;
     assert_eq!(
         resp.headers()
             .get("retry-after")
@@ -49,7 +49,7 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
     );
 
     lock.rollback().await.unwrap();
-    let (status, body) = json(login().await.unwrap()).await;
+    let (status, body) = json(login().await).await;
     assert_eq!(status, 401, "{body}");
 }
 
@@ -59,14 +59,14 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
 async fn terminated_backends_are_replaced_without_a_500() {
     let app = spawn_app_with(&[]).await;
     let login = || {
-        app.client
-            .post(format!("{}/auth/login", app.api))
+        app.call("POST", "")
+            .url(format!("{}/auth/login", app.api))
             .json(
                 &serde_json::json!({"email": "nobody@example.com", "password": "Wrong-password-1"}),
             )
-            .send()
+            .response()
     };
-    let (status, _) = json(login().await.unwrap()).await;
+    let (status, _) = json(login().await).await;
     assert_eq!(status, 401);
 
     let mut admin = connect(&app.db_name).await;
@@ -80,13 +80,13 @@ async fn terminated_backends_are_replaced_without_a_500() {
     assert!(killed >= 1, "the server held no connection to kill");
 
     for _ in 0..3 {
-        let (status, body) = json(login().await.unwrap()).await;
+        let (status, body) = json(login().await).await;
         assert!(status == 401 || status == 503, "{status} {body}");
         if status == 503 {
             assert_eq!(body["code"], "service_unavailable");
         }
     }
-    let (status, body) = json(login().await.unwrap()).await;
+    let (status, body) = json(login().await).await;
     assert_eq!(status, 401, "not recovered: {body}");
 }
 

@@ -23,12 +23,10 @@ async fn live_answers_ok_in_the_envelope_with_an_iso_timestamp() {
 async fn every_response_carries_request_id_and_security_headers() {
     let app = spawn_app().await;
     let resp = app
-        .client
-        .get(app.url("/health/live"))
+        .call("GET", "/health/live")
         .header("X-Request-ID", "req-123")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let h = resp.headers();
     assert_eq!(h["x-request-id"], "req-123");
     assert_eq!(h["x-content-type-options"], "nosniff");
@@ -152,12 +150,7 @@ async fn unknown_routes_and_methods_use_the_error_envelope() {
         sample("health-meta.json", "unknown route")["response"]["body"]
     );
 
-    let resp = app
-        .client
-        .post(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("POST", "/health/live").response().await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 405);
     assert_eq!(
@@ -170,12 +163,10 @@ async fn unknown_routes_and_methods_use_the_error_envelope() {
 async fn cors_headers_follow_the_allowed_origins() {
     let app = spawn_app().await;
     let resp = app
-        .client
-        .get(app.url("/health/live"))
+        .call("GET", "/health/live")
         .header("Origin", "http://localhost:5173")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
         "http://localhost:5173"
@@ -184,23 +175,19 @@ async fn cors_headers_follow_the_allowed_origins() {
     assert_eq!(resp.headers()["vary"], "Origin");
 
     let resp = app
-        .client
-        .get(app.url("/health/live"))
+        .call("GET", "/health/live")
         .header("Origin", "https://evil.example.com")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert!(resp.headers().get("access-control-allow-origin").is_none());
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
 
     // Errors carry the CORS headers too, or the browser hides the status from the frontend.
     let resp = app
-        .client
-        .get(app.url("/nope"))
+        .call("GET", "/nope")
         .header("Origin", "http://localhost:5173")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
@@ -274,11 +261,10 @@ async fn cors_preflights_match_the_legacy_answers() {
 async fn docs_and_openapi_are_served_in_development_only() {
     let app = spawn_app().await;
     let resp = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(format!("{}/openapi.json", app.address))
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let spec: serde_json::Value = resp.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -376,21 +362,19 @@ async fn docs_and_openapi_are_served_in_development_only() {
         ["schema"];
     assert!(me["properties"]["data"].is_object(), "{me}");
     let resp = app
-        .client
-        .get(format!("{}/docs/", app.address))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(format!("{}/docs/", app.address))
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("swagger"));
 
     let prod = spawn_app_with(&[("DOCS_ENABLED", "false")]).await;
     let resp = prod
-        .client
-        .get(format!("{}/openapi.json", prod.address))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(format!("{}/openapi.json", prod.address))
+        .response()
+        .await;
     assert_eq!(resp.status(), 404);
 }
 

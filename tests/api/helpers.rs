@@ -332,7 +332,7 @@ enum Part {
     Bearer(String),
     Header(String, String),
     Json(Value),
-    Bytes(Vec<u8>),
+    Body(reqwest::Body),
     Multipart(reqwest::multipart::Form),
 }
 
@@ -369,13 +369,13 @@ impl Call {
     }
 
     /// Sends to an absolute URL (e.g. one the API returned) instead of the path.
-    pub fn url(mut self, url: &str) -> Self {
-        self.url = url.to_owned();
+    pub fn url(mut self, url: impl AsRef<str>) -> Self {
+        self.url = url.as_ref().to_owned();
         self
     }
 
-    pub fn token(mut self, token: &str) -> Self {
-        self.parts.push(Part::Bearer(token.to_owned()));
+    pub fn token(mut self, token: impl AsRef<str>) -> Self {
+        self.parts.push(Part::Bearer(token.as_ref().to_owned()));
         self
     }
 
@@ -450,9 +450,9 @@ impl Call {
         }
     }
 
-    /// A raw body.
-    pub fn bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.parts.push(Part::Bytes(body.into()));
+    /// A raw body (bytes, text or a stream).
+    pub fn body(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.parts.push(Part::Body(body.into()));
         self
     }
 
@@ -468,7 +468,7 @@ impl Call {
                 Part::Bearer(t) => req.bearer_auth(t),
                 Part::Header(k, v) => req.header(k, v),
                 Part::Json(b) => req.json(&b),
-                Part::Bytes(b) => req.body(b),
+                Part::Body(b) => req.body(b),
                 Part::Multipart(f) => req.multipart(f),
             };
         }

@@ -484,15 +484,14 @@ async fn paying_every_instalment_completes_the_loan() {
     for (k, day) in due.iter().enumerate() {
         let resp = w
             .app
-            .client
-            .post(w.app.url(&format!("/org/loans/{a}/repayments")))
-            .bearer_auth(w.session("admin").await.access)
+            .call("POST", "")
+            .url(w.app.url(&format!("/org/loans/{a}/repayments")))
+            .token(w.session("admin").await.access)
             .header("X-Org-Id", ORG)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(format!("payment_date={day}&amount="))
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         let (status, body) = crate::helpers::json(resp).await;
         assert_eq!(status, 201, "{body}");
         let expected = if k == 5 { "678.390000" } else { "678.380000" };

@@ -635,13 +635,12 @@ impl World {
         let path = &url[url.find("/api/v1/").unwrap()..];
         let resp = self
             .app
-            .client
-            .put(format!("{}{path}", self.app.address))
+            .call("PUT", "")
+            .url(format!("{}{path}", self.app.address))
             .header("Content-Type", "application/pdf")
             .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         assert_eq!(resp.status(), 200, "signed PUT");
         ticket
     }
@@ -702,18 +701,18 @@ impl World {
             .part("file", part);
         let mut req = self
             .app
-            .client
-            .post(
+            .call("POST", "")
+            .url(
                 self.app
                     .url(&format!("/org/loans/{loan}/documents/{route}/upload")),
             )
-            .bearer_auth(self.session(who).await.access)
+            .token(self.session(who).await.access)
             .header("X-Org-Id", ORG)
             .multipart(form);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        json(req.send().await.unwrap()).await
+        json(req.response().await).await
     }
 
     /// Files every document `stage` needs through the real routes as `who`: the first by
@@ -858,13 +857,13 @@ pub async fn post_form(
     }
     let mut req = w
         .app
-        .client
-        .post(w.app.url(&format!("/org/loans/{loan}/repayments")))
-        .bearer_auth(w.session(who).await.access)
+        .call("POST", "")
+        .url(w.app.url(&format!("/org/loans/{loan}/repayments")))
+        .token(w.session(who).await.access)
         .header("X-Org-Id", ORG)
         .multipart(form);
     if let Some(t) = token {
         req = req.header("X-Step-Up-Token", t);
     }
-    crate::helpers::json(req.send().await.unwrap()).await
+    crate::helpers::json(req.response().await).await
 }

@@ -92,14 +92,13 @@ async fn post_form(
     }
     let resp = w
         .app
-        .client
-        .post(w.app.url(path))
-        .bearer_auth(w.session("admin").await.access)
+        .call("POST", "")
+        .url(w.app.url(path))
+        .token(w.session("admin").await.access)
         .header("X-Org-Id", ORG)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     read_json(resp).await
 }
 

@@ -11,14 +11,13 @@ use crate::people_support::{
 async fn onboard(w: &World, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users"))
-        .bearer_auth(&w.admin_s.access)
+        .call("POST", "")
+        .url(w.app.url("/org/users"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let headers = resp.headers().clone();
     let (status, body) = json(resp).await;
     (status, body, headers)

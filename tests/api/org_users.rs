@@ -439,7 +439,7 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         );
     }
     // Without X-Org-Id the tenant error comes first; without a token, 401.
-    let resp = app.client.get(app.url("/org/users")).send().await.unwrap();
+    let resp = app.call("GET", "/org/users").response().await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -447,12 +447,10 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         "Tenant resolution failed: provide X-Org-Id header"
     );
     let resp = app
-        .client
-        .get(app.url("/org/users"))
+        .call("GET", "/org/users")
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(
         (status, body["message"].clone()),
@@ -657,18 +655,16 @@ async fn admin_profile_edit_validates_and_audits() {
     let (status, verified) = app.call("POST", "/auth/step-up/verify").token(&w.admin_s.access).org(ORG).json(&json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})).fetch().await;
     assert_eq!(status, 200, "{verified}");
     let resp = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&w.admin_s.access)
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .header(
             "X-Step-Up-Token",
             verified["data"]["step_up_token"].as_str().unwrap(),
         )
         .json(&json!({"preferred_name": "Goldie"}))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["preferred_name"], "Goldie");

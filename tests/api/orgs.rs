@@ -7,13 +7,11 @@ use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app, spawn_a
 
 async fn create(app: &TestApp, s: &Session, body: Value) -> (u16, Value) {
     json(
-        app.client
-            .post(app.url("/orgs"))
-            .bearer_auth(&s.access)
+        app.call("POST", "/orgs")
+            .token(&s.access)
             .json(&body)
-            .send()
-            .await
-            .unwrap(),
+            .response()
+            .await,
     )
     .await
 }
@@ -122,14 +120,12 @@ async fn superuser_creates_an_org_with_every_side_effect() {
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings["data"]["created_at"], body["data"]["created_at"]);
     let (status, _) = json(
-        app.client
-            .put(app.url("/org/settings"))
-            .bearer_auth(&s.access)
+        app.call("PUT", "/org/settings")
+            .token(&s.access)
             .header("X-Org-Id", "golden-sample")
             .json(&json!({"session_timeout_minutes": 9}))
-            .send()
-            .await
-            .unwrap(),
+            .response()
+            .await,
     )
     .await;
     assert_eq!(status, 200);

@@ -136,12 +136,10 @@ async fn roles_list_title_cases_names_in_a_stable_order_and_pages() {
     assert_eq!(status, 403);
 
     let resp = app
-        .client
-        .get(app.url("/roles"))
+        .call("GET", "/roles")
         .header("X-Org-Id", "org-a")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(body, error_body("unauthorized", "Not authenticated"));

@@ -28,12 +28,7 @@ async fn profile_read_and_edit() {
     assert_eq!(body["data"]["membership"]["id"], json!(w.emp.membership_id));
     assert_eq!(body["data"]["role_names"], json!(["EMPLOYEE"]));
 
-    let resp = app
-        .client
-        .get(app.url("/self/profile"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("GET", "/self/profile").response().await;
     let (status, body) = json(resp).await;
     assert_eq!(
         (status, body),
@@ -106,18 +101,16 @@ async fn profile_read_and_edit() {
     let (status, verified) = app.call("POST", "/auth/step-up/verify").token(&w.admin_s.access).org(ORG).json(&json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})).fetch().await;
     assert_eq!(status, 200, "{verified}");
     let resp = app
-        .client
-        .patch(app.url("/self/profile"))
-        .bearer_auth(&w.admin_s.access)
+        .call("PATCH", "/self/profile")
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .header(
             "X-Step-Up-Token",
             verified["data"]["step_up_token"].as_str().unwrap(),
         )
         .json(&json!({"preferred_name": "Ada"}))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["preferred_name"], "Ada");
@@ -193,13 +186,11 @@ async fn export_is_the_legacy_csv_and_is_audited() {
         .fetch()
         .await;
     let resp = app
-        .client
-        .get(app.url("/self/export"))
-        .bearer_auth(&w.emp_s.access)
+        .call("GET", "/self/export")
+        .token(&w.emp_s.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let expected = sample("self.json", "export CSV");
     let headers = resp.headers().clone();

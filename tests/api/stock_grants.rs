@@ -376,13 +376,11 @@ async fn grants_of_another_org_are_not_found() {
         let token = session.access.clone();
         async move {
             crate::helpers::json(
-                app.client
-                    .get(app.url(&path))
-                    .bearer_auth(token)
+                app.call("GET", &path)
+                    .token(token)
                     .header("X-Org-Id", "acme-corp")
-                    .send()
-                    .await
-                    .unwrap(),
+                    .response()
+                    .await,
             )
             .await
         }
@@ -400,13 +398,11 @@ async fn grants_of_another_org_are_not_found() {
     // Its token with the X-Org-Id of sole-llc: the tenant check refuses it.
     let (status, out) = crate::helpers::json(
         w.app
-            .client
-            .get(w.app.url(&format!("/org/users/{evan}/stock/grants")))
-            .bearer_auth(&session.access)
+            .call("GET", &format!("/org/users/{evan}/stock/grants"))
+            .token(&session.access)
             .header("X-Org-Id", ORG)
-            .send()
-            .await
-            .unwrap(),
+            .response()
+            .await,
     )
     .await;
     assert_eq!(status, 403, "{out}");

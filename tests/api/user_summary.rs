@@ -218,12 +218,10 @@ async fn summary_needs_user_view_and_a_token() {
         sample("summary.json", "user summary 403 (employee)")["response"]["body"]
     );
     let resp = app
-        .client
-        .get(app.url("/org/dashboard/user-summary"))
+        .call("GET", "/org/dashboard/user-summary")
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(
