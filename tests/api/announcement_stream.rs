@@ -32,14 +32,14 @@ const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 impl Sse {
     pub async fn open(app: &TestApp, http: &reqwest::Client, token: &str, org: &str) -> Sse {
-        let resp = http
-            .get(app.url("/announcements/stream"))
-            .bearer_auth(token)
+        let resp = app
+            .call("GET", "/announcements/stream")
+            .client(http)
+            .token(token)
             .header("X-Org-Id", org)
             .header("Accept", "text/event-stream")
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         assert_eq!(resp.status(), 200);
         Sse {
             headers: resp.headers().clone(),
@@ -375,21 +375,13 @@ async fn streams_skip_the_concurrency_limit_and_do_not_count_as_activity() {
         .await
         .unwrap();
     let patch = {
-        let (http, url, token) = (
-            client(),
-            app.url(&format!("/announcements/{id}")),
-            admin.access.clone(),
-        );
-        tokio::spawn(async move {
-            http.patch(url)
-                .bearer_auth(token)
-                .header("X-Org-Id", "acme")
-                .json(&json!({"body": "changed"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
+        let patch = app
+            .call("PATCH", &format!("/announcements/{id}"))
+            .client(&client())
+            .token(&admin.access)
+            .header("X-Org-Id", "acme")
+            .json(&json!({"body": "changed"}));
+        tokio::spawn(async move { patch.response().await.status() })
     };
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {

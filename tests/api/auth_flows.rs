@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{Resp, client, no_cookies, spawn_app};
+use crate::helpers::{client, no_cookies, spawn_app};
 
 #[tokio::test]
 async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
@@ -307,28 +307,24 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
     create_org(&app, "acme", "Acme").await;
     let m = create_member(&app, "acme", MemberSpec::new("ann@acme.example.com")).await;
     let browser = client();
-    let base = app.url("");
     let pre = pre_org(&app, &m).await;
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/select-org"))
-            .bearer_auth(&pre)
-            .json(&json!({"org_id": "acme"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/select-org")
+        .client(&browser)
+        .token(&pre)
+        .json(&json!({"org_id": "acme"}))
+        .send()
+        .await;
     assert_eq!(r.status, 200);
     let csrf = r.str("csrf_token");
 
     // Reload: the cookie store sends sole_refresh + sole_csrf; the SPA sends the header.
     let refresh = |csrf: Option<String>| {
-        let mut rq = browser.post(format!("{base}/auth/refresh"));
+        let mut rq = app.call("POST", "/auth/refresh").client(&browser);
         if let Some(c) = csrf {
             rq = rq.header("X-CSRF-Token", c);
         }
-        async move { Resp::from(rq.send().await.unwrap()).await }
+        async move { rq.send().await }
     };
     let r = refresh(Some(csrf.clone())).await;
     r.like("refresh success with cookie + matching X-CSRF-Token (no X-Org-Id: tenant from cookie)");
@@ -344,14 +340,11 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
     assert!(r.body["message"].as_str().unwrap().contains("CSRF"));
 
     // The frontend's recovery: renew the CSRF token, then retry.
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/refresh/csrf"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh/csrf")
+        .client(&browser)
+        .send()
+        .await;
     r.like("refresh/csrf success with refresh cookie only");
     let renewed = r.str("csrf_token");
     assert_ne!(renewed, csrf);
@@ -359,15 +352,12 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
     r.like("refresh success with cookie after refresh/csrf rotated the CSRF token");
     let access = r.str("access_token");
 
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/logout"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/logout")
+        .client(&browser)
+        .token(&access)
+        .send()
+        .await;
     r.like("logout success (clears cookies)");
     me(&app, &access, "acme")
         .await
@@ -388,15 +378,12 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
         .await
         .like("logout 401 no token");
     // The store dropped the cleared cookies: a reload now has nothing to refresh with.
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/refresh"))
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .client(&browser)
+        .header("X-Org-Id", "acme")
+        .send()
+        .await;
     r.like("refresh 400 no token with X-Org-Id");
 }
 
@@ -410,136 +397,102 @@ async fn refresh_errors_answer_like_the_legacy_service() {
     let plain = no_cookies();
     let url = app.url("/auth/refresh");
 
-    Resp::from(plain.post(&url).send().await.unwrap())
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .send()
         .await
         .like("refresh 400 nothing at all (tenant resolution fails first)");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 400 no token with X-Org-Id");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "Bad Org")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 400 X-Org-Id invalid format");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "unknown-org")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 404 X-Org-Id unknown org");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({"refresh_token": "not-a-jwt"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 401 garbage body token");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({"refresh_token": s.access}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 401 access token given as refresh token");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 400 empty JSON body and no cookie");
-    Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "other")
-            .json(&json!({"refresh_token": s.refresh}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh 401 token tenant mismatch (employee refresh token, X-Org-Id other org)");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .send()
+        .await
+        .like("refresh 400 no token with X-Org-Id");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "Bad Org")
+        .send()
+        .await
+        .like("refresh 400 X-Org-Id invalid format");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "unknown-org")
+        .send()
+        .await
+        .like("refresh 404 X-Org-Id unknown org");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({"refresh_token": "not-a-jwt"}))
+        .send()
+        .await
+        .like("refresh 401 garbage body token");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({"refresh_token": s.access}))
+        .send()
+        .await
+        .like("refresh 401 access token given as refresh token");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({}))
+        .send()
+        .await
+        .like("refresh 400 empty JSON body and no cookie");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "other")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .like("refresh 401 token tenant mismatch (employee refresh token, X-Org-Id other org)");
     let cookie = format!("sole_refresh={}; sole_csrf=x", s.refresh);
-    Resp::from(
-        plain
-            .post(app.url("/auth/refresh/csrf"))
-            .header("X-Org-Id", "other")
-            .header("Cookie", &cookie)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh/csrf 401 cookie org differs from X-Org-Id");
-    Resp::from(
-        plain
-            .post(app.url("/auth/refresh/csrf"))
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh/csrf 401 no cookie (X-Org-Id given)");
-    Resp::from(
-        plain
-            .post(app.url("/auth/refresh/csrf"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .like("refresh/csrf 400 no cookie, no X-Org-Id");
+    app.call("POST", "/auth/refresh/csrf")
+        .client(&plain)
+        .header("X-Org-Id", "other")
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .like("refresh/csrf 401 cookie org differs from X-Org-Id");
+    app.call("POST", "/auth/refresh/csrf")
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .send()
+        .await
+        .like("refresh/csrf 401 no cookie (X-Org-Id given)");
+    app.call("POST", "/auth/refresh/csrf")
+        .client(&plain)
+        .send()
+        .await
+        .like("refresh/csrf 400 no cookie, no X-Org-Id");
     // An explicit cookie header works the same as the browser's store.
-    let r = Resp::from(
-        plain
-            .post(&url)
-            .header("Cookie", &cookie)
-            .header("X-CSRF-Token", "x")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", "x")
+        .send()
+        .await;
     r.like("refresh success with cookie + matching X-CSRF-Token (no X-Org-Id: tenant from cookie)");
-    let r = Resp::from(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({"refresh_token": r.str("refresh_token")}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({"refresh_token": r.str("refresh_token")}))
+        .send()
+        .await;
     r.like("refresh success with body refresh_token (+X-Org-Id)");
 }
 

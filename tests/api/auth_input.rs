@@ -160,8 +160,9 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
     let client = no_cookies();
     let login_url = app.url("/auth/login");
     let raw = |body: &'static str| {
-        client
-            .post(&login_url)
+        app.call("POST", "")
+            .url(&login_url)
+            .client(&client)
             .header("Content-Type", "application/json")
             .body(body)
     };
@@ -179,17 +180,13 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
             "{\"email\": \"a\\u0000@b.io\", \"password\": \"x\"}",
         ),
     ] {
-        let r = Resp::from(raw(body).send().await.unwrap()).await;
+        let r = raw(body).send().await;
         assert_envelope_4xx(&r, what);
         assert_eq!(r.status, 422, "{what}: {}", r.body);
     }
-    let r = Resp::from(
-        raw("{\"email\": \"ann@acme.example.com\", \"password\": \"a\\u0000b\"}")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = raw("{\"email\": \"ann@acme.example.com\", \"password\": \"a\\u0000b\"}")
+        .send()
+        .await;
     // A NUL never reaches the credential check (422 naming the field), and the password is
     // not echoed.
     r.is(
@@ -198,16 +195,14 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
         "password: String should not contain NUL characters",
     );
     assert_eq!(r.body["details"]["errors"][0]["input"], Value::Null);
-    let r = Resp::from(
-        client
-            .post(&login_url)
-            .header("Content-Type", "text/plain")
-            .body("hello")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "")
+        .url(&login_url)
+        .client(&client)
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .send()
+        .await;
     assert_envelope_4xx(&r, "text/plain body");
 
     // A 1 MB password is refused without hashing it.
@@ -269,39 +264,30 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
         .send()
         .await;
     assert_eq!(r.status, 200);
-    let r = Resp::from(
-        client
-            .post(app.url("/auth/refresh"))
-            .header("X-Org-Id", "acme")
-            .header("Cookie", format!("sole_refresh={long}; sole_csrf=x"))
-            .header("X-CSRF-Token", "x")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .client(&client)
+        .header("X-Org-Id", "acme")
+        .header("Cookie", format!("sole_refresh={long}; sole_csrf=x"))
+        .header("X-CSRF-Token", "x")
+        .send()
+        .await;
     r.is(401, "unauthorized", "Invalid token");
-    let r = Resp::from(
-        client
-            .get(app.url("/auth/me"))
-            .header("Authorization", "Basic dXNlcjpwYXNz")
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .client(&client)
+        .header("Authorization", "Basic dXNlcjpwYXNz")
+        .header("X-Org-Id", "acme")
+        .send()
+        .await;
     r.is(401, "unauthorized", "Not authenticated");
-    let r = Resp::from(
-        client
-            .get(app.url("/auth/me"))
-            .header("Authorization", "Bearer ")
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .client(&client)
+        .header("Authorization", "Bearer ")
+        .header("X-Org-Id", "acme")
+        .send()
+        .await;
     r.is(401, "unauthorized", "Not authenticated");
 
     // Garbage in the identity-only flows.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, Session, totp_now};
-use crate::helpers::{Resp, TestApp, sample};
+use crate::helpers::{Resp, TestApp, sample, vector_keys};
 
 impl Resp {
     /// Compares with the recorded legacy exchange `name` of `auth.json`: status, code, message,
@@ -220,16 +220,6 @@ pub fn decode_jwt(token: &str) -> (Value, Value) {
     (
         serde_json::from_slice(&h).unwrap(),
         serde_json::from_slice(&c).unwrap(),
-    )
-}
-
-fn vector_keys() -> (String, String) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/legacy-vectors.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    (
-        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
-        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
     )
 }
 

@@ -205,14 +205,15 @@ async fn cors_preflights_match_the_legacy_answers() {
     ] {
         let exchange = sample("health-meta.json", name);
         let req = &exchange["request"];
-        let mut builder = app.client.request(
-            reqwest::Method::OPTIONS,
-            format!("{}{}", app.address, req["path"].as_str().unwrap()),
-        );
+        let mut builder = app.call("OPTIONS", "").url(format!(
+            "{}{}",
+            app.address,
+            req["path"].as_str().unwrap()
+        ));
         for (k, v) in req["headers"].as_object().unwrap() {
-            builder = builder.header(k.as_str(), v.as_str().unwrap());
+            builder = builder.header(k, v.as_str().unwrap());
         }
-        let resp = builder.send().await.unwrap();
+        let resp = builder.response().await;
         let mut expected = exchange["response"].clone();
         // Deliberate difference: `Idempotency-Key` (loan create and submit) is an allowed
         // header, so its preflight passes and every allow-list names it.
@@ -394,9 +395,8 @@ async fn concurrency_limit_answers_429_server_busy() {
     ])
     .await;
     let slow = {
-        let client = app.client.clone();
-        let url = app.url("/health/ready");
-        tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+        let ready = app.call("GET", "/health/ready");
+        tokio::spawn(async move { ready.response().await.status() })
     };
     // Wait until the slow request holds the slot: poll until a request is refused.
     let mut refused = None;

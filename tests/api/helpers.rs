@@ -368,6 +368,12 @@ impl Call {
         self
     }
 
+    /// Sends with `client` (e.g. a browser's own cookie store).
+    pub fn client(mut self, client: &reqwest::Client) -> Self {
+        self.client = client.clone();
+        self
+    }
+
     /// Sends to an absolute URL (e.g. one the API returned) instead of the path.
     pub fn url(mut self, url: impl AsRef<str>) -> Self {
         self.url = url.as_ref().to_owned();
