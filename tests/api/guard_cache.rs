@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::statement_counter::{Instance, instances};
+use crate::statement_support::{Instance, instances};
 
 const ORG: &str = "acme";
 

@@ -322,8 +322,9 @@ impl TestApp {
         format!("{}{}", self.api, path)
     }
 
+    /// A GET without a token: the raw response.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap()
+        self.call("GET", path).response().await
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod fixtures;
 mod helpers;
-mod statement_counter;
+mod statement_support;
 
 mod acls;
 mod announcement_stream;
