@@ -3,9 +3,9 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_same_keys, error_body, json, sample};
+use crate::helpers::{assert_same_keys, audit_count, error_body, json, sample};
 use crate::people_support::{
-    ORG, TEMP_PASSWORD, World, audit_count, complete_first_login, fail_commit_after_audit, world,
+    ORG, TEMP_PASSWORD, World, complete_first_login, fail_commit_after_audit, world,
 };
 
 const HEADER: &str = "email,first_name,middle_name,last_name,preferred_name,timezone,phone_number,marital_status,country,state,address_line1,address_line2,postal_code,temporary_password,employee_id,employment_start_date,employment_status";
@@ -175,7 +175,7 @@ async fn mixed_upload_isolates_rows_and_never_fails_the_request() {
     assert_eq!(error_entries[0]["employee_id"], "");
 
     // Every created row has its audit row; the failing rows wrote nothing.
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 2);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 2);
     let created: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM users WHERE org_id = $1 AND email LIKE 'golden.%'",
     )
@@ -199,7 +199,7 @@ async fn mixed_upload_isolates_rows_and_never_fails_the_request() {
         .map(|s| s["membership_status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["already_exists", "already_exists"]);
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 2);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 2);
 }
 
 #[tokio::test]
@@ -256,7 +256,7 @@ async fn size_row_limit_missing_file_and_permission() {
     big.push_str(&"x".repeat(2_000_000));
     let (status, body) = upload(&w, &big).await;
     assert_eq!((status, &body), (413, &too_large));
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 0);
 
     // 31 rows: 30 processed, the 31st is an error entry and processing stops.
     let mut csv = format!("{HEADER}\n");
@@ -276,7 +276,7 @@ async fn size_row_limit_missing_file_and_permission() {
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].0, 32);
     assert!(errs[0].1.contains("30"), "{}", errs[0].1);
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 30);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 30);
 
     // No file field.
     let resp = w
@@ -331,5 +331,5 @@ async fn a_row_whose_commit_fails_is_an_error_entry_and_other_rows_stay() {
             .await
             .unwrap();
     assert_eq!(users, 0);
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 0);
 }

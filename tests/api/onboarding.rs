@@ -3,10 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, create_member};
-use crate::helpers::{assert_same_keys, error_body, json, sample};
-use crate::people_support::{
-    ORG, TEMP_PASSWORD, World, audit_count, complete_first_login, request, world,
-};
+use crate::helpers::{assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{ORG, TEMP_PASSWORD, World, complete_first_login, request, world};
 
 async fn onboard(w: &World, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
     let resp = w
@@ -86,7 +84,7 @@ async fn onboarding_new_existing_and_conflicts() {
         ),
         (&json!("new"), &json!("created"), &json!(true))
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 1);
     let (must_change, hash): (bool, String) = sqlx::query_as(
         "SELECT must_change_password, hashed_password FROM identities WHERE email = 'golden.tester1@example.com'",
     )
@@ -117,7 +115,7 @@ async fn onboarding_new_existing_and_conflicts() {
         ),
         (&json!("existing"), &json!("already_exists"), &json!(false))
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 1);
 
     let (status, body, _) = onboard(&w, request("golden.tester1@example.com", "GOLD-999")).await;
     assert_eq!(
@@ -151,7 +149,7 @@ async fn onboarding_new_existing_and_conflicts() {
             error_body("bad_request", "Password too short; minimum 12 characters")
         )
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 1);
 }
 
 #[tokio::test]
@@ -209,7 +207,7 @@ async fn onboarding_validation_errors_are_422_never_500() {
             .unwrap()
             .starts_with("employment_start_date:")
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 0);
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE 'golden%'")
         .fetch_one(&w.app.db)
         .await

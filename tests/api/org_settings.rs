@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{
     Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
 };
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
+use crate::helpers::{TestApp, assert_same_keys, audit_count, json, sample, spawn_app};
 
 async fn admin(app: &TestApp, org: &str) -> (Member, Session) {
     let m = create_member(
@@ -16,16 +16,6 @@ async fn admin(app: &TestApp, org: &str) -> (Member, Session) {
     .await;
     let s = app.sign_in(&m).await;
     (m, s)
-}
-
-async fn audit_count(app: &TestApp, org: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = 'org_settings.updated'",
-    )
-    .bind(org)
-    .fetch_one(&app.db)
-    .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -96,7 +86,7 @@ async fn employees_are_refused_with_the_permission_name() {
     .await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Not authenticated");
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 }
 
 /// Every recorded 400/422 of settings.json, replayed: same status, code and message; nothing
@@ -156,7 +146,7 @@ async fn every_recorded_validation_error_is_reproduced() {
         .fetch()
         .await;
     assert_eq!(before, after);
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 }
 
 #[tokio::test]
@@ -254,7 +244,7 @@ async fn bad_input_is_4xx_never_500() {
         .response()
         .await;
     assert_eq!(resp.status(), 422);
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 }
 
 #[tokio::test]
@@ -375,7 +365,7 @@ async fn updates_follow_the_recorded_sequence() {
     assert_eq!(got["data"], body["data"]);
 
     // One audit row per successful PUT, with resource_id = org id and secret-free snapshots.
-    assert_eq!(audit_count(&app, "acme").await, 6);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 6);
     let (actor, resource_id, old, new): (Option<uuid::Uuid>, String, Value, Value) =
         sqlx::query_as(
             "SELECT actor_id, resource_id, old_value::jsonb, new_value::jsonb FROM audit_logs \
@@ -482,7 +472,7 @@ async fn step_up_is_required_when_the_org_lists_the_action() {
     assert_eq!(body["message"], exp["message"]);
     assert_same_keys(&body["details"], &exp["details"]);
     assert_eq!(body["details"]["action"], "ORG_SETTINGS_CHANGE");
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 
     let (status, verified) = {
         let req = app
@@ -511,7 +501,7 @@ async fn step_up_is_required_when_the_org_lists_the_action() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["session_timeout_minutes"], 9);
     }
-    assert_eq!(audit_count(&app, "acme").await, 2);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 2);
 }
 
 #[tokio::test]
@@ -544,8 +534,8 @@ async fn orgs_are_isolated_and_a_failed_audit_write_rolls_the_change_back() {
         .fetch()
         .await;
     assert!(status == 401 || status == 403, "{status}");
-    assert_eq!(audit_count(&app, "acme").await, 0);
-    assert_eq!(audit_count(&app, "beta").await, 1);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
+    assert_eq!(audit_count(&app, "beta", "org_settings.updated").await, 1);
 
     // Without its audit partition the audit insert fails: the settings change must not stay.
     sqlx::query("DROP TABLE audit_logs_acme")

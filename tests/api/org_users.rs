@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{MemberSpec, create_member, set_org_settings, totp_now};
-use crate::helpers::{UNKNOWN, assert_same_keys, error_body, json, sample};
-use crate::people_support::{ORG, assert_strict_item, audit_count, fail_commit_after_audit, world};
+use crate::helpers::{UNKNOWN, assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{ORG, assert_strict_item, fail_commit_after_audit, world};
 
 fn sample_data(file: &str, name: &str) -> Value {
     sample(file, name)["response"]["body"]["data"].clone()
@@ -491,7 +491,7 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
         .fetch()
         .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(audit_count(app, "user.membership.updated").await, 0);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 0);
 
     let (status, body) = app
         .call("PATCH", &path)
@@ -513,8 +513,8 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
     assert_eq!(data["roles"], json!([]));
     assert_eq!(data["role_names"], json!([]));
     assert_strict_item(data);
-    assert_eq!(audit_count(app, "role.removed").await, 1);
-    assert_eq!(audit_count(app, "user.membership.updated").await, 1);
+    assert_eq!(audit_count(app, ORG, "role.removed").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 1);
 
     // The membership gate ends the sessions in this org; the identity's token version (its
     // sessions in other orgs) is untouched.
@@ -537,8 +537,8 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["membership"]["platform_status"], "ACTIVE");
-    assert_eq!(audit_count(app, "user.membership.updated").await, 2);
-    assert_eq!(audit_count(app, "role.removed").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 2);
+    assert_eq!(audit_count(app, ORG, "role.removed").await, 1);
 }
 
 #[tokio::test]
@@ -564,7 +564,7 @@ async fn admin_profile_edit_validates_and_audits() {
             .await
             .unwrap();
     assert_eq!(full, "bulk ONE-updated");
-    assert_eq!(audit_count(app, "user.profile.updated").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.profile.updated").await, 1);
 
     // Country names resolve; over-long or unknown values are 422, never a database 500.
     let (status, body) = app
@@ -705,7 +705,7 @@ async fn forced_password_reset_flags_and_revokes() {
         (status, body["message"].clone()),
         (401, json!("Token revoked"))
     );
-    assert_eq!(audit_count(app, "user.password.force_reset").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.password.force_reset").await, 1);
 
     let (status, body) = app
         .call(
@@ -759,7 +759,7 @@ async fn admin_mfa_reset_clears_mfa_and_honours_listed_step_up() {
         .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["code"], "step_up_mfa_required");
-    assert_eq!(audit_count(app, "user.mfa.reset").await, 0);
+    assert_eq!(audit_count(app, ORG, "user.mfa.reset").await, 0);
     set_org_settings(app, ORG, "mfa_required_actions = '[]'").await;
 
     let (status, body) = app
@@ -866,8 +866,8 @@ async fn deletes_remove_membership_and_user_but_keep_the_identity() {
             .await
             .unwrap();
     assert_eq!((users, identities, profiles), (0, 1, 0));
-    assert_eq!(audit_count(app, "user.membership.deleted").await, 1);
-    assert_eq!(audit_count(app, "user.deleted").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.membership.deleted").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.deleted").await, 1);
     let (status, body) = app
         .call("DELETE", &path)
         .token(&w.admin_s.access)
@@ -924,8 +924,8 @@ async fn audit_rows_exist_iff_the_change_committed() {
             .await
             .unwrap();
     assert_eq!(status_now, "ACTIVE");
-    assert_eq!(audit_count(app, "user.membership.updated").await, 0);
-    assert_eq!(audit_count(app, "role.removed").await, 0);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 0);
+    assert_eq!(audit_count(app, ORG, "role.removed").await, 0);
     let roles: i64 = sqlx::query_scalar("SELECT count(*) FROM user_roles WHERE user_id = $1")
         .bind(w.emp.user_id)
         .fetch_one(&app.db)

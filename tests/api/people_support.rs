@@ -57,15 +57,6 @@ pub async fn world() -> World {
     }
 }
 
-pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
-        .bind(ORG)
-        .bind(action)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
-
 /// Installs a deferred trigger that fails the commit of any transaction that wrote an audit
 /// row with `action` in org `ORG`.
 pub async fn fail_commit_after_audit(app: &TestApp, action: &str) {

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{set_org_settings, totp_now};
-use crate::helpers::{assert_same_keys, error_body, json, sample};
-use crate::people_support::{ORG, audit_count, world};
+use crate::helpers::{assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{ORG, world};
 
 fn profile_sample() -> Value {
     sample("self.json", "profile (employee)")["response"]["body"]["data"].clone()
@@ -50,7 +50,7 @@ async fn profile_read_and_edit() {
     assert_eq!(user["country"], "United States of America");
     assert_eq!(user["state"], "Washington");
     assert_eq!(user["first_name"], "Eve", "first_name is not self-editable");
-    assert_eq!(audit_count(app, "user.profile.self_updated").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.profile.self_updated").await, 1);
 
     let (status, body) = patch(json!({"preferred_name": ""})).await;
     assert_eq!(status, 200);
@@ -58,7 +58,7 @@ async fn profile_read_and_edit() {
     let (status, body) = patch(json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["user"]["phone_number"], "+1-555-0199");
-    assert_eq!(audit_count(app, "user.profile.self_updated").await, 2);
+    assert_eq!(audit_count(app, ORG, "user.profile.self_updated").await, 2);
 
     let (status, body) = patch(json!({"marital_status": "complicated"})).await;
     assert_eq!(status, 422);
@@ -132,7 +132,7 @@ async fn profile_read_and_edit() {
             )
         )
     );
-    assert_eq!(audit_count(app, "user.profile.self_updated").await, 5);
+    assert_eq!(audit_count(app, ORG, "user.profile.self_updated").await, 5);
 }
 
 #[tokio::test]
@@ -216,7 +216,7 @@ async fn export_is_the_legacy_csv_and_is_audited() {
     assert!(text.contains("\r\nOrganization,Acme Inc\r\n"));
     assert!(text.contains("\r\nRoles,EMPLOYEE\r\nMFA Enabled,No\r\n"));
     assert!(text.contains("+00:00\r\n"));
-    assert_eq!(audit_count(app, "user.data.exported").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.data.exported").await, 1);
 
     set_org_settings(app, ORG, "allow_user_data_export = false").await;
     let (status, body) = app
@@ -235,5 +235,5 @@ async fn export_is_the_legacy_csv_and_is_audited() {
             )
         )
     );
-    assert_eq!(audit_count(app, "user.data.exported").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.data.exported").await, 1);
 }
