@@ -241,7 +241,7 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
     assert!(back.get("imp").is_none());
     app.call("POST", STOP)
         .without_cookies()
-        .token(&r.str("access_token"))
+        .token(r.str("access_token"))
         .org("acme")
         .send()
         .await

@@ -483,7 +483,7 @@ async fn every_token_type_follows_the_legacy_claim_layout() {
     let r = app
         .call("POST", "/auth/impersonate/stop")
         .without_cookies()
-        .token(&r.str("access_token"))
+        .token(r.str("access_token"))
         .org("acme")
         .send()
         .await;

@@ -249,7 +249,7 @@ async fn login_challenge_accepts_totp_single_use_recovery_codes_and_remembered_d
     let r = app
         .call("GET", "/auth/mfa/recovery-codes/count")
         .without_cookies()
-        .token(&r.str("access_token"))
+        .token(r.str("access_token"))
         .org("acme")
         .send()
         .await;
@@ -489,7 +489,7 @@ async fn step_up_guards_recovery_code_regeneration_and_self_reset() {
             .without_cookies()
             .token(&s.access)
             .org("acme")
-            .header("X-Step-Up-Token", tok.to_owned())
+            .header("X-Step-Up-Token", tok)
     };
     with("garbage")
         .send()

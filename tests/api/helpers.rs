@@ -1,5 +1,6 @@
 //! Test fixtures: per-test databases cloned from a migrated template, per-test Redis prefixes,
-//! and the app spawned on an ephemeral port.
+//! and the app spawned on an ephemeral port; the one request API ([`Call`]), and the one
+//! golden-sample assertion ([`expect_sample`]) with the helpers the areas share.
 
 #![allow(dead_code)]
 
@@ -584,6 +585,7 @@ pub fn assert_same_keys(actual: &serde_json::Value, expected: &serde_json::Value
     );
 }
 
+/// The made-up id the samples use for every "unknown id" case.
 pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
 
 pub async fn audit_count(app: &TestApp, org: &str, action: &str) -> i64 {

@@ -182,7 +182,7 @@ async fn security_a_second_logout_with_the_same_token_answers_200_and_changes_no
     let r = app
         .call("POST", "/auth/logout")
         .without_cookies()
-        .token(&alg_none(&forged))
+        .token(alg_none(&forged))
         .org("acme")
         .send()
         .await;
