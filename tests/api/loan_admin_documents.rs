@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{json as read_json, sample};
+use crate::helpers::sample;
 use crate::loan_admin_support::{FILE, ORG, PDF, World};
 
 const HR_DOCS: [&str; 2] = ["NOTICE_OF_STOCK_OPTION_GRANT", "SPOUSE_PARTNER_CONSENT"];
@@ -109,7 +109,7 @@ async fn resend_multipart(
     for (k, v) in headers {
         r = r.header(*k, *v);
     }
-    read_json(r.response().await).await
+    r.fetch().await
 }
 
 /// A stored multipart upload checked against its recording (our key learned first).
@@ -1012,7 +1012,7 @@ async fn a_file_sent_before_its_type_is_removed_when_the_type_is_refused() {
             .token(w.session("hr").await.access)
             .header("X-Org-Id", ORG)
             .multipart(form);
-        read_json(req.response().await).await
+        req.fetch().await
     };
     let (status, body) = post(send("PAYMENT_INSTRUCTIONS")).await;
     assert_eq!(status, 400, "{body}");

@@ -19,7 +19,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, expect_recorded, json, sample};
+use crate::helpers::{TestApp, expect_recorded, sample};
 
 pub const FILE: &str = "domain-loan-admin.json";
 pub const ORG: &str = "sole-llc";
@@ -712,7 +712,7 @@ impl World {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        json(req.response().await).await
+        req.fetch().await
     }
 
     /// Files every document `stage` needs through the real routes as `who`: the first by
@@ -865,5 +865,5 @@ pub async fn post_form(
     if let Some(t) = token {
         req = req.header("X-Step-Up-Token", t);
     }
-    crate::helpers::json(req.response().await).await
+    req.fetch().await
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{
     Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
 };
-use crate::helpers::{TestApp, assert_same_keys, audit_count, json, sample, spawn_app};
+use crate::helpers::{TestApp, assert_same_keys, audit_count, sample, spawn_app};
 
 async fn admin(app: &TestApp, org: &str) -> (Member, Session) {
     let m = create_member(
@@ -77,13 +77,11 @@ async fn employees_are_refused_with_the_permission_name() {
         body,
         sample("settings.json", "put settings 403 (employee)")["response"]["body"]
     );
-    let (status, body) = json(
-        app.call("GET", "/org/settings")
-            .header("X-Org-Id", "acme")
-            .response()
-            .await,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .header("X-Org-Id", "acme")
+        .fetch()
+        .await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Not authenticated");
     assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
@@ -483,7 +481,7 @@ async fn step_up_is_required_when_the_org_lists_the_action() {
                 &json!({"challenge_token": body["details"]["challenge_token"],
                           "code": totp_now(m.totp_secret.as_deref().unwrap())}),
             );
-        json(req.response().await).await
+        req.fetch().await
     };
     assert_eq!(status, 200, "{verified}");
     let token = verified["data"]["step_up_token"]

@@ -3,17 +3,14 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_same_keys, sample, spawn_app, spawn_app_with};
 
 async fn create(app: &TestApp, s: &Session, body: Value) -> (u16, Value) {
-    json(
-        app.call("POST", "/orgs")
-            .token(&s.access)
-            .json(&body)
-            .response()
-            .await,
-    )
-    .await
+    app.call("POST", "/orgs")
+        .token(&s.access)
+        .json(&body)
+        .fetch()
+        .await
 }
 
 async fn root(app: &TestApp) -> (Member, Session) {
@@ -119,15 +116,13 @@ async fn superuser_creates_an_org_with_every_side_effect() {
         .await;
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings["data"]["created_at"], body["data"]["created_at"]);
-    let (status, _) = json(
-        app.call("PUT", "/org/settings")
-            .token(&s.access)
-            .header("X-Org-Id", "golden-sample")
-            .json(&json!({"session_timeout_minutes": 9}))
-            .response()
-            .await,
-    )
-    .await;
+    let (status, _) = app
+        .call("PUT", "/org/settings")
+        .token(&s.access)
+        .header("X-Org-Id", "golden-sample")
+        .json(&json!({"session_timeout_minutes": 9}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         scalar(

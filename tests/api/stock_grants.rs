@@ -375,14 +375,11 @@ async fn grants_of_another_org_are_not_found() {
         let app = &w.app;
         let token = session.access.clone();
         async move {
-            crate::helpers::json(
-                app.call("GET", &path)
-                    .token(token)
-                    .header("X-Org-Id", "acme-corp")
-                    .response()
-                    .await,
-            )
-            .await
+            app.call("GET", &path)
+                .token(token)
+                .header("X-Org-Id", "acme-corp")
+                .fetch()
+                .await
         }
     };
     let (status, out) = get(format!("/org/users/{evan}/stock/grants")).await;
@@ -396,15 +393,13 @@ async fn grants_of_another_org_are_not_found() {
         (404, Some("Grant not found"))
     );
     // Its token with the X-Org-Id of sole-llc: the tenant check refuses it.
-    let (status, out) = crate::helpers::json(
-        w.app
-            .call("GET", &format!("/org/users/{evan}/stock/grants"))
-            .token(&session.access)
-            .header("X-Org-Id", ORG)
-            .response()
-            .await,
-    )
-    .await;
+    let (status, out) = w
+        .app
+        .call("GET", &format!("/org/users/{evan}/stock/grants"))
+        .token(&session.access)
+        .header("X-Org-Id", ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403, "{out}");
     // A superuser acting in the other org looks there.
     let (status, _) = w
