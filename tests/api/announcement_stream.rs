@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use sole::config::{EnvMap, Settings};
 
-use crate::announcements::{Org, call, create, org_with_members};
+use crate::announcement_support::{Org, create, org_with_members};
 use crate::fixtures::Session;
 use crate::helpers::{
     TestApp, base_env, client, fresh_database, json, redis_url, spawn_app_with, spawn_with_env,
@@ -32,14 +32,14 @@ const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 impl Sse {
     pub async fn open(app: &TestApp, http: &reqwest::Client, token: &str, org: &str) -> Sse {
-        let resp = http
-            .get(app.url("/announcements/stream"))
-            .bearer_auth(token)
+        let resp = app
+            .call("GET", "/announcements/stream")
+            .client(http)
+            .token(token)
             .header("X-Org-Id", org)
             .header("Accept", "text/event-stream")
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         assert_eq!(resp.status(), 200);
         Sse {
             headers: resp.headers().clone(),
@@ -140,14 +140,15 @@ async fn a_stream_receives_events_published_by_another_instance() {
 
     // A draft is not announced; publishing it (on the other instance) is.
     let draft = create(&a, &admin, json!({"title": "Draft", "body": "b"})).await;
-    let (status, live) = call(
-        &a,
-        "PATCH",
-        &format!("/announcements/{}", draft["id"].as_str().unwrap()),
-        Some(&admin),
-        Some(json!({"status": "published", "title": "Now live"})),
-    )
-    .await;
+    let (status, live) = a
+        .call(
+            "PATCH",
+            &format!("/announcements/{}", draft["id"].as_str().unwrap()),
+        )
+        .session(&admin)
+        .json(&json!({"status": "published", "title": "Now live"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let event = sse.event().await;
     assert_eq!(
@@ -267,7 +268,11 @@ async fn a_stream_ends_on_logout_and_on_revocation() {
     // Logout bumps token_version: the open stream ends at its next check.
     let mut sse = Sse::open(&app, &client(), &admin.access, "acme").await;
     sse.connected().await;
-    let (status, body) = call(&app, "POST", "/auth/logout", Some(&admin), None).await;
+    let (status, body) = app
+        .call("POST", "/auth/logout")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     sse.ends(Duration::from_secs(5)).await;
 
@@ -282,13 +287,11 @@ async fn a_stream_ends_on_logout_and_on_revocation() {
     sse.ends(Duration::from_secs(5)).await;
     // And the reconnect is refused.
     let resp = app
-        .client
-        .get(app.url("/announcements/stream"))
-        .bearer_auth(&employee.access)
+        .call("GET", "/announcements/stream")
+        .token(&employee.access)
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 401);
 }
 
@@ -372,21 +375,13 @@ async fn streams_skip_the_concurrency_limit_and_do_not_count_as_activity() {
         .await
         .unwrap();
     let patch = {
-        let (http, url, token) = (
-            client(),
-            app.url(&format!("/announcements/{id}")),
-            admin.access.clone(),
-        );
-        tokio::spawn(async move {
-            http.patch(url)
-                .bearer_auth(token)
-                .header("X-Org-Id", "acme")
-                .json(&json!({"body": "changed"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
+        let patch = app
+            .call("PATCH", &format!("/announcements/{id}"))
+            .client(&client())
+            .token(&admin.access)
+            .header("X-Org-Id", "acme")
+            .json(&json!({"body": "changed"}));
+        tokio::spawn(async move { patch.response().await.status() })
     };
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -405,14 +400,11 @@ async fn streams_skip_the_concurrency_limit_and_do_not_count_as_activity() {
     })
     .await
     .expect("the PATCH is waiting for the lock");
-    let (status, busy) = call(
-        &app,
-        "GET",
-        "/announcements/unread/count",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (status, busy) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!((status, busy["code"].as_str()), (429, Some("server_busy")));
 
     // Streams still open while the slot is taken.
@@ -433,14 +425,11 @@ async fn streams_skip_the_concurrency_limit_and_do_not_count_as_activity() {
             .unwrap();
     assert_eq!(last, before, "opening a stream is not activity");
     // An ordinary request is.
-    let (status, _) = call(
-        &app,
-        "GET",
-        "/announcements/unread/count",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let last: time::OffsetDateTime =
         sqlx::query_scalar("SELECT last_active_at FROM identities WHERE id = $1")
@@ -600,25 +589,21 @@ async fn a_publish_while_redis_is_down_saves_the_change() {
     let broken = second_instance(&app, &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
 
     let started = std::time::Instant::now();
-    let (status, body) = call(
-        &broken,
-        "POST",
-        "/announcements",
-        Some(&admin),
-        Some(json!({"title": "Saved anyway", "body": "b", "status": "PUBLISHED"})),
-    )
-    .await;
+    let (status, body) = broken
+        .call("POST", "/announcements")
+        .session(&admin)
+        .json(&json!({"title": "Saved anyway", "body": "b", "status": "PUBLISHED"}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     assert!(started.elapsed() < Duration::from_secs(10));
     let id = body["data"]["id"].as_str().unwrap();
-    let (status, patched) = call(
-        &broken,
-        "PATCH",
-        &format!("/announcements/{id}"),
-        Some(&admin),
-        Some(json!({"body": "edited"})),
-    )
-    .await;
+    let (status, patched) = broken
+        .call("PATCH", &format!("/announcements/{id}"))
+        .session(&admin)
+        .json(&json!({"body": "edited"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{patched}");
 
     let (body_text, audits): (String, i64) = sqlx::query_as(

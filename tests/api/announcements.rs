@@ -4,55 +4,9 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
+use crate::announcement_support::{Org, create, org_with_members};
+use crate::fixtures::{MemberSpec, create_member, create_org};
 use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-pub struct Org {
-    pub app: TestApp,
-    pub admin: Session,
-    pub employee: Session,
-    pub employee_member: Member,
-}
-
-/// Org `acme` with an ORG ADMIN (announcement.manage) and an EMPLOYEE, both signed in.
-pub async fn org_with_members(app: TestApp, org: &str) -> Org {
-    create_org(&app, org, "Acme").await;
-    let admin = create_member(&app, org, MemberSpec::admin(&format!("admin@{org}.test"))).await;
-    let employee = create_member(&app, org, MemberSpec::new(&format!("emp@{org}.test"))).await;
-    let admin = app.sign_in(&admin).await;
-    let employee_session = app.sign_in(&employee).await;
-    Org {
-        app,
-        admin,
-        employee: employee_session,
-        employee_member: employee,
-    }
-}
-
-/// Any request with a bearer token and the session's org; returns (status, json).
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    session: Option<&Session>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(s) = session {
-        req = req.bearer_auth(&s.access).header("X-Org-Id", &s.org_id);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-pub async fn create(app: &TestApp, admin: &Session, body: Value) -> Value {
-    let (status, out) = call(app, "POST", "/announcements", Some(admin), Some(body)).await;
-    assert_eq!(status, 201, "{out}");
-    out["data"].clone()
-}
 
 fn ids(body: &Value) -> Vec<String> {
     body["data"]["items"]
@@ -72,21 +26,23 @@ async fn create_list_and_get_match_the_legacy_shapes() {
         ..
     } = org_with_members(spawn_app().await, "acme").await;
 
-    let (status, empty) = call(&app, "GET", "/announcements", Some(&employee), None).await;
+    let (status, empty) = app
+        .call("GET", "/announcements")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         empty,
         sample("announcements.json", "list published (employee, none yet)")["response"]["body"]
     );
 
-    let (status, draft) = call(
-        &app,
-        "POST",
-        "/announcements",
-        Some(&admin),
-        Some(json!({"title": "  Golden draft notice ", "body": " Draft body text. "})),
-    )
-    .await;
+    let (status, draft) = app
+        .call("POST", "/announcements")
+        .session(&admin)
+        .json(&json!({"title": "  Golden draft notice ", "body": " Draft body text. "}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{draft}");
     let expected = sample("announcements.json", "create draft")["response"]["body"].clone();
     assert_same_keys(&draft, &expected);
@@ -119,14 +75,11 @@ async fn create_list_and_get_match_the_legacy_shapes() {
     let published_id = published["id"].as_str().unwrap();
 
     // Members see PUBLISHED only; managers see everything on /admin.
-    let (status, list) = call(
-        &app,
-        "GET",
-        "/announcements?status=PUBLISHED&page=1&page_size=10",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (status, list) = app
+        .call("GET", "/announcements?status=PUBLISHED&page=1&page_size=10")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(ids(&list), vec![published_id]);
     assert_eq!(list["data"]["total"], 1);
@@ -134,32 +87,34 @@ async fn create_list_and_get_match_the_legacy_shapes() {
         &list["data"],
         &sample("announcements.json", "list published (employee)")["response"]["body"]["data"],
     );
-    let (_, list) = call(&app, "GET", "/announcements", Some(&admin), None).await;
+    let (_, list) = app
+        .call("GET", "/announcements")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(ids(&list), vec![published_id]);
-    let (status, all) = call(&app, "GET", "/announcements/admin", Some(&admin), None).await;
+    let (status, all) = app
+        .call("GET", "/announcements/admin")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(all["data"]["total"], 2);
     assert_eq!(ids(&all), vec![published_id, draft_id]);
 
     // Detail.
-    let (status, one) = call(
-        &app,
-        "GET",
-        &format!("/announcements/{published_id}"),
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (status, one) = app
+        .call("GET", &format!("/announcements/{published_id}"))
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(one["data"], published);
-    let (status, hidden) = call(
-        &app,
-        "GET",
-        &format!("/announcements/{draft_id}"),
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (status, hidden) = app
+        .call("GET", &format!("/announcements/{draft_id}"))
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(
         (status, hidden),
         (
@@ -171,28 +126,26 @@ async fn create_list_and_get_match_the_legacy_shapes() {
                 .clone()
         )
     );
-    let (status, _) = call(
-        &app,
-        "GET",
-        &format!("/announcements/{draft_id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("GET", &format!("/announcements/{draft_id}"))
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (status, unknown) = call(
-        &app,
-        "GET",
-        "/announcements/00000000-0000-4000-8000-000000000000",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, unknown) = app
+        .call("GET", "/announcements/00000000-0000-4000-8000-000000000000")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(
         (status, unknown["message"].as_str()),
         (404, Some("Announcement not found"))
     );
-    let (status, bad) = call(&app, "GET", "/announcements/not-a-uuid", Some(&admin), None).await;
+    let (status, bad) = app
+        .call("GET", "/announcements/not-a-uuid")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert!(
         bad["message"]
@@ -233,14 +186,12 @@ async fn validation_errors_use_the_legacy_messages() {
         "create 422 missing title",
     ] {
         let ex = sample("announcements.json", name);
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/announcements",
-            Some(&admin),
-            Some(ex["request"]["body"].clone()),
-        )
-        .await;
+        let (status, body) = app
+            .call("POST", "/announcements")
+            .session(&admin)
+            .json(&ex["request"]["body"].clone())
+            .fetch()
+            .await;
         let expected = &ex["response"]["body"];
         assert_eq!(status, 422, "{name}: {body}");
         assert_eq!(body["code"], "validation_error", "{name}");
@@ -254,27 +205,21 @@ async fn validation_errors_use_the_legacy_messages() {
             "{name}"
         );
     }
-    let (status, body) = call(
-        &app,
-        "GET",
-        "/announcements?page_size=101",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/announcements?page_size=101")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["message"],
         sample("announcements.json", "list 422 page_size over 100")["response"]["body"]["message"]
     );
-    let (status, body) = call(
-        &app,
-        "GET",
-        "/announcements/unread?page=0",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/announcements/unread?page=0")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].as_str()),
         (
@@ -282,14 +227,12 @@ async fn validation_errors_use_the_legacy_messages() {
             Some("page: Input should be greater than or equal to 1")
         )
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/announcements",
-        Some(&admin),
-        Some(json!({"title": "t", "body": "b", "scheduled_at": "next week"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/announcements")
+        .session(&admin)
+        .json(&json!({"title": "t", "body": "b", "scheduled_at": "next week"}))
+        .fetch()
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["message"]
@@ -299,14 +242,15 @@ async fn validation_errors_use_the_legacy_messages() {
     );
 
     let a = create(&app, &admin, json!({"title": "x", "body": "y"})).await;
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/announcements/{}", a["id"].as_str().unwrap()),
-        Some(&admin),
-        Some(json!({"type": "NEWS"})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/announcements/{}", a["id"].as_str().unwrap()),
+        )
+        .session(&admin)
+        .json(&json!({"type": "NEWS"}))
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["message"],
@@ -338,7 +282,12 @@ async fn guard_and_permission_errors_come_before_validation() {
         ("GET", "/announcements/admin?page_size=500", None),
         ("PATCH", path.as_str(), Some(json!({"status": "PUBLISHED"}))),
     ] {
-        let (status, out) = call(&app, method, p, Some(&employee), body).await;
+        let (status, out) = app
+            .call(method, p)
+            .session(&employee)
+            .maybe_json(body)
+            .fetch()
+            .await;
         assert_eq!((status, &out), (403, &forbidden), "{method} {p}");
     }
 
@@ -350,12 +299,10 @@ async fn guard_and_permission_errors_come_before_validation() {
         "/announcements/stream",
     ] {
         let resp = app
-            .client
-            .get(app.url(p))
+            .call("GET", p)
             .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         let (status, body) = json(resp).await;
         assert_eq!(
             (status, body["message"].as_str()),
@@ -374,13 +321,11 @@ async fn guard_and_permission_errors_come_before_validation() {
     }
     // The refresh token is not an access token.
     let resp = app
-        .client
-        .get(app.url("/announcements/unread/count"))
-        .bearer_auth(&employee.refresh)
+        .call("GET", "/announcements/unread/count")
+        .token(&employee.refresh)
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 401);
 }
 
@@ -390,27 +335,26 @@ async fn duplicate_and_over_long_titles_are_400s_not_500s() {
     create(&app, &admin, json!({"title": "Taken", "body": "b"})).await;
     let other = create(&app, &admin, json!({"title": "Other", "body": "b"})).await;
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/announcements",
-        Some(&admin),
-        Some(json!({"title": " Taken ", "body": "dup"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/announcements")
+        .session(&admin)
+        .json(&json!({"title": " Taken ", "body": "dup"}))
+        .fetch()
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(
         body["message"],
         "An announcement with this title already exists"
     );
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/announcements/{}", other["id"].as_str().unwrap()),
-        Some(&admin),
-        Some(json!({"title": "Taken"})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/announcements/{}", other["id"].as_str().unwrap()),
+        )
+        .session(&admin)
+        .json(&json!({"title": "Taken"}))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].as_str()),
         (400, Some("An announcement with this title already exists"))
@@ -419,14 +363,12 @@ async fn duplicate_and_over_long_titles_are_400s_not_500s() {
     create(&app, &admin, json!({"title": "taken", "body": "b"})).await;
 
     let long = "é".repeat(256);
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/announcements",
-        Some(&admin),
-        Some(json!({"title": long, "body": "b"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/announcements")
+        .session(&admin)
+        .json(&json!({"title": long, "body": "b"}))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].as_str()),
         (
@@ -463,7 +405,12 @@ async fn updates_follow_the_legacy_publish_rules_and_are_audited() {
     let patch = |body: Value| {
         let (app, admin, path) = (&app, &admin, path.clone());
         async move {
-            let (status, out) = call(app, "PATCH", &path, Some(admin), Some(body)).await;
+            let (status, out) = app
+                .call("PATCH", &path)
+                .session(admin)
+                .json(&body)
+                .fetch()
+                .await;
             assert_eq!(status, 200, "{out}");
             out["data"].clone()
         }
@@ -507,14 +454,15 @@ async fn updates_follow_the_legacy_publish_rules_and_are_audited() {
         "the no-op is audited too"
     );
 
-    let (status, _) = call(
-        &app,
-        "PATCH",
-        "/announcements/00000000-0000-4000-8000-000000000000",
-        Some(&admin),
-        Some(json!({"status": "ARCHIVED"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "PATCH",
+            "/announcements/00000000-0000-4000-8000-000000000000",
+        )
+        .session(&admin)
+        .json(&json!({"status": "ARCHIVED"}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -536,24 +484,29 @@ async fn unread_and_mark_read_are_per_user_and_idempotent() {
     let pid = published["id"].as_str().unwrap();
     let did = draft["id"].as_str().unwrap();
 
-    let (status, unread) = call(&app, "GET", "/announcements/unread", Some(&employee), None).await;
+    let (status, unread) = app
+        .call("GET", "/announcements/unread")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(ids(&unread), vec![pid]);
-    let (_, count) = call(
-        &app,
-        "GET",
-        "/announcements/unread/count",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (_, count) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(
         count,
         sample("announcements.json", "unread count (employee)")["response"]["body"]
     );
 
     let read_path = format!("/announcements/{pid}/read");
-    let (status, ok) = call(&app, "POST", &read_path, Some(&employee), None).await;
+    let (status, ok) = app
+        .call("POST", &read_path)
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(
         (status, ok),
         (
@@ -567,7 +520,11 @@ async fn unread_and_mark_read_are_per_user_and_idempotent() {
             .fetch_one(&app.db)
             .await
             .unwrap();
-    let (status, _) = call(&app, "POST", &read_path, Some(&employee), None).await;
+    let (status, _) = app
+        .call("POST", &read_path)
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let reads: Vec<time::OffsetDateTime> =
         sqlx::query_scalar("SELECT read_at FROM announcement_reads WHERE user_id = $1")
@@ -581,32 +538,30 @@ async fn unread_and_mark_read_are_per_user_and_idempotent() {
         format!("/announcements/{did}/read"),
         "/announcements/00000000-0000-4000-8000-000000000000/read".to_owned(),
     ] {
-        let (status, body) = call(&app, "POST", &p, Some(&employee), None).await;
+        let (status, body) = app.call("POST", &p).session(&employee).fetch().await;
         assert_eq!(
             (status, body["message"].as_str()),
             (404, Some("Announcement not found"))
         );
     }
 
-    let (_, count) = call(
-        &app,
-        "GET",
-        "/announcements/unread/count",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (_, count) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(count["data"]["unread"], 0);
-    let (_, count) = call(
-        &app,
-        "GET",
-        "/announcements/unread/count",
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, count) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&admin)
+        .fetch()
+        .await;
     assert_eq!(count["data"]["unread"], 1, "reads are per user");
-    let (_, all) = call(&app, "GET", "/announcements/admin", Some(&admin), None).await;
+    let (_, all) = app
+        .call("GET", "/announcements/admin")
+        .session(&admin)
+        .fetch()
+        .await;
     let item = all["data"]["items"]
         .as_array()
         .unwrap()
@@ -618,30 +573,21 @@ async fn unread_and_mark_read_are_per_user_and_idempotent() {
 
     // Read marks survive unpublish and re-publish.
     let path = format!("/announcements/{pid}");
-    call(
-        &app,
-        "PATCH",
-        &path,
-        Some(&admin),
-        Some(json!({"status": "DRAFT"})),
-    )
-    .await;
-    call(
-        &app,
-        "PATCH",
-        &path,
-        Some(&admin),
-        Some(json!({"status": "PUBLISHED"})),
-    )
-    .await;
-    let (_, count) = call(
-        &app,
-        "GET",
-        "/announcements/unread/count",
-        Some(&employee),
-        None,
-    )
-    .await;
+    app.call("PATCH", &path)
+        .session(&admin)
+        .json(&json!({"status": "DRAFT"}))
+        .fetch()
+        .await;
+    app.call("PATCH", &path)
+        .session(&admin)
+        .json(&json!({"status": "PUBLISHED"}))
+        .fetch()
+        .await;
+    let (_, count) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(count["data"]["unread"], 0);
 }
 
@@ -687,29 +633,31 @@ async fn lists_are_newest_first_with_stable_ties() {
         .map(Uuid::to_string)
         .collect();
 
-    let (_, list) = call(&app, "GET", "/announcements", Some(&employee), None).await;
+    let (_, list) = app
+        .call("GET", "/announcements")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(ids(&list), expected);
-    let (_, page2) = call(
-        &app,
-        "GET",
-        "/announcements?page=2&page_size=2",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (_, page2) = app
+        .call("GET", "/announcements?page=2&page_size=2")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(ids(&page2), expected[2..4].to_vec());
     assert_eq!(page2["data"]["total"], 5);
-    let (_, unread) = call(
-        &app,
-        "GET",
-        "/announcements/unread?page_size=3",
-        Some(&employee),
-        None,
-    )
-    .await;
+    let (_, unread) = app
+        .call("GET", "/announcements/unread?page_size=3")
+        .session(&employee)
+        .fetch()
+        .await;
     assert_eq!(ids(&unread), expected[..3].to_vec());
     // Managers: never-published items after the published ones.
-    let (_, all) = call(&app, "GET", "/announcements/admin", Some(&admin), None).await;
+    let (_, all) = app
+        .call("GET", "/announcements/admin")
+        .session(&admin)
+        .fetch()
+        .await;
     let mut with_draft = expected.clone();
     with_draft.push(draft["id"].as_str().unwrap().to_owned());
     assert_eq!(ids(&all), with_draft);
@@ -734,11 +682,15 @@ async fn another_org_never_sees_or_touches_these_announcements() {
         "/announcements/admin",
         "/announcements/unread",
     ] {
-        let (status, list) = call(&app, "GET", p, Some(&b), None).await;
+        let (status, list) = app.call("GET", p).session(&b).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(list["data"]["total"], 0, "{p}");
     }
-    let (_, count) = call(&app, "GET", "/announcements/unread/count", Some(&b), None).await;
+    let (_, count) = app
+        .call("GET", "/announcements/unread/count")
+        .session(&b)
+        .fetch()
+        .await;
     assert_eq!(count["data"]["unread"], 0);
     for (method, p, body) in [
         ("GET", format!("/announcements/{id}"), None),
@@ -749,20 +701,23 @@ async fn another_org_never_sees_or_touches_these_announcements() {
         ),
         ("POST", format!("/announcements/{id}/read"), None),
     ] {
-        let (status, _) = call(&app, method, &p, Some(&b), body).await;
+        let (status, _) = app
+            .call(method, &p)
+            .session(&b)
+            .maybe_json(body)
+            .fetch()
+            .await;
         assert_eq!(status, 404, "{method} {p}");
     }
     // The same title is free in another org.
     create(&app, &b, json!({"title": "Acme only", "body": "b"})).await;
     // A token of org A with org B's header is refused.
     let resp = app
-        .client
-        .get(app.url("/announcements"))
-        .bearer_auth(&admin.access)
+        .call("GET", "/announcements")
+        .token(&admin.access)
         .header("X-Org-Id", "globex")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert!(resp.status().is_client_error());
 }
 
@@ -770,11 +725,10 @@ async fn another_org_never_sees_or_touches_these_announcements() {
 async fn announcement_routes_are_in_the_openapi_document() {
     let app = spawn_app().await;
     let spec: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
+        .call("GET", "")
+        .url(format!("{}/openapi.json", app.address))
+        .response()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -34,12 +34,11 @@ async fn insert(
 }
 
 async fn list(app: &TestApp, s: &Session, query: &str) -> (u16, Value) {
-    app.get_as(
-        &format!("/org/audit-logs{query}"),
-        &s.access,
-        Some(&s.org_id),
-    )
-    .await
+    app.call("GET", &format!("/org/audit-logs{query}"))
+        .token(&s.access)
+        .org(&s.org_id)
+        .fetch()
+        .await
 }
 
 fn actions(body: &Value) -> Vec<String> {
@@ -327,12 +326,11 @@ async fn bad_queries_are_422_and_permissions_are_checked_first() {
 
     let resp = w
         .app
-        .client
-        .get(w.app.url("/org/audit-logs"))
+        .call("GET", "")
+        .url(w.app.url("/org/audit-logs"))
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(
@@ -358,7 +356,10 @@ async fn another_orgs_rows_stay_invisible() {
     // The acme admin's token cannot be pointed at beta.
     let (status, _) = w
         .app
-        .get_as("/org/audit-logs", &w.session.access, Some("beta"))
+        .call("GET", "/org/audit-logs")
+        .token(&w.session.access)
+        .org("beta")
+        .fetch()
         .await;
     assert!(status == 401 || status == 403, "{status}");
 }

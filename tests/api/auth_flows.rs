@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{client, spawn_app};
+use crate::helpers::{client, no_cookies, spawn_app};
 
 #[tokio::test]
 async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
@@ -15,18 +15,21 @@ async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
     create_org(&app, "other", "Other").await;
     let m = create_member(&app, "acme", MemberSpec::new("ann@acme.example.com")).await;
 
-    post(
-        &app,
-        "/auth/login",
-        None,
-        json!({"email": "not-an-email", "password": "x"}),
-    )
-    .await
-    .like("login 422 invalid email");
-    post(&app, "/auth/login", None, json!({"email": m.email}))
+    app.call("POST", "/auth/login")
+        .without_cookies()
+        .json(&json!({"email": "not-an-email", "password": "x"}))
+        .send()
+        .await
+        .like("login 422 invalid email");
+    app.call("POST", "/auth/login")
+        .without_cookies()
+        .json(&json!({"email": m.email}))
+        .send()
         .await
         .like("login 422 missing password");
-    send(req(&app, reqwest::Method::POST, "/auth/login", None, None))
+    app.call("POST", "/auth/login")
+        .without_cookies()
+        .send()
         .await
         .like("login 422 no body");
     login(&app, "nobody@acme.example.com", "Wrong#Password1")
@@ -37,16 +40,26 @@ async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
     assert_eq!(r.data()["must_change_password"], false);
     let pre = r.str("pre_org_token");
 
-    let r = get_in(&app, "/auth/orgs", Some(&pre), None).await;
+    let r = app
+        .call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&pre)
+        .send()
+        .await;
     r.like("orgs with pre_org token");
     assert_eq!(
         r.data(),
         &json!({"orgs": [{"org_id": "acme", "name": "Acme", "slug": "acme"}], "auto_selected": true})
     );
-    get_in(&app, "/auth/orgs", None, None)
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .send()
         .await
         .like("orgs 401 no token");
-    get_in(&app, "/auth/orgs", Some("not-a-jwt"), None)
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .token("not-a-jwt")
+        .send()
         .await
         .like("orgs 401 garbage token");
 
@@ -56,10 +69,17 @@ async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
     select_org(&app, &pre, "other", None)
         .await
         .like("select-org 401 org where identity has no user");
-    post(&app, "/auth/select-org", Some(&pre), json!({}))
+    app.call("POST", "/auth/select-org")
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({}))
+        .send()
         .await
         .like("select-org 422 missing org_id");
-    post(&app, "/auth/select-org", None, json!({"org_id": "acme"}))
+    app.call("POST", "/auth/select-org")
+        .without_cookies()
+        .json(&json!({"org_id": "acme"}))
+        .send()
         .await
         .like("select-org 401 no token");
 
@@ -71,7 +91,10 @@ async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
     let access = r.str("access_token");
     assert_eq!(r.str("csrf_token").len(), 43);
 
-    get_in(&app, "/auth/orgs", Some(&access), None)
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&access)
+        .send()
         .await
         .like("orgs with access token");
     let r = me(&app, &access, "acme").await;
@@ -81,28 +104,55 @@ async fn login_orgs_and_select_org_answer_like_the_legacy_service() {
         "{}",
         r.body
     );
-    get_in(&app, "/auth/me", Some(&access), None)
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&access)
+        .send()
         .await
         .like_prefix("me success (employee)");
-    get_in(&app, "/auth/me", None, Some("acme"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .org("acme")
+        .send()
         .await
         .like("me 401 no token");
-    get_in(&app, "/auth/me", None, None)
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .send()
         .await
         .like("me 401 no token and no X-Org-Id");
-    get_in(&app, "/auth/me", Some("not-a-jwt"), Some("acme"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token("not-a-jwt")
+        .org("acme")
+        .send()
         .await
         .like("me 401 garbage token");
-    get_in(&app, "/auth/me", Some(&pre), None)
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&pre)
+        .send()
         .await
         .like("me 400 pre_org token without X-Org-Id");
-    get_in(&app, "/auth/me", Some(&pre), Some("acme"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&pre)
+        .org("acme")
+        .send()
         .await
         .like("me 401 pre_org token with X-Org-Id");
-    get_in(&app, "/auth/me", Some(&access), Some("other"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&access)
+        .org("other")
+        .send()
         .await
         .like("me 403 employee with X-Org-Id of another existing org");
-    get_in(&app, "/auth/me", Some(&access), Some("Not Valid"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&access)
+        .org("Not Valid")
+        .send()
         .await
         .like("me 403 tenant header invalid format (non-superuser, mismatch checked first)");
 
@@ -180,21 +230,30 @@ async fn must_change_password_journey_activates_the_invited_membership() {
             "change-password 422 missing field",
         ),
     ] {
-        post_in(&app, path, Some(&access), "acme", Some(body))
+        app.call("POST", path)
+            .without_cookies()
+            .token(&access)
+            .org("acme")
+            .json(&body)
+            .send()
             .await
             .like(name);
     }
-    post_in(&app, path, None, "acme", Some(cp(p, "Another#Pass123")))
+    app.call("POST", path)
+        .without_cookies()
+        .org("acme")
+        .json(&cp(p, "Another#Pass123"))
+        .send()
         .await
         .like("change-password 401 no token");
-    let r = post_in(
-        &app,
-        path,
-        Some(&access),
-        "acme",
-        Some(cp(p, "NOLOWER#12345")),
-    )
-    .await;
+    let r = app
+        .call("POST", path)
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .json(&cp(p, "NOLOWER#12345"))
+        .send()
+        .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(
         r.body["message"],
@@ -202,14 +261,14 @@ async fn must_change_password_journey_activates_the_invited_membership() {
     );
 
     let tv_before = token_version(&app, m.identity_id).await;
-    let r = post_in(
-        &app,
-        path,
-        Some(&access),
-        "acme",
-        Some(cp(p, "Brand#New#Pass42")),
-    )
-    .await;
+    let r = app
+        .call("POST", path)
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .json(&cp(p, "Brand#New#Pass42"))
+        .send()
+        .await;
     r.like("change-password success (activates INVITED membership)");
     assert_eq!(token_version(&app, m.identity_id).await, tv_before + 1);
     let new_access = r.str("access_token");
@@ -248,28 +307,24 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
     create_org(&app, "acme", "Acme").await;
     let m = create_member(&app, "acme", MemberSpec::new("ann@acme.example.com")).await;
     let browser = client();
-    let base = app.url("");
     let pre = pre_org(&app, &m).await;
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/select-org"))
-            .bearer_auth(&pre)
-            .json(&json!({"org_id": "acme"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/select-org")
+        .client(&browser)
+        .token(&pre)
+        .json(&json!({"org_id": "acme"}))
+        .send()
+        .await;
     assert_eq!(r.status, 200);
     let csrf = r.str("csrf_token");
 
     // Reload: the cookie store sends sole_refresh + sole_csrf; the SPA sends the header.
     let refresh = |csrf: Option<String>| {
-        let mut rq = browser.post(format!("{base}/auth/refresh"));
+        let mut rq = app.call("POST", "/auth/refresh").client(&browser);
         if let Some(c) = csrf {
             rq = rq.header("X-CSRF-Token", c);
         }
-        async move { Resp::from(rq.send().await.unwrap()).await }
+        async move { rq.send().await }
     };
     let r = refresh(Some(csrf.clone())).await;
     r.like("refresh success with cookie + matching X-CSRF-Token (no X-Org-Id: tenant from cookie)");
@@ -285,14 +340,11 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
     assert!(r.body["message"].as_str().unwrap().contains("CSRF"));
 
     // The frontend's recovery: renew the CSRF token, then retry.
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/refresh/csrf"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh/csrf")
+        .client(&browser)
+        .send()
+        .await;
     r.like("refresh/csrf success with refresh cookie only");
     let renewed = r.str("csrf_token");
     assert_ne!(renewed, csrf);
@@ -300,37 +352,38 @@ async fn page_reload_refreshes_with_the_cookie_and_csrf_then_logout_clears_them(
     r.like("refresh success with cookie after refresh/csrf rotated the CSRF token");
     let access = r.str("access_token");
 
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/logout"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/logout")
+        .client(&browser)
+        .token(&access)
+        .send()
+        .await;
     r.like("logout success (clears cookies)");
     me(&app, &access, "acme")
         .await
         .like("me 401 token revoked (after refresh reuse bumped token_version)");
     // A second logout with the same token is a success (the legacy 401 "Token revoked" is a
     // deliberate difference, README).
-    post_in(&app, "/auth/logout", Some(&access), "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .send()
         .await
         .like("logout success (clears cookies)");
-    post_in(&app, "/auth/logout", None, "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .org("acme")
+        .send()
         .await
         .like("logout 401 no token");
     // The store dropped the cleared cookies: a reload now has nothing to refresh with.
-    let r = Resp::from(
-        browser
-            .post(format!("{base}/auth/refresh"))
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .client(&browser)
+        .header("X-Org-Id", "acme")
+        .send()
+        .await;
     r.like("refresh 400 no token with X-Org-Id");
 }
 
@@ -344,80 +397,102 @@ async fn refresh_errors_answer_like_the_legacy_service() {
     let plain = no_cookies();
     let url = app.url("/auth/refresh");
 
-    send(plain.post(&url))
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .send()
         .await
         .like("refresh 400 nothing at all (tenant resolution fails first)");
-    send(plain.post(&url).header("X-Org-Id", "acme"))
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .send()
         .await
         .like("refresh 400 no token with X-Org-Id");
-    send(plain.post(&url).header("X-Org-Id", "Bad Org"))
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "Bad Org")
+        .send()
         .await
         .like("refresh 400 X-Org-Id invalid format");
-    send(plain.post(&url).header("X-Org-Id", "unknown-org"))
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "unknown-org")
+        .send()
         .await
         .like("refresh 404 X-Org-Id unknown org");
-    send(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({"refresh_token": "not-a-jwt"})),
-    )
-    .await
-    .like("refresh 401 garbage body token");
-    send(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({"refresh_token": s.access})),
-    )
-    .await
-    .like("refresh 401 access token given as refresh token");
-    send(plain.post(&url).header("X-Org-Id", "acme").json(&json!({})))
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({"refresh_token": "not-a-jwt"}))
+        .send()
+        .await
+        .like("refresh 401 garbage body token");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({"refresh_token": s.access}))
+        .send()
+        .await
+        .like("refresh 401 access token given as refresh token");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({}))
+        .send()
         .await
         .like("refresh 400 empty JSON body and no cookie");
-    send(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "other")
-            .json(&json!({"refresh_token": s.refresh})),
-    )
-    .await
-    .like("refresh 401 token tenant mismatch (employee refresh token, X-Org-Id other org)");
+    app.call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "other")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .like("refresh 401 token tenant mismatch (employee refresh token, X-Org-Id other org)");
     let cookie = format!("sole_refresh={}; sole_csrf=x", s.refresh);
-    send(
-        plain
-            .post(app.url("/auth/refresh/csrf"))
-            .header("X-Org-Id", "other")
-            .header("Cookie", &cookie),
-    )
-    .await
-    .like("refresh/csrf 401 cookie org differs from X-Org-Id");
-    send(
-        plain
-            .post(app.url("/auth/refresh/csrf"))
-            .header("X-Org-Id", "acme"),
-    )
-    .await
-    .like("refresh/csrf 401 no cookie (X-Org-Id given)");
-    send(plain.post(app.url("/auth/refresh/csrf")))
+    app.call("POST", "/auth/refresh/csrf")
+        .client(&plain)
+        .header("X-Org-Id", "other")
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .like("refresh/csrf 401 cookie org differs from X-Org-Id");
+    app.call("POST", "/auth/refresh/csrf")
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .send()
+        .await
+        .like("refresh/csrf 401 no cookie (X-Org-Id given)");
+    app.call("POST", "/auth/refresh/csrf")
+        .client(&plain)
+        .send()
         .await
         .like("refresh/csrf 400 no cookie, no X-Org-Id");
     // An explicit cookie header works the same as the browser's store.
-    let r = send(
-        plain
-            .post(&url)
-            .header("Cookie", &cookie)
-            .header("X-CSRF-Token", "x"),
-    )
-    .await;
+    let r = app
+        .call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", "x")
+        .send()
+        .await;
     r.like("refresh success with cookie + matching X-CSRF-Token (no X-Org-Id: tenant from cookie)");
-    let r = send(
-        plain
-            .post(&url)
-            .header("X-Org-Id", "acme")
-            .json(&json!({"refresh_token": r.str("refresh_token")})),
-    )
-    .await;
+    let r = app
+        .call("POST", "")
+        .url(&url)
+        .client(&plain)
+        .header("X-Org-Id", "acme")
+        .json(&json!({"refresh_token": r.str("refresh_token")}))
+        .send()
+        .await;
     r.like("refresh success with body refresh_token (+X-Org-Id)");
 }
 
@@ -432,7 +507,12 @@ async fn refresh_with_the_x_org_id_of_another_membership_switches_org() {
 
     // The same identity sees both orgs, ordered by name, nothing auto-selected.
     let pre = pre_org(&app, &a).await;
-    let r = get_in(&app, "/auth/orgs", Some(&pre), None).await;
+    let r = app
+        .call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&pre)
+        .send()
+        .await;
     r.like("orgs (admin now in two orgs -> auto_selected false)");
     let ids: Vec<_> = r.data()["orgs"]
         .as_array()
@@ -443,14 +523,13 @@ async fn refresh_with_the_x_org_id_of_another_membership_switches_org() {
     assert_eq!(ids, ["acme", "beta"]);
     let s = app.sign_in(&a).await;
 
-    let r = post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "beta",
-        Some(json!({"refresh_token": s.refresh})),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("beta")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await;
     r.like("refresh success with body refresh_token (+X-Org-Id)");
     let (_, claims) = decode_jwt(&r.str("access_token"));
     assert_eq!(claims["org"], "beta");
@@ -468,15 +547,13 @@ async fn refresh_with_the_x_org_id_of_another_membership_switches_org() {
         .await
         .unwrap();
     let s = app.sign_in(&a).await;
-    post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "beta",
-        Some(json!({"refresh_token": s.refresh})),
-    )
-    .await
-    .is(401, "unauthorized", "Token tenant mismatch");
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("beta")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .is(401, "unauthorized", "Token tenant mismatch");
 }
 
 #[tokio::test]
@@ -492,30 +569,24 @@ async fn inactivity_expires_sessions_and_background_requests_do_not_extend_them(
     // A background poll neither fails early nor counts as activity.
     set_last_active_minutes_ago(&app, m.identity_id, 20).await;
     let before = last_active(&app, m.identity_id).await;
-    let r = send(
-        req(
-            &app,
-            reqwest::Method::GET,
-            "/auth/me",
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Background-Request", "1"),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .header("X-Background-Request", "1")
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(last_active(&app, m.identity_id).await, before);
-    let r = send(
-        req(
-            &app,
-            reqwest::Method::GET,
-            "/auth/me",
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Background-Request", "true"),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .header("X-Background-Request", "true")
+        .send()
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(last_active(&app, m.identity_id).await, before);
     // A foreground request does.
@@ -527,15 +598,13 @@ async fn inactivity_expires_sessions_and_background_requests_do_not_extend_them(
     me(&app, &s.access, "acme")
         .await
         .is(401, "unauthorized", "Session expired due to inactivity");
-    post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "acme",
-        Some(json!({"refresh_token": s.refresh})),
-    )
-    .await
-    .is(401, "unauthorized", "Session expired due to inactivity");
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .is(401, "unauthorized", "Session expired due to inactivity");
     // Signing in again is activity.
     let s = app.sign_in(&m).await;
     assert_eq!(me(&app, &s.access, "acme").await.status, 200);
@@ -560,14 +629,12 @@ async fn an_org_switch_by_refresh_never_skips_the_mfa_the_target_org_demands() {
     let switch = |org: &'static str, token: String| {
         let app = &app;
         async move {
-            post_in(
-                app,
-                "/auth/refresh",
-                None,
-                org,
-                Some(json!({"refresh_token": token})),
-            )
-            .await
+            app.call("POST", "/auth/refresh")
+                .without_cookies()
+                .org(org)
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
         }
     };
     switch("beta", s.refresh.clone())

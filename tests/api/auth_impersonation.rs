@@ -47,25 +47,27 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
     let s = app.sign_in(&admin).await;
     let se = app.sign_in(&emp).await;
 
-    post_in(
-        &app,
-        START,
-        Some(&se.access),
-        "acme",
-        Some(target(admin.membership_id)),
-    )
-    .await
-    .like("impersonate start 403 missing permission (employee)");
-    post_in(
-        &app,
-        START,
-        Some(&s.access),
-        "acme",
-        Some(target(emp.membership_id)),
-    )
-    .await
-    .like("impersonate start 403 impersonation disabled for org");
-    post_in(&app, STOP, Some(&s.access), "acme", None)
+    app.call("POST", START)
+        .without_cookies()
+        .token(&se.access)
+        .org("acme")
+        .json(&target(admin.membership_id))
+        .send()
+        .await
+        .like("impersonate start 403 missing permission (employee)");
+    app.call("POST", START)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&target(emp.membership_id))
+        .send()
+        .await
+        .like("impersonate start 403 impersonation disabled for org");
+    app.call("POST", STOP)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
         .await
         .like("impersonate stop 400 not impersonating");
 
@@ -75,14 +77,14 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
         "allow_impersonation = true, require_two_factor = true, mfa_required_actions = '[\"USER_IMPERSONATE\"]'",
     )
     .await;
-    let r = post_in(
-        &app,
-        START,
-        Some(&s.access),
-        "acme",
-        Some(target(emp.membership_id)),
-    )
-    .await;
+    let r = app
+        .call("POST", START)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&target(emp.membership_id))
+        .send()
+        .await;
     r.like("impersonate start 403 step-up required");
     assert_eq!(r.body["details"]["action"], "USER_IMPERSONATE");
     let challenge = r.body["details"]["challenge_token"]
@@ -91,16 +93,14 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
         .to_owned();
     let step_up = step_up_token(&app, &s, &admin, &challenge).await;
     let start = |body: Value| {
-        let rq = req(
-            &app,
-            reqwest::Method::POST,
-            START,
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Step-Up-Token", step_up.clone())
-        .json(&body);
-        send(rq)
+        let rq = app
+            .call("POST", START)
+            .without_cookies()
+            .token(&s.access)
+            .org("acme")
+            .header("X-Step-Up-Token", step_up.clone())
+            .json(&body);
+        rq.send()
     };
     start(target(admin.membership_id))
         .await
@@ -168,29 +168,34 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
     let r = me(&app, &imp_access, "acme").await;
     r.like_prefix("me during impersonation (target user)");
     assert_eq!(r.data()["id"], emp.user_id.to_string());
-    post_in(&app, "/auth/logout", Some(&imp_access), "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&imp_access)
+        .org("acme")
+        .send()
         .await
         .like("logout 403 during impersonation");
-    post_in(
-        &app,
-        "/auth/change-password",
-        Some(&imp_access),
-        "acme",
-        Some(json!({"current_password": emp.password, "new_password": "Brand#New#Pass42"})),
-    )
-    .await
-    .like("change-password 403 during impersonation");
-    post_in(
-        &app,
-        "/auth/mfa/setup/start",
-        Some(&imp_access),
-        "acme",
-        None,
-    )
-    .await
-    .like("mfa setup/start 403 during impersonation");
+    app.call("POST", "/auth/change-password")
+        .without_cookies()
+        .token(&imp_access)
+        .org("acme")
+        .json(&json!({"current_password": emp.password, "new_password": "Brand#New#Pass42"}))
+        .send()
+        .await
+        .like("change-password 403 during impersonation");
+    app.call("POST", "/auth/mfa/setup/start")
+        .without_cookies()
+        .token(&imp_access)
+        .org("acme")
+        .send()
+        .await
+        .like("mfa setup/start 403 during impersonation");
     for path in ["/auth/mfa/recovery-codes/regenerate", "/auth/mfa/reset"] {
-        post_in(&app, path, Some(&imp_access), "acme", None)
+        app.call("POST", path)
+            .without_cookies()
+            .token(&imp_access)
+            .org("acme")
+            .send()
             .await
             .is(
                 403,
@@ -198,25 +203,23 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
                 "Cannot modify MFA settings during impersonation",
             );
     }
-    post_in(
-        &app,
-        START,
-        Some(&imp_access),
-        "acme",
-        Some(target(admin.membership_id)),
-    )
-    .await
-    .like("impersonate start 403 while impersonating (target lacks permission)");
+    app.call("POST", START)
+        .without_cookies()
+        .token(&imp_access)
+        .org("acme")
+        .json(&target(admin.membership_id))
+        .send()
+        .await
+        .like("impersonate start 403 while impersonating (target lacks permission)");
 
     // Refresh keeps the impersonation claims.
-    let r = post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "acme",
-        Some(json!({"refresh_token": imp_refresh})),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .json(&json!({"refresh_token": imp_refresh}))
+        .send()
+        .await;
     r.like("refresh impersonation session (body token; imp claims kept)");
     let (_, refreshed) = decode_jwt(&r.str("access_token"));
     for k in ["sub", "iid", "imp", "imp_iid", "imp_started"] {
@@ -224,13 +227,23 @@ async fn impersonation_start_refusals_session_limits_and_stop() {
     }
     let imp_access = r.str("access_token");
 
-    let r = post_in(&app, STOP, Some(&imp_access), "acme", None).await;
+    let r = app
+        .call("POST", STOP)
+        .without_cookies()
+        .token(&imp_access)
+        .org("acme")
+        .send()
+        .await;
     r.like("impersonate stop success (admin tokens again)");
     let (_, back) = decode_jwt(&r.str("access_token"));
     assert_eq!(back["sub"], admin.user_id.to_string());
     assert_eq!(back["mfa"], true);
     assert!(back.get("imp").is_none());
-    post_in(&app, STOP, Some(&r.str("access_token")), "acme", None)
+    app.call("POST", STOP)
+        .without_cookies()
+        .token(r.str("access_token"))
+        .org("acme")
+        .send()
         .await
         .like("impersonate stop 400 with a normal token");
 
@@ -264,33 +277,37 @@ async fn impersonation_cannot_nest_and_is_capped() {
     let emp = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
     let s = app.sign_in(&admin).await;
     // No step-up configured: the start goes straight through.
-    let r = post_in(
-        &app,
-        START,
-        Some(&s.access),
-        "acme",
-        Some(target(admin2.membership_id)),
-    )
-    .await;
+    let r = app
+        .call("POST", START)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&target(admin2.membership_id))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let imp = r.str("access_token");
     // The impersonated admin has the permission, but sessions do not nest.
-    post_in(
-        &app,
-        START,
-        Some(&imp),
-        "acme",
-        Some(target(emp.membership_id)),
-    )
-    .await
-    .is(
-        400,
-        "bad_request",
-        "Cannot start impersonation while already impersonating",
-    );
+    app.call("POST", START)
+        .without_cookies()
+        .token(&imp)
+        .org("acme")
+        .json(&target(emp.membership_id))
+        .send()
+        .await
+        .is(
+            400,
+            "bad_request",
+            "Cannot start impersonation while already impersonating",
+        );
     // The admin's own logout elsewhere ends the impersonation too (tv is the admin's).
     let (_, claims) = decode_jwt(&imp);
-    post_in(&app, "/auth/logout", Some(&s.access), "acme", None).await;
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
     me(&app, &imp, "acme")
         .await
         .is(401, "unauthorized", "Token revoked");
@@ -306,28 +323,24 @@ async fn impersonation_cannot_nest_and_is_capped() {
         "imp_started": now - 24 * 3600,
     });
     assert_eq!(claims["iid"], refresh["iid"]);
-    post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "acme",
-        Some(json!({"refresh_token": legacy_sign(&refresh)})),
-    )
-    .await
-    .is(401, "unauthorized", "Impersonation session expired");
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .json(&json!({"refresh_token": legacy_sign(&refresh)}))
+        .send()
+        .await
+        .is(401, "unauthorized", "Impersonation session expired");
     refresh.as_object_mut().unwrap().remove("imp_started");
     refresh["jti"] = json!(uuid::Uuid::new_v4().to_string());
-    post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "acme",
-        Some(json!({"refresh_token": legacy_sign(&refresh)})),
-    )
-    .await
-    .is(
-        401,
-        "unauthorized",
-        "Impersonation token missing start time",
-    );
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .json(&json!({"refresh_token": legacy_sign(&refresh)}))
+        .send()
+        .await
+        .is(
+            401,
+            "unauthorized",
+            "Impersonation token missing start time",
+        );
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::spawn_app;
+use crate::helpers::{Resp, no_cookies, spawn_app};
 
 fn assert_envelope_4xx(r: &Resp, what: &str) {
     assert!(
@@ -61,7 +61,12 @@ async fn legacy_tokens_are_accepted_and_forged_ones_are_not() {
     let pre = legacy_sign(&json!({"sub": m.identity_id.to_string(), "type": "pre_org",
         "aud": "sole-backend", "iat": n, "exp": n + 300}));
     assert_eq!(
-        get_in(&app, "/auth/orgs", Some(&pre), None).await.status,
+        app.call("GET", "/auth/orgs")
+            .without_cookies()
+            .token(&pre)
+            .send()
+            .await
+            .status,
         200
     );
 
@@ -100,14 +105,22 @@ async fn legacy_tokens_are_accepted_and_forged_ones_are_not() {
             "{what}: {}",
             r.body
         );
-        let r = get_in(&app, "/auth/orgs", Some(&token), None).await;
+        let r = app
+            .call("GET", "/auth/orgs")
+            .without_cookies()
+            .token(&token)
+            .send()
+            .await;
         assert_eq!(r.status, 401, "{what}");
     }
     let expired = legacy_sign(&legacy_access_claims(&m, tv, -60));
     me(&app, &expired, "acme")
         .await
         .like("me 401 expired token");
-    get_in(&app, "/auth/orgs", Some(&expired), None)
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&expired)
+        .send()
         .await
         .is(401, "unauthorized", "Token expired");
     // A token type the route does not take.
@@ -147,8 +160,9 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
     let client = no_cookies();
     let login_url = app.url("/auth/login");
     let raw = |body: &'static str| {
-        client
-            .post(&login_url)
+        app.call("POST", "")
+            .url(&login_url)
+            .client(&client)
             .header("Content-Type", "application/json")
             .body(body)
     };
@@ -166,14 +180,13 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
             "{\"email\": \"a\\u0000@b.io\", \"password\": \"x\"}",
         ),
     ] {
-        let r = send(raw(body)).await;
+        let r = raw(body).send().await;
         assert_envelope_4xx(&r, what);
         assert_eq!(r.status, 422, "{what}: {}", r.body);
     }
-    let r = send(raw(
-        "{\"email\": \"ann@acme.example.com\", \"password\": \"a\\u0000b\"}",
-    ))
-    .await;
+    let r = raw("{\"email\": \"ann@acme.example.com\", \"password\": \"a\\u0000b\"}")
+        .send()
+        .await;
     // A NUL never reaches the credential check (422 naming the field), and the password is
     // not echoed.
     r.is(
@@ -182,13 +195,14 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
         "password: String should not contain NUL characters",
     );
     assert_eq!(r.body["details"]["errors"][0]["input"], Value::Null);
-    let r = send(
-        client
-            .post(&login_url)
-            .header("Content-Type", "text/plain")
-            .body("hello"),
-    )
-    .await;
+    let r = app
+        .call("POST", "")
+        .url(&login_url)
+        .client(&client)
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .send()
+        .await;
     assert_envelope_4xx(&r, "text/plain body");
 
     // A 1 MB password is refused without hashing it.
@@ -203,23 +217,16 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
     );
     let r = login(&app, &m.email, &"A".repeat(2000)).await;
     r.is(401, "unauthorized", "Invalid credentials");
-    let r = post_in(
-        &app,
-        "/auth/change-password",
-        Some(&s.access),
-        "acme",
-        Some(json!({"current_password": m.password, "new_password": format!("Aa1#{}", "x".repeat(200))})),
-    )
-    .await;
+    let r = app.call("POST", "/auth/change-password").without_cookies().token(&s.access).org("acme").json(&json!({"current_password": m.password, "new_password": format!("Aa1#{}", "x".repeat(200))})).send().await;
     assert_envelope_4xx(&r, "over-long new password");
-    let r = post_in(
-        &app,
-        "/auth/change-password",
-        Some(&s.access),
-        "acme",
-        Some(json!({"current_password": "x".repeat(100_000), "new_password": "Brand#New#Pass42"})),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/change-password")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"current_password": "x".repeat(100_000), "new_password": "Brand#New#Pass42"}))
+        .send()
+        .await;
     r.is(400, "bad_request", "Current password is incorrect");
 
     // Headers: SQL metacharacters, NUL-ish garbage, 10 KB values.
@@ -230,7 +237,12 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
             .await
             .is(403, "forbidden", "Tenant header does not match token");
     }
-    let r = post_in(&app, "/auth/refresh", None, "'; DROP TABLE orgs; --", None).await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("'; DROP TABLE orgs; --")
+        .send()
+        .await;
     assert_envelope_4xx(&r, "SQL in X-Org-Id");
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('orgs') IS NOT NULL")
         .fetch_one(&app.db)
@@ -243,42 +255,39 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
         .is(403, "forbidden", "Tenant header does not match token");
     let r = me(&app, &long, "acme").await;
     r.is(401, "unauthorized", "Invalid token");
-    let r = send(
-        req(
-            &app,
-            reqwest::Method::GET,
-            "/auth/me",
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Step-Up-Token", long.clone()),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .header("X-Step-Up-Token", long.clone())
+        .send()
+        .await;
     assert_eq!(r.status, 200);
-    let r = send(
-        client
-            .post(app.url("/auth/refresh"))
-            .header("X-Org-Id", "acme")
-            .header("Cookie", format!("sole_refresh={long}; sole_csrf=x"))
-            .header("X-CSRF-Token", "x"),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .client(&client)
+        .header("X-Org-Id", "acme")
+        .header("Cookie", format!("sole_refresh={long}; sole_csrf=x"))
+        .header("X-CSRF-Token", "x")
+        .send()
+        .await;
     r.is(401, "unauthorized", "Invalid token");
-    let r = send(
-        client
-            .get(app.url("/auth/me"))
-            .header("Authorization", "Basic dXNlcjpwYXNz")
-            .header("X-Org-Id", "acme"),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .client(&client)
+        .header("Authorization", "Basic dXNlcjpwYXNz")
+        .header("X-Org-Id", "acme")
+        .send()
+        .await;
     r.is(401, "unauthorized", "Not authenticated");
-    let r = send(
-        client
-            .get(app.url("/auth/me"))
-            .header("Authorization", "Bearer ")
-            .header("X-Org-Id", "acme"),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/me")
+        .client(&client)
+        .header("Authorization", "Bearer ")
+        .header("X-Org-Id", "acme")
+        .send()
+        .await;
     r.is(401, "unauthorized", "Not authenticated");
 
     // Garbage in the identity-only flows.
@@ -304,7 +313,13 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
             json!({"setup_token": "a.b.c", "code": "123456"}),
         ),
     ] {
-        let r = post(&app, path, Some(&pre), body.clone()).await;
+        let r = app
+            .call("POST", path)
+            .without_cookies()
+            .token(&pre)
+            .json(&body.clone())
+            .send()
+            .await;
         let ok = r.status == 200 || (400..500).contains(&r.status);
         assert!(ok, "{path} {body}: {} {}", r.status, r.body);
         assert!(r.body["code"].is_string(), "{path}: {}", r.body);
@@ -328,7 +343,14 @@ async fn hostile_input_gets_a_4xx_envelope_never_a_500() {
             json!({"current_password": 1, "new_password": 2}),
         ),
     ] {
-        let r = post_in(&app, path, Some(&s.access), "acme", Some(body.clone())).await;
+        let r = app
+            .call("POST", path)
+            .without_cookies()
+            .token(&s.access)
+            .org("acme")
+            .json(&body.clone())
+            .send()
+            .await;
         assert_envelope_4xx(&r, path);
     }
 }
@@ -431,14 +453,13 @@ async fn every_token_type_follows_the_legacy_claim_layout() {
         csrf: None,
         org_id: "acme".into(),
     };
-    let r = post_in(
-        &app,
-        "/auth/mfa/recovery-codes/regenerate",
-        Some(&s.access),
-        "acme",
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/mfa/recovery-codes/regenerate")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
     let challenge = r.body["details"]["challenge_token"]
         .as_str()
         .unwrap()
@@ -449,24 +470,23 @@ async fn every_token_type_follows_the_legacy_claim_layout() {
         "step_up",
     );
 
-    let r = post_in(
-        &app,
-        "/auth/impersonate/start",
-        Some(&s.access),
-        "acme",
-        Some(json!({"target_membership_id": emp.membership_id.to_string()})),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/impersonate/start")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"target_membership_id": emp.membership_id.to_string()}))
+        .send()
+        .await;
     assert_layout(&r.str("access_token"), "access (impersonation, mfa=true)");
     assert_layout(&r.str("refresh_token"), "refresh (impersonation, mfa=true)");
-    let r = post_in(
-        &app,
-        "/auth/impersonate/stop",
-        Some(&r.str("access_token")),
-        "acme",
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/impersonate/stop")
+        .without_cookies()
+        .token(r.str("access_token"))
+        .org("acme")
+        .send()
+        .await;
     assert_layout(&r.str("access_token"), "access (superuser, mfa=true)");
 }
 

@@ -7,17 +7,17 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{Resp, spawn_app, spawn_app_with};
 
 async fn login_from(app: &crate::helpers::TestApp, ip: &str, email: &str, password: &str) -> Resp {
     // PROXIES_COUNT=1 (default, Cloud Run): the client address is the entry the front end
     // appended, last; the one on the left is whatever the client wrote.
-    send(
-        req(app, reqwest::Method::POST, "/auth/login", None, None)
-            .header("X-Forwarded-For", format!("10.255.0.1, {ip}"))
-            .json(&json!({"email": email, "password": password})),
-    )
-    .await
+    app.call("POST", "/auth/login")
+        .without_cookies()
+        .header("X-Forwarded-For", format!("10.255.0.1, {ip}"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
 }
 
 #[tokio::test]
@@ -146,13 +146,11 @@ async fn login_fails_closed_when_redis_is_unreachable() {
     let mut claims = legacy_access_claims(&m, tv.into(), 600);
     claims["type"] = json!("refresh");
     claims["jti"] = json!(uuid::Uuid::new_v4().to_string());
-    post_in(
-        &app,
-        "/auth/refresh",
-        None,
-        "acme",
-        Some(json!({"refresh_token": legacy_sign(&claims)})),
-    )
-    .await
-    .is(503, "http_error", "Service temporarily unavailable");
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .json(&json!({"refresh_token": legacy_sign(&claims)}))
+        .send()
+        .await
+        .is(503, "http_error", "Service temporarily unavailable");
 }

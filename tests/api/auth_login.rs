@@ -21,7 +21,12 @@ async fn employee_logs_in_selects_the_org_and_reads_me() {
     assert_eq!(body["data"]["must_change_password"], false);
     let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
 
-    let (status, body) = app.get_as("/auth/orgs", &pre_org, Some("acme")).await;
+    let (status, body) = app
+        .call("GET", "/auth/orgs")
+        .token(&pre_org)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"],
@@ -29,13 +34,11 @@ async fn employee_logs_in_selects_the_org_and_reads_me() {
     );
 
     let resp = app
-        .client
-        .post(app.url("/auth/select-org"))
-        .bearer_auth(&pre_org)
+        .call("POST", "/auth/select-org")
+        .token(&pre_org)
         .json(&json!({"org_id": "acme"}))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let headers = resp.headers().clone();
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -73,7 +76,12 @@ async fn employee_logs_in_selects_the_org_and_reads_me() {
     );
 
     let access = body["data"]["access_token"].as_str().unwrap();
-    let (status, me) = app.get_as("/auth/me", access, Some("acme")).await;
+    let (status, me) = app
+        .call("GET", "/auth/me")
+        .token(access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{me}");
     let me = &me["data"];
     assert_eq!(me["id"], member.user_id.to_string());
@@ -116,11 +124,9 @@ async fn wrong_password_unknown_email_and_inactive_identity_answer_alike() {
 async fn login_validates_the_email_and_the_body() {
     let app = spawn_app().await;
     let (status, body) = app
-        .post_json(
-            "/auth/login",
-            None,
-            json!({"email": "not-an-email", "password": "x"}),
-        )
+        .call("POST", "/auth/login")
+        .json(&json!({"email": "not-an-email", "password": "x"}))
+        .fetch()
         .await;
     assert_eq!(status, 422);
     assert_eq!(
@@ -128,15 +134,12 @@ async fn login_validates_the_email_and_the_body() {
         "email: value is not a valid email address: An email address must have an @-sign."
     );
     let (status, body) = app
-        .post_json("/auth/login", None, json!({"email": "a@b.io"}))
+        .call("POST", "/auth/login")
+        .json(&json!({"email": "a@b.io"}))
+        .fetch()
         .await;
     assert_eq!(status, 422);
     assert_eq!(body["message"], "password: Field required");
-    let resp = app
-        .client
-        .post(app.url("/auth/login"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("POST", "/auth/login").response().await;
     assert_eq!(resp.status(), 422);
 }

@@ -36,22 +36,43 @@ async fn enrolment_at_login_enables_mfa_and_returns_recovery_codes() {
     assert_eq!(r.data()["mfa_setup_required"], true);
     assert_eq!(r.data()["access_token"], json!(null));
     let setup = r.str("setup_token");
-    get_in(&app, "/auth/orgs", Some(&setup), None)
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&setup)
+        .send()
         .await
         .like("orgs 401 setup token is not accepted as identity token");
 
     let start = "/auth/mfa/enroll/start";
-    post(&app, start, Some(&pre), json!({"setup_token": "not-a-jwt"}))
+    app.call("POST", start)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"setup_token": "not-a-jwt"}))
+        .send()
         .await
         .like("mfa enroll/start 400 invalid setup token");
     let other_pre = pre_org(&app, &other).await;
-    post(&app, start, Some(&other_pre), json!({"setup_token": setup}))
+    app.call("POST", start)
+        .without_cookies()
+        .token(&other_pre)
+        .json(&json!({"setup_token": setup}))
+        .send()
         .await
         .like("mfa enroll/start 403 setup token of another identity");
-    post(&app, start, Some(&pre), json!({}))
+    app.call("POST", start)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({}))
+        .send()
         .await
         .like("mfa enroll/start 422 missing setup_token");
-    let r = post(&app, start, Some(&pre), json!({"setup_token": setup})).await;
+    let r = app
+        .call("POST", start)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"setup_token": setup}))
+        .send()
+        .await;
     r.like("mfa enroll/start success");
     let url = r.str("otpauth_url");
     assert!(
@@ -65,21 +86,20 @@ async fn enrolment_at_login_enables_mfa_and_returns_recovery_codes() {
     let secret = secret_of(&url);
 
     let verify = "/auth/mfa/enroll/verify";
-    post(
-        &app,
-        verify,
-        Some(&pre),
-        json!({"setup_token": setup, "code": "000000"}),
-    )
-    .await
-    .like("mfa enroll/verify 401 wrong code");
-    let r = post(
-        &app,
-        verify,
-        Some(&pre),
-        json!({"setup_token": setup, "code": totp_now(&secret), "remember_device": true}),
-    )
-    .await;
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"setup_token": setup, "code": "000000"}))
+        .send()
+        .await
+        .like("mfa enroll/verify 401 wrong code");
+    let r = app
+        .call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"setup_token": setup, "code": totp_now(&secret), "remember_device": true}))
+        .send()
+        .await;
     r.like("mfa enroll/verify success with remember_device (tokens + 10 recovery codes)");
     let codes = r.data()["recovery_codes"].as_array().unwrap().clone();
     assert_eq!(codes.len(), 10);
@@ -105,19 +125,27 @@ async fn enrolment_at_login_enables_mfa_and_returns_recovery_codes() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.data()["mfa_enabled"], true);
 
-    post(&app, start, Some(&pre), json!({"setup_token": setup}))
+    app.call("POST", start)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"setup_token": setup}))
+        .send()
         .await
         .like("mfa enroll/start 400 MFA already enabled");
-    let r = get_in(
-        &app,
-        "/auth/mfa/recovery-codes/count",
-        Some(&access),
-        Some("acme"),
-    )
-    .await;
+    let r = app
+        .call("GET", "/auth/mfa/recovery-codes/count")
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .send()
+        .await;
     r.like("recovery-codes count success");
     assert_eq!(r.data()["remaining_count"], 10);
-    post_in(&app, "/auth/mfa/setup/start", Some(&access), "acme", None)
+    app.call("POST", "/auth/mfa/setup/start")
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .send()
         .await
         .like("mfa setup/start 400 MFA already enabled");
 }
@@ -136,46 +164,36 @@ async fn login_challenge_accepts_totp_single_use_recovery_codes_and_remembered_d
     r.like("select-org -> mfa_required (challenge)");
     let challenge = r.str("challenge_token");
     let verify = "/auth/mfa/verify";
-    post(
-        &app,
-        verify,
-        Some(&pre),
-        json!({"challenge_token": challenge, "code": "000000"}),
-    )
-    .await
-    .like("mfa verify 401 wrong TOTP code");
-    post(
-        &app,
-        verify,
-        Some(&pre),
-        json!({"challenge_token": "not-a-jwt", "code": "000000"}),
-    )
-    .await
-    .like("mfa verify 400 invalid challenge token");
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"challenge_token": challenge, "code": "000000"}))
+        .send()
+        .await
+        .like("mfa verify 401 wrong TOTP code");
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"challenge_token": "not-a-jwt", "code": "000000"}))
+        .send()
+        .await
+        .like("mfa verify 400 invalid challenge token");
     let other_pre = pre_org(&app, &other).await;
-    post(
-        &app,
-        verify,
-        Some(&other_pre),
-        json!({"challenge_token": challenge, "code": "000000"}),
-    )
-    .await
-    .like("mfa verify 403 challenge of another identity");
-    post(
-        &app,
-        verify,
-        Some(&pre),
-        json!({"challenge_token": challenge, "code": "000000", "code_type": "sms"}),
-    )
-    .await
-    .like("mfa verify 422 bad code_type");
-    let r = post(
-        &app,
-        verify,
-        Some(&pre),
-        json!({"challenge_token": challenge, "code": totp_now(&secret), "remember_device": true}),
-    )
-    .await;
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&other_pre)
+        .json(&json!({"challenge_token": challenge, "code": "000000"}))
+        .send()
+        .await
+        .like("mfa verify 403 challenge of another identity");
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"challenge_token": challenge, "code": "000000", "code_type": "sms"}))
+        .send()
+        .await
+        .like("mfa verify 422 bad code_type");
+    let r = app.call("POST", verify).without_cookies().token(&pre).json(&json!({"challenge_token": challenge, "code": totp_now(&secret), "remember_device": true})).send().await;
     r.like("mfa verify success TOTP with remember_device");
     assert_eq!(r.data()["recovery_codes"], json!(null));
     let device = r.str("remember_device_token");
@@ -204,25 +222,37 @@ async fn login_challenge_accepts_totp_single_use_recovery_codes_and_remembered_d
     let challenge = r.str("challenge_token");
     let rec =
         |code: &str| json!({"challenge_token": challenge, "code": code, "code_type": "recovery"});
-    post(&app, verify, Some(&pre), rec("ZZZZ-ZZZZ"))
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&rec("ZZZZ-ZZZZ"))
+        .send()
         .await
         .like("mfa verify 401 invalid recovery code");
-    let r = post(&app, verify, Some(&pre), rec("abcd-efgh")).await;
+    let r = app
+        .call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&rec("abcd-efgh"))
+        .send()
+        .await;
     r.like("mfa verify success with recovery code (lower-case, dash kept)");
     let (_, claims) = decode_jwt(&r.str("access_token"));
     assert_eq!(claims["mfa_method"], "recovery");
-    post(&app, verify, Some(&pre), rec("ABCDEFGH")).await.is(
-        401,
-        "unauthorized",
-        "Invalid recovery code",
-    );
-    let r = get_in(
-        &app,
-        "/auth/mfa/recovery-codes/count",
-        Some(&r.str("access_token")),
-        Some("acme"),
-    )
-    .await;
+    app.call("POST", verify)
+        .without_cookies()
+        .token(&pre)
+        .json(&rec("ABCDEFGH"))
+        .send()
+        .await
+        .is(401, "unauthorized", "Invalid recovery code");
+    let r = app
+        .call("GET", "/auth/mfa/recovery-codes/count")
+        .without_cookies()
+        .token(r.str("access_token"))
+        .org("acme")
+        .send()
+        .await;
     assert_eq!(r.data()["remaining_count"], 1);
 
     // With require_two_factor and LOGIN in the actions the device no longer skips MFA.
@@ -261,14 +291,22 @@ async fn the_sixth_mfa_attempt_on_one_challenge_is_refused() {
         .str("challenge_token");
     let body = json!({"challenge_token": challenge, "code": "000000"});
     for _ in 0..5 {
-        post(&app, "/auth/mfa/verify", Some(&pre), body.clone())
+        app.call("POST", "/auth/mfa/verify")
+            .without_cookies()
+            .token(&pre)
+            .json(&body.clone())
+            .send()
             .await
             .is(401, "unauthorized", "Invalid MFA code");
     }
     // Even the right code is refused now.
     let good =
         json!({"challenge_token": challenge, "code": totp_now(m.totp_secret.as_deref().unwrap())});
-    post(&app, "/auth/mfa/verify", Some(&pre), good)
+    app.call("POST", "/auth/mfa/verify")
+        .without_cookies()
+        .token(&pre)
+        .json(&good)
+        .send()
         .await
         .like("mfa verify 429 sixth attempt on the same challenge");
 
@@ -278,43 +316,40 @@ async fn the_sixth_mfa_attempt_on_one_challenge_is_refused() {
     let m2 = create_member(&app, "acme", MemberSpec::admin("admin2@acme.example.com")).await;
     let s = sign_in_remembering(&app, &m2).await;
     let access = s.str("access_token");
-    let r = post_in(
-        &app,
-        "/auth/mfa/recovery-codes/regenerate",
-        Some(&access),
-        "acme",
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/mfa/recovery-codes/regenerate")
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .send()
+        .await;
     let challenge = r.body["details"]["challenge_token"]
         .as_str()
         .unwrap()
         .to_owned();
     let body = json!({"challenge_token": challenge, "code": "000000"});
     for _ in 0..5 {
-        post_in(
-            &app,
-            "/auth/step-up/verify",
-            Some(&access),
-            "acme",
-            Some(body.clone()),
-        )
-        .await
-        .like("step-up verify 401 wrong TOTP code");
+        app.call("POST", "/auth/step-up/verify")
+            .without_cookies()
+            .token(&access)
+            .org("acme")
+            .json(&body.clone())
+            .send()
+            .await
+            .like("step-up verify 401 wrong TOTP code");
     }
-    post_in(
-        &app,
-        "/auth/step-up/verify",
-        Some(&access),
-        "acme",
-        Some(body),
-    )
-    .await
-    .is(
-        429,
-        "rate_limited",
-        "Too many MFA verification attempts; please request a new code",
-    );
+    app.call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&access)
+        .org("acme")
+        .json(&body)
+        .send()
+        .await
+        .is(
+            429,
+            "rate_limited",
+            "Too many MFA verification attempts; please request a new code",
+        );
 }
 
 #[tokio::test]
@@ -330,29 +365,36 @@ async fn step_up_guards_recovery_code_regeneration_and_self_reset() {
     let sp = app.sign_in(&plain).await;
 
     // Without MFA these answer 400 before any step-up.
-    get_in(
-        &app,
-        "/auth/mfa/recovery-codes/count",
-        Some(&sp.access),
-        Some("acme"),
-    )
-    .await
-    .like("recovery-codes count 400 MFA not enabled");
-    post_in(
-        &app,
-        "/auth/mfa/recovery-codes/regenerate",
-        Some(&sp.access),
-        "acme",
-        None,
-    )
-    .await
-    .like("recovery-codes regenerate 400 MFA not enabled");
-    post_in(&app, "/auth/mfa/reset", Some(&sp.access), "acme", None)
+    app.call("GET", "/auth/mfa/recovery-codes/count")
+        .without_cookies()
+        .token(&sp.access)
+        .org("acme")
+        .send()
+        .await
+        .like("recovery-codes count 400 MFA not enabled");
+    app.call("POST", "/auth/mfa/recovery-codes/regenerate")
+        .without_cookies()
+        .token(&sp.access)
+        .org("acme")
+        .send()
+        .await
+        .like("recovery-codes regenerate 400 MFA not enabled");
+    app.call("POST", "/auth/mfa/reset")
+        .without_cookies()
+        .token(&sp.access)
+        .org("acme")
+        .send()
         .await
         .like("self MFA reset 400 MFA not enabled");
 
     let regen = "/auth/mfa/recovery-codes/regenerate";
-    let r = post_in(&app, regen, Some(&s.access), "acme", None).await;
+    let r = app
+        .call("POST", regen)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
     r.like("recovery-codes regenerate 403 step-up required (always)");
     assert_eq!(
         r.body,
@@ -370,77 +412,70 @@ async fn step_up_guards_recovery_code_regeneration_and_self_reset() {
     let sv = "/auth/step-up/verify";
     let sv_body =
         |code: &str, ty: &str| json!({"challenge_token": challenge, "code": code, "code_type": ty});
-    post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(json!({"challenge_token": "not-a-jwt", "code": "1"})),
-    )
-    .await
-    .like("step-up verify 400 garbage challenge");
-    post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(sv_body("000000", "sms")),
-    )
-    .await
-    .like("step-up verify 422 bad code_type");
-    post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(sv_body("000000", "totp")),
-    )
-    .await
-    .like("step-up verify 401 wrong TOTP code");
-    post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(sv_body("ZZZZ-ZZZZ", "recovery")),
-    )
-    .await
-    .like("step-up verify 401 invalid recovery code");
-    post_in(
-        &app,
-        sv,
-        Some(&so.access),
-        "acme",
-        Some(sv_body("000000", "totp")),
-    )
-    .await
-    .like("step-up verify 403 challenge belongs to another user");
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"challenge_token": "not-a-jwt", "code": "1"}))
+        .send()
+        .await
+        .like("step-up verify 400 garbage challenge");
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&sv_body("000000", "sms"))
+        .send()
+        .await
+        .like("step-up verify 422 bad code_type");
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&sv_body("000000", "totp"))
+        .send()
+        .await
+        .like("step-up verify 401 wrong TOTP code");
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&sv_body("ZZZZ-ZZZZ", "recovery"))
+        .send()
+        .await
+        .like("step-up verify 401 invalid recovery code");
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&so.access)
+        .org("acme")
+        .json(&sv_body("000000", "totp"))
+        .send()
+        .await
+        .like("step-up verify 403 challenge belongs to another user");
     let pre = pre_org(&app, &m).await;
     let mfa_challenge = select_org(&app, &pre, "acme", None)
         .await
         .str("challenge_token");
-    post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(json!({"challenge_token": mfa_challenge, "code": "000000"})),
-    )
-    .await
-    .like("step-up verify 400 wrong token type as challenge (mfa_challenge)");
-    post_in(
-        &app,
-        sv,
-        Some(&sp.access),
-        "acme",
-        Some(json!({"challenge_token": challenge, "code": "000000"})),
-    )
-    .await
-    .is(
-        403,
-        "forbidden",
-        "Challenge token does not match current user",
-    );
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"challenge_token": mfa_challenge, "code": "000000"}))
+        .send()
+        .await
+        .like("step-up verify 400 wrong token type as challenge (mfa_challenge)");
+    app.call("POST", sv)
+        .without_cookies()
+        .token(&sp.access)
+        .org("acme")
+        .json(&json!({"challenge_token": challenge, "code": "000000"}))
+        .send()
+        .await
+        .is(
+            403,
+            "forbidden",
+            "Challenge token does not match current user",
+        );
 
     let step_up = step_up_token(&app, &s, &m, &challenge).await;
     let (_, c) = decode_jwt(&step_up);
@@ -450,42 +485,36 @@ async fn step_up_guards_recovery_code_regeneration_and_self_reset() {
     );
 
     let with = |tok: &str| {
-        req(
-            &app,
-            reqwest::Method::POST,
-            regen,
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Step-Up-Token", tok.to_owned())
+        app.call("POST", regen)
+            .without_cookies()
+            .token(&s.access)
+            .org("acme")
+            .header("X-Step-Up-Token", tok)
     };
-    send(with("garbage"))
+    with("garbage")
+        .send()
         .await
         .like("recovery-codes regenerate with garbage step-up token -> 403 new challenge");
-    let r = send(with(&step_up)).await;
+    let r = with(&step_up).send().await;
     r.like("recovery-codes regenerate success (replay with X-Step-Up-Token)");
     assert_eq!(r.data()["recovery_codes"].as_array().unwrap().len(), 10);
     let new_code = r.data()["recovery_codes"][0].as_str().unwrap().to_owned();
-    get_in(
-        &app,
-        "/auth/mfa/recovery-codes/count",
-        Some(&s.access),
-        Some("acme"),
-    )
-    .await
-    .like("recovery-codes count after regenerate");
+    app.call("GET", "/auth/mfa/recovery-codes/count")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await
+        .like("recovery-codes count after regenerate");
     // A step-up token for one action does not open another.
-    let r = send(
-        req(
-            &app,
-            reqwest::Method::POST,
-            "/auth/mfa/reset",
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Step-Up-Token", step_up.clone()),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/mfa/reset")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .header("X-Step-Up-Token", step_up.clone())
+        .send()
+        .await;
     r.like("self MFA reset 403 step-up required (always)");
     assert_eq!(r.body["details"]["action"], "SELF_MFA_RESET");
     let challenge = r.body["details"]["challenge_token"]
@@ -494,102 +523,101 @@ async fn step_up_guards_recovery_code_regeneration_and_self_reset() {
         .to_owned();
 
     // Step-up with a recovery code consumes it.
-    let r = post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(json!({"challenge_token": challenge, "code": new_code, "code_type": "recovery"})),
-    )
-    .await;
+    let r = app
+        .call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"challenge_token": challenge, "code": new_code, "code_type": "recovery"}))
+        .send()
+        .await;
     r.like("step-up verify success with recovery code");
     let reset_token = r.str("step_up_token");
-    let r = post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(json!({"challenge_token": challenge, "code": new_code, "code_type": "recovery"})),
-    )
-    .await;
+    let r = app
+        .call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"challenge_token": challenge, "code": new_code, "code_type": "recovery"}))
+        .send()
+        .await;
     r.like("step-up verify 401 recovery code already used");
 
-    let r = send(
-        req(
-            &app,
-            reqwest::Method::POST,
-            "/auth/mfa/reset",
-            Some(&s.access),
-            Some("acme"),
-        )
-        .header("X-Step-Up-Token", reset_token),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/mfa/reset")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .header("X-Step-Up-Token", reset_token)
+        .send()
+        .await;
     r.like("self MFA reset success (replay with X-Step-Up-Token)");
     assert_eq!(
         r.data()["message"],
         "MFA has been reset. Please set up MFA again."
     );
-    get_in(
-        &app,
-        "/auth/mfa/recovery-codes/count",
-        Some(&s.access),
-        Some("acme"),
-    )
-    .await
-    .like("recovery-codes count 400 after self reset");
-    post_in(
-        &app,
-        "/auth/mfa/setup/verify",
-        Some(&s.access),
-        "acme",
-        Some(json!({"code": "123456"})),
-    )
-    .await
-    .like("mfa setup/verify 400 MFA not initialized (after reset)");
+    app.call("GET", "/auth/mfa/recovery-codes/count")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await
+        .like("recovery-codes count 400 after self reset");
+    app.call("POST", "/auth/mfa/setup/verify")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"code": "123456"}))
+        .send()
+        .await
+        .like("mfa setup/verify 400 MFA not initialized (after reset)");
     // Sessions survive a self reset.
     assert_eq!(me(&app, &s.access, "acme").await.status, 200);
-    let r = post_in(
-        &app,
-        sv,
-        Some(&s.access),
-        "acme",
-        Some(json!({"challenge_token": challenge, "code": "000000"})),
-    )
-    .await;
+    let r = app
+        .call("POST", sv)
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"challenge_token": challenge, "code": "000000"}))
+        .send()
+        .await;
     r.like("step-up verify 400 user has no MFA");
 
     // Post-login enrolment.
-    let r = post_in(&app, "/auth/mfa/setup/start", Some(&s.access), "acme", None).await;
+    let r = app
+        .call("POST", "/auth/mfa/setup/start")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
     r.like("mfa setup/start success (post-login enrolment)");
     assert_eq!(r.data()["remember_device_days"], json!(null));
     let secret = secret_of(&r.str("otpauth_url"));
-    post_in(
-        &app,
-        "/auth/mfa/setup/verify",
-        Some(&s.access),
-        "acme",
-        Some(json!({"code": "000000"})),
-    )
-    .await
-    .like("mfa setup/verify 401 wrong code");
-    post_in(
-        &app,
-        "/auth/mfa/setup/verify",
-        Some(&s.access),
-        "acme",
-        Some(json!({})),
-    )
-    .await
-    .like("mfa setup/verify 422 missing code");
-    let r = post_in(
-        &app,
-        "/auth/mfa/setup/verify",
-        Some(&s.access),
-        "acme",
-        Some(json!({"code": totp_now(&secret), "remember_device": true})),
-    )
-    .await;
+    app.call("POST", "/auth/mfa/setup/verify")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"code": "000000"}))
+        .send()
+        .await
+        .like("mfa setup/verify 401 wrong code");
+    app.call("POST", "/auth/mfa/setup/verify")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({}))
+        .send()
+        .await
+        .like("mfa setup/verify 422 missing code");
+    let r = app
+        .call("POST", "/auth/mfa/setup/verify")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"code": totp_now(&secret), "remember_device": true}))
+        .send()
+        .await;
     r.like("mfa setup/verify success with remember_device");
     assert_eq!(r.data()["recovery_codes"].as_array().unwrap().len(), 10);
     assert!(r.data()["remember_device_token"].is_string());
@@ -602,24 +630,29 @@ async fn setup_verify_refuses_remember_device_after_enabling_mfa_when_devices_ar
     set_org_settings(&app, "acme", "remember_device_days = 0").await;
     let m = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
     let s = app.sign_in(&m).await;
-    let r = post_in(&app, "/auth/mfa/setup/start", Some(&s.access), "acme", None).await;
+    let r = app
+        .call("POST", "/auth/mfa/setup/start")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
     let secret = secret_of(&r.str("otpauth_url"));
-    post_in(
-        &app,
-        "/auth/mfa/setup/verify",
-        Some(&s.access),
-        "acme",
-        Some(json!({"code": totp_now(&secret), "remember_device": true})),
-    )
-    .await
-    .like("mfa setup/verify 400 remember device disabled (MFA is enabled anyway)");
-    let r = get_in(
-        &app,
-        "/auth/mfa/recovery-codes/count",
-        Some(&s.access),
-        Some("acme"),
-    )
-    .await;
+    app.call("POST", "/auth/mfa/setup/verify")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .json(&json!({"code": totp_now(&secret), "remember_device": true}))
+        .send()
+        .await
+        .like("mfa setup/verify 400 remember device disabled (MFA is enabled anyway)");
+    let r = app
+        .call("GET", "/auth/mfa/recovery-codes/count")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
     r.like("recovery-codes count after the 400 above (MFA was enabled and codes created)");
     assert_eq!(r.data()["remaining_count"], 10);
 

@@ -5,17 +5,15 @@ use serde_json::json;
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::spawn_app;
+use crate::helpers::{Resp, spawn_app};
 
 async fn refresh(app: &crate::helpers::TestApp, org: &str, token: &str) -> Resp {
-    post_in(
-        app,
-        "/auth/refresh",
-        None,
-        org,
-        Some(json!({"refresh_token": token})),
-    )
-    .await
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org(org)
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await
 }
 
 #[tokio::test]
@@ -68,17 +66,14 @@ async fn twenty_concurrent_refreshes_of_one_token_yield_at_most_one_success() {
     let s = app.sign_in(&m).await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let url = app.url("/auth/refresh");
+        let refresh = app.call("POST", "/auth/refresh").without_cookies();
         let token = s.refresh.clone();
         tasks.push(tokio::spawn(async move {
-            let r = no_cookies()
-                .post(url)
+            refresh
                 .header("X-Org-Id", "acme")
                 .json(&json!({"refresh_token": token}))
                 .send()
                 .await
-                .unwrap();
-            Resp::from(r).await
         }));
     }
     let mut ok = 0;
@@ -136,17 +131,26 @@ async fn a_revoked_access_token_cannot_open_a_new_session_through_select_org() {
     let s = app.sign_in(&m).await;
     // Before revocation an access token names the identity for the identity-only endpoints.
     assert_eq!(
-        get_in(&app, "/auth/orgs", Some(&s.access), None)
+        app.call("GET", "/auth/orgs")
+            .without_cookies()
+            .token(&s.access)
+            .send()
             .await
             .status,
         200
     );
-    post_in(&app, "/auth/logout", Some(&s.access), "acme", None).await;
-    get_in(&app, "/auth/orgs", Some(&s.access), None).await.is(
-        401,
-        "unauthorized",
-        "Token revoked",
-    );
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
+        .await;
+    app.call("GET", "/auth/orgs")
+        .without_cookies()
+        .token(&s.access)
+        .send()
+        .await
+        .is(401, "unauthorized", "Token revoked");
     select_org(&app, &s.access, "acme", None)
         .await
         .is(401, "unauthorized", "Token revoked");

@@ -6,69 +6,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, Session, totp_now};
-use crate::helpers::{TestApp, sample};
-
-/// A response with its headers kept.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
+use crate::helpers::{Resp, TestApp, sample, vector_keys};
 
 impl Resp {
-    pub async fn from(resp: reqwest::Response) -> Self {
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Self {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub fn data(&self) -> &Value {
-        &self.body["data"]
-    }
-
-    pub fn str(&self, key: &str) -> String {
-        self.body["data"][key]
-            .as_str()
-            .unwrap_or_else(|| panic!("data.{key} is not a string: {}", self.body))
-            .to_owned()
-    }
-
-    pub fn cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// Asserts status, `code` and `message`.
-    pub fn is(&self, status: u16, code: &str, message: &str) -> &Self {
-        assert_eq!(self.status, status, "status; body: {}", self.body);
-        assert_eq!(self.body["code"], code, "code; body: {}", self.body);
-        assert_eq!(
-            self.body["message"], message,
-            "message; body: {}",
-            self.body
-        );
-        if status >= 400 && code != "step_up_mfa_required" && code != "validation_error" {
-            assert_eq!(self.body["data"], Value::Null);
-            assert_eq!(self.body["details"], json!({"detail": message}));
-        }
-        self
-    }
-
     /// Compares with the recorded legacy exchange `name` of `auth.json`: status, code, message,
     /// the key order of `data` (and of error `details`), the no-store headers (present on 2xx
     /// auth answers only), `X-CSRF-Token` presence and the `Set-Cookie` shapes.
@@ -212,71 +156,21 @@ fn mask_cookie(line: &str) -> String {
         .join("; ")
 }
 
-/// A request builder with optional bearer token and `X-Org-Id`.
-pub fn req(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    org: Option<&str>,
-) -> reqwest::RequestBuilder {
-    let mut r = no_cookies().request(method, app.url(path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    if let Some(o) = org {
-        r = r.header("X-Org-Id", o);
-    }
-    r
-}
-
-/// A client without a cookie store, so no refresh cookie is ever sent by accident.
-pub fn no_cookies() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-pub async fn send(r: reqwest::RequestBuilder) -> Resp {
-    Resp::from(r.send().await.unwrap()).await
-}
-
-pub async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> Resp {
-    send(req(app, reqwest::Method::POST, path, token, None).json(&body)).await
-}
-
-pub async fn post_in(
-    app: &TestApp,
-    path: &str,
-    token: Option<&str>,
-    org: &str,
-    body: Option<Value>,
-) -> Resp {
-    let r = req(app, reqwest::Method::POST, path, token, Some(org));
-    send(match body {
-        Some(b) => r.json(&b),
-        None => r,
-    })
-    .await
-}
-
-pub async fn get_in(app: &TestApp, path: &str, token: Option<&str>, org: Option<&str>) -> Resp {
-    send(req(app, reqwest::Method::GET, path, token, org)).await
-}
-
 pub async fn me(app: &TestApp, token: &str, org: &str) -> Resp {
-    get_in(app, "/auth/me", Some(token), Some(org)).await
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(token)
+        .org(org)
+        .send()
+        .await
 }
 
 pub async fn login(app: &TestApp, email: &str, password: &str) -> Resp {
-    post(
-        app,
-        "/auth/login",
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await
+    app.call("POST", "/auth/login")
+        .without_cookies()
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
 }
 
 /// Login → pre-org token.
@@ -291,7 +185,12 @@ pub async fn select_org(app: &TestApp, pre_org: &str, org: &str, device: Option<
     if let Some(d) = device {
         body["remember_device_token"] = json!(d);
     }
-    post(app, "/auth/select-org", Some(pre_org), body).await
+    app.call("POST", "/auth/select-org")
+        .without_cookies()
+        .token(pre_org)
+        .json(&body)
+        .send()
+        .await
 }
 
 /// Signs in and answers the MFA challenge with `remember_device: true`; returns the session
@@ -300,15 +199,15 @@ pub async fn sign_in_remembering(app: &TestApp, member: &Member) -> Resp {
     let pre = pre_org(app, member).await;
     let sel = select_org(app, &pre, &member.org_id, None).await;
     assert_eq!(sel.data()["mfa_required"], true, "{}", sel.body);
-    let r = post(
-        app,
-        "/auth/mfa/verify",
-        Some(&pre),
-        json!({"challenge_token": sel.str("challenge_token"),
+    let r = app
+        .call("POST", "/auth/mfa/verify")
+        .without_cookies()
+        .token(&pre)
+        .json(&json!({"challenge_token": sel.str("challenge_token"),
                "code": totp_now(member.totp_secret.as_deref().unwrap()),
-               "remember_device": true}),
-    )
-    .await;
+               "remember_device": true}))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r
 }
@@ -321,16 +220,6 @@ pub fn decode_jwt(token: &str) -> (Value, Value) {
     (
         serde_json::from_slice(&h).unwrap(),
         serde_json::from_slice(&c).unwrap(),
-    )
-}
-
-fn vector_keys() -> (String, String) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/legacy-vectors.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    (
-        v["jwt"]["private_key_pem"].as_str().unwrap().to_owned(),
-        v["jwt"]["public_key_pem"].as_str().unwrap().to_owned(),
     )
 }
 
@@ -428,14 +317,7 @@ pub async fn step_up_token(
     member: &Member,
     challenge: &str,
 ) -> String {
-    let r = post_in(
-        app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        &session.org_id,
-        Some(json!({"challenge_token": challenge, "code": totp_now(member.totp_secret.as_deref().unwrap())})),
-    )
-    .await;
+    let r = app.call("POST", "/auth/step-up/verify").without_cookies().token(&session.access).org(&session.org_id).json(&json!({"challenge_token": challenge, "code": totp_now(member.totp_secret.as_deref().unwrap())})).send().await;
     r.like("step-up verify success (TOTP)");
     r.str("step_up_token")
 }

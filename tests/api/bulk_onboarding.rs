@@ -3,9 +3,10 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_same_keys, json, sample};
-use crate::onboarding::{TEMP_PASSWORD, complete_first_login};
-use crate::org_users::{ORG, World, audit_count, error_body, fail_commit_after_audit, world};
+use crate::helpers::{assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{
+    ORG, TEMP_PASSWORD, World, complete_first_login, fail_commit_after_audit, world,
+};
 
 const HEADER: &str = "email,first_name,middle_name,last_name,preferred_name,timezone,phone_number,marital_status,country,state,address_line1,address_line2,postal_code,temporary_password,employee_id,employment_start_date,employment_status";
 
@@ -19,14 +20,13 @@ async fn upload_as(w: &World, token: &str, bytes: Vec<u8>) -> (u16, Value) {
     );
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users/bulk"))
-        .bearer_auth(token)
+        .call("POST", "")
+        .url(w.app.url("/org/users/bulk"))
+        .token(token)
         .header("X-Org-Id", ORG)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     json(resp).await
 }
 
@@ -70,13 +70,12 @@ async fn template_is_the_header_only_csv() {
     let w = world().await;
     let resp = w
         .app
-        .client
-        .get(w.app.url("/org/users/bulk/template"))
-        .bearer_auth(&w.admin_s.access)
+        .call("GET", "")
+        .url(w.app.url("/org/users/bulk/template"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let expected = sample("users.json", "bulk CSV template");
     let headers = resp.headers().clone();
@@ -176,7 +175,7 @@ async fn mixed_upload_isolates_rows_and_never_fails_the_request() {
     assert_eq!(error_entries[0]["employee_id"], "");
 
     // Every created row has its audit row; the failing rows wrote nothing.
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 2);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 2);
     let created: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM users WHERE org_id = $1 AND email LIKE 'golden.%'",
     )
@@ -200,7 +199,7 @@ async fn mixed_upload_isolates_rows_and_never_fails_the_request() {
         .map(|s| s["membership_status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["already_exists", "already_exists"]);
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 2);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 2);
 }
 
 #[tokio::test]
@@ -257,7 +256,7 @@ async fn size_row_limit_missing_file_and_permission() {
     big.push_str(&"x".repeat(2_000_000));
     let (status, body) = upload(&w, &big).await;
     assert_eq!((status, &body), (413, &too_large));
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 0);
 
     // 31 rows: 30 processed, the 31st is an error entry and processing stops.
     let mut csv = format!("{HEADER}\n");
@@ -277,32 +276,30 @@ async fn size_row_limit_missing_file_and_permission() {
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].0, 32);
     assert!(errs[0].1.contains("30"), "{}", errs[0].1);
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 30);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 30);
 
     // No file field.
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users/bulk"))
-        .bearer_auth(&w.admin_s.access)
+        .call("POST", "")
+        .url(w.app.url("/org/users/bulk"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 422);
     assert_eq!(body["message"], "file: Field required");
     let form = Form::new().text("other", "x");
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users/bulk"))
-        .bearer_auth(&w.admin_s.access)
+        .call("POST", "")
+        .url(w.app.url("/org/users/bulk"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, _) = json(resp).await;
     assert_eq!(status, 422);
 
@@ -334,5 +331,5 @@ async fn a_row_whose_commit_fails_is_an_error_entry_and_other_rows_stay() {
             .await
             .unwrap();
     assert_eq!(users, 0);
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 0);
 }

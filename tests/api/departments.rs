@@ -3,22 +3,19 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{MemberSpec, create_member};
-use crate::helpers::{TestApp, assert_same_keys, sample, spawn_app};
-use crate::roles::{
-    Org, UNKNOWN, assert_422, audit_count, call, error_body, fail_commit_when, org,
+use crate::fixtures::{MemberSpec, Org, create_member, org};
+use crate::helpers::{
+    TestApp, UNKNOWN, assert_422, assert_same_keys, audit_count, error_body, fail_commit_when,
+    sample, spawn_app,
 };
 
 async fn create(app: &TestApp, o: &Org, name: &str, code: &str) -> Value {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/departments",
-        &o.admin_s,
-        Some(json!({"name": name, "code": code})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/departments")
+        .session(&o.admin_s)
+        .json(&json!({"name": name, "code": code}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     body["data"].clone()
 }
@@ -36,15 +33,12 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
     let app = spawn_app().await;
     let a = org(&app, "org-a").await;
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/departments",
-        &a.admin_s,
-        Some(json!({"name": "golden ops team", "code": "golden  ops"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/departments")
+        .session(&a.admin_s)
+        .json(&json!({"name": "golden ops team", "code": "golden  ops"}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     let expected = sample(
         "departments.json",
@@ -62,30 +56,24 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
     assert_eq!(audit_count(&app, "org-a", "department.created").await, 1);
 
     for (name, code) in [("Golden Ops Team", "OTHER"), ("Other", "GOLDEN_OPS")] {
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/departments",
-            &a.admin_s,
-            Some(json!({"name": name, "code": code})),
-            None,
-        )
-        .await;
+        let (status, body) = app
+            .call("POST", "/departments")
+            .session(&a.admin_s)
+            .json(&json!({"name": name, "code": code}))
+            .fetch()
+            .await;
         assert_eq!(status, 400);
         assert_eq!(
             body,
             sample("departments.json", "create department 400 duplicate")["response"]["body"]
         );
     }
-    let r = call(
-        &app,
-        "POST",
-        "/departments",
-        &a.admin_s,
-        Some(json!({"name": "Golden Bad", "code": "bad/code!"})),
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/departments")
+        .session(&a.admin_s)
+        .json(&json!({"name": "Golden Bad", "code": "bad/code!"}))
+        .fetch()
+        .await;
     let expected = sample("departments.json", "create department 422 invalid code");
     assert_422(
         &r,
@@ -93,38 +81,27 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
     );
     assert_eq!(r.1["details"]["errors"][0]["loc"], json!(["body", "code"]));
     assert_422(
-        &call(
-            &app,
-            "POST",
-            "/departments",
-            &a.admin_s,
-            Some(json!({"name": "Golden Bad"})),
-            None,
-        )
-        .await,
+        &app.call("POST", "/departments")
+            .session(&a.admin_s)
+            .json(&json!({"name": "Golden Bad"}))
+            .fetch()
+            .await,
         "code: Field required",
     );
     assert_422(
-        &call(
-            &app,
-            "POST",
-            "/departments",
-            &a.admin_s,
-            Some(json!({"name": "Long", "code": "X".repeat(51)})),
-            None,
-        )
-        .await,
+        &app.call("POST", "/departments")
+            .session(&a.admin_s)
+            .json(&json!({"name": "Long", "code": "X".repeat(51)}))
+            .fetch()
+            .await,
         "code: String should have at most 50 characters",
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/departments",
-        &a.emp_s,
-        Some(json!({"name": "Golden X", "code": "GX"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/departments")
+        .session(&a.emp_s)
+        .json(&json!({"name": "Golden X", "code": "GX"}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -133,42 +110,33 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
     assert_eq!(audit_count(&app, "org-a", "department.created").await, 1);
 
     // PATCH
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/departments/{ops_id}"),
-        &a.admin_s,
-        Some(json!({"name": "golden operations"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/departments/{ops_id}"))
+        .session(&a.admin_s)
+        .json(&json!({"name": "golden operations"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["name"], "Golden Operations");
     assert_eq!(body["data"]["code"], "GOLDEN_OPS");
     assert_eq!(body["data"]["member_count"], Value::Null);
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/departments/{UNKNOWN}"),
-        &a.admin_s,
-        Some(json!({"name": "x"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/departments/{UNKNOWN}"))
+        .session(&a.admin_s)
+        .json(&json!({"name": "x"}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
         sample("departments.json", "update department 404")["response"]["body"]
     );
-    let r = call(
-        &app,
-        "PATCH",
-        "/departments/not-a-uuid",
-        &a.admin_s,
-        Some(json!({"name": "x"})),
-        None,
-    )
-    .await;
+    let r = app
+        .call("PATCH", "/departments/not-a-uuid")
+        .session(&a.admin_s)
+        .json(&json!({"name": "x"}))
+        .fetch()
+        .await;
     assert_eq!(r.0, 422);
     assert!(
         r.1["message"]
@@ -179,15 +147,12 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
         r.1
     );
     // The permission is checked before the path and the body are validated.
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        "/departments/not-a-uuid",
-        &a.emp_s,
-        Some(json!({"name": 7})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", "/departments/not-a-uuid")
+        .session(&a.emp_s)
+        .json(&json!({"name": 7}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -198,15 +163,15 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
     let eng = create(&app, &a, "Engineering", "eng").await;
     create(&app, &a, "Human Resources", "HR").await;
     let archived = create(&app, &a, "Old", "OLD").await;
-    let (status, _) = call(
-        &app,
-        "PATCH",
-        &format!("/departments/{}", archived["id"].as_str().unwrap()),
-        &a.admin_s,
-        Some(json!({"is_archived": true})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &format!("/departments/{}", archived["id"].as_str().unwrap()),
+        )
+        .session(&a.admin_s)
+        .json(&json!({"is_archived": true}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     for m in [&a.emp.membership_id, &a.admin.membership_id] {
         sqlx::query("UPDATE org_memberships SET department_id = $1 WHERE id = $2")
@@ -216,7 +181,11 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
             .await
             .unwrap();
     }
-    let (status, body) = call(&app, "GET", "/departments", &a.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/departments")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let expected = sample("departments.json", "list departments")["response"]["body"].clone();
     assert_same_keys(&body["data"], &expected["data"]);
@@ -236,15 +205,11 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
         [("GOLDEN_OPS", 0), ("ENG", 2), ("HR", 0), ("OLD", 0)]
     );
     assert_eq!(body["data"]["total"], 4);
-    let (_, body) = call(
-        &app,
-        "GET",
-        "/departments?include_archived=false",
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call("GET", "/departments?include_archived=false")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(body["data"]["total"], 3);
     assert!(
         body["data"]["items"]
@@ -253,15 +218,14 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
             .iter()
             .all(|d| d["is_archived"] == false)
     );
-    let (_, body) = call(
-        &app,
-        "GET",
-        "/departments?include_archived=true&page=2&page_size=3",
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call(
+            "GET",
+            "/departments?include_archived=true&page=2&page_size=3",
+        )
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(body["data"]["items"].as_array().unwrap().len(), 1);
     assert_eq!(body["data"]["items"][0]["code"], "OLD");
     assert_eq!(body["data"]["total"], 4);
@@ -280,19 +244,18 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
         ),
     ] {
         assert_422(
-            &call(
-                &app,
-                "GET",
-                &format!("/departments?{query}"),
-                &a.admin_s,
-                None,
-                None,
-            )
-            .await,
+            &app.call("GET", &format!("/departments?{query}"))
+                .session(&a.admin_s)
+                .fetch()
+                .await,
             message,
         );
     }
-    let (status, body) = call(&app, "GET", "/departments", &a.emp_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/departments")
+        .session(&a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -301,15 +264,11 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
 
     // DELETE detaches members.
     let eng_id = eng["id"].as_str().unwrap();
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/departments/{eng_id}"),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &format!("/departments/{eng_id}"))
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -318,15 +277,11 @@ async fn departments_are_normalised_listed_with_counts_and_paged() {
         )
     );
     assert_eq!(department_of(&app, a.emp.membership_id).await, None);
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/departments/{eng_id}"),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &format!("/departments/{eng_id}"))
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
@@ -355,17 +310,9 @@ async fn assign_moves_only_active_memberships_and_unassign_ignores_unknown_ids()
     )
     .await;
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/departments/{dept_id}/assign"),
-        &a.admin_s,
-        Some(json!({"membership_ids": [
+    let (status, body) = app.call("POST", &format!("/departments/{dept_id}/assign")).session(&a.admin_s).json(&json!({"membership_ids": [
             a.emp.membership_id, UNKNOWN, on_leave.membership_id, invited.membership_id, "junk", a.emp.membership_id
-        ]})),
-        None,
-    )
-    .await;
+        ]})).fetch().await;
     assert_eq!(status, 200, "{body}");
     let expected = sample(
         "departments.json",
@@ -392,67 +339,52 @@ async fn assign_moves_only_active_memberships_and_unassign_ignores_unknown_ids()
     );
 
     // Archived departments still accept members (legacy).
-    let (status, _) = call(
-        &app,
-        "PATCH",
-        &format!("/departments/{dept_id}"),
-        &a.admin_s,
-        Some(json!({"is_archived": true})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("PATCH", &format!("/departments/{dept_id}"))
+        .session(&a.admin_s)
+        .json(&json!({"is_archived": true}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/departments/{dept_id}/assign"),
-        &a.admin_s,
-        Some(json!({"membership_ids": [a.admin.membership_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/departments/{dept_id}/assign"))
+        .session(&a.admin_s)
+        .json(&json!({"membership_ids": [a.admin.membership_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["department"]["is_archived"], true);
     assert_eq!(body["data"]["assigned"], json!([a.admin.membership_id]));
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/departments/{UNKNOWN}/assign"),
-        &a.admin_s,
-        Some(json!({"membership_ids": [a.emp.membership_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/departments/{UNKNOWN}/assign"))
+        .session(&a.admin_s)
+        .json(&json!({"membership_ids": [a.emp.membership_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
         sample("departments.json", "assign 404 unknown department")["response"]["body"]
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/departments/{dept_id}/assign"),
-        &a.emp_s,
-        Some(json!({"membership_ids": [a.emp.membership_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/departments/{dept_id}/assign"))
+        .session(&a.emp_s)
+        .json(&json!({"membership_ids": [a.emp.membership_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
         error_body("forbidden", "Missing permission: department.manage")
     );
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/departments/unassign",
-        &a.admin_s,
-        Some(json!({"membership_ids": [a.emp.membership_id, UNKNOWN, "junk"]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/departments/unassign")
+        .session(&a.admin_s)
+        .json(&json!({"membership_ids": [a.emp.membership_id, UNKNOWN, "junk"]}))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -465,15 +397,12 @@ async fn assign_moves_only_active_memberships_and_unassign_ignores_unknown_ids()
         audit_count(&app, "org-a", "department.member_unassigned").await,
         1
     );
-    let r = call(
-        &app,
-        "POST",
-        "/departments/unassign",
-        &a.admin_s,
-        Some(json!({})),
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/departments/unassign")
+        .session(&a.admin_s)
+        .json(&json!({}))
+        .fetch()
+        .await;
     assert_eq!(
         r.1,
         sample("departments.json", "unassign 422 missing membership_ids")["response"]["body"]
@@ -492,7 +421,11 @@ async fn departments_of_another_org_are_invisible() {
     // Same name and code in another org is fine.
     create(&app, &a, "B Team", "BT").await;
 
-    let (_, body) = call(&app, "GET", "/departments", &a.admin_s, None, None).await;
+    let (_, body) = app
+        .call("GET", "/departments")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert!(
         body["data"]["items"]
             .as_array()
@@ -509,24 +442,18 @@ async fn departments_of_another_org_are_invisible() {
         ),
         ("DELETE", "", json!({})),
     ] {
-        let foreign = call(
-            &app,
-            method,
-            &format!("/departments/{b_id}{suffix}"),
-            &a.admin_s,
-            Some(payload.clone()),
-            None,
-        )
-        .await;
-        let random = call(
-            &app,
-            method,
-            &format!("/departments/{UNKNOWN}{suffix}"),
-            &a.admin_s,
-            Some(payload),
-            None,
-        )
-        .await;
+        let foreign = app
+            .call(method, &format!("/departments/{b_id}{suffix}"))
+            .session(&a.admin_s)
+            .json(&payload.clone())
+            .fetch()
+            .await;
+        let random = app
+            .call(method, &format!("/departments/{UNKNOWN}{suffix}"))
+            .session(&a.admin_s)
+            .json(&payload)
+            .fetch()
+            .await;
         assert_eq!(foreign.0, 404, "{method} {suffix}");
         assert_eq!(foreign, random);
     }
@@ -537,32 +464,30 @@ async fn departments_of_another_org_are_invisible() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/departments/{a_id}/assign"),
-        &a.admin_s,
-        Some(json!({"membership_ids": [b.emp.membership_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/departments/{a_id}/assign"))
+        .session(&a.admin_s)
+        .json(&json!({"membership_ids": [b.emp.membership_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["not_found"], json!([b.emp.membership_id]));
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/departments/unassign",
-        &a.admin_s,
-        Some(json!({"membership_ids": [b.emp.membership_id]})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("POST", "/departments/unassign")
+        .session(&a.admin_s)
+        .json(&json!({"membership_ids": [b.emp.membership_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         department_of(&app, b.emp.membership_id).await,
         Some(Uuid::parse_str(b_id).unwrap())
     );
-    let (_, body) = call(&app, "GET", "/departments", &b.admin_s, None, None).await;
+    let (_, body) = app
+        .call("GET", "/departments")
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(body["data"]["items"][0]["member_count"], 1);
 }
 
@@ -571,15 +496,12 @@ async fn a_failed_commit_leaves_neither_department_nor_audit_row() {
     let app = spawn_app().await;
     let a = org(&app, "org-a").await;
     fail_commit_when(&app, "departments", "code", "BOOM").await;
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/departments",
-        &a.admin_s,
-        Some(json!({"name": "Boom", "code": "boom"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/departments")
+        .session(&a.admin_s)
+        .json(&json!({"name": "Boom", "code": "boom"}))
+        .fetch()
+        .await;
     assert_eq!(status, 500, "{body}");
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM departments WHERE org_id = 'org-a'")
         .fetch_one(&app.db)

@@ -7,8 +7,8 @@ use crate::doc_support::{
     DOCX, PDF, PNG, assert_like, audit_rows, doc_sample, docs_app, plain_get, raw_get, sample_body,
     spa_put,
 };
+use crate::fixtures::org;
 use crate::helpers::json;
-use crate::roles::{call, org};
 
 #[tokio::test]
 async fn an_upload_session_round_trips_through_the_local_store() {
@@ -70,12 +70,10 @@ async fn an_upload_session_round_trips_through_the_local_store() {
     assert_eq!(status, 400);
     assert_eq!(body["message"], "Invalid object key");
     let resp = app
-        .client
-        .post(app.url("/assets/upload-sessions"))
+        .call("POST", "/assets/upload-sessions")
         .json(&req)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(body, sample_body("asset upload session without token"));
@@ -160,41 +158,30 @@ async fn an_upload_session_round_trips_through_the_local_store() {
 
     // Another org cannot finalize or sign for this asset.
     let b = org(app, "golden-docs-b").await;
-    let (status, body) = call(
-        app,
-        "GET",
-        &format!("/assets/{asset_id}/download-url"),
-        &b.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/assets/{asset_id}/download-url"))
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body, sample_body("asset download-url from another org"));
-    let (status, body) = call(
-        app,
-        "POST",
-        &format!("/assets/{asset_id}/finalize"),
-        &b.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/assets/{asset_id}/finalize"))
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body["message"], "Asset not found");
 
     // An employee needs no permission (sample 77); the PNG is served as image/png.
     let emp_req = json!({"org_id": "sole-llc", "kind": "display_image_thumb", "owner_refs": {"user_id": docs.a.emp.user_id.to_string()},
         "filename": "me.PNG", "content_type": "image/png", "size_bytes": 25});
-    let (status, body) = call(
-        app,
-        "POST",
-        "/assets/upload-sessions",
-        &docs.a.emp_s,
-        Some(emp_req),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/assets/upload-sessions")
+        .session(&docs.a.emp_s)
+        .json(&emp_req)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let thumb = body["data"].clone();
     assert!(
@@ -215,25 +202,17 @@ async fn an_upload_session_round_trips_through_the_local_store() {
         200
     );
     let thumb_id = thumb["asset_id"].as_str().unwrap();
-    let (status, _) = call(
-        app,
-        "POST",
-        &format!("/assets/{thumb_id}/finalize"),
-        &docs.a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("POST", &format!("/assets/{thumb_id}/finalize"))
+        .session(&docs.a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (_, body) = call(
-        app,
-        "GET",
-        &format!("/assets/{thumb_id}/download-url"),
-        &docs.a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call("GET", &format!("/assets/{thumb_id}/download-url"))
+        .session(&docs.a.emp_s)
+        .fetch()
+        .await;
     let resp = plain_get(app, body["data"]["download_url"].as_str().unwrap()).await;
     assert_eq!(resp.headers()["content-type"], "image/png");
 
@@ -275,19 +254,16 @@ async fn legacy_shaped_local_urls_still_need_a_token_and_an_asset_row() {
     let url = sole::storage::signing::read_url(&app.address, key, expires, &sig);
 
     let put = |token: Option<&str>| {
-        let mut r = app
-            .client
-            .put(&url)
+        app.call("PUT", "")
+            .url(&url)
             .header("Content-Type", "application/pdf")
             .header("X-Org-Id", "sole-llc")
-            .body(PDF.to_vec());
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        r.send()
+            .body(PDF.to_vec())
+            .maybe_token(token)
+            .response()
     };
-    assert_eq!(put(None).await.unwrap().status(), 401);
-    let (status, body) = json(put(Some(&docs.a.admin_s.access)).await.unwrap()).await;
+    assert_eq!(put(None).await.status(), 401);
+    let (status, body) = json(put(Some(&docs.a.admin_s.access)).await).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["message"], "Asset not found");
 
@@ -302,51 +278,44 @@ async fn legacy_shaped_local_urls_still_need_a_token_and_an_asset_row() {
             .await;
         assert_eq!(status, 200);
     }
-    assert_eq!(
-        put(Some(&docs.a.admin_s.access)).await.unwrap().status(),
-        200
-    );
+    assert_eq!(put(Some(&docs.a.admin_s.access)).await.status(), 200);
     assert_eq!(std::fs::read(docs.file(key)).unwrap(), PDF);
 
     // Missing query parameters: 422 after the guard; a traversal key: 400.
     let resp = app
-        .client
-        .get(app.url("/assets/local-content?key=orgs%2Fsole-llc%2Fa.pdf"))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "/assets/local-content?key=orgs%2Fsole-llc%2Fa.pdf")
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 422, "{body}");
     let bad =
         "orgs/sole-llc/users/../loans/x/loan-documents/242eac0f-3596-46d5-bf6b-9d493a564124/a.pdf";
     let sig = sole::storage::signing::read_signature(secret, bad, expires);
     let resp = app
-        .client
-        .get(sole::storage::signing::read_url(
+        .call("GET", "")
+        .url(sole::storage::signing::read_url(
             &app.address,
             bad,
             expires,
             &sig,
         ))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 400);
     assert_eq!(body["message"], "Invalid object key");
     let missing = "orgs/sole-llc/users/u/a.pdf";
     let sig = sole::storage::signing::read_signature(secret, missing, expires);
     let resp = app
-        .client
-        .get(sole::storage::signing::read_url(
+        .call("GET", "")
+        .url(sole::storage::signing::read_url(
             &app.address,
             missing,
             expires,
             &sig,
         ))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -378,7 +347,7 @@ async fn a_gcs_server_without_a_bucket_answers_as_recorded() {
         q["expires"].as_str().unwrap().parse().unwrap(),
         q["signature"].as_str().unwrap(),
     );
-    let resp = app.client.get(url).send().await.unwrap();
+    let resp = app.call("GET", "").url(url).response().await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 404);
     assert_eq!(body, s["response"]["body"]);

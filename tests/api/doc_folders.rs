@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::doc_support::{
     Docs, PDF, Upload, assert_like, audit_rows, doc_sample, docs_app, sample_body, upload,
 };
-use crate::roles::{UNKNOWN, assert_422, audit_count, org};
+use crate::fixtures::org;
+use crate::helpers::{UNKNOWN, assert_422, audit_count};
 
 fn names(list: &Value) -> Vec<String> {
     list["data"]["items"]
@@ -55,12 +56,7 @@ async fn system_folders_appear_once_and_guards_answer_as_recorded() {
     );
 
     // No token: 400 without X-Org-Id (tenant first), 401 with it.
-    let resp = app
-        .client
-        .get(app.url("/org/documents/folders"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("GET", "/org/documents/folders").response().await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -68,12 +64,10 @@ async fn system_folders_appear_once_and_guards_answer_as_recorded() {
         sample_body("list folders without token and without X-Org-Id")
     );
     let resp = app
-        .client
-        .get(app.url("/org/documents/folders"))
+        .call("GET", "/org/documents/folders")
         .header("X-Org-Id", "sole-llc")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(body, sample_body("list folders without token"));
@@ -314,40 +308,35 @@ async fn a_custom_folder_named_like_a_system_folder_no_longer_breaks_the_listing
     .execute(&docs.app.db)
     .await
     .unwrap();
-    let (status, list) = crate::roles::call(
-        &docs.app,
-        "GET",
-        "/org/documents/folders",
-        &c.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, list) = docs
+        .app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "legacy: 500; {list}");
     assert_eq!(names(&list), ["Finance", "General", "HR", "Legal"]);
     let custom = list["data"]["items"][3].clone();
     assert_eq!(custom["is_system"], false);
 
     // Once the custom folder is renamed, the system folder appears.
-    let (status, _) = crate::roles::call(
-        &docs.app,
-        "PATCH",
-        &format!("/org/documents/folders/{}", custom["id"].as_str().unwrap()),
-        &c.admin_s,
-        Some(json!({"name": "Golden Legal Custom"})),
-        None,
-    )
-    .await;
+    let (status, _) = docs
+        .app
+        .call(
+            "PATCH",
+            &format!("/org/documents/folders/{}", custom["id"].as_str().unwrap()),
+        )
+        .session(&c.admin_s)
+        .json(&json!({"name": "Golden Legal Custom"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (_, list) = crate::roles::call(
-        &docs.app,
-        "GET",
-        "/org/documents/folders",
-        &c.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (_, list) = docs
+        .app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(
         names(&list),
         ["Finance", "General", "HR", "Legal", "Golden Legal Custom"]

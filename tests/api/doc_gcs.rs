@@ -178,11 +178,11 @@ async fn templates_round_trip_through_the_bucket() {
     assert_eq!(d["storage_bucket"], BUCKET);
     let url = d["upload_url"].as_str().unwrap();
     assert!(url.contains("X-Goog-Algorithm=GOOG4-RSA-SHA256"), "{url}");
-    let mut put = app.client.put(url).body(PDF.to_vec());
+    let mut put = app.call("PUT", "").url(url).body(PDF.to_vec());
     for (k, v) in d["required_headers_or_fields"].as_object().unwrap() {
         put = put.header(k, v.as_str().unwrap());
     }
-    let resp = put.send().await.unwrap();
+    let resp = put.response().await;
     assert!(resp.status().is_success(), "{}", resp.status());
     let key = d["storage_key"].as_str().unwrap().to_owned();
     assert_eq!(object(&fake, &key).await.unwrap(), PDF);
@@ -274,13 +274,13 @@ async fn asset_sessions_use_v4_urls_on_the_bucket() {
         .await;
     assert_eq!(status, 404);
     let mut put = app
-        .client
-        .put(d["upload_url"].as_str().unwrap())
+        .call("PUT", "")
+        .url(d["upload_url"].as_str().unwrap())
         .body(PDF.to_vec());
     for (k, v) in d["required_headers_or_fields"].as_object().unwrap() {
         put = put.header(k, v.as_str().unwrap());
     }
-    assert!(put.send().await.unwrap().status().is_success());
+    assert!(put.response().await.status().is_success());
     let (status, body) = docs
         .admin("POST", &format!("/assets/{asset_id}/finalize"), None)
         .await;
@@ -292,11 +292,10 @@ async fn asset_sessions_use_v4_urls_on_the_bucket() {
         .await;
     assert_eq!(status, 200, "{body}");
     let got = app
-        .client
-        .get(body["data"]["download_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(body["data"]["download_url"].as_str().unwrap())
+        .response()
+        .await;
     assert!(got.status().is_success());
     assert_eq!(got.bytes().await.unwrap().as_ref(), PDF);
 }

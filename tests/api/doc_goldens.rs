@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use crate::doc_support::{
     DOCX, Docs, PDF, PNG, Upload, assert_like, doc_sample, docs_app, raw_get, sample_body, upload,
 };
+use crate::fixtures::org;
 use crate::helpers::{assert_same_keys, json};
-use crate::roles::{call, org};
 
 const SECRET: &[u8] = b"test-secret-key-0123456789abcdef0123456789";
 
@@ -150,18 +150,17 @@ async fn the_recorded_library_is_listed_got_and_downloaded_like_the_samples() {
         "PUT file to upload URL with Authorization and X-Org-Id (no assets row for template keys)";
     assert_eq!(doc_sample(name)["response"]["status"], 404);
     let resp = app
-        .client
-        .put(crate::doc_support::rebase(
+        .call("PUT", "")
+        .url(crate::doc_support::rebase(
             app,
             ticket["upload_url"].as_str().unwrap(),
         ))
-        .bearer_auth(&docs.a.admin_s.access)
+        .token(&docs.a.admin_s.access)
         .header("X-Org-Id", "sole-llc")
         .header("Content-Type", "application/pdf")
         .body(PDF.to_vec())
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200, "{name}");
     assert!(resp.bytes().await.unwrap().is_empty());
     let (status, body) = docs
@@ -329,15 +328,14 @@ async fn the_recorded_library_is_listed_got_and_downloaded_like_the_samples() {
     assert_like(&body["data"], &expected["data"], &keys);
     assert_eq!(body["data"]["folder_id"], packs.as_str());
 
-    let (status, body) = call(
-        app,
-        "GET",
-        &format!("/org/documents/templates/{minutes_id}/download"),
-        &docs.a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/org/documents/templates/{minutes_id}/download"),
+        )
+        .session(&docs.a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -386,7 +384,11 @@ async fn other_orgs_see_only_their_folders_and_templates() {
     let docs = docs_app(&[]).await;
     let app = &docs.app;
     let b = org(app, "golden-docs-b").await;
-    let (status, body) = call(app, "GET", "/org/documents/folders", &b.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/org/documents/folders")
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_list_like(
         &body,
@@ -469,15 +471,12 @@ async fn a_custom_folder_named_legal_is_refused_or_renamed_as_recorded() {
     let d = org(app, "golden-docs-d").await;
     let name = "org C (never listed): create a custom folder named 'Legal'";
     assert_eq!(doc_sample(name)["response"]["status"], 201);
-    let (status, body) = call(
-        app,
-        "POST",
-        "/org/documents/folders",
-        &d.admin_s,
-        Some(recorded_request(name)),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/org/documents/folders")
+        .session(&d.admin_s)
+        .json(&recorded_request(name))
+        .fetch()
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_same_keys(&body, &sample_body(name));
     assert_eq!(body["message"], "A folder with this name already exists");
@@ -493,25 +492,30 @@ async fn a_custom_folder_named_legal_is_refused_or_renamed_as_recorded() {
     .unwrap();
     let name = "org C: list folders -> 500 (system folder 'Legal' collides on (org_id,name))";
     assert_eq!(doc_sample(name)["response"]["status"], 500);
-    let (status, body) = call(app, "GET", "/org/documents/folders", &c.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{name}: {body}");
     assert_same_keys(&body, &sample_body("org C: list folders works again"));
     assert_eq!(body["data"]["items"][3]["id"], custom.to_string());
 
     let name = "org C: rename the custom folder";
-    let (status, body) = call(
-        app,
-        "PATCH",
-        &format!("/org/documents/folders/{custom}"),
-        &c.admin_s,
-        Some(recorded_request(name)),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/org/documents/folders/{custom}"))
+        .session(&c.admin_s)
+        .json(&recorded_request(name))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_same_keys(&body, &sample_body(name));
     assert_like(&body["data"], &sample_body(name)["data"], &[]);
-    let (status, body) = call(app, "GET", "/org/documents/folders", &c.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/org/documents/folders")
+        .session(&c.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_list_like(&body, "org C: list folders works again", &[]);
 }
@@ -528,11 +532,11 @@ async fn the_preflight_of_the_upload_put_answers_as_recorded() {
         q["expires"].as_str().unwrap().parse().unwrap(),
         q["signature"].as_str().unwrap(),
     );
-    let mut req = app.client.request(reqwest::Method::OPTIONS, url);
+    let mut req = app.call("OPTIONS", "").url(url);
     for (k, v) in s["request"]["headers"].as_object().unwrap() {
-        req = req.header(k.as_str(), v.as_str().unwrap());
+        req = req.header(k, v.as_str().unwrap());
     }
-    let resp = req.send().await.unwrap();
+    let resp = req.response().await;
     assert_eq!(resp.status().as_u16(), s["response"]["status"]);
     for (k, v) in s["response"]["headers"].as_object().unwrap() {
         // `sole` also allows `Idempotency-Key`, which the loan create and submit routes accept
@@ -568,15 +572,12 @@ async fn the_asset_byte_store_answers_as_recorded() {
         "asset upload session as a plain employee (display_image_thumb; no permission check)";
     let mut req = recorded_request(name);
     req["owner_refs"]["user_id"] = json!(docs.a.emp.user_id.to_string());
-    let (status, body) = call(
-        app,
-        "POST",
-        "/assets/upload-sessions",
-        &docs.a.emp_s,
-        Some(req),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/assets/upload-sessions")
+        .session(&docs.a.emp_s)
+        .json(&req)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_same_keys(&body, &sample_body(name));
     assert_like(
@@ -628,12 +629,11 @@ async fn the_asset_byte_store_answers_as_recorded() {
     // `accept-ranges: bytes` holds its promise (contract §5.10: a Range gets a 206).
     let resp = docs
         .app
-        .client
-        .get(&url)
+        .call("GET", "")
+        .url(&url)
         .header("Range", "bytes=0-7")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 206);
     assert_eq!(resp.headers()["content-range"], "bytes 0-7/60");
     assert_eq!(resp.headers()["content-length"], "8");
@@ -717,52 +717,44 @@ async fn the_asset_byte_store_answers_as_recorded() {
 /// Finalizes the asset and returns its download URL (pointed at the test server).
 async fn download_url(docs: &Docs, s: &crate::fixtures::Session, ticket: &Value) -> String {
     let id = ticket["asset_id"].as_str().unwrap();
-    let (status, body) = call(
-        &docs.app,
-        "POST",
-        &format!("/assets/{id}/finalize"),
-        s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = docs
+        .app
+        .call("POST", &format!("/assets/{id}/finalize"))
+        .session(s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &docs.app,
-        "GET",
-        &format!("/assets/{id}/download-url"),
-        s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = docs
+        .app
+        .call("GET", &format!("/assets/{id}/download-url"))
+        .session(s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     crate::doc_support::rebase(&docs.app, body["data"]["download_url"].as_str().unwrap())
 }
 
 async fn get_with(docs: &Docs, url: &str, s: &crate::fixtures::Session) -> reqwest::Response {
     docs.app
-        .client
-        .get(url)
-        .bearer_auth(&s.access)
+        .call("GET", "")
+        .url(url)
+        .token(&s.access)
         .header("X-Org-Id", &s.org_id)
-        .send()
+        .response()
         .await
-        .unwrap()
 }
 
 /// A PUT as the recorder sent it: the admin's token and org, and `Content-Type`.
 async fn put_with(docs: &Docs, url: &str, bytes: &[u8]) -> reqwest::Response {
     docs.app
-        .client
-        .put(crate::doc_support::rebase(&docs.app, url))
-        .bearer_auth(&docs.a.admin_s.access)
+        .call("PUT", "")
+        .url(crate::doc_support::rebase(&docs.app, url))
+        .token(&docs.a.admin_s.access)
         .header("X-Org-Id", "sole-llc")
         .header("Content-Type", "application/pdf")
         .body(bytes.to_vec())
-        .send()
+        .response()
         .await
-        .unwrap()
 }
 
 /// Status, media type, length, `accept-ranges` and the body's hash as recorded.
@@ -801,14 +793,13 @@ async fn a_gcs_server_without_credentials_answers_503_not_500() {
     assert_eq!(doc_sample(name)["response"]["status"], 500);
     let resp = docs
         .app
-        .client
-        .post(docs.app.url("/org/documents/templates/upload-url"))
-        .bearer_auth(&docs.a.admin_s.access)
+        .call("POST", "")
+        .url(docs.app.url("/org/documents/templates/upload-url"))
+        .token(&docs.a.admin_s.access)
         .header("X-Org-Id", "sole-llc")
         .json(&recorded_request(name))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert!(resp.headers().get("retry-after").is_some());
     let (status, body) = json(resp).await;
     assert_eq!(status, 503, "{body}");

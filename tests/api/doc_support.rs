@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{MemberSpec, Session, create_member};
+use crate::fixtures::{MemberSpec, Org, Session, create_member, org};
 use crate::helpers::{TestApp, json, sample, spawn_app_edit};
-use crate::roles::{Org, call, org};
 
 pub const SAMPLES: &str = "domain-documents.json";
 
@@ -73,7 +72,12 @@ impl Docs {
         s: &Session,
         body: Option<Value>,
     ) -> (u16, Value) {
-        call(&self.app, method, path, s, body, None).await
+        self.app
+            .call(method, path)
+            .session(s)
+            .maybe_json(body)
+            .fetch()
+            .await
     }
 
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -99,15 +103,12 @@ pub async fn docs_app_edit(
     env.extend_from_slice(extra);
     let app = spawn_app_edit(&env, edit).await;
     let a = org(&app, "sole-llc").await;
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.admin_s,
-        Some(json!({"name": "docs viewer", "permissions": ["org.document.view"]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles")
+        .session(&a.admin_s)
+        .json(&json!({"name": "docs viewer", "permissions": ["org.document.view"]}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     let viewer = create_member(
         &app,
@@ -137,13 +138,12 @@ pub async fn spa_put(
     bytes: Vec<u8>,
 ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let resp = app
-        .client
-        .put(rebase(app, url))
+        .call("PUT", "")
+        .url(rebase(app, url))
         .header("Content-Type", content_type)
         .body(bytes)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     (status, headers, resp.bytes().await.unwrap().to_vec())
@@ -151,18 +151,16 @@ pub async fn spa_put(
 
 /// A plain GET of a returned URL, without a token.
 pub async fn plain_get(app: &TestApp, url: &str) -> reqwest::Response {
-    app.client.get(rebase(app, url)).send().await.unwrap()
+    app.call("GET", "").url(rebase(app, url)).response().await
 }
 
 /// A GET with the session's token and org, returning the raw response.
 pub async fn raw_get(app: &TestApp, path: &str, s: &Session) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .bearer_auth(&s.access)
+    app.call("GET", path)
+        .token(&s.access)
         .header("X-Org-Id", &s.org_id)
-        .send()
+        .response()
         .await
-        .unwrap()
 }
 
 /// One file part plus text fields.
@@ -201,14 +199,12 @@ pub async fn upload(app: &TestApp, s: &Session, up: Upload<'_>) -> (u16, Value) 
     }
     form = form.part("file", part);
     let resp = app
-        .client
-        .post(app.url("/org/documents/templates/upload"))
-        .bearer_auth(&s.access)
+        .call("POST", "/org/documents/templates/upload")
+        .token(&s.access)
         .header("X-Org-Id", &s.org_id)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     json(resp).await
 }
 

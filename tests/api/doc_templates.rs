@@ -10,7 +10,8 @@ use crate::doc_support::{
     DOCX, Docs, PDF, PNG, Upload, assert_like, audit_rows, docs_app, raw_get, sample_body, spa_put,
     spa_upload, upload,
 };
-use crate::roles::{UNKNOWN, assert_422, audit_count, call, fail_commit_when, org};
+use crate::fixtures::org;
+use crate::helpers::{UNKNOWN, assert_422, audit_count, fail_commit_when};
 
 fn is_key(key: &str, prefix: &str, ext: &str) -> bool {
     key.strip_prefix(prefix)
@@ -353,17 +354,13 @@ async fn upload_urls_validate_like_the_legacy_and_bind_what_they_sign() {
 
     // The preflight of the SPA's PUT is allowed from the configured origin.
     let resp = app
-        .client
-        .request(
-            reqwest::Method::OPTIONS,
-            crate::doc_support::rebase(app, &url),
-        )
+        .call("OPTIONS", "")
+        .url(crate::doc_support::rebase(app, &url))
         .header("Origin", "http://localhost:5173")
         .header("Access-Control-Request-Method", "PUT")
         .header("Access-Control-Request-Headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let methods = resp.headers()["access-control-allow-methods"]
         .to_str()
@@ -551,7 +548,7 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
         ),
         (
             Upload::new("a.pdf", Some("application/pdf"), PDF)
-                .field("folder_id", crate::roles::UNKNOWN),
+                .field("folder_id", crate::helpers::UNKNOWN),
             "multipart upload: unknown folder (checked after the body is read)",
         ),
     ] {
@@ -587,14 +584,12 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
     // No file part; a viewer; no token at all (refused before the body is read).
     let form = reqwest::multipart::Form::new().text("name", "x");
     let resp = app
-        .client
-        .post(app.url("/org/documents/templates/upload"))
-        .bearer_auth(&admin.access)
+        .call("POST", "/org/documents/templates/upload")
+        .token(&admin.access)
         .header("X-Org-Id", "sole-llc")
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 422);
     assert_eq!(body, sample_body("multipart upload: no file part"));
@@ -607,16 +602,14 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
     assert_eq!(status, 403);
     assert_eq!(body, sample_body("multipart upload as viewer"));
     let resp = app
-        .client
-        .post(app.url("/org/documents/templates/upload"))
+        .call("POST", "/org/documents/templates/upload")
         .header("X-Org-Id", "sole-llc")
         .multipart(reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(big.clone()).file_name("x.pdf"),
         ))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 401);
     // A declared length no valid upload can reach is refused before the body is read: the
     // body below sends its first bytes and then never ends, yet the answer comes.
@@ -632,9 +625,8 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
         .chain(futures_util::stream::pending());
     let resp = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        app.client
-            .post(app.url("/org/documents/templates/upload"))
-            .bearer_auth(&admin.access)
+        app.call("POST", "/org/documents/templates/upload")
+            .token(&admin.access)
             .header("X-Org-Id", "sole-llc")
             .header(
                 "Content-Type",
@@ -642,11 +634,10 @@ async fn multipart_uploads_store_check_and_download_like_the_samples() {
             )
             .header("Content-Length", (1u64 << 40).to_string())
             .body(reqwest::Body::wrap_stream(stream))
-            .send(),
+            .response(),
     )
     .await
-    .expect("answered without waiting for the body")
-    .unwrap();
+    .expect("answered without waiting for the body");
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["message"], "File exceeds maximum allowed size of 1 MB");
@@ -712,8 +703,11 @@ async fn rows_are_served_by_their_own_backend_and_other_orgs_see_nothing() {
     let docs = docs_app(&[]).await;
     let app = &docs.app;
     let b = org(app, "golden-docs-b").await;
-    let (status, b_folders) =
-        call(app, "GET", "/org/documents/folders", &b.admin_s, None, None).await;
+    let (status, b_folders) = app
+        .call("GET", "/org/documents/folders")
+        .session(&b.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let b_folder = b_folders["data"]["items"][0]["id"]
         .as_str()
@@ -771,13 +765,11 @@ async fn rows_are_served_by_their_own_backend_and_other_orgs_see_nothing() {
     assert_eq!(list["data"]["total"], 0);
     // A non-superuser's token for org A with X-Org-Id of org B.
     let resp = app
-        .client
-        .get(app.url("/org/documents/folders"))
-        .bearer_auth(&docs.viewer.access)
+        .call("GET", "/org/documents/folders")
+        .token(&docs.viewer.access)
         .header("X-Org-Id", "golden-docs-b")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = crate::helpers::json(resp).await;
     assert_eq!(status, 403);
     assert_eq!(

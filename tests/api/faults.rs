@@ -15,12 +15,12 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
     ])
     .await;
     let login = || {
-        app.client
-            .post(format!("{}/auth/login", app.api))
+        app.call("POST", "")
+            .url(format!("{}/auth/login", app.api))
             .json(
                 &serde_json::json!({"email": "nobody@example.com", "password": "Wrong-password-1"}),
             )
-            .send()
+            .response()
     };
 
     let mut holder = connect(&app.db_name).await;
@@ -30,7 +30,7 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
         .await
         .unwrap();
 
-    let resp = login().await.unwrap();
+    let resp = login().await;
     assert_eq!(
         resp.headers()
             .get("retry-after")
@@ -49,7 +49,7 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
     );
 
     lock.rollback().await.unwrap();
-    let (status, body) = json(login().await.unwrap()).await;
+    let (status, body) = json(login().await).await;
     assert_eq!(status, 401, "{body}");
 }
 
@@ -59,14 +59,14 @@ async fn a_held_table_lock_answers_503_with_retry_after_then_recovers() {
 async fn terminated_backends_are_replaced_without_a_500() {
     let app = spawn_app_with(&[]).await;
     let login = || {
-        app.client
-            .post(format!("{}/auth/login", app.api))
+        app.call("POST", "")
+            .url(format!("{}/auth/login", app.api))
             .json(
                 &serde_json::json!({"email": "nobody@example.com", "password": "Wrong-password-1"}),
             )
-            .send()
+            .response()
     };
-    let (status, _) = json(login().await.unwrap()).await;
+    let (status, _) = json(login().await).await;
     assert_eq!(status, 401);
 
     let mut admin = connect(&app.db_name).await;
@@ -80,13 +80,13 @@ async fn terminated_backends_are_replaced_without_a_500() {
     assert!(killed >= 1, "the server held no connection to kill");
 
     for _ in 0..3 {
-        let (status, body) = json(login().await.unwrap()).await;
+        let (status, body) = json(login().await).await;
         assert!(status == 401 || status == 503, "{status} {body}");
         if status == 503 {
             assert_eq!(body["code"], "service_unavailable");
         }
     }
-    let (status, body) = json(login().await.unwrap()).await;
+    let (status, body) = json(login().await).await;
     assert_eq!(status, 401, "not recovered: {body}");
 }
 
@@ -107,10 +107,10 @@ async fn kill_backends(admin: &mut sqlx::PgConnection) -> i64 {
 #[tokio::test]
 async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_200() {
     let app = spawn_app_with(&[("DB_POOL_SIZE", "3")]).await;
-    let a = crate::roles::org(&app, "acme").await;
+    let a = crate::fixtures::org(&app, "acme").await;
     let mut admin = connect(&app.db_name).await;
     let get = async |session: &crate::fixtures::Session, path: &str| {
-        crate::roles::call(&app, "GET", path, session, None, None).await
+        app.call("GET", path).session(session).fetch().await
     };
     // Fill the pool with idle connections: concurrent requests each hold one.
     let (one, two, three) = tokio::join!(
@@ -154,7 +154,7 @@ async fn a_read_on_a_pooled_connection_killed_while_idle_is_retried_and_answers_
 #[tokio::test]
 async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degraded() {
     let app = spawn_app().await;
-    let a = crate::roles::org(&app, "acme").await;
+    let a = crate::fixtures::org(&app, "acme").await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("redis://{}/0", closed.local_addr().unwrap());
     drop(closed);
@@ -168,10 +168,10 @@ async fn with_redis_unreachable_reads_answer_200_logins_503_and_ready_is_degrade
         crate::helpers::spawn_with_env(env, app.db_name.clone(), app.redis_prefix.clone()).await;
 
     for path in ["/auth/me", "/org/users"] {
-        let (status, body) = crate::roles::call(&cut, "GET", path, &a.admin_s, None, None).await;
+        let (status, body) = cut.call("GET", path).session(&a.admin_s).fetch().await;
         assert_eq!(status, 200, "GET {path} without Redis: {body}");
     }
-    let (status, body) = crate::roles::call(&cut, "GET", "/auth/me", &a.emp_s, None, None).await;
+    let (status, body) = cut.call("GET", "/auth/me").session(&a.emp_s).fetch().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["email"], a.emp.email.as_str());
 

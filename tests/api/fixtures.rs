@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sole::auth::totp;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, json};
+use crate::helpers::TestApp;
 
 /// A password that passes the policy.
 pub const PASSWORD: &str = "Correct#Horse42battery";
@@ -263,29 +263,11 @@ pub struct Session {
 }
 
 impl TestApp {
-    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.client.post(self.url(path)).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        json(req.send().await.unwrap()).await
-    }
-
-    pub async fn get_as(&self, path: &str, token: &str, org: Option<&str>) -> (u16, Value) {
-        let mut req = self.client.get(self.url(path)).bearer_auth(token);
-        if let Some(org) = org {
-            req = req.header("X-Org-Id", org);
-        }
-        json(req.send().await.unwrap()).await
-    }
-
     pub async fn login(&self, email: &str, password: &str) -> (u16, Value) {
-        self.post_json(
-            "/auth/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
+        self.call("POST", "/auth/login")
+            .json(&json!({"email": email, "password": password}))
+            .fetch()
+            .await
     }
 
     /// Login → select-org → (TOTP challenge when asked). Panics on an unexpected step.
@@ -294,22 +276,22 @@ impl TestApp {
         assert_eq!(status, 200, "login: {body}");
         let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
         let (status, body) = self
-            .post_json(
-                "/auth/select-org",
-                Some(&pre_org),
-                json!({"org_id": member.org_id}),
-            )
+            .call("POST", "/auth/select-org")
+            .token(&pre_org)
+            .json(&json!({"org_id": member.org_id}))
+            .fetch()
             .await;
         assert_eq!(status, 200, "select-org: {body}");
         let data = &body["data"];
         let data = if data["mfa_required"] == true {
             let secret = member.totp_secret.as_deref().expect("member has MFA");
             let (status, body) = self
-                .post_json(
-                    "/auth/mfa/verify",
-                    Some(&pre_org),
-                    json!({"challenge_token": data["challenge_token"], "code": totp_now(secret)}),
+                .call("POST", "/auth/mfa/verify")
+                .token(&pre_org)
+                .json(
+                    &json!({"challenge_token": data["challenge_token"], "code": totp_now(secret)}),
                 )
+                .fetch()
                 .await;
             assert_eq!(status, 200, "mfa/verify: {body}");
             body["data"].clone()
@@ -327,4 +309,66 @@ impl TestApp {
             org_id: member.org_id.clone(),
         }
     }
+}
+
+/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in plain employee.
+pub struct Org {
+    pub admin: Member,
+    pub admin_s: Session,
+    pub emp: Member,
+    pub emp_s: Session,
+}
+
+pub async fn org(app: &TestApp, id: &str) -> Org {
+    create_org(app, id, &format!("Org {id}")).await;
+    let admin = create_member(
+        app,
+        id,
+        MemberSpec::admin(&format!("admin@{id}.example.com")),
+    )
+    .await;
+    let emp = create_member(
+        app,
+        id,
+        MemberSpec::new(&format!("emp@{id}.example.com")).full_name("Emma Ployee"),
+    )
+    .await;
+    let admin_s = app.sign_in(&admin).await;
+    let emp_s = app.sign_in(&emp).await;
+    Org {
+        admin,
+        admin_s,
+        emp,
+        emp_s,
+    }
+}
+
+/// Answers a step-up challenge with the member's current TOTP code.
+pub async fn step_up_token(
+    app: &TestApp,
+    member: &Member,
+    session: &Session,
+    challenge: &Value,
+) -> String {
+    let (status, body) = app
+        .call("POST", "/auth/step-up/verify")
+        .session(session)
+        .json(&json!({
+            "challenge_token": challenge,
+            "code": totp_now(member.totp_secret.as_deref().unwrap()),
+        }))
+        .fetch()
+        .await;
+    assert_eq!(status, 200, "step-up verify: {body}");
+    body["data"]["step_up_token"]
+        .as_str()
+        .or_else(|| body["data"]["token"].as_str())
+        .unwrap_or_else(|| panic!("no step-up token in {body}"))
+        .to_owned()
+}
+
+pub async fn me_permissions(app: &TestApp, session: &Session) -> Vec<String> {
+    let (status, body) = app.call("GET", "/auth/me").session(session).fetch().await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body["data"]["permissions"].clone()).unwrap()
 }

@@ -23,12 +23,10 @@ async fn live_answers_ok_in_the_envelope_with_an_iso_timestamp() {
 async fn every_response_carries_request_id_and_security_headers() {
     let app = spawn_app().await;
     let resp = app
-        .client
-        .get(app.url("/health/live"))
+        .call("GET", "/health/live")
         .header("X-Request-ID", "req-123")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let h = resp.headers();
     assert_eq!(h["x-request-id"], "req-123");
     assert_eq!(h["x-content-type-options"], "nosniff");
@@ -152,12 +150,7 @@ async fn unknown_routes_and_methods_use_the_error_envelope() {
         sample("health-meta.json", "unknown route")["response"]["body"]
     );
 
-    let resp = app
-        .client
-        .post(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("POST", "/health/live").response().await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 405);
     assert_eq!(
@@ -170,12 +163,10 @@ async fn unknown_routes_and_methods_use_the_error_envelope() {
 async fn cors_headers_follow_the_allowed_origins() {
     let app = spawn_app().await;
     let resp = app
-        .client
-        .get(app.url("/health/live"))
+        .call("GET", "/health/live")
         .header("Origin", "http://localhost:5173")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
         "http://localhost:5173"
@@ -184,23 +175,19 @@ async fn cors_headers_follow_the_allowed_origins() {
     assert_eq!(resp.headers()["vary"], "Origin");
 
     let resp = app
-        .client
-        .get(app.url("/health/live"))
+        .call("GET", "/health/live")
         .header("Origin", "https://evil.example.com")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert!(resp.headers().get("access-control-allow-origin").is_none());
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
 
     // Errors carry the CORS headers too, or the browser hides the status from the frontend.
     let resp = app
-        .client
-        .get(app.url("/nope"))
+        .call("GET", "/nope")
         .header("Origin", "http://localhost:5173")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
@@ -218,14 +205,15 @@ async fn cors_preflights_match_the_legacy_answers() {
     ] {
         let exchange = sample("health-meta.json", name);
         let req = &exchange["request"];
-        let mut builder = app.client.request(
-            reqwest::Method::OPTIONS,
-            format!("{}{}", app.address, req["path"].as_str().unwrap()),
-        );
+        let mut builder = app.call("OPTIONS", "").url(format!(
+            "{}{}",
+            app.address,
+            req["path"].as_str().unwrap()
+        ));
         for (k, v) in req["headers"].as_object().unwrap() {
-            builder = builder.header(k.as_str(), v.as_str().unwrap());
+            builder = builder.header(k, v.as_str().unwrap());
         }
-        let resp = builder.send().await.unwrap();
+        let resp = builder.response().await;
         let mut expected = exchange["response"].clone();
         // Deliberate difference: `Idempotency-Key` (loan create and submit) is an allowed
         // header, so its preflight passes and every allow-list names it.
@@ -274,11 +262,10 @@ async fn cors_preflights_match_the_legacy_answers() {
 async fn docs_and_openapi_are_served_in_development_only() {
     let app = spawn_app().await;
     let resp = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(format!("{}/openapi.json", app.address))
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let spec: serde_json::Value = resp.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -376,21 +363,19 @@ async fn docs_and_openapi_are_served_in_development_only() {
         ["schema"];
     assert!(me["properties"]["data"].is_object(), "{me}");
     let resp = app
-        .client
-        .get(format!("{}/docs/", app.address))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(format!("{}/docs/", app.address))
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("swagger"));
 
     let prod = spawn_app_with(&[("DOCS_ENABLED", "false")]).await;
     let resp = prod
-        .client
-        .get(format!("{}/openapi.json", prod.address))
-        .send()
-        .await
-        .unwrap();
+        .call("GET", "")
+        .url(format!("{}/openapi.json", prod.address))
+        .response()
+        .await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -410,9 +395,8 @@ async fn concurrency_limit_answers_429_server_busy() {
     ])
     .await;
     let slow = {
-        let client = app.client.clone();
-        let url = app.url("/health/ready");
-        tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+        let ready = app.call("GET", "/health/ready");
+        tokio::spawn(async move { ready.response().await.status() })
     };
     // Wait until the slow request holds the slot: poll until a request is refused.
     let mut refused = None;

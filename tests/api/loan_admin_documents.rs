@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{json as read_json, sample};
+use crate::helpers::sample;
 use crate::loan_admin_support::{FILE, ORG, PDF, World};
 
 const HR_DOCS: [&str; 2] = ["NOTICE_OF_STOCK_OPTION_GRANT", "SPOUSE_PARTNER_CONSENT"];
@@ -101,15 +101,15 @@ async fn resend_multipart(
         .part("file", part);
     let mut r = w
         .app
-        .client
-        .post(w.app.url(&path))
-        .bearer_auth(w.session(who).await.access)
+        .call("POST", "")
+        .url(w.app.url(&path))
+        .token(w.session(who).await.access)
         .header("X-Org-Id", ORG)
         .multipart(form);
     for (k, v) in headers {
         r = r.header(*k, *v);
     }
-    read_json(r.send().await.unwrap()).await
+    r.fetch().await
 }
 
 /// A stored multipart upload checked against its recording (our key learned first).
@@ -208,17 +208,16 @@ async fn stage_documents_are_uploaded_registered_and_listed_like_the_legacy() {
     let bytes = put.as_str().unwrap().as_bytes().to_vec();
     let resp = w
         .app
-        .client
-        .put(format!(
+        .call("PUT", "")
+        .url(format!(
             "{}{}",
             w.app.address,
             &url[url.find("/api/v1/").unwrap()..]
         ))
         .header("Content-Type", "application/pdf")
         .body(bytes.clone())
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     // Q4 (and documents §12 quirk 1): the legacy wanted an `assets` row even with a token
     // (404 "Asset not found"); the URL's signature is the capability, the token changes
@@ -227,19 +226,18 @@ async fn stage_documents_are_uploaded_registered_and_listed_like_the_legacy() {
     assert_eq!(recorded(name)["response"]["status"], 404);
     let resp = w
         .app
-        .client
-        .put(format!(
+        .call("PUT", "")
+        .url(format!(
             "{}{}",
             w.app.address,
             &url[url.find("/api/v1/").unwrap()..]
         ))
-        .bearer_auth(w.session("hr").await.access)
+        .token(w.session("hr").await.access)
         .header("X-Org-Id", ORG)
         .header("Content-Type", "application/pdf")
         .body(bytes.clone())
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200, "{name}");
     assert!(resp.bytes().await.unwrap().is_empty());
     let notice = check(&w, "register HR document from storage key", "hr", &[]).await;
@@ -1009,12 +1007,12 @@ async fn a_file_sent_before_its_type_is_removed_when_the_type_is_refused() {
     let post = |form: reqwest::multipart::Form| async {
         let req = w
             .app
-            .client
-            .post(w.app.url(&format!("/org/loans/{a}/documents/hr/upload")))
-            .bearer_auth(w.session("hr").await.access)
+            .call("POST", "")
+            .url(w.app.url(&format!("/org/loans/{a}/documents/hr/upload")))
+            .token(w.session("hr").await.access)
             .header("X-Org-Id", ORG)
             .multipart(form);
-        read_json(req.send().await.unwrap()).await
+        req.fetch().await
     };
     let (status, body) = post(send("PAYMENT_INSTRUCTIONS")).await;
     assert_eq!(status, 400, "{body}");

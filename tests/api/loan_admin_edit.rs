@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::sample;
-use crate::loan_admin_repayments::activate;
-use crate::loan_admin_support::{FILE, ORG, World};
+use crate::loan_admin_support::{FILE, ORG, World, activate};
 
 const ADMIN: Option<&str> = Some("admin");
 
@@ -274,7 +273,7 @@ async fn reset_workflow_and_delete_documents_restart_the_review() {
 async fn a_draft_is_requoted_and_stays_a_draft() {
     let w = World::new().await;
     // The org's settings as they were when this was recorded (the re-quote snapshots them).
-    crate::loan_admin_repayments::require_step_up(&w).await;
+    crate::loan_admin_support::require_step_up(&w).await;
     let body = w.replay("edit DRAFT loan", ADMIN).await;
     assert_eq!(body["data"]["status"], "DRAFT");
     let c = w.loan('C');

@@ -4,9 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::sample;
+use crate::helpers::{assert_like, sample};
 use crate::loan_admin_support::{FILE, ORG, World};
-use crate::stock_support::assert_like;
 
 const HR: Option<&str> = Some("hr");
 const FINANCE: Option<&str> = Some("finance");

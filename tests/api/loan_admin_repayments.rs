@@ -4,125 +4,10 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::sample;
-use crate::loan_admin_support::{FILE, LOAN_A, LOAN_B, ORG, World};
-use crate::stock_support::assert_like;
-
-/// Loan A's activation in the recording.
-const ACTIVATED_AT: &str = "2026-12-07T00:36:19.544786Z";
-
-/// Puts `loan` where the legal completion leaves it (the walk itself is tested in
-/// `loan_admin_workflow`): core stages COMPLETED, ACTIVE since the recorded activation time,
-/// reservations ACTIVE, post-activation stages PENDING.
-pub async fn activate(w: &World, loan: Uuid) {
-    let db = &w.app.db;
-    sqlx::query(
-        "UPDATE loan_applications SET status = 'ACTIVE', version = 3, \
-         activation_date = $2::timestamptz, election_83b_due_date = '2027-01-06' WHERE id = $1",
-    )
-    .bind(loan)
-    .bind(ACTIVATED_AT)
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE loan_workflow_stages SET status = 'COMPLETED', completed_at = now() \
-         WHERE loan_application_id = $1",
-    )
-    .bind(loan)
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE stock_grant_reservations SET status = 'ACTIVE' WHERE loan_application_id = $1",
-    )
-    .bind(loan)
-    .execute(db)
-    .await
-    .unwrap();
-    for (stage, hint) in [
-        ("LEGAL_POST_ISSUANCE", "LEGAL"),
-        ("BORROWER_83B_ELECTION", "BORROWER"),
-    ] {
-        sqlx::query(
-            "INSERT INTO loan_workflow_stages (id, org_id, loan_application_id, stage_type, status, \
-             assigned_role_hint) VALUES ($1, $2, $3, $4, 'PENDING', $5)",
-        )
-        .bind(Uuid::new_v4())
-        .bind(ORG)
-        .bind(loan)
-        .bind(stage)
-        .bind(hint)
-        .execute(db)
-        .await
-        .unwrap();
-    }
-}
-
-/// Makes the org require step-up for WORKFLOW_COMPLETE and LOAN_PAYMENT_RECORD, as in the
-/// recording from the legal completion on.
-pub async fn require_step_up(w: &World) {
-    crate::fixtures::set_org_settings(
-        &w.app,
-        ORG,
-        "require_two_factor = true, \
-         mfa_required_actions = '[\"WORKFLOW_COMPLETE\", \"LOAN_PAYMENT_RECORD\"]'",
-    )
-    .await;
-}
-
-/// A step-up token of `who` for the challenge of a 403 `step_up_mfa_required` body.
-pub async fn token_for(w: &World, who: &str, denied: &Value) -> String {
-    assert_eq!(denied["code"], "step_up_mfa_required", "{denied}");
-    let session = w.session(who).await;
-    crate::auth_support::step_up_token(
-        &w.app,
-        &session,
-        w.member(who),
-        denied["details"]["challenge_token"].as_str().unwrap(),
-    )
-    .await
-}
-
-/// One multipart field: text, or a file `(filename, content type, bytes)`.
-pub enum Part {
-    Text(String),
-    File(String, String, Vec<u8>),
-}
-
-/// Posts a multipart repayment form for `loan` as `who` with the step-up `token`.
-pub async fn post_form(
-    w: &World,
-    who: &str,
-    loan: Uuid,
-    token: Option<&str>,
-    parts: Vec<(String, Part)>,
-) -> (u16, Value) {
-    let mut form = reqwest::multipart::Form::new();
-    for (name, part) in parts {
-        form = match part {
-            Part::Text(v) => form.text(name, v),
-            Part::File(file_name, content_type, bytes) => form.part(
-                name,
-                reqwest::multipart::Part::bytes(bytes)
-                    .file_name(file_name)
-                    .mime_str(&content_type)
-                    .unwrap(),
-            ),
-        };
-    }
-    let mut req = w
-        .app
-        .client
-        .post(w.app.url(&format!("/org/loans/{loan}/repayments")))
-        .bearer_auth(w.session(who).await.access)
-        .header("X-Org-Id", ORG)
-        .multipart(form);
-    if let Some(t) = token {
-        req = req.header("X-Step-Up-Token", t);
-    }
-    crate::helpers::json(req.send().await.unwrap()).await
-}
+use crate::helpers::{expect_recorded, sample};
+use crate::loan_admin_support::{
+    FILE, LOAN_A, LOAN_B, ORG, Part, World, activate, post_form, require_step_up, token_for,
+};
 
 /// The recorded exchange with our ids (and `swaps`, e.g. minted keys) in place of the
 /// recorded ones.
@@ -169,9 +54,7 @@ pub async fn replay_form(
         parts.push((k.clone(), part));
     }
     let (status, ours) = post_form(w, who, loan, Some(token), parts).await;
-    assert_eq!(json!(status), s["response"]["status"], "{name}: {ours}");
-    let mut learned = Vec::new();
-    assert_like(&ours, &s["response"]["body"], "", skip, &mut learned, name);
+    expect_recorded(&s["response"], name, status, &ours, skip);
     ours
 }
 
@@ -601,15 +484,14 @@ async fn paying_every_instalment_completes_the_loan() {
     for (k, day) in due.iter().enumerate() {
         let resp = w
             .app
-            .client
-            .post(w.app.url(&format!("/org/loans/{a}/repayments")))
-            .bearer_auth(w.session("admin").await.access)
+            .call("POST", "")
+            .url(w.app.url(&format!("/org/loans/{a}/repayments")))
+            .token(w.session("admin").await.access)
             .header("X-Org-Id", ORG)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(format!("payment_date={day}&amount="))
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         let (status, body) = crate::helpers::json(resp).await;
         assert_eq!(status, 201, "{body}");
         let expected = if k == 5 { "678.390000" } else { "678.380000" };

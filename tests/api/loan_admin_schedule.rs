@@ -6,8 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::sample;
-use crate::loan_admin_repayments::activate;
-use crate::loan_admin_support::{FILE, ORG, World};
+use crate::loan_admin_support::{FILE, ORG, World, activate};
 
 const FINANCE: Option<&str> = Some("finance");
 const HR: Option<&str> = Some("hr");
@@ -148,16 +147,15 @@ async fn what_if_recomputes_from_the_given_terms_and_stores_nothing() {
 async fn export(w: &World, who: &str, loan: Uuid, query: &str) -> (u16, String, String, String) {
     let resp = w
         .app
-        .client
-        .get(
+        .call("GET", "")
+        .url(
             w.app
                 .url(&format!("/org/loans/{loan}/schedule/export{query}")),
         )
-        .bearer_auth(w.session(who).await.access)
+        .token(w.session(who).await.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let header = |name: &str| {
         resp.headers()
             .get(name)

@@ -19,8 +19,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json, sample};
-use crate::stock_support::assert_like;
+use crate::helpers::{TestApp, expect_recorded, sample};
 
 pub const FILE: &str = "domain-loan-admin.json";
 pub const ORG: &str = "sole-llc";
@@ -409,21 +408,18 @@ impl World {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.app.client.request(method, self.app.url(path));
-        if let Some(who) = who {
-            req = req.bearer_auth(self.session(who).await.access);
-        }
-        if let Some(org) = org {
-            req = req.header("X-Org-Id", org);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        json(req.send().await.unwrap()).await
+        let token = match who {
+            Some(who) => Some(self.session(who).await.access),
+            None => None,
+        };
+        self.app
+            .call(method, path)
+            .maybe_token(token.as_deref())
+            .maybe_org(org)
+            .headers(headers)
+            .maybe_json(body)
+            .fetch()
+            .await
     }
 
     /// `call` as `who` in the org.
@@ -484,14 +480,7 @@ impl World {
                 headers,
             )
             .await;
-        let expected = &s["response"];
-        assert_eq!(
-            json!(status),
-            expected["status"],
-            "status of {name:?}: {ours}"
-        );
-        let mut learned = Vec::new();
-        assert_like(&ours, &expected["body"], "", skip, &mut learned, name);
+        let learned = expect_recorded(&s["response"], name, status, &ours, skip);
         let mut ids = self.ids.lock().unwrap();
         for (recorded, mine) in learned {
             ids.entry(recorded).or_insert(mine);
@@ -646,13 +635,12 @@ impl World {
         let path = &url[url.find("/api/v1/").unwrap()..];
         let resp = self
             .app
-            .client
-            .put(format!("{}{path}", self.app.address))
+            .call("PUT", "")
+            .url(format!("{}{path}", self.app.address))
             .header("Content-Type", "application/pdf")
             .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
+            .response()
+            .await;
         assert_eq!(resp.status(), 200, "signed PUT");
         ticket
     }
@@ -713,18 +701,18 @@ impl World {
             .part("file", part);
         let mut req = self
             .app
-            .client
-            .post(
+            .call("POST", "")
+            .url(
                 self.app
                     .url(&format!("/org/loans/{loan}/documents/{route}/upload")),
             )
-            .bearer_auth(self.session(who).await.access)
+            .token(self.session(who).await.access)
             .header("X-Org-Id", ORG)
             .multipart(form);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        json(req.send().await.unwrap()).await
+        req.fetch().await
     }
 
     /// Files every document `stage` needs through the real routes as `who`: the first by
@@ -753,19 +741,129 @@ impl World {
     /// Checks our answer against the recorded exchange `name` (its recorded ids and keys
     /// translated to ours where learned; the pointers in `skip` not compared).
     pub fn expect(&self, name: &str, status: u16, ours: &Value, skip: &[&str]) {
-        let s = sample(FILE, name);
-        let expected: Value =
-            serde_json::from_str(&self.translate(&s["response"]["body"].to_string())).unwrap();
-        assert_eq!(
-            json!(status),
-            s["response"]["status"],
-            "status of {name:?}: {ours}"
-        );
-        let mut learned = Vec::new();
-        assert_like(ours, &expected, "", skip, &mut learned, name);
+        let mut recorded = sample(FILE, name)["response"].clone();
+        recorded["body"] =
+            serde_json::from_str(&self.translate(&recorded["body"].to_string())).unwrap();
+        let learned = expect_recorded(&recorded, name, status, ours, skip);
         let mut ids = self.ids.lock().unwrap();
         for (recorded, mine) in learned {
             ids.entry(recorded).or_insert(mine);
         }
     }
+}
+
+/// Loan A's activation in the recording.
+pub const ACTIVATED_AT: &str = "2026-12-07T00:36:19.544786Z";
+
+/// Puts `loan` where the legal completion leaves it (the walk itself is tested in
+/// `loan_admin_workflow`): core stages COMPLETED, ACTIVE since the recorded activation time,
+/// reservations ACTIVE, post-activation stages PENDING.
+pub async fn activate(w: &World, loan: Uuid) {
+    let db = &w.app.db;
+    sqlx::query(
+        "UPDATE loan_applications SET status = 'ACTIVE', version = 3, \
+         activation_date = $2::timestamptz, election_83b_due_date = '2027-01-06' WHERE id = $1",
+    )
+    .bind(loan)
+    .bind(ACTIVATED_AT)
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE loan_workflow_stages SET status = 'COMPLETED', completed_at = now() \
+         WHERE loan_application_id = $1",
+    )
+    .bind(loan)
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE stock_grant_reservations SET status = 'ACTIVE' WHERE loan_application_id = $1",
+    )
+    .bind(loan)
+    .execute(db)
+    .await
+    .unwrap();
+    for (stage, hint) in [
+        ("LEGAL_POST_ISSUANCE", "LEGAL"),
+        ("BORROWER_83B_ELECTION", "BORROWER"),
+    ] {
+        sqlx::query(
+            "INSERT INTO loan_workflow_stages (id, org_id, loan_application_id, stage_type, status, \
+             assigned_role_hint) VALUES ($1, $2, $3, $4, 'PENDING', $5)",
+        )
+        .bind(Uuid::new_v4())
+        .bind(ORG)
+        .bind(loan)
+        .bind(stage)
+        .bind(hint)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+}
+
+/// Makes the org require step-up for WORKFLOW_COMPLETE and LOAN_PAYMENT_RECORD, as in the
+/// recording from the legal completion on.
+pub async fn require_step_up(w: &World) {
+    crate::fixtures::set_org_settings(
+        &w.app,
+        ORG,
+        "require_two_factor = true, \
+         mfa_required_actions = '[\"WORKFLOW_COMPLETE\", \"LOAN_PAYMENT_RECORD\"]'",
+    )
+    .await;
+}
+
+/// A step-up token of `who` for the challenge of a 403 `step_up_mfa_required` body.
+pub async fn token_for(w: &World, who: &str, denied: &Value) -> String {
+    assert_eq!(denied["code"], "step_up_mfa_required", "{denied}");
+    let session = w.session(who).await;
+    crate::auth_support::step_up_token(
+        &w.app,
+        &session,
+        w.member(who),
+        denied["details"]["challenge_token"].as_str().unwrap(),
+    )
+    .await
+}
+
+/// One multipart field: text, or a file `(filename, content type, bytes)`.
+pub enum Part {
+    Text(String),
+    File(String, String, Vec<u8>),
+}
+
+/// Posts a multipart repayment form for `loan` as `who` with the step-up `token`.
+pub async fn post_form(
+    w: &World,
+    who: &str,
+    loan: Uuid,
+    token: Option<&str>,
+    parts: Vec<(String, Part)>,
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, part) in parts {
+        form = match part {
+            Part::Text(v) => form.text(name, v),
+            Part::File(file_name, content_type, bytes) => form.part(
+                name,
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(file_name)
+                    .mime_str(&content_type)
+                    .unwrap(),
+            ),
+        };
+    }
+    let mut req = w
+        .app
+        .call("POST", "")
+        .url(w.app.url(&format!("/org/loans/{loan}/repayments")))
+        .token(w.session(who).await.access)
+        .header("X-Org-Id", ORG)
+        .multipart(form);
+    if let Some(t) = token {
+        req = req.header("X-Step-Up-Token", t);
+    }
+    req.fetch().await
 }

@@ -321,7 +321,7 @@ async fn a_loan_walks_through_hr_finance_and_legal_to_active() {
     assert_eq!(w.stages(a).await[0].1, "COMPLETED");
 
     // Finance records the first instalment, behind step-up LOAN_PAYMENT_RECORD.
-    use crate::loan_admin_repayments::{Part, post_form, token_for};
+    use crate::loan_admin_support::{Part, post_form, token_for};
     let form = || {
         vec![(
             "payment_date".to_owned(),

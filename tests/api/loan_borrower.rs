@@ -539,13 +539,12 @@ async fn an_83b_election_is_uploaded_registered_and_completes_its_stage() {
     let pdf = b"%PDF-1.4\n% 83(b) election\n%%EOF\n".to_vec();
     let put = w
         .app
-        .client
-        .put(url.replacen("http://localhost:8311", &w.app.address, 1))
+        .call("PUT", "")
+        .url(url.replacen("http://localhost:8311", &w.app.address, 1))
         .header("Content-Type", "application/pdf")
         .body(pdf.clone())
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(put.status(), 200);
 
     let (status, out) = w

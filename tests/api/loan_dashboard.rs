@@ -190,7 +190,10 @@ async fn the_landing_page_shows_the_active_loan_as_recorded() {
     let session = w.session("robert.kim").await;
     let (status, out) = w
         .app
-        .get_as("/me/dashboard/summary", &session.access, Some(ORG))
+        .call("GET", "/me/dashboard/summary")
+        .token(&session.access)
+        .org(ORG)
+        .fetch()
         .await;
     assert_eq!(status, 200, "{out}");
     let expected = crate::helpers::sample(
@@ -209,11 +212,10 @@ async fn the_landing_page_shows_the_active_loan_as_recorded() {
     // A month later the first open instalment is missed.
     let (status, out) = w
         .app
-        .get_as(
-            "/me/dashboard/summary?as_of=2027-02-08",
-            &session.access,
-            Some(ORG),
-        )
+        .call("GET", "/me/dashboard/summary?as_of=2027-02-08")
+        .token(&session.access)
+        .org(ORG)
+        .fetch()
         .await;
     assert_eq!(status, 200, "{out}");
     let s = &out["data"]["loan_summary"];

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{json as read_json, sample};
-use crate::loan_applications::{FILE, LoanWorld, ORG};
+use crate::loan_apply_support::{FILE, LoanWorld, ORG};
 
 const B: Option<&str> = Some("borrower");
 const M: Option<&str> = Some("married");
@@ -92,14 +92,13 @@ async fn post_form(
     }
     let resp = w
         .app
-        .client
-        .post(w.app.url(path))
-        .bearer_auth(w.session("admin").await.access)
+        .call("POST", "")
+        .url(w.app.url(path))
+        .token(w.session("admin").await.access)
         .header("X-Org-Id", ORG)
         .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     read_json(resp).await
 }
 
@@ -304,18 +303,19 @@ async fn the_rest_of_the_recorded_story_answers_as_recorded() {
     let denied = w.replay("submit 403 step_up_mfa_required", B).await;
     let session = w.session("borrower").await;
     let secret = w.members["borrower"].totp_secret.clone().unwrap();
-    let verified = crate::auth_support::post_in(
-        &w.app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        ORG,
-        Some(json!({
+    let verified = w
+        .app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&session.access)
+        .org(ORG)
+        .json(&json!({
             "challenge_token": denied["details"]["challenge_token"],
             "code": crate::fixtures::totp_now(&secret),
             "code_type": "totp",
-        })),
-    )
-    .await;
+        }))
+        .send()
+        .await;
     w.expect(
         "POST /auth/step-up/verify 200 (core endpoint)",
         verified.status,
@@ -369,14 +369,15 @@ async fn loan_preflights_allow_the_idempotency_key() {
     ] {
         let exchange = sample(FILE, name);
         let req = &exchange["request"];
-        let mut builder = app.client.request(
-            reqwest::Method::OPTIONS,
-            format!("{}{}", app.address, req["path"].as_str().unwrap()),
-        );
+        let mut builder = app.call("OPTIONS", "").url(format!(
+            "{}{}",
+            app.address,
+            req["path"].as_str().unwrap()
+        ));
         for (k, v) in req["headers"].as_object().unwrap() {
-            builder = builder.header(k.as_str(), v.as_str().unwrap());
+            builder = builder.header(k, v.as_str().unwrap());
         }
-        let resp = builder.send().await.unwrap();
+        let resp = builder.response().await;
         assert_eq!(resp.status(), 200, "{name}");
         for (k, v) in exchange["response"]["headers"].as_object().unwrap() {
             let want = v

@@ -221,18 +221,17 @@ impl LoanWorld {
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.app.client.request(method, self.app.url(path));
-        if let Some(who) = who {
-            req = req.bearer_auth(self.session(who).await.access);
-        }
-        if let Some(org) = org {
-            req = req.header("X-Org-Id", org);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.unwrap()
+        let token = match who {
+            Some(who) => Some(self.session(who).await.access),
+            None => None,
+        };
+        self.app
+            .call(method, path)
+            .maybe_token(token.as_deref())
+            .maybe_org(org)
+            .maybe_json(body)
+            .response()
+            .await
     }
 
     /// A JSON call as `who` in `sole-llc`.

@@ -5,10 +5,11 @@
 
 mod fixtures;
 mod helpers;
-mod statement_counter;
+mod statement_support;
 
 mod acls;
 mod announcement_stream;
+mod announcement_support;
 mod announcements;
 mod audit_logs;
 mod auth_flows;
@@ -42,6 +43,7 @@ mod loan_admin_support;
 mod loan_admin_views;
 mod loan_admin_workflow;
 mod loan_applications;
+mod loan_apply_support;
 mod loan_borrower;
 mod loan_dashboard;
 mod loan_goldens;
@@ -54,6 +56,7 @@ mod org_settings;
 mod org_users;
 mod orgs;
 mod pbgc;
+mod people_support;
 mod pgbouncer;
 mod read_statements;
 mod roles;

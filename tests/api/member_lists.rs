@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{MemberSpec, create_member};
-use crate::helpers::{TestApp, assert_same_keys, sample};
-use crate::org_users::{ORG, OTHER_ORG, UNKNOWN, assert_strict_item, error_body, get, world};
+use crate::helpers::{TestApp, UNKNOWN, assert_same_keys, error_body, sample};
+use crate::people_support::{ORG, OTHER_ORG, assert_strict_item, world};
 
 async fn role_id(app: &TestApp, org: &str, name: &str) -> Uuid {
     sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = $2")
@@ -36,12 +36,12 @@ async fn role_members_list_shape_404_and_permissions() {
     let w = world().await;
     let app = &w.app;
     let admin_role = role_id(app, ORG, "ORG ADMIN").await;
-    let (status, body) = get(
-        app,
-        &format!("/roles/{admin_role}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/roles/{admin_role}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let expected =
         sample("roles.json", "role members (system role)")["response"]["body"]["data"].clone();
@@ -74,37 +74,53 @@ async fn role_members_list_shape_404_and_permissions() {
         )
         .await;
     }
-    let (_, body) = get(
-        app,
-        &format!("/roles/{employee_role}/members?page=2&page_size=2"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (_, body) = app
+        .call(
+            "GET",
+            &format!("/roles/{employee_role}/members?page=2&page_size=2"),
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(body["data"]["total"], 5);
     assert_eq!(body["data"]["items"].as_array().unwrap().len(), 2);
-    let (status, body) = get(
-        app,
-        &format!("/roles/{employee_role}/members?page_size=0"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/roles/{employee_role}/members?page_size=0"),
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["items"].as_array().unwrap().len(), 5);
 
-    let (status, unknown) = get(app, &format!("/roles/{UNKNOWN}/members"), &w.admin_s.access).await;
+    let (status, unknown) = app
+        .call("GET", &format!("/roles/{UNKNOWN}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &unknown),
         (404, &error_body("not_found", "Role not found"))
     );
     let other_role = role_id(app, OTHER_ORG, "EMPLOYEE").await;
-    let (status, cross) = get(
-        app,
-        &format!("/roles/{other_role}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, cross) = app
+        .call("GET", &format!("/roles/{other_role}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!((status, cross), (404, unknown));
-    let (status, body) = get(app, "/roles/not-a-uuid/members", &w.admin_s.access).await;
+    let (status, body) = app
+        .call("GET", "/roles/not-a-uuid/members")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert!(
         body["message"]
@@ -112,12 +128,12 @@ async fn role_members_list_shape_404_and_permissions() {
             .unwrap()
             .starts_with("role_id: Input should be a valid UUID")
     );
-    let (status, body) = get(
-        app,
-        &format!("/roles/{admin_role}/members"),
-        &w.emp_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/roles/{admin_role}/members"))
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -132,12 +148,12 @@ async fn department_members_archived_404_and_permissions() {
     let w = world().await;
     let app = &w.app;
     let ops = department(app, ORG, "Operations", false).await;
-    let (status, body) = get(
-        app,
-        &format!("/departments/{ops}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/departments/{ops}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], json!({"items": [], "total": 0}));
     sqlx::query("UPDATE org_memberships SET department_id = $1 WHERE id = $2")
@@ -146,12 +162,12 @@ async fn department_members_archived_404_and_permissions() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (status, body) = get(
-        app,
-        &format!("/departments/{ops}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/departments/{ops}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let expected = sample("departments.json", "members (one)")["response"]["body"]["data"].clone();
     let item = &body["data"]["items"][0];
@@ -163,12 +179,12 @@ async fn department_members_archived_404_and_permissions() {
     assert_eq!(item["user"]["email"], "emp@acme.example.com");
 
     let archived = department(app, ORG, "Old", true).await;
-    let (status, body) = get(
-        app,
-        &format!("/departments/{archived}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/departments/{archived}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -179,27 +195,37 @@ async fn department_members_archived_404_and_permissions() {
             )
         )
     );
-    let (status, unknown) = get(
-        app,
-        &format!("/departments/{UNKNOWN}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, unknown) = app
+        .call("GET", &format!("/departments/{UNKNOWN}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &unknown),
         (404, &error_body("not_found", "Department not found"))
     );
     let foreign = department(app, OTHER_ORG, "Foreign", false).await;
-    let (status, cross) = get(
-        app,
-        &format!("/departments/{foreign}/members"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, cross) = app
+        .call("GET", &format!("/departments/{foreign}/members"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!((status, cross), (404, unknown));
-    let (status, _) = get(app, "/departments/zzz/members", &w.admin_s.access).await;
+    let (status, _) = app
+        .call("GET", "/departments/zzz/members")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
-    let (status, body) = get(app, &format!("/departments/{ops}/members"), &w.emp_s.access).await;
+    let (status, body) = app
+        .call("GET", &format!("/departments/{ops}/members"))
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (

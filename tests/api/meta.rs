@@ -105,11 +105,10 @@ async fn other_countries_have_named_subdivisions_without_the_prefix() {
 async fn meta_routes_are_in_the_openapi_document() {
     let app = spawn_app().await;
     let spec: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
+        .call("GET", "")
+        .url(format!("{}/openapi.json", app.address))
+        .response()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

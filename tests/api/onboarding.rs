@@ -1,49 +1,21 @@
 //! `POST /org/users`: single onboarding, its errors, and the first-login journey.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, create_member};
-use crate::helpers::{assert_same_keys, json, sample};
-use crate::org_users::{ORG, World, audit_count, call, error_body, get, world};
-
-/// A temporary password that passes the policy.
-pub const TEMP_PASSWORD: &str = "Temp#Password2026";
-
-/// The sample's onboarding body with a known temporary password.
-pub fn request(email: &str, employee_id: &str) -> Value {
-    json!({
-        "email": email,
-        "first_name": "golden",
-        "middle_name": "q",
-        "last_name": "tester",
-        "preferred_name": "Goldie",
-        "timezone": "America/New_York",
-        "phone_number": "+1-555-0100",
-        "marital_status": "domestic partnership",
-        "country": "us",
-        "state": "ny",
-        "address_line1": "1 Test Street",
-        "address_line2": "Apt 2",
-        "postal_code": "10001",
-        "temporary_password": TEMP_PASSWORD,
-        "employee_id": employee_id,
-        "employment_start_date": "2026-01-15",
-        "employment_status": "active"
-    })
-}
+use crate::helpers::{assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{ORG, TEMP_PASSWORD, World, complete_first_login, request, world};
 
 async fn onboard(w: &World, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
     let resp = w
         .app
-        .client
-        .post(w.app.url("/org/users"))
-        .bearer_auth(&w.admin_s.access)
+        .call("POST", "")
+        .url(w.app.url("/org/users"))
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let headers = resp.headers().clone();
     let (status, body) = json(resp).await;
     (status, body, headers)
@@ -112,7 +84,7 @@ async fn onboarding_new_existing_and_conflicts() {
         ),
         (&json!("new"), &json!("created"), &json!(true))
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 1);
     let (must_change, hash): (bool, String) = sqlx::query_as(
         "SELECT must_change_password, hashed_password FROM identities WHERE email = 'golden.tester1@example.com'",
     )
@@ -143,7 +115,7 @@ async fn onboarding_new_existing_and_conflicts() {
         ),
         (&json!("existing"), &json!("already_exists"), &json!(false))
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 1);
 
     let (status, body, _) = onboard(&w, request("golden.tester1@example.com", "GOLD-999")).await;
     assert_eq!(
@@ -177,7 +149,7 @@ async fn onboarding_new_existing_and_conflicts() {
             error_body("bad_request", "Password too short; minimum 12 characters")
         )
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 1);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 1);
 }
 
 #[tokio::test]
@@ -235,62 +207,12 @@ async fn onboarding_validation_errors_are_422_never_500() {
             .unwrap()
             .starts_with("employment_start_date:")
     );
-    assert_eq!(audit_count(&w.app, "user.onboarded").await, 0);
+    assert_eq!(audit_count(&w.app, ORG, "user.onboarded").await, 0);
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE 'golden%'")
         .fetch_one(&w.app.db)
         .await
         .unwrap();
     assert_eq!(users, 0);
-}
-
-/// Login → select-org → (first login) → tokens for an onboarded member.
-pub async fn first_login(w: &World, email: &str, password: &str) -> String {
-    let (status, body) = w.app.login(email, password).await;
-    assert_eq!(status, 200, "login: {body}");
-    assert_eq!(body["data"]["must_change_password"], true);
-    let pre_org = body["data"]["pre_org_token"].as_str().unwrap().to_owned();
-    let (status, body) = w
-        .app
-        .post_json("/auth/select-org", Some(&pre_org), json!({"org_id": ORG}))
-        .await;
-    assert_eq!(status, 200, "select-org: {body}");
-    body["data"]["access_token"].as_str().unwrap().to_owned()
-}
-
-/// The journey after onboarding: forced password change, then ACTIVE/ACCEPTED.
-pub async fn complete_first_login(w: &World, email: &str, membership_id: &str) {
-    let access = first_login(w, email, TEMP_PASSWORD).await;
-    let (status, body) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
-    // The invitation is still pending, and the membership check comes first (legacy order);
-    // the frontend takes any 403 from /auth/me during login as "change your password".
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["message"], "Membership is not active");
-    let (status, body) = call(
-        &w.app,
-        Method::POST,
-        "/auth/change-password",
-        &access,
-        Some(json!({"current_password": TEMP_PASSWORD, "new_password": "Brand#NewPass2027"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let access = body["data"]["access_token"].as_str().unwrap().to_owned();
-    let (status, me) = w.app.get_as("/auth/me", &access, Some(ORG)).await;
-    assert_eq!(status, 200, "{me}");
-    assert_eq!(me["data"]["email"], email);
-    let (status, detail) = get(
-        &w.app,
-        &format!("/org/users/{membership_id}"),
-        &w.admin_s.access,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(detail["data"]["membership"]["platform_status"], "ACTIVE");
-    assert_eq!(
-        detail["data"]["membership"]["invitation_status"],
-        "ACCEPTED"
-    );
-    assert!(detail["data"]["membership"]["accepted_at"].is_string());
 }
 
 #[tokio::test]
@@ -327,14 +249,14 @@ async fn onboarding_reuses_an_identity_from_another_org() {
     // An employee cannot onboard.
     let member = create_member(&w.app, ORG, MemberSpec::new("e2@acme.example.com")).await;
     let _ = member;
-    let (status, body) = call(
-        &w.app,
-        Method::POST,
-        "/org/users",
-        &w.emp_s.access,
-        Some(request("x@acme.example.com", "X")),
-    )
-    .await;
+    let (status, body) = w
+        .app
+        .call("POST", "/org/users")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .json(&request("x@acme.example.com", "X"))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (

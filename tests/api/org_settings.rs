@@ -5,20 +5,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{
     Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
 };
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-async fn put(app: &TestApp, s: &Session, body: Value, step_up: Option<&str>) -> (u16, Value) {
-    let mut req = app
-        .client
-        .put(app.url("/org/settings"))
-        .bearer_auth(&s.access)
-        .header("X-Org-Id", &s.org_id)
-        .json(&body);
-    if let Some(t) = step_up {
-        req = req.header("X-Step-Up-Token", t);
-    }
-    json(req.send().await.unwrap()).await
-}
+use crate::helpers::{TestApp, assert_same_keys, audit_count, sample, spawn_app};
 
 async fn admin(app: &TestApp, org: &str) -> (Member, Session) {
     let m = create_member(
@@ -31,22 +18,17 @@ async fn admin(app: &TestApp, org: &str) -> (Member, Session) {
     (m, s)
 }
 
-async fn audit_count(app: &TestApp, org: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = 'org_settings.updated'",
-    )
-    .bind(org)
-    .fetch_one(&app.db)
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn get_creates_the_default_row_with_the_legacy_shape() {
     let app = spawn_app().await;
     create_org(&app, "acme", "Acme Inc").await;
     let (_, s) = admin(&app, "acme").await;
-    let (status, body) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let mut expected = sample(
         "settings.json",
@@ -72,31 +54,37 @@ async fn employees_are_refused_with_the_permission_name() {
     create_org(&app, "acme", "Acme Inc").await;
     let m = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
     let s = app.sign_in(&m).await;
-    let (status, body) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
         sample("settings.json", "get settings 403 (employee)")["response"]["body"]
     );
     // The permission check comes before body validation.
-    let (status, body) = put(&app, &s, json!({"session_timeout_minutes": 0}), None).await;
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({"session_timeout_minutes": 0}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
         sample("settings.json", "put settings 403 (employee)")["response"]["body"]
     );
-    let (status, body) = json(
-        app.client
-            .get(app.url("/org/settings"))
-            .header("X-Org-Id", "acme")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .header("X-Org-Id", "acme")
+        .fetch()
+        .await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Not authenticated");
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 }
 
 /// Every recorded 400/422 of settings.json, replayed: same status, code and message; nothing
@@ -106,7 +94,12 @@ async fn every_recorded_validation_error_is_reproduced() {
     let app = spawn_app().await;
     create_org(&app, "acme", "Acme Inc").await;
     let (_, s) = admin(&app, "acme").await;
-    let (_, before) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, before) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/contract/samples/settings.json"),
@@ -118,7 +111,12 @@ async fn every_recorded_validation_error_is_reproduced() {
         e["request"]["method"] == "PUT"
             && matches!(e["response"]["status"].as_u64(), Some(400 | 422))
     }) {
-        let (status, body) = put(&app, &s, ex["request"]["body"].clone(), None).await;
+        let (status, body) = app
+            .call("PUT", "/org/settings")
+            .session(&s)
+            .json(&ex["request"]["body"].clone())
+            .fetch()
+            .await;
         let exp = &ex["response"];
         assert_eq!(status, exp["status"], "{}: {body}", ex["name"]);
         assert_eq!(body["code"], exp["body"]["code"], "{}", ex["name"]);
@@ -139,9 +137,14 @@ async fn every_recorded_validation_error_is_reproduced() {
         replayed += 1;
     }
     assert_eq!(replayed, 11);
-    let (_, after) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, after) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(before, after);
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 }
 
 #[tokio::test]
@@ -221,22 +224,25 @@ async fn bad_input_is_4xx_never_500() {
             "Input should be a valid dictionary or object to extract fields from",
         ),
     ] {
-        let (got, resp) = put(&app, &s, body.clone(), None).await;
+        let (got, resp) = app
+            .call("PUT", "/org/settings")
+            .session(&s)
+            .json(&body.clone())
+            .fetch()
+            .await;
         assert_eq!(got, status, "{body}: {resp}");
         assert_eq!(resp["message"], message, "{body}");
     }
     let resp = app
-        .client
-        .put(app.url("/org/settings"))
-        .bearer_auth(&s.access)
+        .call("PUT", "/org/settings")
+        .token(&s.access)
         .header("X-Org-Id", "acme")
         .header("content-type", "application/json")
         .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 422);
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 }
 
 #[tokio::test]
@@ -244,17 +250,21 @@ async fn updates_follow_the_recorded_sequence() {
     let app = spawn_app().await;
     create_org(&app, "acme", "Acme Inc").await;
     let (m, s) = admin(&app, "acme").await;
-    let (_, base) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, base) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(base["data"]["policy_version"], 1);
 
     // Non-policy fields: policy_version unchanged.
-    let (status, body) = put(
-        &app,
-        &s,
-        json!({"session_timeout_minutes": 10, "audit_log_retention_days": 365}),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({"session_timeout_minutes": 10, "audit_log_retention_days": 365}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let exp = sample(
         "settings.json",
@@ -267,28 +277,30 @@ async fn updates_follow_the_recorded_sequence() {
     assert_eq!(body["data"]["policy_version"], 1);
 
     // Stock rules: +1 and decimals with the column scale.
-    let (status, body) = put(
-        &app,
-        &s,
-        json!({"enforce_service_duration_rule": true, "min_service_duration_years": 0.5,
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(
+            &json!({"enforce_service_duration_rule": true, "min_service_duration_years": 0.5,
                "enforce_min_vested_to_exercise": true, "min_vested_shares_to_exercise": 1000}),
-        None,
-    )
-    .await;
+        )
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["min_service_duration_years"], "0.50");
     assert_eq!(body["data"]["min_vested_shares_to_exercise"], 1000);
     assert_eq!(body["data"]["policy_version"], 2);
 
     // Loan rules.
-    let (status, body) = put(
-        &app,
-        &s,
-        json!({"require_down_payment": true, "down_payment_percent": "12.5",
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(
+            &json!({"require_down_payment": true, "down_payment_percent": "12.5",
                "fixed_interest_rate_annual_percent": 4.25, "allowed_interest_types": ["FIXED"]}),
-        None,
-    )
-    .await;
+        )
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let exp =
         sample("settings.json", "put settings success loan rules")["response"]["body"]["data"]
@@ -306,30 +318,35 @@ async fn updates_follow_the_recorded_sequence() {
     let updated_at = body["data"]["updated_at"].clone();
 
     // Empty body: nothing changes, updated_at included; still audited.
-    let (status, body) = put(&app, &s, json!({}), None).await;
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["updated_at"], updated_at);
     assert_eq!(body["data"]["policy_version"], 3);
 
     // A policy value re-sent unchanged does not bump the version.
-    let (_, body) = put(
-        &app,
-        &s,
-        json!({"fixed_interest_rate_annual_percent": "4.25"}),
-        None,
-    )
-    .await;
+    let (_, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({"fixed_interest_rate_annual_percent": "4.25"}))
+        .fetch()
+        .await;
     assert_eq!(body["data"]["policy_version"], 3);
 
     // Turning the flags off without values nulls them.
-    let (status, body) = put(
-        &app,
-        &s,
-        json!({"enforce_service_duration_rule": false, "enforce_min_vested_to_exercise": false,
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(
+            &json!({"enforce_service_duration_rule": false, "enforce_min_vested_to_exercise": false,
                "require_down_payment": false}),
-        None,
-    )
-    .await;
+        )
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["min_service_duration_years"], Value::Null);
     assert_eq!(body["data"]["min_vested_shares_to_exercise"], Value::Null);
@@ -337,11 +354,16 @@ async fn updates_follow_the_recorded_sequence() {
     assert_eq!(body["data"]["policy_version"], 4);
 
     // GET returns what PUT stored.
-    let (_, got) = app.get_as("/org/settings", &s.access, Some("acme")).await;
+    let (_, got) = app
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(got["data"], body["data"]);
 
     // One audit row per successful PUT, with resource_id = org id and secret-free snapshots.
-    assert_eq!(audit_count(&app, "acme").await, 6);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 6);
     let (actor, resource_id, old, new): (Option<uuid::Uuid>, String, Value, Value) =
         sqlx::query_as(
             "SELECT actor_id, resource_id, old_value::jsonb, new_value::jsonb FROM audit_logs \
@@ -386,20 +408,19 @@ async fn two_factor_off_clears_actions_and_zero_days_forgets_devices() {
         .await
         .unwrap();
     }
-    let (status, body) = put(
-        &app,
-        &s,
-        json!({"require_two_factor": true, "mfa_required_actions": ["ROLE_ASSIGNMENT", "LOGIN"]}),
-        None,
-    )
-    .await;
+    let (status, body) = app.call("PUT", "/org/settings").session(&s).json(&json!({"require_two_factor": true, "mfa_required_actions": ["ROLE_ASSIGNMENT", "LOGIN"]})).fetch().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"]["mfa_required_actions"],
         json!(["ROLE_ASSIGNMENT", "LOGIN"])
     );
 
-    let (_, body) = put(&app, &s, json!({"remember_device_days": 0}), None).await;
+    let (_, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({"remember_device_days": 0}))
+        .fetch()
+        .await;
     assert_eq!(body["data"]["remember_device_days"], 0);
     let devices = |org: &'static str| {
         let db = app.db.clone();
@@ -414,13 +435,12 @@ async fn two_factor_off_clears_actions_and_zero_days_forgets_devices() {
     assert_eq!(devices("acme").await, 0);
     assert_eq!(devices("other").await, 1, "other orgs keep their devices");
 
-    let (status, body) = put(
-        &app,
-        &s,
-        json!({"require_two_factor": false, "allow_impersonation": false}),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({"require_two_factor": false, "allow_impersonation": false}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["mfa_required_actions"], json!([]));
     assert_eq!(body["data"]["require_two_factor"], false);
@@ -437,7 +457,12 @@ async fn step_up_is_required_when_the_org_lists_the_action() {
         "require_two_factor = true, mfa_required_actions = '[\"ORG_SETTINGS_CHANGE\"]'",
     )
     .await;
-    let (status, body) = put(&app, &s, json!({"session_timeout_minutes": 9}), None).await;
+    let (status, body) = app
+        .call("PUT", "/org/settings")
+        .session(&s)
+        .json(&json!({"session_timeout_minutes": 9}))
+        .fetch()
+        .await;
     assert_eq!(status, 403, "{body}");
     let exp =
         sample("settings.json", "put settings 403 step-up required")["response"]["body"].clone();
@@ -445,19 +470,18 @@ async fn step_up_is_required_when_the_org_lists_the_action() {
     assert_eq!(body["message"], exp["message"]);
     assert_same_keys(&body["details"], &exp["details"]);
     assert_eq!(body["details"]["action"], "ORG_SETTINGS_CHANGE");
-    assert_eq!(audit_count(&app, "acme").await, 0);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
 
     let (status, verified) = {
         let req = app
-            .client
-            .post(app.url("/auth/step-up/verify"))
-            .bearer_auth(&s.access)
+            .call("POST", "/auth/step-up/verify")
+            .token(&s.access)
             .header("X-Org-Id", "acme")
             .json(
                 &json!({"challenge_token": body["details"]["challenge_token"],
                           "code": totp_now(m.totp_secret.as_deref().unwrap())}),
             );
-        json(req.send().await.unwrap()).await
+        req.fetch().await
     };
     assert_eq!(status, 200, "{verified}");
     let token = verified["data"]["step_up_token"]
@@ -465,17 +489,17 @@ async fn step_up_is_required_when_the_org_lists_the_action() {
         .unwrap()
         .to_owned();
     for _ in 0..2 {
-        let (status, body) = put(
-            &app,
-            &s,
-            json!({"session_timeout_minutes": 9}),
-            Some(&token),
-        )
-        .await;
+        let (status, body) = app
+            .call("PUT", "/org/settings")
+            .session(&s)
+            .json(&json!({"session_timeout_minutes": 9}))
+            .step_up(&token)
+            .fetch()
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["session_timeout_minutes"], 9);
     }
-    assert_eq!(audit_count(&app, "acme").await, 2);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 2);
 }
 
 #[tokio::test]
@@ -485,23 +509,43 @@ async fn orgs_are_isolated_and_a_failed_audit_write_rolls_the_change_back() {
     create_org(&app, "beta", "Beta Inc").await;
     let (_, a) = admin(&app, "acme").await;
     let (_, b) = admin(&app, "beta").await;
-    let (status, _) = put(&app, &b, json!({"session_timeout_minutes": 42}), None).await;
+    let (status, _) = app
+        .call("PUT", "/org/settings")
+        .session(&b)
+        .json(&json!({"session_timeout_minutes": 42}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (_, mine) = app.get_as("/org/settings", &a.access, Some("acme")).await;
+    let (_, mine) = app
+        .call("GET", "/org/settings")
+        .token(&a.access)
+        .org("acme")
+        .fetch()
+        .await;
     assert_eq!(mine["data"]["session_timeout_minutes"], 5);
     assert_eq!(mine["data"]["org_id"], "acme");
     // A's token cannot address B's settings.
-    let (status, _) = app.get_as("/org/settings", &a.access, Some("beta")).await;
+    let (status, _) = app
+        .call("GET", "/org/settings")
+        .token(&a.access)
+        .org("beta")
+        .fetch()
+        .await;
     assert!(status == 401 || status == 403, "{status}");
-    assert_eq!(audit_count(&app, "acme").await, 0);
-    assert_eq!(audit_count(&app, "beta").await, 1);
+    assert_eq!(audit_count(&app, "acme", "org_settings.updated").await, 0);
+    assert_eq!(audit_count(&app, "beta", "org_settings.updated").await, 1);
 
     // Without its audit partition the audit insert fails: the settings change must not stay.
     sqlx::query("DROP TABLE audit_logs_acme")
         .execute(&app.db)
         .await
         .unwrap();
-    let (status, _) = put(&app, &a, json!({"session_timeout_minutes": 33}), None).await;
+    let (status, _) = app
+        .call("PUT", "/org/settings")
+        .session(&a)
+        .json(&json!({"session_timeout_minutes": 33}))
+        .fetch()
+        .await;
     assert!(status >= 500, "{status}");
     let timeout: i32 = sqlx::query_scalar(
         "SELECT session_timeout_minutes FROM org_settings WHERE org_id = 'acme'",

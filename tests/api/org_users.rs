@@ -1,6 +1,6 @@
 //! `/org/users*` (except onboarding, see onboarding.rs and bulk_onboarding.rs): list, detail,
-//! status, profile, deletes, forced password reset and admin MFA reset. Also holds the request
-//! helpers the other people test files share.
+//! status, profile, deletes, forced password reset and admin MFA reset (the shared world is in
+//! people_support.rs).
 
 #![allow(dead_code)]
 
@@ -8,145 +8,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::fixtures::{
-    Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
-};
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-pub const ORG: &str = "acme";
-pub const OTHER_ORG: &str = "globex";
-pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
-
-/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in employee, plus a
-/// second org with one member.
-pub struct World {
-    pub app: TestApp,
-    pub admin: Member,
-    pub admin_s: Session,
-    pub emp: Member,
-    pub emp_s: Session,
-    pub other: Member,
-}
-
-pub async fn world() -> World {
-    let app = spawn_app().await;
-    create_org(&app, ORG, "Acme Inc").await;
-    create_org(&app, OTHER_ORG, "Globex").await;
-    let admin = create_member(
-        &app,
-        ORG,
-        MemberSpec::admin("admin@acme.example.com").full_name("Ada Admin"),
-    )
-    .await;
-    let emp = create_member(
-        &app,
-        ORG,
-        MemberSpec::new("emp@acme.example.com").full_name("Eve Employee"),
-    )
-    .await;
-    let other = create_member(
-        &app,
-        OTHER_ORG,
-        MemberSpec::new("olga@globex.example.com").full_name("Olga Other"),
-    )
-    .await;
-    let admin_s = app.sign_in(&admin).await;
-    let emp_s = app.sign_in(&emp).await;
-    World {
-        app,
-        admin,
-        admin_s,
-        emp,
-        emp_s,
-        other,
-    }
-}
-
-/// Any JSON request with a bearer token and `X-Org-Id`.
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", ORG);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-pub async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, Method::GET, path, token, None).await
-}
-
-pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
-        .bind(ORG)
-        .bind(action)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
-
-pub fn error_body(code: &str, message: &str) -> Value {
-    json!({"code": code, "message": message, "data": null, "details": {"detail": message}})
-}
-
-/// The strict-schema rules of frontend-client §10.3 on one `{user, membership, roles}` item.
-pub fn assert_strict_item(item: &Value) {
-    let user = &item["user"];
-    for key in ["id", "org_id", "email"] {
-        assert!(user[key].is_string(), "user.{key}: {item}");
-    }
-    let email = user["email"].as_str().unwrap();
-    let domain = email.split('@').nth(1).unwrap_or("");
-    assert!(domain.contains('.'), "strict email: {email}");
-    for key in ["is_active", "is_superuser", "mfa_enabled", "created_at"] {
-        assert!(
-            user.get(key).is_none_or(|v| !v.is_null()),
-            "user.{key} null: {item}"
-        );
-    }
-    let m = &item["membership"];
-    for key in [
-        "id",
-        "org_id",
-        "user_id",
-        "employment_status",
-        "platform_status",
-    ] {
-        assert!(m[key].is_string(), "membership.{key}: {item}");
-    }
-    assert!(m.get("invitation_status").is_none_or(|v| v.is_string()));
-    let employment = [
-        "ACTIVE",
-        "ON_LEAVE",
-        "FURLOUGHED",
-        "SUSPENDED",
-        "PROBATIONARY",
-        "TERMINATED",
-        "RETIRED",
-        "RESIGNED",
-    ];
-    let platform = ["INVITED", "ENABLED", "DISABLED", "LOCKED", "ACTIVE"];
-    let invitation = ["PENDING", "ACCEPTED", "EXPIRED", "INVITED"];
-    let upper = |v: &Value| v.as_str().unwrap().to_uppercase();
-    assert!(employment.contains(&upper(&m["employment_status"]).as_str()));
-    assert!(platform.contains(&upper(&m["platform_status"]).as_str()));
-    assert!(invitation.contains(&upper(&m["invitation_status"]).as_str()));
-    for role in item["roles"].as_array().unwrap() {
-        assert!(role["name"].is_string(), "role name: {role}");
-        for key in ["org_id", "is_system_role", "created_at", "updated_at"] {
-            assert!(role.get(key).is_none_or(|v| !v.is_null()), "role.{key}");
-        }
-    }
-}
+use crate::fixtures::{MemberSpec, create_member, set_org_settings, totp_now};
+use crate::helpers::{UNKNOWN, assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{ORG, assert_strict_item, fail_commit_after_audit, world};
 
 fn sample_data(file: &str, name: &str) -> Value {
     sample(file, name)["response"]["body"]["data"].clone()
@@ -164,7 +28,12 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
         )
         .await;
     }
-    let (status, body) = get(app, "/org/users?page=1&page_size=2", &w.admin_s.access).await;
+    let (status, body) = app
+        .call("GET", "/org/users?page=1&page_size=2")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
     assert_eq!(data["total"], 5);
@@ -191,18 +60,38 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
             .collect()
     };
     assert_eq!(names(&body), ["Ada", "Eve"]);
-    let (_, page2) = get(app, "/org/users?page=2&page_size=2", &w.admin_s.access).await;
+    let (_, page2) = app
+        .call("GET", "/org/users?page=2&page_size=2")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(names(&page2), ["Zed", "Amy"]);
-    let (_, page3) = get(app, "/org/users?page=3&page_size=2", &w.admin_s.access).await;
+    let (_, page3) = app
+        .call("GET", "/org/users?page=3&page_size=2")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(names(&page3), ["Mia"]);
     assert_eq!(page3["data"]["total"], 5, "every page carries the total");
     // A page past the end is empty and still tells the total.
-    let (status, past) = get(app, "/org/users?page=9&page_size=2", &w.admin_s.access).await;
+    let (status, past) = app
+        .call("GET", "/org/users?page=9&page_size=2")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{past}");
     assert_eq!(past["data"]["items"], json!([]));
     assert_eq!(past["data"]["total"], 5);
     // Other orgs' members never show.
-    let (_, all) = get(app, "/org/users?page_size=100", &w.admin_s.access).await;
+    let (_, all) = app
+        .call("GET", "/org/users?page_size=100")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert!(!all.to_string().contains("globex.example.com"));
     // Each item carries the same roles, in the same order, as that member's detail page.
     let hr_role: Uuid =
@@ -220,11 +109,21 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
     .execute(&app.db)
     .await
     .unwrap();
-    let (_, all) = get(app, "/org/users?page_size=100", &w.admin_s.access).await;
+    let (_, all) = app
+        .call("GET", "/org/users?page_size=100")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     let mut role_counts = Vec::new();
     for item in all["data"]["items"].as_array().unwrap() {
         let id = item["membership"]["id"].as_str().unwrap();
-        let (_, detail) = get(app, &format!("/org/users/{id}"), &w.admin_s.access).await;
+        let (_, detail) = app
+            .call("GET", &format!("/org/users/{id}"))
+            .token(&w.admin_s.access)
+            .org(ORG)
+            .fetch()
+            .await;
         assert_eq!(item["roles"], detail["data"]["roles"], "{id}");
         role_counts.push(item["roles"].as_array().unwrap().len());
     }
@@ -240,7 +139,12 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
         "page=-4&page_size=-1",
         "page_size=1000000000",
     ] {
-        let (status, body) = get(app, &format!("/org/users?{query}"), &w.admin_s.access).await;
+        let (status, body) = app
+            .call("GET", &format!("/org/users?{query}"))
+            .token(&w.admin_s.access)
+            .org(ORG)
+            .fetch()
+            .await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(
             body["data"]["items"].as_array().unwrap().len(),
@@ -248,7 +152,12 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
             "{query}"
         );
     }
-    let (status, body) = get(app, "/org/users?page=x", &w.admin_s.access).await;
+    let (status, body) = app
+        .call("GET", "/org/users?page=x")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["message"],
@@ -256,37 +165,55 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
     );
 
     // Filters.
-    let (_, body) = get(app, "/org/users?search=MIDDLE", &w.admin_s.access).await;
+    let (_, body) = app
+        .call("GET", "/org/users?search=MIDDLE")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(names(&body), ["Mia"]);
-    let (_, body) = get(app, "/org/users?search=p1%40acme", &w.admin_s.access).await;
+    let (_, body) = app
+        .call("GET", "/org/users?search=p1%40acme")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(names(&body), ["Amy"]);
-    let (_, body) = get(app, "/org/users?search=%25", &w.admin_s.access).await;
+    let (_, body) = app
+        .call("GET", "/org/users?search=%25")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(body["data"]["total"], 0, "LIKE wildcards are literal");
     sqlx::query("UPDATE org_memberships SET employment_status = 'ON_LEAVE' WHERE id = $1")
         .bind(w.emp.membership_id)
         .execute(&app.db)
         .await
         .unwrap();
-    let (_, body) = get(
-        app,
-        "/org/users?employment_status=on%20leave",
-        &w.admin_s.access,
-    )
-    .await;
+    let (_, body) = app
+        .call("GET", "/org/users?employment_status=on%20leave")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(names(&body), ["Eve"]);
-    let (status, body) = get(
-        app,
-        "/org/users?employment_status=WORKING",
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/users?employment_status=WORKING")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!((status, body["data"]["total"].clone()), (200, json!(0)));
-    let (_, body) = get(
-        app,
-        "/org/users?platform_status=active&invitation_status=ACCEPTED",
-        &w.admin_s.access,
-    )
-    .await;
+    let (_, body) = app
+        .call(
+            "GET",
+            "/org/users?platform_status=active&invitation_status=ACCEPTED",
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(body["data"]["total"], 5);
     let admin_role: Uuid =
         sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = 'ORG ADMIN'")
@@ -294,14 +221,19 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
             .fetch_one(&app.db)
             .await
             .unwrap();
-    let (_, body) = get(
-        app,
-        &format!("/org/users?role_id={admin_role}"),
-        &w.admin_s.access,
-    )
-    .await;
+    let (_, body) = app
+        .call("GET", &format!("/org/users?role_id={admin_role}"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(names(&body), ["Ada"]);
-    let (status, _) = get(app, "/org/users?role_id=nope", &w.admin_s.access).await;
+    let (status, _) = app
+        .call("GET", "/org/users?role_id=nope")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
 }
 
@@ -309,12 +241,12 @@ async fn list_has_the_legacy_shape_stable_order_paging_and_filters() {
 async fn detail_404_cross_tenant_and_malformed_ids() {
     let w = world().await;
     let app = &w.app;
-    let (status, body) = get(
-        app,
-        &format!("/org/users/{}", w.emp.membership_id),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/org/users/{}", w.emp.membership_id))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let expected = sample_data("users.json", "get user detail");
     assert_same_keys(&body["data"], &expected);
@@ -325,17 +257,27 @@ async fn detail_404_cross_tenant_and_malformed_ids() {
     assert_eq!(body["data"]["role_names"], json!(["EMPLOYEE"]));
     assert_eq!(body["data"]["user"]["org_name"], "Acme Inc");
 
-    let (status, unknown) = get(app, &format!("/org/users/{UNKNOWN}"), &w.admin_s.access).await;
+    let (status, unknown) = app
+        .call("GET", &format!("/org/users/{UNKNOWN}"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(unknown, error_body("not_found", "Membership not found"));
-    let (status, cross) = get(
-        app,
-        &format!("/org/users/{}", w.other.membership_id),
-        &w.admin_s.access,
-    )
-    .await;
+    let (status, cross) = app
+        .call("GET", &format!("/org/users/{}", w.other.membership_id))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!((status, cross), (404, unknown));
-    let (status, body) = get(app, "/org/users/not-a-uuid", &w.admin_s.access).await;
+    let (status, body) = app
+        .call("GET", "/org/users/not-a-uuid")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["message"]
@@ -364,7 +306,13 @@ async fn detail_404_cross_tenant_and_malformed_ids() {
         ),
         (Method::POST, format!("/org/users/{other}/mfa/reset"), None),
     ] {
-        let (status, body) = call(app, method, &path, &w.admin_s.access, body).await;
+        let (status, body) = app
+            .call(method, &path)
+            .token(&w.admin_s.access)
+            .org(ORG)
+            .maybe_json(body)
+            .fetch()
+            .await;
         assert_eq!(status, 404, "{path}: {body}");
     }
     let still: String =
@@ -387,7 +335,7 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         (
             Method::POST,
             "/org/users".into(),
-            Some(crate::onboarding::request("x@acme.example.com", "X-1")),
+            Some(crate::people_support::request("x@acme.example.com", "X-1")),
             "user.onboard",
         ),
         (
@@ -434,7 +382,13 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         ),
     ];
     for (method, path, body, code) in cases {
-        let (status, resp) = call(app, method, &path, &w.emp_s.access, body).await;
+        let (status, resp) = app
+            .call(method, &path)
+            .token(&w.emp_s.access)
+            .org(ORG)
+            .maybe_json(body)
+            .fetch()
+            .await;
         assert_eq!(status, 403, "{path}");
         assert_eq!(
             resp,
@@ -470,7 +424,13 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         ),
     ];
     for (method, path, body, code) in invalid {
-        let (status, resp) = call(app, method, &path, &w.emp_s.access, body).await;
+        let (status, resp) = app
+            .call(method, &path)
+            .token(&w.emp_s.access)
+            .org(ORG)
+            .maybe_json(body)
+            .fetch()
+            .await;
         assert_eq!(status, 403, "{path}: {resp}");
         assert_eq!(
             resp,
@@ -479,7 +439,7 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         );
     }
     // Without X-Org-Id the tenant error comes first; without a token, 401.
-    let resp = app.client.get(app.url("/org/users")).send().await.unwrap();
+    let resp = app.call("GET", "/org/users").response().await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -487,12 +447,10 @@ async fn an_employee_is_refused_every_endpoint_by_permission() {
         "Tenant resolution failed: provide X-Org-Id header"
     );
     let resp = app
-        .client
-        .get(app.url("/org/users"))
+        .call("GET", "/org/users")
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(
         (status, body["message"].clone()),
@@ -505,41 +463,43 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
     let w = world().await;
     let app = &w.app;
     let path = format!("/org/users/{}", w.emp.membership_id);
-    let (status, me) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, me) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{me}");
 
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"employment_status": "working"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"employment_status": "working"}))
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["message"],
         "employment_status: Value error, Invalid employment_status value"
     );
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"platform_status": "sleeping"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"platform_status": "sleeping"}))
+        .fetch()
+        .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(audit_count(app, "user.membership.updated").await, 0);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 0);
 
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"employment_status": "on leave"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"employment_status": "on leave"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
     assert_same_keys(
@@ -553,28 +513,32 @@ async fn deactivating_a_member_removes_roles_and_kills_their_sessions() {
     assert_eq!(data["roles"], json!([]));
     assert_eq!(data["role_names"], json!([]));
     assert_strict_item(data);
-    assert_eq!(audit_count(app, "role.removed").await, 1);
-    assert_eq!(audit_count(app, "user.membership.updated").await, 1);
+    assert_eq!(audit_count(app, ORG, "role.removed").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 1);
 
     // The membership gate ends the sessions in this org; the identity's token version (its
     // sessions in other orgs) is untouched.
-    let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(body["message"], "Membership is not active");
 
     // Back to ACTIVE: nothing else is removed, the audit row is written.
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"employment_status": "ACTIVE", "platform_status": "active"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"employment_status": "ACTIVE", "platform_status": "active"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["membership"]["platform_status"], "ACTIVE");
-    assert_eq!(audit_count(app, "user.membership.updated").await, 2);
-    assert_eq!(audit_count(app, "role.removed").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 2);
+    assert_eq!(audit_count(app, ORG, "role.removed").await, 1);
 }
 
 #[tokio::test]
@@ -582,14 +546,7 @@ async fn admin_profile_edit_validates_and_audits() {
     let w = world().await;
     let app = &w.app;
     let path = format!("/org/users/{}/profile", w.emp.membership_id);
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"first_name": "bulk", "last_name": "ONE-updated", "phone_number": " +1-555-0102 ", "country": "ca", "state": "on", "middle_name": ""})),
-    )
-    .await;
+    let (status, body) = app.call("PATCH", &path).token(&w.admin_s.access).org(ORG).json(&json!({"first_name": "bulk", "last_name": "ONE-updated", "phone_number": " +1-555-0102 ", "country": "ca", "state": "on", "middle_name": ""})).fetch().await;
     assert_eq!(status, 200, "{body}");
     let user = &body["data"]["user"];
     assert_eq!(user["first_name"], "bulk");
@@ -607,17 +564,16 @@ async fn admin_profile_edit_validates_and_audits() {
             .await
             .unwrap();
     assert_eq!(full, "bulk ONE-updated");
-    assert_eq!(audit_count(app, "user.profile.updated").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.profile.updated").await, 1);
 
     // Country names resolve; over-long or unknown values are 422, never a database 500.
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"country": "United States", "state": "New York"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"country": "United States", "state": "New York"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["country_code"], "US");
     assert_eq!(body["data"]["user"]["state_code"], "NY");
@@ -628,52 +584,48 @@ async fn admin_profile_edit_validates_and_audits() {
         json!({"marital_status": "complicated"}),
         json!({"first_name": 5}),
     ] {
-        let (status, body) = call(
-            app,
-            Method::PATCH,
-            &path,
-            &w.admin_s.access,
-            Some(bad.clone()),
-        )
-        .await;
+        let (status, body) = app
+            .call("PATCH", &path)
+            .token(&w.admin_s.access)
+            .org(ORG)
+            .json(&bad.clone())
+            .fetch()
+            .await;
         assert_eq!(status, 422, "{bad}: {body}");
     }
 
     // E-mail: users.email only, duplicate → duplicate_email.
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"email": "admin@acme.example.com"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"email": "admin@acme.example.com"}))
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         body,
         json!({"code": "duplicate_email", "message": "Email already exists", "data": null, "details": {}})
     );
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"email": "nope"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"email": "nope"}))
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["message"],
         "email: value is not a valid email address: An email address must have an @-sign."
     );
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"email": "eve.new@acme.example.com"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"email": "eve.new@acme.example.com"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["email"], "eve.new@acme.example.com");
     let identity_email: String = sqlx::query_scalar("SELECT email FROM identities WHERE id = $1")
@@ -690,39 +642,29 @@ async fn admin_profile_edit_validates_and_audits() {
         "require_two_factor = true, mfa_required_actions = '[\"USER_PROFILE_EDIT\"]'",
     )
     .await;
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        &path,
-        &w.admin_s.access,
-        Some(json!({"preferred_name": "Goldie"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"preferred_name": "Goldie"}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(body["code"], "step_up_mfa_required");
     assert_eq!(body["details"]["action"], "USER_PROFILE_EDIT");
-    let (status, verified) = call(
-        app,
-        Method::POST,
-        "/auth/step-up/verify",
-        &w.admin_s.access,
-        Some(json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})),
-    )
-    .await;
+    let (status, verified) = app.call("POST", "/auth/step-up/verify").token(&w.admin_s.access).org(ORG).json(&json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})).fetch().await;
     assert_eq!(status, 200, "{verified}");
     let resp = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&w.admin_s.access)
+        .call("PATCH", &path)
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .header(
             "X-Step-Up-Token",
             verified["data"]["step_up_token"].as_str().unwrap(),
         )
         .json(&json!({"preferred_name": "Goldie"}))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["preferred_name"], "Goldie");
@@ -732,14 +674,15 @@ async fn admin_profile_edit_validates_and_audits() {
 async fn forced_password_reset_flags_and_revokes() {
     let w = world().await;
     let app = &w.app;
-    let (status, body) = call(
-        app,
-        Method::POST,
-        &format!("/org/users/{}/force-password-reset", w.emp.membership_id),
-        &w.admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/org/users/{}/force-password-reset", w.emp.membership_id),
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"],
@@ -752,34 +695,41 @@ async fn forced_password_reset_flags_and_revokes() {
             .await
             .unwrap();
     assert!(must);
-    let (status, body) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (401, json!("Token revoked"))
     );
-    assert_eq!(audit_count(app, "user.password.force_reset").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.password.force_reset").await, 1);
 
-    let (status, body) = call(
-        app,
-        Method::POST,
-        &format!("/org/users/{}/force-password-reset", w.admin.membership_id),
-        &w.admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/org/users/{}/force-password-reset", w.admin.membership_id),
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
         "Cannot force-reset your own password. Use change-password instead."
     );
-    let (status, body) = call(
-        app,
-        Method::POST,
-        &format!("/org/users/{UNKNOWN}/force-password-reset"),
-        &w.admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/org/users/{UNKNOWN}/force-password-reset"),
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body, error_body("not_found", "User not found"));
 }
@@ -801,13 +751,23 @@ async fn admin_mfa_reset_clears_mfa_and_honours_listed_step_up() {
 
     // Listed in mfa_required_actions without require_two_factor: step-up still applies.
     set_org_settings(app, ORG, "mfa_required_actions = '[\"USER_MFA_RESET\"]'").await;
-    let (status, body) = call(app, Method::POST, &path, &w.admin_s.access, None).await;
+    let (status, body) = app
+        .call("POST", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["code"], "step_up_mfa_required");
-    assert_eq!(audit_count(app, "user.mfa.reset").await, 0);
+    assert_eq!(audit_count(app, ORG, "user.mfa.reset").await, 0);
     set_org_settings(app, ORG, "mfa_required_actions = '[]'").await;
 
-    let (status, body) = call(app, Method::POST, &path, &w.admin_s.access, None).await;
+    let (status, body) = app
+        .call("POST", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"],
@@ -839,30 +799,34 @@ async fn admin_mfa_reset_clears_mfa_and_honours_listed_step_up() {
         (json!({"mfa_enabled": true}), json!({"mfa_enabled": false}))
     );
 
-    let (status, body) = call(app, Method::POST, &path, &w.admin_s.access, None).await;
+    let (status, body) = app
+        .call("POST", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["message"], "User does not have MFA enabled");
-    let (status, body) = call(
-        app,
-        Method::POST,
-        &format!("/org/users/{}/mfa/reset", w.admin.membership_id),
-        &w.admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/org/users/{}/mfa/reset", w.admin.membership_id),
+        )
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
         "Cannot reset your own MFA via admin endpoint. Use self-service reset."
     );
-    let (status, body) = call(
-        app,
-        Method::POST,
-        &format!("/org/users/{UNKNOWN}/mfa/reset"),
-        &w.admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/org/users/{UNKNOWN}/mfa/reset"))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (404, error_body("not_found", "User not found"))
@@ -874,7 +838,12 @@ async fn deletes_remove_membership_and_user_but_keep_the_identity() {
     let w = world().await;
     let app = &w.app;
     let path = format!("/org/users/{}", w.emp.membership_id);
-    let (status, body) = call(app, Method::DELETE, &path, &w.admin_s.access, None).await;
+    let (status, body) = app
+        .call("DELETE", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
@@ -897,67 +866,42 @@ async fn deletes_remove_membership_and_user_but_keep_the_identity() {
             .await
             .unwrap();
     assert_eq!((users, identities, profiles), (0, 1, 0));
-    assert_eq!(audit_count(app, "user.membership.deleted").await, 1);
-    assert_eq!(audit_count(app, "user.deleted").await, 1);
-    let (status, body) = call(app, Method::DELETE, &path, &w.admin_s.access, None).await;
+    assert_eq!(audit_count(app, ORG, "user.membership.deleted").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.deleted").await, 1);
+    let (status, body) = app
+        .call("DELETE", &path)
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (404, error_body("not_found", "Membership not found"))
     );
-    let (status, _) = call(
-        app,
-        Method::DELETE,
-        "/org/users/xyz",
-        &w.admin_s.access,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("DELETE", "/org/users/xyz")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 422);
 
     let victim = create_member(app, ORG, MemberSpec::new("v@acme.example.com")).await;
-    let (status, body) = call(
-        app,
-        Method::POST,
-        "/org/users/bulk/delete",
-        &w.admin_s.access,
-        Some(json!({"membership_ids": [victim.membership_id, UNKNOWN, "garbage", w.other.membership_id]})),
-    )
-    .await;
+    let (status, body) = app.call("POST", "/org/users/bulk/delete").token(&w.admin_s.access).org(ORG).json(&json!({"membership_ids": [victim.membership_id, UNKNOWN, "garbage", w.other.membership_id]})).fetch().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"],
         json!({"deleted": 1, "not_found": [UNKNOWN, "garbage", w.other.membership_id]})
     );
-    let (status, body) = call(
-        app,
-        Method::POST,
-        "/org/users/bulk/delete",
-        &w.admin_s.access,
-        Some(json!({})),
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/org/users/bulk/delete")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({}))
+        .fetch()
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["message"], "membership_ids: Field required");
-}
-
-/// Installs a deferred trigger that fails the commit of any transaction that wrote an audit
-/// row with `action` in org `ORG`.
-pub async fn fail_commit_after_audit(app: &TestApp, action: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE OR REPLACE FUNCTION test_fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.action = '{action}' THEN RAISE EXCEPTION 'forced failure after audit'; END IF; \
-         RETURN NEW; END $$"
-    )))
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "CREATE CONSTRAINT TRIGGER test_fail_audit AFTER INSERT ON audit_logs_acme \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_fail_audit()",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -965,14 +909,13 @@ async fn audit_rows_exist_iff_the_change_committed() {
     let w = world().await;
     let app = &w.app;
     fail_commit_after_audit(app, "user.membership.updated").await;
-    let (status, _) = call(
-        app,
-        Method::PATCH,
-        &format!("/org/users/{}", w.emp.membership_id),
-        &w.admin_s.access,
-        Some(json!({"employment_status": "TERMINATED"})),
-    )
-    .await;
+    let (status, _) = app
+        .call("PATCH", &format!("/org/users/{}", w.emp.membership_id))
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"employment_status": "TERMINATED"}))
+        .fetch()
+        .await;
     assert_eq!(status, 500);
     let status_now: String =
         sqlx::query_scalar("SELECT employment_status FROM org_memberships WHERE id = $1")
@@ -981,8 +924,8 @@ async fn audit_rows_exist_iff_the_change_committed() {
             .await
             .unwrap();
     assert_eq!(status_now, "ACTIVE");
-    assert_eq!(audit_count(app, "user.membership.updated").await, 0);
-    assert_eq!(audit_count(app, "role.removed").await, 0);
+    assert_eq!(audit_count(app, ORG, "user.membership.updated").await, 0);
+    assert_eq!(audit_count(app, ORG, "role.removed").await, 0);
     let roles: i64 = sqlx::query_scalar("SELECT count(*) FROM user_roles WHERE user_id = $1")
         .bind(w.emp.user_id)
         .fetch_one(&app.db)
@@ -990,6 +933,11 @@ async fn audit_rows_exist_iff_the_change_committed() {
         .unwrap();
     assert_eq!(roles, 1);
     // The session survived because the token_version bump rolled back too.
-    let (status, _) = app.get_as("/auth/me", &w.emp_s.access, Some(ORG)).await;
+    let (status, _) = app
+        .call("GET", "/auth/me")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
 }

@@ -3,19 +3,14 @@
 use serde_json::{Value, json};
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_same_keys, sample, spawn_app, spawn_app_with};
 
 async fn create(app: &TestApp, s: &Session, body: Value) -> (u16, Value) {
-    json(
-        app.client
-            .post(app.url("/orgs"))
-            .bearer_auth(&s.access)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.call("POST", "/orgs")
+        .token(&s.access)
+        .json(&body)
+        .fetch()
+        .await
 }
 
 async fn root(app: &TestApp) -> (Member, Session) {
@@ -114,21 +109,20 @@ async fn superuser_creates_an_org_with_every_side_effect() {
 
     // The new org works at once: its settings are the defaults, and audit rows can be written.
     let (status, settings) = app
-        .get_as("/org/settings", &s.access, Some("golden-sample"))
+        .call("GET", "/org/settings")
+        .token(&s.access)
+        .org("golden-sample")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings["data"]["created_at"], body["data"]["created_at"]);
-    let (status, _) = json(
-        app.client
-            .put(app.url("/org/settings"))
-            .bearer_auth(&s.access)
-            .header("X-Org-Id", "golden-sample")
-            .json(&json!({"session_timeout_minutes": 9}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app
+        .call("PUT", "/org/settings")
+        .token(&s.access)
+        .header("X-Org-Id", "golden-sample")
+        .json(&json!({"session_timeout_minutes": 9}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         scalar(
@@ -159,7 +153,10 @@ async fn superuser_creates_an_org_with_every_side_effect() {
         })
         .await;
     let (status, ctx) = app
-        .get_as("/self/context", &inside.access, Some("golden-sample"))
+        .call("GET", "/self/context")
+        .token(&inside.access)
+        .org("golden-sample")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{ctx}");
     assert_eq!(ctx["data"]["roles"].as_array().unwrap().len(), 2);
@@ -262,7 +259,7 @@ async fn only_superusers_in_multi_mode_may_create_orgs() {
         resp,
         sample("orgs.json", "create org 403 not a superuser")["response"]["body"]
     );
-    let (status, resp) = app.post_json("/orgs", None, body.clone()).await;
+    let (status, resp) = app.call("POST", "/orgs").json(&body.clone()).fetch().await;
     assert_eq!(status, 401);
     assert_eq!(
         resp,

@@ -10,8 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, json, sample, spawn_app_with, url_for};
-use crate::stock_support::assert_like;
+use crate::helpers::{TestApp, assert_like, expect_sample, sample, spawn_app_with, url_for};
 
 const ORG: &str = "sole-llc";
 
@@ -76,24 +75,6 @@ async fn pbgc_server() -> PbgcServer {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    token: Option<&str>,
-    org: Option<&str>,
-    method: &str,
-    path: &str,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(org) = org {
-        req = req.header("X-Org-Id", org);
-    }
-    json(req.send().await.unwrap()).await
-}
-
 async fn rows(app: &TestApp) -> Vec<(i32, i32, Option<String>)> {
     sqlx::query_as(
         "SELECT year, month, annual_rate_percent::text FROM pbgc_mid_term_rates ORDER BY year, month",
@@ -110,28 +91,7 @@ fn expect(name: &str) -> Value {
 /// `(status, body)` is the recorded answer `name`: same status, same keys in the same order,
 /// same values except ids and times, and except at the JSON pointers in `skip`.
 fn like(name: &str, status: u16, body: &Value, skip: &[&str]) {
-    let recorded = expect(name);
-    assert_eq!(
-        json!(status),
-        recorded["status"],
-        "status of {name:?}: {body}"
-    );
-    assert_like(body, &recorded["body"], "", skip, &mut Vec::new(), name);
-}
-
-/// A JSON body sent as `token` in `org`.
-async fn send(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let resp = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", ORG)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    json(resp).await
+    expect_sample("domain-loans.json", name, status, body, skip);
 }
 
 #[tokio::test]
@@ -152,7 +112,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     let employee = app.sign_in(&employee).await.access;
     let year = time::OffsetDateTime::now_utc().year();
 
-    let (status, body) = call(&app, Some(&employee), Some(ORG), "GET", "/self/policy").await;
+    let (status, body) = app
+        .call("GET", "/self/policy")
+        .token(&employee)
+        .org(ORG)
+        .fetch()
+        .await;
     like(
         "GET /self/policy (defaults, no PBGC rate yet)",
         status,
@@ -166,31 +131,33 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
         "PUT /org/settings same values as JSON numbers still bumps policy_version",
     ] {
         let body = sample("domain-loans.json", name)["request"]["body"].clone();
-        let (status, body) = send(&app, &admin, "PUT", "/org/settings", body).await;
+        let (status, body) = app
+            .call("PUT", "/org/settings")
+            .token(&admin)
+            .org(ORG)
+            .json(&body)
+            .fetch()
+            .await;
         like(name, status, &body, &["/data/policy_version"]);
         assert_eq!(body["data"]["policy_version"], 2, "{name}");
     }
 
-    let (status, body) = call(
-        &app,
-        Some(&admin),
-        Some(ORG),
-        "GET",
-        "/org/settings/pbgc-rates",
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/settings/pbgc-rates")
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &body),
         (200, &expect("GET pbgc-rates 200 empty table")["body"])
     );
-    let (status, body) = call(
-        &app,
-        Some(&employee),
-        Some(ORG),
-        "GET",
-        "/org/settings/pbgc-rates",
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/settings/pbgc-rates")
+        .token(&employee)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &body),
         (
@@ -199,7 +166,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
         )
     );
     let refresh = "/org/settings/pbgc-rates/refresh";
-    let (status, body) = call(&app, Some(&employee), Some(ORG), "POST", refresh).await;
+    let (status, body) = app
+        .call("POST", refresh)
+        .token(&employee)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &body),
         (
@@ -207,7 +179,7 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
             &expect("POST pbgc-rates/refresh 403 employee (org.settings.manage)")["body"]
         )
     );
-    let (status, body) = call(&app, None, None, "POST", refresh).await;
+    let (status, body) = app.call("POST", refresh).fetch().await;
     assert_eq!(
         (status, &body),
         (
@@ -221,7 +193,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     let recorded = expect("POST pbgc-rates/refresh 500 when the PBGC page answers 503");
     assert_eq!(recorded["status"], 500);
     server.set(Page::Unavailable);
-    let (status, body) = call(&app, Some(&admin), Some(ORG), "POST", refresh).await;
+    let (status, body) = app
+        .call("POST", refresh)
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["code"], "pbgc_refresh_failed");
     assert!(
@@ -234,7 +211,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     assert!(rows(&app).await.is_empty());
 
     server.set(Page::Fixture);
-    let (status, body) = call(&app, Some(&admin), Some(ORG), "POST", refresh).await;
+    let (status, body) = app
+        .call("POST", refresh)
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let recorded = expect("POST pbgc-rates/refresh 200");
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
@@ -242,7 +224,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     // The real count of upserted months (the legacy always said -1).
     assert_eq!(body["data"]["updated_rows"], 12);
 
-    let (status, body) = call(&app, Some(&admin), Some(ORG), "POST", refresh).await;
+    let (status, body) = app
+        .call("POST", refresh)
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &body),
         (429, &expect("POST pbgc-rates/refresh 429 cooldown")["body"])
@@ -251,7 +238,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     // The cooldown is per org. A reshaped page names what is missing and changes nothing.
     server.set(Page::Reshaped);
     let before = rows(&app).await;
-    let (status, body) = call(&app, Some(&admin), Some("acme-corp"), "POST", refresh).await;
+    let (status, body) = app
+        .call("POST", refresh)
+        .token(&admin)
+        .org("acme-corp")
+        .fetch()
+        .await;
     assert_eq!(status, 502, "{body}");
     assert!(
         body["message"]
@@ -262,7 +254,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     );
     assert_eq!(rows(&app).await, before);
     server.set(Page::Fixture);
-    let (status, body) = call(&app, Some(&admin), Some("acme-corp"), "POST", refresh).await;
+    let (status, body) = app
+        .call("POST", refresh)
+        .token(&admin)
+        .org("acme-corp")
+        .fetch()
+        .await;
     // The real count of upserted rows instead of the legacy's -1 (§15 Q31).
     like(
         "POST pbgc-rates/refresh 200 in another org (cooldown is per org, data is global)",
@@ -274,22 +271,26 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
 
     // Two refreshes of one org at once: the cooldown is claimed before the fetch, one wins.
     let (a, b) = tokio::join!(
-        call(&app, Some(&admin), Some("beta-corp"), "POST", refresh),
-        call(&app, Some(&admin), Some("beta-corp"), "POST", refresh),
+        app.call("POST", refresh)
+            .token(&admin)
+            .org("beta-corp")
+            .fetch(),
+        app.call("POST", refresh)
+            .token(&admin)
+            .org("beta-corp")
+            .fetch(),
     );
     let mut statuses = [a.0, b.0];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 429], "{a:?} {b:?}");
 
     // 12 months of the year and 12 placeholders of the next, newest first.
-    let (status, body) = call(
-        &app,
-        Some(&admin),
-        Some(ORG),
-        "GET",
-        "/org/settings/pbgc-rates",
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/settings/pbgc-rates")
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let items = body["data"].as_array().unwrap();
     assert_eq!(items.len(), 24);
@@ -308,14 +309,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     assert_eq!(items[12]["annual_rate_percent"], "3.8100");
     assert_eq!(items[12]["monthly_rate_percent"], "3.7500");
     assert_eq!(items[12]["source_url"], server.url.as_str());
-    let (_, body) = call(
-        &app,
-        Some(&admin),
-        Some(ORG),
-        "GET",
-        &format!("/org/settings/pbgc-rates?year={year}"),
-    )
-    .await;
+    let (_, body) = app
+        .call("GET", &format!("/org/settings/pbgc-rates?year={year}"))
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(body["data"].as_array().unwrap().len(), 12);
     // The recorded year's rows, with the fixture's year moved to this one and this server's
     // page as the source.
@@ -327,14 +326,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
     }
     assert_eq!(recorded["status"], 200);
     assert_like(&body, &recorded["body"], "", &[], &mut Vec::new(), name);
-    let (status, body) = call(
-        &app,
-        Some(&admin),
-        Some(ORG),
-        "GET",
-        "/org/settings/pbgc-rates?year=abc",
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/settings/pbgc-rates?year=abc")
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, &body),
         (422, &expect("GET pbgc-rates 422 year=abc")["body"])
@@ -342,7 +339,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
 
     // The views show the newest rate as the variable base rate.
     // (policy_version: 2 here, 3 in the recording, see the PUTs above.)
-    let (status, body) = call(&app, Some(&admin), Some(ORG), "GET", "/org/settings").await;
+    let (status, body) = app
+        .call("GET", "/org/settings")
+        .token(&admin)
+        .org(ORG)
+        .fetch()
+        .await;
     like(
         "GET /org/settings variable_base_rate overridden by latest PBGC rate",
         status,
@@ -350,7 +352,12 @@ async fn pbgc_rates_are_refreshed_listed_and_shown_as_the_variable_base_rate() {
         &["/data/policy_version"],
     );
     assert_eq!(body["data"]["variable_base_rate_annual_percent"], "3.8100");
-    let (status, body) = call(&app, Some(&employee), Some(ORG), "GET", "/self/policy").await;
+    let (status, body) = app
+        .call("GET", "/self/policy")
+        .token(&employee)
+        .org(ORG)
+        .fetch()
+        .await;
     like(
         "GET /self/policy (PBGC override)",
         status,

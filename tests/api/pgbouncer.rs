@@ -11,8 +11,10 @@ use futures_util::future::join_all;
 use serde_json::json;
 use sole::config::EnvMap;
 
-use crate::helpers::{admin_url, base_env, fresh_database, spawn_with_env, vector_keys};
-use crate::roles::{audit_count, call, org};
+use crate::fixtures::org;
+use crate::helpers::{
+    admin_url, audit_count, base_env, fresh_database, spawn_with_env, vector_keys,
+};
 
 /// A PgBouncer process on a free loopback port in front of the test PostgreSQL; killed and its
 /// directory removed on drop.
@@ -187,21 +189,26 @@ async fn serve_works_through_pgbouncer_in_transaction_mode() {
 
     // Sign-in (inside `org`) and reads.
     let a = org(&app, "org-a").await;
-    let (status, body) = call(&app, "GET", "/auth/me", &a.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(&app, "GET", "/departments", &a.admin_s, None, None).await;
+    let (status, body) = app
+        .call("GET", "/departments")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
 
     // A write and its audit row.
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/departments",
-        &a.admin_s,
-        Some(json!({"name": "First", "code": "first"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/departments")
+        .session(&a.admin_s)
+        .json(&json!({"name": "First", "code": "first"}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(audit_count(&app, "org-a", "department.created").await, 1);
 
@@ -211,18 +218,19 @@ async fn serve_works_through_pgbouncer_in_transaction_mode() {
         let a = &a;
         async move {
             match i % 3 {
-                0 => call(app, "GET", "/auth/me", &a.emp_s, None, None).await,
-                1 => call(app, "GET", "/departments", &a.admin_s, None, None).await,
+                0 => app.call("GET", "/auth/me").session(&a.emp_s).fetch().await,
+                1 => {
+                    app.call("GET", "/departments")
+                        .session(&a.admin_s)
+                        .fetch()
+                        .await
+                }
                 _ => {
-                    call(
-                        app,
-                        "POST",
-                        "/departments",
-                        &a.admin_s,
-                        Some(json!({"name": format!("Team {i}"), "code": format!("team-{i}")})),
-                        None,
-                    )
-                    .await
+                    app.call("POST", "/departments")
+                        .session(&a.admin_s)
+                        .json(&json!({"name": format!("Team {i}"), "code": format!("team-{i}")}))
+                        .fetch()
+                        .await
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Statements per request on the main read endpoints, counted at the PostgreSQL wire (see
-//! `statement_counter`): with the guard warm, each answers with one statement.
+//! `statement_support`): with the guard warm, each answers with one statement.
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::guard_cache::instances;
+use crate::statement_support::instances;
 
 #[tokio::test]
 async fn each_read_answers_with_one_statement_after_a_warm_guard() {

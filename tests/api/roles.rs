@@ -1,125 +1,16 @@
 //! `/roles/*`: listing, custom-role CRUD, assignment rules, step-up, cache invalidation,
-//! tenant isolation and audit rows. Also the request helpers of the ACL and department tests.
+//! tenant isolation and audit rows.
 
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{
-    Member, MemberSpec, Session, create_member, create_org, set_org_settings, totp_now,
+    MemberSpec, Org, create_member, me_permissions, org, set_org_settings, step_up_token,
 };
-use crate::helpers::{TestApp, assert_same_keys, json, sample, spawn_app};
-
-pub const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
-
-/// An org with a signed-in admin (ORG ADMIN + EMPLOYEE, MFA) and a signed-in plain employee.
-pub struct Org {
-    pub admin: Member,
-    pub admin_s: Session,
-    pub emp: Member,
-    pub emp_s: Session,
-}
-
-pub async fn org(app: &TestApp, id: &str) -> Org {
-    create_org(app, id, &format!("Org {id}")).await;
-    let admin = create_member(
-        app,
-        id,
-        MemberSpec::admin(&format!("admin@{id}.example.com")),
-    )
-    .await;
-    let emp = create_member(
-        app,
-        id,
-        MemberSpec::new(&format!("emp@{id}.example.com")).full_name("Emma Ployee"),
-    )
-    .await;
-    let admin_s = app.sign_in(&admin).await;
-    let emp_s = app.sign_in(&emp).await;
-    Org {
-        admin,
-        admin_s,
-        emp,
-        emp_s,
-    }
-}
-
-/// One request with bearer token, `X-Org-Id`, optional JSON body and optional step-up token.
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    session: &Session,
-    body: Option<Value>,
-    step_up: Option<&str>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&session.access)
-        .header("X-Org-Id", &session.org_id);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    if let Some(t) = step_up {
-        req = req.header("X-Step-Up-Token", t);
-    }
-    json(req.send().await.unwrap()).await
-}
-
-/// Answers a step-up challenge with the member's current TOTP code.
-pub async fn step_up_token(
-    app: &TestApp,
-    member: &Member,
-    session: &Session,
-    challenge: &Value,
-) -> String {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/auth/step-up/verify",
-        session,
-        Some(json!({
-            "challenge_token": challenge,
-            "code": totp_now(member.totp_secret.as_deref().unwrap()),
-        })),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "step-up verify: {body}");
-    body["data"]["step_up_token"]
-        .as_str()
-        .or_else(|| body["data"]["token"].as_str())
-        .unwrap_or_else(|| panic!("no step-up token in {body}"))
-        .to_owned()
-}
-
-pub async fn audit_count(app: &TestApp, org: &str, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE org_id = $1 AND action = $2")
-        .bind(org)
-        .bind(action)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
-
-/// The legacy error envelope with a plain detail.
-pub fn error_body(code: &str, message: &str) -> Value {
-    json!({"code": code, "message": message, "data": null, "details": {"detail": message}})
-}
-
-pub async fn me_permissions(app: &TestApp, session: &Session) -> Vec<String> {
-    let (status, body) = call(app, "GET", "/auth/me", session, None, None).await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_value(body["data"]["permissions"].clone()).unwrap()
-}
-
-/// Asserts a 422 whose message is exactly `message`.
-pub fn assert_422(result: &(u16, Value), message: &str) {
-    assert_eq!(result.0, 422, "{}", result.1);
-    assert_eq!(result.1["code"], "validation_error", "{}", result.1);
-    assert_eq!(result.1["message"], message, "{}", result.1);
-}
+use crate::helpers::{
+    TestApp, UNKNOWN, assert_422, assert_same_keys, audit_count, error_body, fail_commit_when,
+    json, sample, spawn_app,
+};
 
 async fn role_id(app: &TestApp, org: &str, name: &str) -> Uuid {
     sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name = $2")
@@ -131,15 +22,12 @@ async fn role_id(app: &TestApp, org: &str, name: &str) -> Uuid {
 }
 
 async fn create_role(app: &TestApp, o: &Org, name: &str, perms: &[&str]) -> Value {
-    let (status, body) = call(
-        app,
-        "POST",
-        "/roles",
-        &o.admin_s,
-        Some(json!({"name": name, "permissions": perms})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles")
+        .session(&o.admin_s)
+        .json(&json!({"name": name, "permissions": perms}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     body["data"].clone()
 }
@@ -149,7 +37,7 @@ async fn roles_list_title_cases_names_in_a_stable_order_and_pages() {
     let app = spawn_app().await;
     let a = org(&app, "org-a").await;
 
-    let (status, body) = call(&app, "GET", "/roles", &a.admin_s, None, None).await;
+    let (status, body) = app.call("GET", "/roles").session(&a.admin_s).fetch().await;
     assert_eq!(status, 200, "{body}");
     let expected = sample("roles.json", "list roles");
     assert_same_keys(&body, &expected["response"]["body"]);
@@ -180,15 +68,11 @@ async fn roles_list_title_cases_names_in_a_stable_order_and_pages() {
         assert!(item["created_at"].as_str().unwrap().ends_with('Z'));
     }
 
-    let (status, body) = call(
-        &app,
-        "GET",
-        "/roles?page=2&page_size=2",
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/roles?page=2&page_size=2")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let names: Vec<&str> = body["data"]["items"]
         .as_array()
@@ -199,7 +83,11 @@ async fn roles_list_title_cases_names_in_a_stable_order_and_pages() {
     assert_eq!(names, ["Finance", "Legal"]);
     assert_eq!(body["data"]["total"], 5);
 
-    let over = call(&app, "GET", "/roles?page_size=101", &a.admin_s, None, None).await;
+    let over = app
+        .call("GET", "/roles?page_size=101")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(
         over.1,
         json!({"code": "validation_error", "message": "page_size: Input should be less than or equal to 100", "data": null,
@@ -225,35 +113,33 @@ async fn roles_list_title_cases_names_in_a_stable_order_and_pages() {
             "page: Input should be a valid integer, unable to parse string as an integer",
         ),
     ] {
-        let r = call(
-            &app,
-            "GET",
-            &format!("/roles?{query}"),
-            &a.admin_s,
-            None,
-            None,
-        )
-        .await;
+        let r = app
+            .call("GET", &format!("/roles?{query}"))
+            .session(&a.admin_s)
+            .fetch()
+            .await;
         assert_422(&r, message);
     }
 
-    let (status, body) = call(&app, "GET", "/roles", &a.emp_s, None, None).await;
+    let (status, body) = app.call("GET", "/roles").session(&a.emp_s).fetch().await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
         sample("roles.json", "list roles 403 (employee)")["response"]["body"]
     );
     // The employee gets 403 before any validation of the query.
-    let (status, _) = call(&app, "GET", "/roles?page_size=101", &a.emp_s, None, None).await;
+    let (status, _) = app
+        .call("GET", "/roles?page_size=101")
+        .session(&a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
 
     let resp = app
-        .client
-        .get(app.url("/roles"))
+        .call("GET", "/roles")
         .header("X-Org-Id", "org-a")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(body, error_body("unauthorized", "Not authenticated"));
@@ -272,15 +158,12 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
     let a = org(&app, "org-a").await;
 
     // Unknown codes are rejected, listing them, and nothing is written.
-    let r = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.admin_s,
-        Some(json!({"name": "x", "permissions": ["audit_log.view", "bogus.permission", "x.y"]})),
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/roles")
+        .session(&a.admin_s)
+        .json(&json!({"name": "x", "permissions": ["audit_log.view", "bogus.permission", "x.y"]}))
+        .fetch()
+        .await;
     assert_422(
         &r,
         "permissions: Value error, Unknown permissions: bogus.permission, x.y",
@@ -291,15 +174,7 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
     );
     assert_eq!(audit_count(&app, "org-a", "role.created").await, 0);
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.admin_s,
-        Some(json!({"name": "  golden   AUDITOR ", "description": "reads audit logs", "permissions": ["audit_log.view", "user.view"]})),
-        None,
-    )
-    .await;
+    let (status, body) = app.call("POST", "/roles").session(&a.admin_s).json(&json!({"name": "  golden   AUDITOR ", "description": "reads audit logs", "permissions": ["audit_log.view", "user.view"]})).fetch().await;
     assert_eq!(status, 201, "{body}");
     let expected = sample(
         "roles.json",
@@ -317,50 +192,36 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
     let id = role["id"].as_str().unwrap().to_owned();
     assert_eq!(audit_count(&app, "org-a", "role.created").await, 1);
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.admin_s,
-        Some(json!({"name": "Golden Auditor", "permissions": []})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles")
+        .session(&a.admin_s)
+        .json(&json!({"name": "Golden Auditor", "permissions": []}))
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body, error_body("bad_request", "Role name already exists"));
     assert_422(
-        &call(
-            &app,
-            "POST",
-            "/roles",
-            &a.admin_s,
-            Some(json!({"permissions": []})),
-            None,
-        )
-        .await,
+        &app.call("POST", "/roles")
+            .session(&a.admin_s)
+            .json(&json!({"permissions": []}))
+            .fetch()
+            .await,
         "name: Field required",
     );
     assert_422(
-        &call(
-            &app,
-            "POST",
-            "/roles",
-            &a.admin_s,
-            Some(json!({"name": "   ", "permissions": []})),
-            None,
-        )
-        .await,
+        &app.call("POST", "/roles")
+            .session(&a.admin_s)
+            .json(&json!({"name": "   ", "permissions": []}))
+            .fetch()
+            .await,
         "name: String should have at least 1 character",
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.emp_s,
-        Some(json!({"name": "X", "permissions": []})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles")
+        .session(&a.emp_s)
+        .json(&json!({"name": "X", "permissions": []}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -368,15 +229,7 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
     );
 
     // PATCH
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/roles/{id}"),
-        &a.admin_s,
-        Some(json!({"description": "reads audit logs and users", "permissions": ["audit_log.view", "user.view", "role.view"]})),
-        None,
-    )
-    .await;
+    let (status, body) = app.call("PATCH", &format!("/roles/{id}")).session(&a.admin_s).json(&json!({"description": "reads audit logs and users", "permissions": ["audit_log.view", "user.view", "role.view"]})).fetch().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["description"], "Reads audit logs and users");
     assert_eq!(
@@ -385,77 +238,61 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
     );
     assert_eq!(body["data"]["name"], "Golden Auditor");
     assert_422(
-        &call(
-            &app,
-            "PATCH",
-            &format!("/roles/{id}"),
-            &a.admin_s,
-            Some(json!({"permissions": ["nope"]})),
-            None,
-        )
-        .await,
+        &app.call("PATCH", &format!("/roles/{id}"))
+            .session(&a.admin_s)
+            .json(&json!({"permissions": ["nope"]}))
+            .fetch()
+            .await,
         "permissions: Value error, Unknown permission: nope",
     );
     // 'finance' is stored as 'Finance', which does not clash with the system role 'FINANCE'.
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/roles/{id}"),
-        &a.admin_s,
-        Some(json!({"name": "finance"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/roles/{id}"))
+        .session(&a.admin_s)
+        .json(&json!({"name": "finance"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["name"], "Finance");
     let other = create_role(&app, &a, "Golden Temp", &["user.view"]).await;
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/roles/{}", other["id"].as_str().unwrap()),
-        &a.admin_s,
-        Some(json!({"name": "FINANCE"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/roles/{}", other["id"].as_str().unwrap()),
+        )
+        .session(&a.admin_s)
+        .json(&json!({"name": "FINANCE"}))
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body, error_body("bad_request", "Role name already exists"));
 
     let admin_role = role_id(&app, "org-a", "ORG ADMIN").await;
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/roles/{admin_role}"),
-        &a.admin_s,
-        Some(json!({"description": "x"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/roles/{admin_role}"))
+        .session(&a.admin_s)
+        .json(&json!({"description": "x"}))
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         body,
         error_body("bad_request", "System roles cannot be edited")
     );
-    let (status, body) = call(
-        &app,
-        "PATCH",
-        &format!("/roles/{UNKNOWN}"),
-        &a.admin_s,
-        Some(json!({"description": "x"})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/roles/{UNKNOWN}"))
+        .session(&a.admin_s)
+        .json(&json!({"description": "x"}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body, error_body("not_found", "Role not found"));
-    let r = call(
-        &app,
-        "PATCH",
-        "/roles/not-a-uuid",
-        &a.admin_s,
-        Some(json!({})),
-        None,
-    )
-    .await;
+    let r = app
+        .call("PATCH", "/roles/not-a-uuid")
+        .session(&a.admin_s)
+        .json(&json!({}))
+        .fetch()
+        .await;
     assert_eq!(r.0, 422);
     assert!(
         r.1["message"]
@@ -466,39 +303,31 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
     assert_eq!(audit_count(&app, "org-a", "role.updated").await, 2);
 
     // DELETE: system roles stay; a custom role goes with its assignments.
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/roles/{admin_role}"),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &format!("/roles/{admin_role}"))
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         body,
         error_body("bad_request", "System roles cannot be deleted")
     );
-    let (status, _) = call(
-        &app,
-        "POST",
-        &format!("/roles/org/users/{}/roles", a.emp.membership_id),
-        &a.admin_s,
-        Some(json!({"role_ids": [id]})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/roles/org/users/{}/roles", a.emp.membership_id),
+        )
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/roles/{id}"),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &format!("/roles/{id}"))
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
@@ -510,15 +339,11 @@ async fn custom_roles_are_normalised_validated_edited_and_deleted_with_audit() {
         .await
         .unwrap();
     assert_eq!(left, 0);
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/roles/{id}"),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &format!("/roles/{id}"))
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body, error_body("not_found", "Role not found"));
     assert_eq!(audit_count(&app, "org-a", "role.deleted").await, 1);
@@ -540,15 +365,12 @@ async fn role_assignment_follows_the_membership_rules() {
     let auditor_id = auditor["id"].as_str().unwrap().to_owned();
     let path = format!("/roles/org/users/{}/roles", a.emp.membership_id);
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [auditor_id, auditor_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [auditor_id, auditor_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let expected = sample("roles.json", "assign roles success");
     assert_same_keys(&body, &expected["response"]["body"]);
@@ -565,27 +387,21 @@ async fn role_assignment_follows_the_membership_rules() {
     .unwrap();
     assert_eq!(resource, format!("{}:{}", a.emp.user_id, auditor_id));
     // Re-assigning is idempotent and writes no second audit row.
-    let (status, _) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [auditor_id]})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [auditor_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(audit_count(&app, "org-a", "role.assigned").await, 1);
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": []})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": []}))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -594,58 +410,46 @@ async fn role_assignment_follows_the_membership_rules() {
         )
     );
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [UNKNOWN]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [UNKNOWN]}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
         sample("roles.json", "assign roles 404 unknown role")["response"]["body"]
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/roles/org/users/{UNKNOWN}/roles"),
-        &a.admin_s,
-        Some(json!({"role_ids": [auditor_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/roles/org/users/{UNKNOWN}/roles"))
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [auditor_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
         sample("roles.json", "assign roles 404 unknown membership")["response"]["body"]
     );
-    let r = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": ["nope"]})),
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": ["nope"]}))
+        .fetch()
+        .await;
     assert_422(
         &r,
         sample("roles.json", "assign roles 422 non-UUID role id")["response"]["body"]["message"]
             .as_str()
             .unwrap(),
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        &path,
-        &a.emp_s,
-        Some(json!({"role_ids": [auditor_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &path)
+        .session(&a.emp_s)
+        .json(&json!({"role_ids": [auditor_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
@@ -662,15 +466,15 @@ async fn role_assignment_follows_the_membership_rules() {
     let employee_role = role_id(&app, "org-a", "EMPLOYEE").await;
     let hr_role = role_id(&app, "org-a", "Human Resource").await;
     for role in [auditor_id.clone(), employee_role.to_string()] {
-        let (status, body) = call(
-            &app,
-            "POST",
-            &format!("/roles/org/users/{}/roles", on_leave.membership_id),
-            &a.admin_s,
-            Some(json!({"role_ids": [role]})),
-            None,
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("/roles/org/users/{}/roles", on_leave.membership_id),
+            )
+            .session(&a.admin_s)
+            .json(&json!({"role_ids": [role]}))
+            .fetch()
+            .await;
         assert_eq!(status, 400);
         assert_eq!(
             body,
@@ -690,26 +494,20 @@ async fn role_assignment_follows_the_membership_rules() {
     )
     .await;
     let invited_path = format!("/roles/org/users/{}/roles", invited.membership_id);
-    let (status, body) = call(
-        &app,
-        "POST",
-        &invited_path,
-        &a.admin_s,
-        Some(json!({"role_ids": [employee_role]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &invited_path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [employee_role]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["name"], "Employee");
-    let (status, body) = call(
-        &app,
-        "POST",
-        &invited_path,
-        &a.admin_s,
-        Some(json!({"role_ids": [employee_role, hr_role]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &invited_path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [employee_role, hr_role]}))
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "membership_inactive");
     assert_eq!(
@@ -722,47 +520,42 @@ async fn role_assignment_follows_the_membership_rules() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (status, body) = call(
-        &app,
-        "POST",
-        &invited_path,
-        &a.admin_s,
-        Some(json!({"role_ids": [employee_role]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &invited_path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [employee_role]}))
+        .fetch()
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body, error_body("user_inactive", "User is inactive"));
 
     // Removal (JSON body on DELETE).
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [auditor_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [auditor_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], Value::Null);
     assert_eq!(audit_count(&app, "org-a", "role.removed").await, 1);
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/roles/org/users/{UNKNOWN}/roles"),
-        &a.admin_s,
-        Some(json!({"role_ids": [auditor_id]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("DELETE", &format!("/roles/org/users/{UNKNOWN}/roles"))
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [auditor_id]}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
         sample("roles.json", "remove roles 404 unknown membership")["response"]["body"]
     );
     assert_422(
-        &call(&app, "DELETE", &path, &a.admin_s, Some(json!({})), None).await,
+        &app.call("DELETE", &path)
+            .session(&a.admin_s)
+            .json(&json!({}))
+            .fetch()
+            .await,
         "role_ids: Field required",
     );
 }
@@ -777,60 +570,51 @@ async fn assigning_hr_changes_the_members_permissions_at_once() {
     let hr = role_id(&app, "org-a", "Human Resource").await;
     let path = format!("/roles/org/users/{}/roles", a.emp.membership_id);
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [hr]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [hr]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["name"], "Human Resource");
     let after = me_permissions(&app, &a.emp_s).await;
     assert!(after.contains(&"user.view".to_owned()), "{after:?}");
-    let (status, _) = call(&app, "GET", "/roles", &a.emp_s, None, None).await;
+    let (status, _) = app.call("GET", "/roles").session(&a.emp_s).fetch().await;
     assert_eq!(status, 200, "HR has role.view");
 
-    let (status, _) = call(
-        &app,
-        "DELETE",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [hr]})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("DELETE", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [hr]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert_eq!(me_permissions(&app, &a.emp_s).await, before);
 
     // Editing a custom role the member holds changes their permissions at once too.
     let custom = create_role(&app, &a, "Auditors", &["audit_log.view"]).await;
-    let (status, _) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(json!({"role_ids": [custom["id"]]})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [custom["id"]]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     assert!(
         me_permissions(&app, &a.emp_s)
             .await
             .contains(&"audit_log.view".to_owned())
     );
-    let (status, _) = call(
-        &app,
-        "PATCH",
-        &format!("/roles/{}", custom["id"].as_str().unwrap()),
-        &a.admin_s,
-        Some(json!({"permissions": ["role.view"]})),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &format!("/roles/{}", custom["id"].as_str().unwrap()),
+        )
+        .session(&a.admin_s)
+        .json(&json!({"permissions": ["role.view"]}))
+        .fetch()
+        .await;
     assert_eq!(status, 200);
     let now = me_permissions(&app, &a.emp_s).await;
     assert!(now.contains(&"role.view".to_owned()) && !now.contains(&"audit_log.view".to_owned()));
@@ -850,7 +634,12 @@ async fn role_assignment_asks_for_step_up_when_the_org_requires_it() {
     let path = format!("/roles/org/users/{}/roles", a.emp.membership_id);
     let body = json!({"role_ids": [hr]});
 
-    let (status, denied) = call(&app, "POST", &path, &a.admin_s, Some(body.clone()), None).await;
+    let (status, denied) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&body.clone())
+        .fetch()
+        .await;
     assert_eq!(status, 403, "{denied}");
     let expected = sample("roles.json", "assign roles 403 step-up required");
     assert_same_keys(&denied, &expected["response"]["body"]);
@@ -867,20 +656,23 @@ async fn role_assignment_asks_for_step_up_when_the_org_requires_it() {
         &denied["details"]["challenge_token"],
     )
     .await;
-    let (status, ok) = call(
-        &app,
-        "POST",
-        &path,
-        &a.admin_s,
-        Some(body.clone()),
-        Some(&token),
-    )
-    .await;
+    let (status, ok) = app
+        .call("POST", &path)
+        .session(&a.admin_s)
+        .json(&body.clone())
+        .step_up(&token)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{ok}");
     assert_eq!(ok["data"][0]["name"], "Human Resource");
     assert_eq!(audit_count(&app, "org-a", "role.assigned").await, 1);
     // Removal needs no step-up.
-    let (status, _) = call(&app, "DELETE", &path, &a.admin_s, Some(body), None).await;
+    let (status, _) = app
+        .call("DELETE", &path)
+        .session(&a.admin_s)
+        .json(&body)
+        .fetch()
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -893,7 +685,7 @@ async fn roles_and_memberships_of_another_org_are_invisible() {
     let b_role = b_custom["id"].as_str().unwrap().to_owned();
     let b_system = role_id(&app, "org-b", "Human Resource").await.to_string();
 
-    let (_, list) = call(&app, "GET", "/roles", &a.admin_s, None, None).await;
+    let (_, list) = app.call("GET", "/roles").session(&a.admin_s).fetch().await;
     assert!(
         list["data"]["items"]
             .as_array()
@@ -905,38 +697,32 @@ async fn roles_and_memberships_of_another_org_are_invisible() {
 
     for id in [&b_role, &b_system] {
         for method in ["PATCH", "DELETE"] {
-            let foreign = call(
-                &app,
-                method,
-                &format!("/roles/{id}"),
-                &a.admin_s,
-                Some(json!({"description": "x"})),
-                None,
-            )
-            .await;
-            let random = call(
-                &app,
-                method,
-                &format!("/roles/{UNKNOWN}"),
-                &a.admin_s,
-                Some(json!({"description": "x"})),
-                None,
-            )
-            .await;
+            let foreign = app
+                .call(method, &format!("/roles/{id}"))
+                .session(&a.admin_s)
+                .json(&json!({"description": "x"}))
+                .fetch()
+                .await;
+            let random = app
+                .call(method, &format!("/roles/{UNKNOWN}"))
+                .session(&a.admin_s)
+                .json(&json!({"description": "x"}))
+                .fetch()
+                .await;
             assert_eq!(foreign.0, 404);
             assert_eq!(foreign, random);
         }
     }
     // A role of org B cannot be assigned in org A.
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/roles/org/users/{}/roles", a.emp.membership_id),
-        &a.admin_s,
-        Some(json!({"role_ids": [b_system]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/roles/org/users/{}/roles", a.emp.membership_id),
+        )
+        .session(&a.admin_s)
+        .json(&json!({"role_ids": [b_system]}))
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body["code"], "role_not_found");
     assert_eq!(
@@ -950,24 +736,21 @@ async fn roles_and_memberships_of_another_org_are_invisible() {
         ("DELETE", "roles"),
         ("POST", "permissions/invalidate"),
     ] {
-        let foreign = call(
-            &app,
-            method,
-            &format!("/roles/org/users/{}/{suffix}", b.emp.membership_id),
-            &a.admin_s,
-            Some(json!({"role_ids": [hr_a]})),
-            None,
-        )
-        .await;
-        let random = call(
-            &app,
-            method,
-            &format!("/roles/org/users/{UNKNOWN}/{suffix}"),
-            &a.admin_s,
-            Some(json!({"role_ids": [hr_a]})),
-            None,
-        )
-        .await;
+        let foreign = app
+            .call(
+                method,
+                &format!("/roles/org/users/{}/{suffix}", b.emp.membership_id),
+            )
+            .session(&a.admin_s)
+            .json(&json!({"role_ids": [hr_a]}))
+            .fetch()
+            .await;
+        let random = app
+            .call(method, &format!("/roles/org/users/{UNKNOWN}/{suffix}"))
+            .session(&a.admin_s)
+            .json(&json!({"role_ids": [hr_a]}))
+            .fetch()
+            .await;
         assert_eq!(foreign.0, 404, "{method} {suffix}: {}", foreign.1);
         assert_eq!(foreign, random);
     }
@@ -984,25 +767,24 @@ async fn permission_cache_invalidation_endpoints() {
     let app = spawn_app().await;
     let a = org(&app, "org-a").await;
     // A permission check primes the shared cache (the employee lacks role.view).
-    let (status, _) = call(&app, "GET", "/roles", &a.emp_s, None, None).await;
+    let (status, _) = app.call("GET", "/roles").session(&a.emp_s).fetch().await;
     assert_eq!(status, 403);
     let key = app
         .cache
         .key(&["permissions", "org-a", &a.emp.user_id.to_string()]);
     assert!(app.cache.get(&key).await.unwrap().is_some(), "cache primed");
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!(
-            "/roles/org/users/{}/permissions/invalidate",
-            a.emp.membership_id
-        ),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!(
+                "/roles/org/users/{}/permissions/invalidate",
+                a.emp.membership_id
+            ),
+        )
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -1011,30 +793,25 @@ async fn permission_cache_invalidation_endpoints() {
         )
     );
     assert!(app.cache.get(&key).await.unwrap().is_none());
-    let (status, body) = call(
-        &app,
-        "POST",
-        &format!("/roles/org/users/{UNKNOWN}/permissions/invalidate"),
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/roles/org/users/{UNKNOWN}/permissions/invalidate"),
+        )
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body, error_body("not_found", "Membership not found"));
 
     // Prime both users' cached permissions with permission checks.
-    call(&app, "GET", "/roles", &a.emp_s, None, None).await;
-    call(&app, "GET", "/roles", &a.admin_s, None, None).await;
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles/org/permissions/invalidate",
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    app.call("GET", "/roles").session(&a.emp_s).fetch().await;
+    app.call("GET", "/roles").session(&a.admin_s).fetch().await;
+    let (status, body) = app
+        .call("POST", "/roles/org/permissions/invalidate")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_same_keys(
         &body["data"],
@@ -1043,45 +820,22 @@ async fn permission_cache_invalidation_endpoints() {
     assert!(body["data"]["cleared"].as_u64().unwrap() >= 2, "{body}");
     assert!(app.cache.get(&key).await.unwrap().is_none());
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles/org/permissions/invalidate",
-        &a.emp_s,
-        None,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles/org/permissions/invalidate")
+        .session(&a.emp_s)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         body,
         error_body("forbidden", "Missing permission: role.manage")
     );
-    let r = call(
-        &app,
-        "POST",
-        "/roles/org/users/not-a-uuid/permissions/invalidate",
-        &a.admin_s,
-        None,
-        None,
-    )
-    .await;
+    let r = app
+        .call("POST", "/roles/org/users/not-a-uuid/permissions/invalidate")
+        .session(&a.admin_s)
+        .fetch()
+        .await;
     assert_eq!(r.0, 422);
-}
-
-/// A deferred constraint trigger that fails the commit, i.e. after the change and its audit
-/// row were written: both must disappear.
-pub async fn fail_commit_when(app: &TestApp, table: &str, column: &str, value: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE FUNCTION fail_commit_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.{column} = '{value}' THEN RAISE EXCEPTION 'forced commit failure'; END IF; \
-         RETURN NEW; END $$; \
-         CREATE CONSTRAINT TRIGGER fail_commit_{table} AFTER INSERT OR UPDATE ON {table} \
-         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit_{table}();"
-    )))
-    .execute(&app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -1090,15 +844,12 @@ async fn a_failed_commit_leaves_neither_role_nor_audit_row() {
     let a = org(&app, "org-a").await;
     fail_commit_when(&app, "roles", "name", "Boom").await;
 
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/roles",
-        &a.admin_s,
-        Some(json!({"name": "boom", "permissions": ["user.view"]})),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/roles")
+        .session(&a.admin_s)
+        .json(&json!({"name": "boom", "permissions": ["user.view"]}))
+        .fetch()
+        .await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["code"], "internal_server_error");
     let roles: i64 =

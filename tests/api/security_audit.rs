@@ -4,25 +4,15 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use reqwest::Method;
 use serde_json::{Map, Value, json};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, json, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 const ORG_A: &str = "acme";
 const ORG_B: &str = "globex";
-
-async fn call_in(app: &TestApp, org: &str, method: Method, path: &str, token: &str) -> u16 {
-    let req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", org);
-    json(req.send().await.unwrap()).await.0
-}
 
 /// The cross-org audit rows of `org`: (actor_id, new_value).
 async fn cross_org_rows(app: &TestApp, org: &str) -> Vec<(uuid::Uuid, Value)> {
@@ -56,11 +46,21 @@ async fn security_a_superuser_in_another_org_leaves_an_audit_row_there() {
 
     // In its own org, and an org admin in theirs: no extra rows.
     assert_eq!(
-        call_in(&app, ORG_A, Method::GET, "/org/users", &root_s.access).await,
+        app.call("GET", "/org/users")
+            .token(&root_s.access)
+            .org(ORG_A)
+            .fetch()
+            .await
+            .0,
         200
     );
     assert_eq!(
-        call_in(&app, ORG_B, Method::GET, "/org/users", &b_admin_s.access).await,
+        app.call("GET", "/org/users")
+            .token(&b_admin_s.access)
+            .org(ORG_B)
+            .fetch()
+            .await
+            .0,
         200
     );
     assert!(cross_org_rows(&app, ORG_A).await.is_empty());
@@ -68,7 +68,12 @@ async fn security_a_superuser_in_another_org_leaves_an_audit_row_there() {
 
     // Reading org B's data: one row in org B naming the superuser and its own org.
     assert_eq!(
-        call_in(&app, ORG_B, Method::GET, "/org/users", &root_s.access).await,
+        app.call("GET", "/org/users")
+            .token(&root_s.access)
+            .org(ORG_B)
+            .fetch()
+            .await
+            .0,
         200
     );
     let rows = cross_org_rows(&app, ORG_B).await;
@@ -128,7 +133,12 @@ async fn security_a_refused_cross_tenant_attempt_is_logged_with_actor_and_both_o
     let s = app.sign_in(&a_admin).await;
 
     assert_eq!(
-        call_in(&app, ORG_B, Method::GET, "/org/users", &s.access).await,
+        app.call("GET", "/org/users")
+            .token(&s.access)
+            .org(ORG_B)
+            .fetch()
+            .await
+            .0,
         403
     );
     let sub = a_admin.user_id.to_string();

@@ -96,11 +96,11 @@ async fn security_a_partial_or_idle_connection_is_closed_after_the_header_read_t
     // Whole requests are still served, keep-alive included.
     let client = reqwest::Client::new();
     for _ in 0..2 {
-        let r = client
-            .get(format!("{}/health/live", app.api))
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .call("GET", "/health/live")
+            .client(&client)
+            .response()
+            .await;
         assert_eq!(r.status(), 200);
     }
 }

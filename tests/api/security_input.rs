@@ -2,31 +2,12 @@
 //! and query parameters are a 422 naming the field, non-ASCII datetimes never panic, and
 //! look-alike e-mail addresses are refused.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, json, spawn_app};
+use crate::helpers::spawn_app;
 
 const ORG: &str = "acme";
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", ORG);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    json(req.send().await.unwrap()).await
-}
 
 fn assert_nul_refused(status: u16, body: &Value, loc: Value) {
     assert_eq!(status, 422, "{body}");
@@ -50,14 +31,13 @@ async fn security_nul_bytes_are_a_422_naming_the_field() {
     let admin_s = app.sign_in(&admin).await;
 
     // Open to every user.
-    let (status, body) = call(
-        &app,
-        Method::PATCH,
-        "/self/profile",
-        &emp_s.access,
-        Some(json!({"preferred_name": "Ev\u{0}e"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", "/self/profile")
+        .token(&emp_s.access)
+        .org(ORG)
+        .json(&json!({"preferred_name": "Ev\u{0}e"}))
+        .fetch()
+        .await;
     assert_nul_refused(status, &body, json!(["body", "preferred_name"]));
     assert_eq!(
         body["message"],
@@ -65,28 +45,25 @@ async fn security_nul_bytes_are_a_422_naming_the_field() {
     );
 
     // Nested and in an admin body.
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/org/users",
-        &admin_s.access,
-        Some(json!({
+    let (status, body) = app
+        .call("POST", "/org/users")
+        .token(&admin_s.access)
+        .org(ORG)
+        .json(&json!({
             "email": "new@acme.example.com", "first_name": "N\u{0}", "last_name": "X",
             "employee_id": "E-9", "employment_start_date": "2024-01-01",
-        })),
-    )
-    .await;
+        }))
+        .fetch()
+        .await;
     assert_nul_refused(status, &body, json!(["body", "first_name"]));
 
     // Query parameters.
-    let (status, body) = call(
-        &app,
-        Method::GET,
-        "/org/users?search=a%00b",
-        &admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", "/org/users?search=a%00b")
+        .token(&admin_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_nul_refused(status, &body, json!(["query", "search"]));
     assert_eq!(
         body["message"],
@@ -101,14 +78,13 @@ async fn security_non_ascii_scheduled_at_never_panics() {
     let admin = create_member(&app, ORG, MemberSpec::admin("admin@acme.example.com")).await;
     let s = app.sign_in(&admin).await;
     for raw in ["2026-12-01é10:30:00+02:00", "ééééééééééééééééé"] {
-        let (status, body) = call(
-            &app,
-            Method::POST,
-            "/announcements",
-            &s.access,
-            Some(json!({"title": "T", "body": "B", "scheduled_at": raw})),
-        )
-        .await;
+        let (status, body) = app
+            .call("POST", "/announcements")
+            .token(&s.access)
+            .org(ORG)
+            .json(&json!({"title": "T", "body": "B", "scheduled_at": raw}))
+            .fetch()
+            .await;
         assert_eq!(status, 422, "{raw}: {body}");
         assert_eq!(body["code"], "validation_error");
     }
@@ -126,17 +102,16 @@ async fn security_lookalike_emails_are_refused() {
         "ad\u{202E}min@acme.example.com",
         "ad\u{200B}min@acme.example.com",
     ] {
-        let (status, body) = call(
-            &app,
-            Method::POST,
-            "/org/users",
-            &s.access,
-            Some(json!({
+        let (status, body) = app
+            .call("POST", "/org/users")
+            .token(&s.access)
+            .org(ORG)
+            .json(&json!({
                 "email": email, "first_name": "Look", "last_name": "Alike",
                 "employee_id": "E-2", "employment_start_date": "2024-01-01",
-            })),
-        )
-        .await;
+            }))
+            .fetch()
+            .await;
         assert_eq!(status, 422, "{email}: {body}");
         assert_eq!(
             body["message"],

@@ -5,22 +5,16 @@
 
 use serde_json::json;
 
-use crate::auth_support::{Resp, req, send};
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Resp, TestApp, spawn_app_with};
 
 async fn refresh_via(app: &TestApp, xff: &str) -> Resp {
-    send(
-        req(
-            app,
-            reqwest::Method::POST,
-            "/auth/refresh",
-            None,
-            Some("acme"),
-        )
-        .header("X-Forwarded-For", xff),
-    )
-    .await
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .header("X-Forwarded-For", xff)
+        .send()
+        .await
 }
 
 fn assert_limited(r: &Resp) {
@@ -69,18 +63,14 @@ async fn security_refresh_is_limited_per_identity_across_addresses() {
     let body = json!({"refresh_token": s.refresh});
     let mut statuses = Vec::new();
     for i in 0..3 {
-        let r = send(
-            req(
-                &app,
-                reqwest::Method::POST,
-                "/auth/refresh",
-                None,
-                Some("acme"),
-            )
+        let r = app
+            .call("POST", "/auth/refresh")
+            .without_cookies()
+            .org("acme")
             .header("X-Forwarded-For", format!("198.51.100.{i}"))
-            .json(&body),
-        )
-        .await;
+            .json(&body)
+            .send()
+            .await;
         statuses.push(r.status);
         if i == 2 {
             assert_limited(&r);

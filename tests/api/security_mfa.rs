@@ -4,9 +4,9 @@
 use serde_json::json;
 use sole::auth::totp;
 
-use crate::auth_support::{Resp, post, pre_org, select_org};
+use crate::auth_support::{pre_org, select_org};
 use crate::fixtures::{Member, MemberSpec, create_member, create_org};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{Resp, TestApp, spawn_app};
 
 const ORG: &str = "acme";
 
@@ -27,13 +27,12 @@ async fn fresh_challenge(app: &TestApp, m: &Member) -> (String, String) {
 }
 
 async fn answer(app: &TestApp, pre: &str, challenge: &str, code: &str) -> Resp {
-    post(
-        app,
-        "/auth/mfa/verify",
-        Some(pre),
-        json!({"challenge_token": challenge, "code": code}),
-    )
-    .await
+    app.call("POST", "/auth/mfa/verify")
+        .without_cookies()
+        .token(pre)
+        .json(&json!({"challenge_token": challenge, "code": code}))
+        .send()
+        .await
 }
 
 fn now_step() -> u64 {

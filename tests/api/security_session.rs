@@ -6,17 +6,15 @@ use serde_json::{Value, json};
 
 use crate::auth_support::*;
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::spawn_app;
+use crate::helpers::{Resp, spawn_app};
 
 async fn refresh(app: &crate::helpers::TestApp, token: &str) -> Resp {
-    post_in(
-        app,
-        "/auth/refresh",
-        None,
-        "acme",
-        Some(json!({"refresh_token": token})),
-    )
-    .await
+    app.call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("acme")
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await
 }
 
 /// A refresh token like `template` (same user, org, token version) signed with the test keys,
@@ -130,7 +128,11 @@ async fn security_a_second_logout_with_the_same_token_answers_200_and_changes_no
     let s = app.sign_in(&m).await;
     let other = app.sign_in(&m).await;
 
-    post_in(&app, "/auth/logout", Some(&s.access), "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
         .await
         .like("logout success (clears cookies)");
     let tv = token_version(&app, m.identity_id).await;
@@ -140,26 +142,49 @@ async fn security_a_second_logout_with_the_same_token_answers_200_and_changes_no
 
     // The same token again (a second tab, a double click): 200, cookies cleared again, and
     // nothing else happens.
-    post_in(&app, "/auth/logout", Some(&s.access), "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
         .await
         .like("logout success (clears cookies)");
     assert_eq!(token_version(&app, m.identity_id).await, tv);
 
     // A new session is not ended by a late logout of the old token.
     let fresh = app.sign_in(&m).await;
-    post_in(&app, "/auth/logout", Some(&s.access), "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.access)
+        .org("acme")
+        .send()
         .await
         .like("logout success (clears cookies)");
     assert_eq!(me(&app, &fresh.access, "acme").await.status, 200);
 
     // No token, or one that is not a genuine access token, is still refused.
-    post_in(&app, "/auth/logout", None, "acme", None)
+    app.call("POST", "/auth/logout")
+        .without_cookies()
+        .org("acme")
+        .send()
         .await
         .like("logout 401 no token");
-    let r = post_in(&app, "/auth/logout", Some(&s.refresh), "acme", None).await;
+    let r = app
+        .call("POST", "/auth/logout")
+        .without_cookies()
+        .token(&s.refresh)
+        .org("acme")
+        .send()
+        .await;
     assert_eq!(r.status, 401, "{}", r.body);
     let mut forged = legacy_access_claims(&m, i64::from(tv) - 1, 600);
     forged["org"] = json!("acme");
-    let r = post_in(&app, "/auth/logout", Some(&alg_none(&forged)), "acme", None).await;
+    let r = app
+        .call("POST", "/auth/logout")
+        .without_cookies()
+        .token(alg_none(&forged))
+        .org("acme")
+        .send()
+        .await;
     assert_eq!(r.status, 401, "{}", r.body);
 }

@@ -3,35 +3,15 @@
 //! person's only, accepted membership; a superuser identity only a superuser may touch.
 //! Disabling a membership ends that org's sessions only.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures::{Member, MemberSpec, Session, create_member, create_org};
-use crate::helpers::{TestApp, json, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 const ORG_A: &str = "acme";
 const ORG_B: &str = "globex";
 const REFUSED: &str = "This change affects the person's sign-in everywhere; only a platform administrator can make it for this user";
-
-async fn call_in(
-    app: &TestApp,
-    org: &str,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Org-Id", org);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    json(req.send().await.unwrap()).await
-}
 
 /// The identity row as a comparable snapshot (everything an org could change).
 async fn identity_row(app: &TestApp, id: Uuid) -> Value {
@@ -68,22 +48,21 @@ async fn two_orgs() -> Two {
 
 /// Org B's admin invites `victim` (an identity of org A) into org B; returns the membership id.
 async fn invite_into_b(t: &Two, victim: &Member) -> String {
-    let (status, body) = call_in(
-        &t.app,
-        ORG_B,
-        Method::POST,
-        "/org/users",
-        &t.b_admin_s.access,
-        Some(json!({
+    let (status, body) = t
+        .app
+        .call("POST", "/org/users")
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .json(&json!({
             "email": victim.email,
             "first_name": "Victor",
             "last_name": "Victim",
             "employee_id": "B-1",
             "employment_start_date": "2024-01-01",
             "temporary_password": "Another#Password99",
-        })),
-    )
-    .await;
+        }))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["credentials_issued"], false);
     body["data"]["membership"]["id"]
@@ -102,15 +81,12 @@ async fn attack_is_refused(t: &Two, victim: &Member, victim_s: &Session) {
     assert_eq!(identity_row(app, victim.identity_id).await, before);
 
     // Org B sees no identity-level fact before the person accepts.
-    let (status, body) = call_in(
-        app,
-        ORG_B,
-        Method::GET,
-        &format!("/org/users/{membership}"),
-        &t.b_admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("GET", &format!("/org/users/{membership}"))
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["mfa_enabled"], false);
     let text = body.to_string();
@@ -123,8 +99,12 @@ async fn attack_is_refused(t: &Two, victim: &Member, victim_s: &Session) {
         format!("/org/users/{membership}/mfa/reset"),
         format!("/org/users/{membership}/force-password-reset"),
     ] {
-        let (status, body) =
-            call_in(app, ORG_B, Method::POST, &path, &t.b_admin_s.access, None).await;
+        let (status, body) = app
+            .call("POST", &path)
+            .token(&t.b_admin_s.access)
+            .org(ORG_B)
+            .fetch()
+            .await;
         assert_eq!(
             (status, body["code"].clone()),
             (403, json!("forbidden")),
@@ -138,19 +118,22 @@ async fn attack_is_refused(t: &Two, victim: &Member, victim_s: &Session) {
         );
     }
     // Disabling the B membership ends nothing outside org B.
-    let (status, body) = call_in(
-        app,
-        ORG_B,
-        Method::PATCH,
-        &format!("/org/users/{membership}"),
-        &t.b_admin_s.access,
-        Some(json!({"platform_status": "DISABLED"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/org/users/{membership}"))
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .json(&json!({"platform_status": "DISABLED"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
 
     assert_eq!(identity_row(app, victim.identity_id).await, before);
-    let (status, body) = app.get_as("/auth/me", &victim_s.access, Some(ORG_A)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&victim_s.access)
+        .org(ORG_A)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "the org-A session survives: {body}");
     let audits: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_logs WHERE action IN ('user.mfa.reset', 'user.password.force_reset')",
@@ -195,15 +178,16 @@ async fn security_org_b_admin_cannot_touch_a_superuser() {
             .superuser(),
     )
     .await;
-    let (status, body) = call_in(
-        &t.app,
-        ORG_B,
-        Method::POST,
-        &format!("/org/users/{}/mfa/reset", su_b.membership_id),
-        &t.b_admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = t
+        .app
+        .call(
+            "POST",
+            &format!("/org/users/{}/mfa/reset", su_b.membership_id),
+        )
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!((status, body["message"].clone()), (403, json!(REFUSED)));
 }
 
@@ -219,27 +203,32 @@ async fn security_identity_changes_still_work_for_sole_members_and_superusers() 
     )
     .await;
     let solo_s = app.sign_in(&solo).await;
-    let (status, body) = call_in(
-        app,
-        ORG_B,
-        Method::POST,
-        &format!("/org/users/{}/mfa/reset", solo.membership_id),
-        &t.b_admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/org/users/{}/mfa/reset", solo.membership_id),
+        )
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call_in(
-        app,
-        ORG_B,
-        Method::POST,
-        &format!("/org/users/{}/force-password-reset", solo.membership_id),
-        &t.b_admin_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/org/users/{}/force-password-reset", solo.membership_id),
+        )
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = app.get_as("/auth/me", &solo_s.access, Some(ORG_B)).await;
+    let (status, _) = app
+        .call("GET", "/auth/me")
+        .token(&solo_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(status, 401);
 
     // A pending invitation of an org-A person: a superuser may act, from org B's side.
@@ -257,15 +246,12 @@ async fn security_identity_changes_still_work_for_sole_members_and_superusers() 
     )
     .await;
     let root_s = app.sign_in(&root).await;
-    let (status, body) = call_in(
-        app,
-        ORG_B,
-        Method::POST,
-        &format!("/org/users/{membership}/mfa/reset"),
-        &root_s.access,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", &format!("/org/users/{membership}/mfa/reset"))
+        .token(&root_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let mfa: bool = sqlx::query_scalar("SELECT mfa_enabled FROM identities WHERE id = $1")
         .bind(victim.identity_id)
@@ -287,22 +273,30 @@ async fn security_disabling_a_membership_ends_that_orgs_sessions_only() {
     let b_s = app.sign_in(&in_b).await;
     let before = identity_row(app, in_a.identity_id).await;
 
-    let (status, body) = call_in(
-        app,
-        ORG_B,
-        Method::PATCH,
-        &format!("/org/users/{}", in_b.membership_id),
-        &t.b_admin_s.access,
-        Some(json!({"platform_status": "DISABLED"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", &format!("/org/users/{}", in_b.membership_id))
+        .token(&t.b_admin_s.access)
+        .org(ORG_B)
+        .json(&json!({"platform_status": "DISABLED"}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = app.get_as("/auth/me", &b_s.access, Some(ORG_B)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&b_s.access)
+        .org(ORG_B)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (403, json!("Membership is not active"))
     );
-    let (status, body) = app.get_as("/auth/me", &a_s.access, Some(ORG_A)).await;
+    let (status, body) = app
+        .call("GET", "/auth/me")
+        .token(&a_s.access)
+        .org(ORG_A)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(identity_row(app, in_a.identity_id).await, before);
 }

@@ -2,7 +2,7 @@
 //! wins" (issue 13, low).
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::helpers::{json, spawn_app};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn security_two_org_headers_are_refused() {
@@ -11,16 +11,16 @@ async fn security_two_org_headers_are_refused() {
     create_org(&app, "globex", "Globex").await;
     let m = create_member(&app, "acme", MemberSpec::new("ann@acme.example.com")).await;
     let s = app.sign_in(&m).await;
-    let me = || app.client.get(app.url("/auth/me")).bearer_auth(&s.access);
+    let me = || app.call("GET", "/auth/me").token(&s.access);
 
-    let (status, body) = json(me().header("X-Org-Id", "acme").send().await.unwrap()).await;
+    let (status, body) = me().header("X-Org-Id", "acme").fetch().await;
     assert_eq!(status, 200, "{body}");
     for request in [
         me().header("X-Org-Id", "acme").header("X-Org-Id", "globex"),
         me().header("X-Org-Id", "acme").header("X-Org-Id", "acme"),
         me().header("X-Org-Id", "acme, globex"),
     ] {
-        let (status, body) = json(request.send().await.unwrap()).await;
+        let (status, body) = request.fetch().await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(
             body["message"],

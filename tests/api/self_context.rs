@@ -28,7 +28,10 @@ async fn context_of_an_employee_has_the_legacy_shape_and_values() {
     let session = app.sign_in(&member).await;
 
     let (status, body) = app
-        .get_as("/self/context", &session.access, Some("acme"))
+        .call("GET", "/self/context")
+        .token(&session.access)
+        .org("acme")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
     let expected = sample("self.json", "context (employee)")["response"]["body"].clone();
@@ -71,7 +74,10 @@ async fn context_adds_direct_allow_and_removes_direct_deny() {
     .unwrap();
     let session = app.sign_in(&member).await;
     let (status, body) = app
-        .get_as("/self/context", &session.access, Some("acme"))
+        .call("GET", "/self/context")
+        .token(&session.access)
+        .org("acme")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
     let perms: Vec<&str> = body["data"]["permissions"]
@@ -101,7 +107,10 @@ async fn superuser_context_in_another_org_has_no_expansion() {
     let session = app.sign_in(&admin).await;
 
     let (status, body) = app
-        .get_as("/self/context", &session.access, Some("other"))
+        .call("GET", "/self/context")
+        .token(&session.access)
+        .org("other")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
     let expected = sample(
@@ -116,7 +125,10 @@ async fn superuser_context_in_another_org_has_no_expansion() {
 
     // In its own org the superuser gets its role permissions, not the whole catalogue.
     let (_, body) = app
-        .get_as("/self/context", &session.access, Some("acme"))
+        .call("GET", "/self/context")
+        .token(&session.access)
+        .org("acme")
+        .fetch()
         .await;
     let perms = body["data"]["permissions"].as_array().unwrap();
     assert_eq!(perms.len(), 64);
@@ -145,7 +157,10 @@ async fn policy_has_the_legacy_shape_and_does_not_create_the_row() {
     let session = app.sign_in(&member).await;
 
     let (status, body) = app
-        .get_as("/self/policy", &session.access, Some("acme"))
+        .call("GET", "/self/policy")
+        .token(&session.access)
+        .org("acme")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
     let mut expected = sample("self.json", "policy")["response"]["body"]["data"].clone();
@@ -167,7 +182,10 @@ async fn policy_has_the_legacy_shape_and_does_not_create_the_row() {
     )
     .await;
     let (_, body) = app
-        .get_as("/self/policy", &session.access, Some("acme"))
+        .call("GET", "/self/policy")
+        .token(&session.access)
+        .org("acme")
+        .fetch()
         .await;
     let data = &body["data"];
     assert_eq!(data["policy_version"], 7);

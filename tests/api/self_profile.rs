@@ -1,11 +1,10 @@
 //! `/self/profile` and `/self/export`.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{set_org_settings, totp_now};
-use crate::helpers::{assert_same_keys, json, sample};
-use crate::org_users::{ORG, audit_count, call, error_body, get, world};
+use crate::helpers::{assert_same_keys, audit_count, error_body, json, sample};
+use crate::people_support::{ORG, world};
 
 fn profile_sample() -> Value {
     sample("self.json", "profile (employee)")["response"]["body"]["data"].clone()
@@ -15,7 +14,12 @@ fn profile_sample() -> Value {
 async fn profile_read_and_edit() {
     let w = world().await;
     let app = &w.app;
-    let (status, body) = get(app, "/self/profile", &w.emp_s.access).await;
+    let (status, body) = app
+        .call("GET", "/self/profile")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let expected = profile_sample();
     assert_same_keys(&body["data"], &expected);
@@ -24,12 +28,7 @@ async fn profile_read_and_edit() {
     assert_eq!(body["data"]["membership"]["id"], json!(w.emp.membership_id));
     assert_eq!(body["data"]["role_names"], json!(["EMPLOYEE"]));
 
-    let resp = app
-        .client
-        .get(app.url("/self/profile"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.call("GET", "/self/profile").response().await;
     let (status, body) = json(resp).await;
     assert_eq!(
         (status, body),
@@ -37,13 +36,11 @@ async fn profile_read_and_edit() {
     );
 
     let patch = |body: Value| {
-        call(
-            app,
-            Method::PATCH,
-            "/self/profile",
-            &w.emp_s.access,
-            Some(body),
-        )
+        app.call("PATCH", "/self/profile")
+            .token(&w.emp_s.access)
+            .org(ORG)
+            .json(&body)
+            .fetch()
     };
     let (status, body) = patch(json!({"preferred_name": "  Ev  ", "phone_number": "+1-555-0199", "country": "us", "state": "wa", "first_name": "Ignored"})).await;
     assert_eq!(status, 200, "{body}");
@@ -53,7 +50,7 @@ async fn profile_read_and_edit() {
     assert_eq!(user["country"], "United States of America");
     assert_eq!(user["state"], "Washington");
     assert_eq!(user["first_name"], "Eve", "first_name is not self-editable");
-    assert_eq!(audit_count(app, "user.profile.self_updated").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.profile.self_updated").await, 1);
 
     let (status, body) = patch(json!({"preferred_name": ""})).await;
     assert_eq!(status, 200);
@@ -61,7 +58,7 @@ async fn profile_read_and_edit() {
     let (status, body) = patch(json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["user"]["phone_number"], "+1-555-0199");
-    assert_eq!(audit_count(app, "user.profile.self_updated").await, 2);
+    assert_eq!(audit_count(app, ORG, "user.profile.self_updated").await, 2);
 
     let (status, body) = patch(json!({"marital_status": "complicated"})).await;
     assert_eq!(status, 422);
@@ -92,38 +89,28 @@ async fn profile_read_and_edit() {
         "require_two_factor = true, mfa_required_actions = '[\"USER_PROFILE_EDIT\"]'",
     )
     .await;
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        "/self/profile",
-        &w.admin_s.access,
-        Some(json!({"preferred_name": "Ada"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", "/self/profile")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"preferred_name": "Ada"}))
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(body["code"], "step_up_mfa_required");
-    let (status, verified) = call(
-        app,
-        Method::POST,
-        "/auth/step-up/verify",
-        &w.admin_s.access,
-        Some(json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})),
-    )
-    .await;
+    let (status, verified) = app.call("POST", "/auth/step-up/verify").token(&w.admin_s.access).org(ORG).json(&json!({"challenge_token": body["details"]["challenge_token"], "code": totp_now(w.admin.totp_secret.as_deref().unwrap())})).fetch().await;
     assert_eq!(status, 200, "{verified}");
     let resp = app
-        .client
-        .patch(app.url("/self/profile"))
-        .bearer_auth(&w.admin_s.access)
+        .call("PATCH", "/self/profile")
+        .token(&w.admin_s.access)
         .header("X-Org-Id", ORG)
         .header(
             "X-Step-Up-Token",
             verified["data"]["step_up_token"].as_str().unwrap(),
         )
         .json(&json!({"preferred_name": "Ada"}))
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["preferred_name"], "Ada");
@@ -145,7 +132,7 @@ async fn profile_read_and_edit() {
             )
         )
     );
-    assert_eq!(audit_count(app, "user.profile.self_updated").await, 5);
+    assert_eq!(audit_count(app, ORG, "user.profile.self_updated").await, 5);
 }
 
 #[tokio::test]
@@ -153,27 +140,30 @@ async fn impersonators_cannot_edit_the_profile() {
     let w = world().await;
     let app = &w.app;
     set_org_settings(app, ORG, "allow_impersonation = true").await;
-    let (status, body) = call(
-        app,
-        Method::POST,
-        "/auth/impersonate/start",
-        &w.admin_s.access,
-        Some(json!({"target_membership_id": w.emp.membership_id})),
-    )
-    .await;
+    let (status, body) = app
+        .call("POST", "/auth/impersonate/start")
+        .token(&w.admin_s.access)
+        .org(ORG)
+        .json(&json!({"target_membership_id": w.emp.membership_id}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     let token = body["data"]["access_token"].as_str().unwrap().to_owned();
-    let (status, body) = get(app, "/self/profile", &token).await;
+    let (status, body) = app
+        .call("GET", "/self/profile")
+        .token(&token)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["email"], "emp@acme.example.com");
-    let (status, body) = call(
-        app,
-        Method::PATCH,
-        "/self/profile",
-        &token,
-        Some(json!({"preferred_name": "X"})),
-    )
-    .await;
+    let (status, body) = app
+        .call("PATCH", "/self/profile")
+        .token(&token)
+        .org(ORG)
+        .json(&json!({"preferred_name": "X"}))
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -187,22 +177,20 @@ async fn impersonators_cannot_edit_the_profile() {
 async fn export_is_the_legacy_csv_and_is_audited() {
     let w = world().await;
     let app = &w.app;
-    call(
-        app,
-        Method::PATCH,
-        "/self/profile",
-        &w.emp_s.access,
-        Some(json!({"country": "US", "state": "WA", "address_line1": "400 Broad St, Unit \"8C\""})),
-    )
-    .await;
+    app.call("PATCH", "/self/profile")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .json(
+            &json!({"country": "US", "state": "WA", "address_line1": "400 Broad St, Unit \"8C\""}),
+        )
+        .fetch()
+        .await;
     let resp = app
-        .client
-        .get(app.url("/self/export"))
-        .bearer_auth(&w.emp_s.access)
+        .call("GET", "/self/export")
+        .token(&w.emp_s.access)
         .header("X-Org-Id", ORG)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status(), 200);
     let expected = sample("self.json", "export CSV");
     let headers = resp.headers().clone();
@@ -228,10 +216,15 @@ async fn export_is_the_legacy_csv_and_is_audited() {
     assert!(text.contains("\r\nOrganization,Acme Inc\r\n"));
     assert!(text.contains("\r\nRoles,EMPLOYEE\r\nMFA Enabled,No\r\n"));
     assert!(text.contains("+00:00\r\n"));
-    assert_eq!(audit_count(app, "user.data.exported").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.data.exported").await, 1);
 
     set_org_settings(app, ORG, "allow_user_data_export = false").await;
-    let (status, body) = get(app, "/self/export", &w.emp_s.access).await;
+    let (status, body) = app
+        .call("GET", "/self/export")
+        .token(&w.emp_s.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -242,5 +235,5 @@ async fn export_is_the_legacy_csv_and_is_audited() {
             )
         )
     );
-    assert_eq!(audit_count(app, "user.data.exported").await, 1);
+    assert_eq!(audit_count(app, ORG, "user.data.exported").await, 1);
 }

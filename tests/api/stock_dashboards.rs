@@ -3,8 +3,7 @@
 use serde_json::json;
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::stock_grants::replay_grant_history;
-use crate::stock_support::{ORG, World};
+use crate::stock_support::{ORG, World, replay_grant_history};
 
 const ADMIN: Option<&str> = Some("admin");
 const HR: Option<&str> = Some("harper.reed");
@@ -120,7 +119,10 @@ async fn the_landing_page_of_a_member_without_grants_loads() {
     let session = w.app.sign_in(&newbie).await;
     let (status, out) = w
         .app
-        .get_as("/me/dashboard/summary", &session.access, Some(ORG))
+        .call("GET", "/me/dashboard/summary")
+        .token(&session.access)
+        .org(ORG)
+        .fetch()
         .await;
     assert_eq!(status, 200, "{out}");
     let d = &out["data"];

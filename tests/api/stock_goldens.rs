@@ -8,9 +8,9 @@
 use serde_json::json;
 use time::macros::date;
 
-use crate::stock_grants::replay_grant_history;
-use crate::stock_scenarios::{grant_of, loan, reserve};
-use crate::stock_support::{ORG, World, seed_second_org};
+use crate::stock_support::{
+    ORG, World, grant_of, loan, replay_grant_history, reserve, seed_second_org,
+};
 
 const ADMIN: Option<&str> = Some("admin");
 const HR: Option<&str> = Some("harper.reed");
@@ -273,18 +273,19 @@ async fn the_recorded_story_with_loans_rules_and_step_up_answers_as_recorded() {
     // takes each TOTP step once per identity).
     crate::auth_support::store_recovery_codes(&w.app, admin_member.identity_id, &["ABCD-EFGH"])
         .await;
-    let verified = crate::auth_support::post_in(
-        &w.app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        &session.org_id,
-        Some(json!({
+    let verified = w
+        .app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&session.access)
+        .org(&session.org_id)
+        .json(&json!({
             "challenge_token": refused["details"]["challenge_token"],
             "code": "ABCD-EFGH",
             "code_type": "recovery",
-        })),
-    )
-    .await;
+        }))
+        .send()
+        .await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     let status_token = verified.str("step_up_token");
     w.replay_with(
@@ -351,7 +352,7 @@ fn creation_row_like(ours: &serde_json::Value, name: &str, i: usize) {
     want.sort();
     assert_eq!(keys, want, "{name}: item {i}");
     for (k, v) in b {
-        crate::stock_support::assert_like(&a[k], v, k, &[], &mut Vec::new(), name);
+        crate::helpers::assert_like(&a[k], v, k, &[], &mut Vec::new(), name);
     }
     let summary = ours["summary"].as_str().unwrap();
     let named: Vec<&str> = summary

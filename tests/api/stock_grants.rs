@@ -10,24 +10,6 @@ const ADMIN: Option<&str> = Some("admin");
 const HR: Option<&str> = Some("harper.reed");
 const EMPLOYEE: Option<&str> = Some("priya.sharma");
 
-/// The writes of the recording's grant history (creates and patches), in order.
-pub async fn replay_grant_history(w: &World) {
-    for name in [
-        "create SCHEDULED grant 201 (exercise_price echoed as sent, events sorted by vest_date)",
-        "create IMMEDIATE grant 201 without events (one event generated at grant_date)",
-        "patch notes only",
-        "patch empty body (no change, still 200 and audited)",
-        "patch replace vesting_events",
-        "patch total_shares together with new events",
-        "patch switch to IMMEDIATE with a single matching event",
-        "patch status CANCELLED",
-        "patch status back to ACTIVE (no state machine)",
-        "patch as the frontend edit dialog sends it for an IMMEDIATE grant (status + notes)",
-    ] {
-        w.replay(name, ADMIN).await;
-    }
-}
-
 #[tokio::test]
 async fn list_read_and_preview_answer_as_recorded() {
     let w = World::new().await;
@@ -393,16 +375,11 @@ async fn grants_of_another_org_are_not_found() {
         let app = &w.app;
         let token = session.access.clone();
         async move {
-            crate::helpers::json(
-                app.client
-                    .get(app.url(&path))
-                    .bearer_auth(token)
-                    .header("X-Org-Id", "acme-corp")
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
+            app.call("GET", &path)
+                .token(token)
+                .header("X-Org-Id", "acme-corp")
+                .fetch()
+                .await
         }
     };
     let (status, out) = get(format!("/org/users/{evan}/stock/grants")).await;
@@ -416,17 +393,13 @@ async fn grants_of_another_org_are_not_found() {
         (404, Some("Grant not found"))
     );
     // Its token with the X-Org-Id of sole-llc: the tenant check refuses it.
-    let (status, out) = crate::helpers::json(
-        w.app
-            .client
-            .get(w.app.url(&format!("/org/users/{evan}/stock/grants")))
-            .bearer_auth(&session.access)
-            .header("X-Org-Id", ORG)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, out) = w
+        .app
+        .call("GET", &format!("/org/users/{evan}/stock/grants"))
+        .token(&session.access)
+        .header("X-Org-Id", ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403, "{out}");
     // A superuser acting in the other org looks there.
     let (status, _) = w
@@ -545,18 +518,19 @@ async fn create_and_status_changes_ask_for_step_up_when_the_org_requires_it() {
     // server takes each TOTP step once per identity, so answer with a recovery code, as a person
     // who does not want to wait for the next code would.
     crate::auth_support::store_recovery_codes(&w.app, admin.identity_id, &["ABCD-EFGH"]).await;
-    let verified = crate::auth_support::post_in(
-        &w.app,
-        "/auth/step-up/verify",
-        Some(&session.access),
-        &session.org_id,
-        Some(json!({
+    let verified = w
+        .app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .token(&session.access)
+        .org(&session.org_id)
+        .json(&json!({
             "challenge_token": out["details"]["challenge_token"],
             "code": "ABCD-EFGH",
             "code_type": "recovery",
-        })),
-    )
-    .await;
+        }))
+        .send()
+        .await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     let status_token = verified.str("step_up_token");
     let (status, out) = w

@@ -7,75 +7,14 @@
 //! written with SQL as the loan domain will write them.
 
 use serde_json::{Value, json};
-use sole::domain::stock::reservations::Allocation;
 use sole::services::stock::reservations;
-use time::Date;
 use time::macros::date;
 use uuid::Uuid;
 
-use crate::stock_grants::replay_grant_history;
-use crate::stock_support::{ORG, TODAY, World};
+use crate::stock_support::{ORG, TODAY, World, grant_of, loan, replay_grant_history, reserve};
 
 const ADMIN: Option<&str> = Some("admin");
 const EMPLOYEE: Option<&str> = Some("priya.sharma");
-
-/// A loan application of `membership_id` for `shares` (the NOT NULL columns, and the figures
-/// of the recorded ACTIVE loan: 19000 at 6 % over 12 months, principal and interest).
-pub(crate) async fn loan(w: &World, membership_id: Uuid, shares: i64, status: &str) -> Uuid {
-    let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO loan_applications (id, org_id, org_membership_id, status, version, as_of_date, \
-         selection_mode, selection_value_snapshot, shares_to_exercise, total_exercisable_shares_snapshot, \
-         purchase_price, down_payment_amount, loan_principal, interest_type, repayment_method, term_months, \
-         nominal_annual_rate_percent, estimated_monthly_payment, total_payable_amount, total_interest_amount, \
-         quote_inputs_snapshot, quote_option_snapshot, allocation_strategy, allocation_snapshot, \
-         org_settings_snapshot, eligibility_result_snapshot) VALUES ($1, $2, $3, $4, 1, $5, \
-         'SHARES', $6, $6, $6, 19000, 0, 19000, 'FIXED', 'PRINCIPAL_AND_INTEREST', 12, 6, 1635.26, \
-         19623.12, 623.12, '{}', '{}', 'OLDEST_VESTED_FIRST', '[]', '{}', '{}')",
-    )
-    .bind(id)
-    .bind(ORG)
-    .bind(membership_id)
-    .bind(status)
-    .bind(TODAY)
-    .bind(shares)
-    .execute(&w.app.db)
-    .await
-    .unwrap();
-    id
-}
-
-/// The id of `who`'s grant dated `grant_date`.
-pub(crate) async fn grant_of(w: &World, who: &str, grant_date: Date) -> Uuid {
-    sqlx::query_scalar(
-        "SELECT id FROM employee_stock_grants WHERE org_membership_id = $1 AND grant_date = $2",
-    )
-    .bind(w.member(who).membership_id)
-    .bind(grant_date)
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap()
-}
-
-/// Reserves `shares` of `grant` for `loan` and commits, as the loan submission does.
-pub(crate) async fn reserve(w: &World, who: &str, loan: Uuid, grant: Uuid, shares: i64) {
-    let mut tx = w.app.db.begin().await.unwrap();
-    reservations::reserve(
-        &mut tx,
-        ORG,
-        w.member(who).membership_id,
-        loan,
-        &[Allocation {
-            grant_id: grant,
-            shares,
-        }],
-        "SUBMITTED",
-        TODAY,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-}
 
 async fn get(w: &World, who: Option<&str>, path: &str) -> Value {
     let (status, out) = w.call(who, Some(ORG), "GET", path, None, &[]).await;
@@ -261,7 +200,13 @@ async fn grant_figures_and_the_edges_of_the_schedule_rules() {
     )
     .await;
     let session = w.app.sign_in(&other).await;
-    let (status, out) = w.app.get_as(&grants, &session.access, Some(ORG)).await;
+    let (status, out) = w
+        .app
+        .call("GET", &grants)
+        .token(&session.access)
+        .org(ORG)
+        .fetch()
+        .await;
     assert_eq!(status, 403);
     assert_eq!(
         out,

@@ -3,8 +3,7 @@
 use serde_json::json;
 
 use crate::fixtures::{MemberSpec, create_member, create_org};
-use crate::stock_grants::replay_grant_history;
-use crate::stock_support::{ORG, World};
+use crate::stock_support::{ORG, World, replay_grant_history};
 
 const ADMIN: Option<&str> = Some("admin");
 const HR: Option<&str> = Some("harper.reed");

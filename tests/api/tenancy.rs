@@ -15,12 +15,27 @@ async fn single_mode_always_uses_the_default_org() {
     let m = create_member(&app, "org-123", MemberSpec::new("ann@example.com")).await;
     let s = app.sign_in(&m).await;
     // 1. No headers: the default org.
-    let r = get_in(&app, "/auth/me", Some(&s.access), None).await;
+    let r = app
+        .call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.data()["org_id"], "org-123");
-    let r = get_in(&app, "/auth/me", Some(&s.access), Some("org-123")).await;
+    let r = app
+        .call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .org("org-123")
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    get_in(&app, "/auth/me", Some(&s.access), Some("other"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .org("other")
+        .send()
         .await
         .is(
             400,
@@ -28,24 +43,24 @@ async fn single_mode_always_uses_the_default_org() {
             "Tenant header does not match default org",
         );
     // Refresh needs no header either.
-    let r = post(
-        &app,
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": s.refresh}),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     // A member of another org cannot use its token here.
     let o = create_member(&app, "other", MemberSpec::new("bob@example.com")).await;
     let pre = pre_org(&app, &o).await;
     let r = select_org(&app, &pre, "other", None).await;
     let access = r.str("access_token");
-    get_in(&app, "/auth/me", Some(&access), None).await.is(
-        401,
-        "unauthorized",
-        "Token tenant mismatch",
-    );
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&access)
+        .send()
+        .await
+        .is(401, "unauthorized", "Token tenant mismatch");
 }
 
 #[tokio::test]
@@ -60,7 +75,12 @@ async fn multi_mode_resolves_header_token_subdomain_and_refuses_the_rest() {
     let s = app.sign_in(&m).await;
 
     // 2. Nothing to resolve from.
-    let r = post(&app, "/auth/step-up/verify", None, json!({})).await;
+    let r = app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
+        .json(&json!({}))
+        .send()
+        .await;
     r.is(
         400,
         "bad_request",
@@ -70,33 +90,34 @@ async fn multi_mode_resolves_header_token_subdomain_and_refuses_the_rest() {
     let r = me(&app, &s.access, "org-123").await;
     assert_eq!(r.data()["org_id"], "org-123");
     // ...and so does the token alone.
-    let r = get_in(&app, "/auth/me", Some(&s.access), None).await;
+    let r = app
+        .call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .send()
+        .await;
     assert_eq!(r.data()["org_id"], "org-123");
     // 4. The legacy X-Tenant-ID header is ignored.
-    let r = send(
-        req(
-            &app,
-            reqwest::Method::POST,
-            "/auth/step-up/verify",
-            None,
-            None,
-        )
+    let r = app
+        .call("POST", "/auth/step-up/verify")
+        .without_cookies()
         .header("X-Tenant-ID", "org-123")
-        .json(&json!({})),
-    )
-    .await;
+        .json(&json!({}))
+        .send()
+        .await;
     r.is(
         400,
         "bad_request",
         "Tenant resolution failed: provide X-Org-Id header",
     );
     // Without ALLOWED_TENANT_HOSTS a subdomain is never a tenant.
-    let r = send(
-        req(&app, reqwest::Method::POST, "/auth/refresh", None, None)
-            .header("Host", "org-123.example.com")
-            .json(&json!({"refresh_token": s.refresh})),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .header("Host", "org-123.example.com")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await;
     r.is(
         400,
         "bad_request",
@@ -112,10 +133,14 @@ async fn multi_mode_resolves_header_token_subdomain_and_refuses_the_rest() {
         "forbidden",
         "Tenant header does not match token",
     );
-    post_in(&app, "/auth/refresh", None, "x'; DROP TABLE orgs; --", None)
-        .await
+    app.call("POST", "/auth/refresh").without_cookies().org("x'; DROP TABLE orgs; --").send().await
         .is(400, "bad_request", "Invalid tenant id format: org_id may only contain lowercase letters, numbers, '-' and '_'");
-    let r = post_in(&app, "/auth/refresh", None, "a", None).await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .org("a")
+        .send()
+        .await;
     r.is(
         400,
         "bad_request",
@@ -132,7 +157,11 @@ async fn multi_mode_resolves_header_token_subdomain_and_refuses_the_rest() {
         .execute(&app.db)
         .await
         .unwrap();
-    get_in(&app, "/auth/me", Some(&s.access), Some("org-123"))
+    app.call("GET", "/auth/me")
+        .without_cookies()
+        .token(&s.access)
+        .org("org-123")
+        .send()
         .await
         .like("me 403 user is not a member of this organization (membership deleted)");
 }
@@ -168,12 +197,13 @@ async fn subdomains_resolve_only_for_allowed_hosts() {
     let m = create_member(&app, "acme", MemberSpec::new("ann@example.com")).await;
     let s = app.sign_in(&m).await;
     // 5. Host acme.example.com, no header: tenant acme.
-    let r = send(
-        req(&app, reqwest::Method::POST, "/auth/refresh", None, None)
-            .header("Host", "acme.example.com:8000")
-            .json(&json!({"refresh_token": s.refresh})),
-    )
-    .await;
+    let r = app
+        .call("POST", "/auth/refresh")
+        .without_cookies()
+        .header("Host", "acme.example.com:8000")
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let (_, claims) = decode_jwt(&r.str("access_token"));
     assert_eq!(claims["org"], "acme");
@@ -183,12 +213,13 @@ async fn subdomains_resolve_only_for_allowed_hosts() {
         "127.0.0.1:8000",
         "sole-api-abc.a.run.app",
     ] {
-        let r = send(
-            req(&app, reqwest::Method::POST, "/auth/refresh", None, None)
-                .header("Host", host)
-                .json(&json!({"refresh_token": r.str("refresh_token")})),
-        )
-        .await;
+        let r = app
+            .call("POST", "/auth/refresh")
+            .without_cookies()
+            .header("Host", host)
+            .json(&json!({"refresh_token": r.str("refresh_token")}))
+            .send()
+            .await;
         r.is(
             400,
             "bad_request",

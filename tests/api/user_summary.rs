@@ -111,7 +111,10 @@ async fn every_figure_is_computed_as_the_contract_says() {
 
     let session = app.sign_in(&admin).await; // sets the admin's last_active_at to now
     let (status, body) = app
-        .get_as("/org/dashboard/user-summary", &session.access, Some("acme"))
+        .call("GET", "/org/dashboard/user-summary")
+        .token(&session.access)
+        .org("acme")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
     let exp = sample("summary.json", "user summary")["response"]["body"].clone();
@@ -204,7 +207,10 @@ async fn summary_needs_user_view_and_a_token() {
     let m = create_member(&app, "acme", MemberSpec::new("e@acme.example.com")).await;
     let s = app.sign_in(&m).await;
     let (status, body) = app
-        .get_as("/org/dashboard/user-summary", &s.access, Some("acme"))
+        .call("GET", "/org/dashboard/user-summary")
+        .token(&s.access)
+        .org("acme")
+        .fetch()
         .await;
     assert_eq!(status, 403);
     assert_eq!(
@@ -212,12 +218,10 @@ async fn summary_needs_user_view_and_a_token() {
         sample("summary.json", "user summary 403 (employee)")["response"]["body"]
     );
     let resp = app
-        .client
-        .get(app.url("/org/dashboard/user-summary"))
+        .call("GET", "/org/dashboard/user-summary")
         .header("X-Org-Id", "acme")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     let (status, body) = json(resp).await;
     assert_eq!(status, 401);
     assert_eq!(
@@ -239,7 +243,10 @@ async fn an_empty_org_has_zeros_and_its_system_roles() {
     .await;
     let s = app.sign_in(&root).await;
     let (status, body) = app
-        .get_as("/org/dashboard/user-summary", &s.access, Some("empty"))
+        .call("GET", "/org/dashboard/user-summary")
+        .token(&s.access)
+        .org("empty")
+        .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
     let d = &body["data"];

@@ -8,9 +8,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::fixtures::Session;
+use crate::helpers::{TestApp, base_env, fresh_database, json, spawn_with_env};
 
 #[derive(Clone)]
 pub struct PgCounter {
@@ -161,5 +166,79 @@ impl Parser {
             }
         }
         out
+    }
+}
+
+/// One `sole` instance with its own statement counter (the guard-cache and read-statement
+/// tests).
+pub struct Instance {
+    pub app: TestApp,
+    pub statements: PgCounter,
+}
+
+/// `n` instances on one fresh database and one Redis prefix, with extra settings.
+pub async fn instances(n: usize, settings: &[(&str, &str)]) -> Vec<Instance> {
+    let db_name = fresh_database().await;
+    let prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let statements = PgCounter::start().await;
+        let mut env = base_env(&db_name, &prefix);
+        let mut overrides = vec![("DATABASE_URL", statements.url_for(&db_name))];
+        overrides.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env.overlay(sole::config::EnvMap::from_pairs(overrides));
+        let app = spawn_with_env(env, db_name.clone(), prefix.clone()).await;
+        out.push(Instance { app, statements });
+    }
+    out
+}
+
+impl Instance {
+    pub async fn get(&self, path: &str, session: &Session) -> (u16, Value) {
+        self.app.call("GET", path).session(session).fetch().await
+    }
+
+    /// Statements (and their SQL) one GET costs.
+    pub async fn cost(&self, path: &str, session: &Session) -> (u16, u64, Vec<String>) {
+        self.statements.take_log();
+        let before = self.statements.count();
+        let (status, _) = self.get(path, session).await;
+        let spent = self.statements.count() - before;
+        (status, spent, self.statements.take_log())
+    }
+
+    /// Waits until the hub's subscription is confirmed (an authenticated request starts it).
+    pub async fn wait_subscribed(&self, session: &Session) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let _ = self.get("/auth/me", session).await;
+            let (_, body) = json(self.app.get("/health/ready").await).await;
+            if body["data"]["announcements_pubsub"] == "subscribed" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never subscribed: {body}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends `method path` with the session's token and org and a JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &Session,
+        body: Value,
+    ) -> (u16, Value) {
+        self.app
+            .call(method, path)
+            .session(session)
+            .json(&body)
+            .fetch()
+            .await
+    }
+
+    pub async fn pubsub_state(&self) -> Value {
+        let (_, body) = json(self.app.get("/health/ready").await).await;
+        body["data"]["announcements_pubsub"].clone()
     }
 }
