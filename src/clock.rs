@@ -26,4 +26,28 @@ impl Clock {
         self.fixed
             .unwrap_or_else(|| OffsetDateTime::now_utc().date())
     }
+
+    /// The current instant in UTC; on a fixed clock, the current time of day on the fixed
+    /// date, so that what is stamped now (a loan's activation) and what is counted from
+    /// today (the days until its 83(b) election is due) agree on the date.
+    pub fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        match self.fixed {
+            Some(today) => now.replace_date(today),
+            None => now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_fixed_clock_stamps_its_own_date() {
+        let clock = Clock::fixed(date!(2026 - 12 - 07));
+        assert_eq!(clock.now().date(), date!(2026 - 12 - 07));
+        assert_eq!(clock.today(), date!(2026 - 12 - 07));
+    }
 }

@@ -4,7 +4,6 @@
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -201,7 +200,7 @@ async fn activate_backlog(
         loan_id,
         limit,
         offset,
-        OffsetDateTime::now_utc(),
+        state.clock.now(),
     )
     .await
     .map_err(workflow_error)?;

@@ -15,7 +15,6 @@ use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -187,7 +186,7 @@ async fn register(
         &mut tx,
         user.actor(),
         &registered(loan.id, stage, &req, &target, size),
-        OffsetDateTime::now_utc(),
+        state.clock.now(),
     )
     .await?;
     tx.commit().await?;
@@ -260,7 +259,7 @@ async fn register_certificate(
         &mut tx,
         user.actor(),
         &registered(loan.id, StageType::LegalPostIssuance, &req, &target, size),
-        OffsetDateTime::now_utc(),
+        state.clock.now(),
     )
     .await
     .map_err(workflow_error)?;
@@ -397,7 +396,7 @@ async fn insert_uploaded(
         size_bytes: i64::try_from(s.size).ok(),
         checksum: None,
     };
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let document = if stage == StageType::LegalPostIssuance {
         stage_docs::issue_certificate(&mut tx, user.actor(), &doc, now)

@@ -4,7 +4,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -95,7 +94,7 @@ async fn assign(
         loan_id,
         stage_type,
         assignee,
-        OffsetDateTime::now_utc(),
+        state.clock.now(),
     )
     .await
     .map_err(workflow_error)?;
@@ -230,7 +229,7 @@ async fn update_stage(
         stage_type,
         target,
         notes.as_deref(),
-        OffsetDateTime::now_utc(),
+        state.clock.now(),
     )
     .await
     .map_err(workflow_error)?;
