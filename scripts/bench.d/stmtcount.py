@@ -11,7 +11,7 @@ when the relay reads it from the client, before the server can answer it, so the
 after the client has its answers includes every statement of those answers.
 
 For scripts/bench (section `scale`); the tests count the same way in
-tests/api/statement_counter.rs. Plain TCP only: run the client with sslmode=disable.
+tests/api/statement_support.rs. Plain TCP only: run the client with sslmode=disable.
 """
 
 import asyncio
