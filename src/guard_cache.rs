@@ -3,7 +3,9 @@
 //!
 //! An entry holds the guard's one-row check (the org exists, the user, the identity with its
 //! `token_version` and active flag, the membership statuses, the superuser flag) and, once a
-//! route asked, the effective permissions. It is keyed by user, token identity and org.
+//! route asked, the effective permissions and the [`View`]s every page load reads (`/auth/me`,
+//! `/self/context`), so those answer with no statement at all. It is keyed by user, token
+//! identity and org; a view lives and dies with its entry.
 //!
 //! Trust rules, in order:
 //! - An entry is trusted only while invalidations are known to reach this process: the Redis
@@ -19,6 +21,7 @@
 //!   writes made by the legacy service on a shared database publish nothing, so this bounds how
 //!   long they go unnoticed.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -64,6 +67,20 @@ impl Scope {
     }
 }
 
+/// A per-user read that every page load repeats, cached with the guard's entry. Each is
+/// invalidated by the same scopes as the entry, so every write that changes what a view shows
+/// publishes one: roles and permissions ([`Scope::User`], [`Scope::Org`]), the profile's name
+/// ([`Scope::User`]), the org's settings ([`Scope::Org`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// `GET /auth/me`: display name, role names and effective permissions.
+    Me,
+    /// `GET /self/context`: the org, its session timeout, the roles and direct permissions.
+    Context,
+}
+
+type ViewValue = Arc<dyn Any + Send + Sync>;
+
 /// Taken before reading the database: the read may be stored only if nothing was invalidated
 /// since.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +96,7 @@ struct Entry {
     at: Instant,
     check: Arc<GuardCheck>,
     permissions: Option<Arc<Vec<String>>>,
+    views: Vec<(View, ViewValue)>,
 }
 
 type Slot = (Uuid, Option<Uuid>);
@@ -228,6 +246,7 @@ impl GuardCache {
             at: ticket.at,
             check,
             permissions: None,
+            views: Vec::new(),
         };
         match slot.iter_mut().find(|e| &*e.org == org) {
             Some(existing) => *existing = entry,
@@ -259,6 +278,54 @@ impl GuardCache {
             && entry.epoch == epoch
         {
             entry.permissions = Some(permissions);
+        }
+    }
+
+    /// A cached view of `user` in `org`, when its entry may be trusted and holds one.
+    pub fn view<T: Any + Send + Sync>(
+        &self,
+        user: Uuid,
+        iid: Option<Uuid>,
+        org: &str,
+        view: View,
+    ) -> Option<Arc<T>> {
+        if !self.enabled() {
+            return None;
+        }
+        let entries = self.read();
+        let entry = entries.get(&(user, iid))?.iter().find(|e| &*e.org == org)?;
+        if !self.trusted(entry) {
+            return None;
+        }
+        let (_, value) = entry.views.iter().find(|(v, _)| *v == view)?;
+        Arc::clone(value).downcast::<T>().ok()
+    }
+
+    /// Keeps a view read under `ticket` with the entry it belongs to, unless something was
+    /// invalidated since (or the entry is gone or of an older epoch: then it is not kept).
+    pub fn put_view<T: Any + Send + Sync>(
+        &self,
+        ticket: Ticket,
+        user: Uuid,
+        iid: Option<Uuid>,
+        org: &str,
+        view: View,
+        value: Arc<T>,
+    ) {
+        let mut entries = self.write();
+        if !self.still_valid(&ticket) {
+            return;
+        }
+        if let Some(entry) = entries
+            .get_mut(&(user, iid))
+            .and_then(|slot| slot.iter_mut().find(|e| &*e.org == org))
+            && entry.epoch == ticket.epoch
+        {
+            let value: ViewValue = value;
+            match entry.views.iter_mut().find(|(v, _)| *v == view) {
+                Some(slot) => slot.1 = value,
+                None => entry.views.push((view, value)),
+            }
         }
     }
 
@@ -440,6 +507,56 @@ mod tests {
         cache.apply(&Scope::All);
         assert!(cache.get(u1, Some(i1), "acme").is_none());
         assert!(cache.permissions(u2, Some(i2), "acme").is_none());
+    }
+
+    #[test]
+    fn views_live_with_their_entry_and_go_with_it() {
+        let cache = GuardCache::new(Duration::from_secs(60), true);
+        let (user, identity) = (Uuid::new_v4(), Uuid::new_v4());
+        let key = (user, Some(identity), "acme");
+        let name = |cache: &GuardCache| -> Option<Arc<String>> {
+            cache.view::<String>(key.0, key.1, key.2, View::Me)
+        };
+        // No entry yet: a view has nothing to belong to and is not kept.
+        let t = cache.ticket().unwrap();
+        cache.put_view(t, key.0, key.1, key.2, View::Me, Arc::new("Ada".to_owned()));
+        assert!(name(&cache).is_none());
+
+        let t = cache.ticket().unwrap();
+        cache.put(t, key.0, key.1, key.2, check(identity));
+        let t = cache.ticket().unwrap();
+        cache.put_view(t, key.0, key.1, key.2, View::Me, Arc::new("Ada".to_owned()));
+        assert_eq!(name(&cache).as_deref().map(String::as_str), Some("Ada"));
+        // Another view of the same entry, and a wrong type, find nothing.
+        assert!(
+            cache
+                .view::<String>(key.0, key.1, key.2, View::Context)
+                .is_none()
+        );
+        assert!(cache.view::<u32>(key.0, key.1, key.2, View::Me).is_none());
+
+        // A read that saw an invalidation land meanwhile is not kept.
+        let t = cache.ticket().unwrap();
+        cache.apply(&Scope::User(Uuid::new_v4()));
+        cache.put_view(
+            t,
+            key.0,
+            key.1,
+            key.2,
+            View::Me,
+            Arc::new("Stale".to_owned()),
+        );
+        assert_eq!(name(&cache).as_deref().map(String::as_str), Some("Ada"));
+
+        // The entry's scopes drop the view with it: a profile change, an org's settings.
+        cache.apply(&Scope::User(user));
+        assert!(name(&cache).is_none());
+        let t = cache.ticket().unwrap();
+        cache.put(t, key.0, key.1, key.2, check(identity));
+        let t = cache.ticket().unwrap();
+        cache.put_view(t, key.0, key.1, key.2, View::Me, Arc::new("Ada".to_owned()));
+        cache.apply(&Scope::Org("acme".into()));
+        assert!(name(&cache).is_none());
     }
 
     #[test]

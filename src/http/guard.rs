@@ -15,7 +15,7 @@ use crate::auth::jwt::{TokenType, TokenView};
 use crate::domain::membership::{Gate, Refusal};
 use crate::domain::org::OrgId;
 use crate::domain::permissions::{Permission, Required};
-use crate::guard_cache::Scope;
+use crate::guard_cache::{Scope, Ticket, View};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::http::tenant::{self, Tenant};
@@ -184,6 +184,49 @@ impl<M: GuardMode> CurrentUser<M> {
             guard.put_permissions(ticket, self.user_id, iid, org_id, Arc::clone(&perms));
         }
         Ok(perms)
+    }
+
+    /// A [`View`] of this user this process cached (no statement at all), when it may be
+    /// trusted. On `None`, take [`view_ticket`](Self::view_ticket) *before* reading the
+    /// database and hand the read to [`keep_view`](Self::keep_view).
+    pub fn cached_view<T: std::any::Any + Send + Sync>(
+        &self,
+        state: &AppState,
+        view: View,
+    ) -> Option<Arc<T>> {
+        state.announcements.guard.view(
+            self.user_id,
+            self.claims.iid_uuid(),
+            self.org_id.as_str(),
+            view,
+        )
+    }
+
+    /// Taken before reading a view: the read is kept only if nothing was invalidated since.
+    pub fn view_ticket(&self, state: &AppState) -> Option<Ticket> {
+        state.announcements.guard.ticket()
+    }
+
+    /// Keeps a view read under `ticket` (when it may be) and returns it.
+    pub fn keep_view<T: std::any::Any + Send + Sync>(
+        &self,
+        state: &AppState,
+        ticket: Option<Ticket>,
+        view: View,
+        value: T,
+    ) -> Arc<T> {
+        let value = Arc::new(value);
+        if let Some(ticket) = ticket {
+            state.announcements.guard.put_view(
+                ticket,
+                self.user_id,
+                self.claims.iid_uuid(),
+                self.org_id.as_str(),
+                view,
+                Arc::clone(&value),
+            );
+        }
+        value
     }
 
     /// [`require_permission`](Self::require_permission) by string code (the legacy form).
@@ -568,4 +611,11 @@ pub async fn org_changed(state: &AppState, org_id: &str) -> u64 {
         .invalidate(&state.cache, Scope::Org(org_id.to_owned()))
         .await;
     cleared
+}
+
+/// After a commit that changed what a cached [`View`] shows but nothing the guard or the
+/// permission cache holds: a member's profile (`Scope::User`), an org's settings
+/// (`Scope::Org`). Drops the views here at once and on every other process through Redis.
+pub async fn views_changed(state: &AppState, scope: Scope) {
+    state.announcements.invalidate(&state.cache, scope).await;
 }

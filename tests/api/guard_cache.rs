@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -54,7 +54,7 @@ async fn assert_warm(instance: &Instance, session: &Session) {
     let _ = instance.get("/auth/me", session).await;
     let (status, spent, sql) = instance.cost("/auth/me", session).await;
     assert_eq!(status, 200);
-    assert_eq!(spent, 1, "warm /auth/me ran {sql:#?}");
+    assert_eq!(spent, 0, "warm /auth/me ran {sql:#?}");
 }
 
 #[tokio::test]
@@ -65,18 +65,26 @@ async fn a_warm_guard_runs_no_statement() {
     one.wait_subscribed(&session).await;
 
     // The first request may still read (the subscription's new epoch trusts nothing older);
-    // after it, /auth/me costs the handler's one statement only, again and again.
+    // after it, /auth/me costs no statement at all, again and again.
     let (status, _, _) = one.cost("/auth/me", &session).await;
     assert_eq!(status, 200);
     for _ in 0..3 {
         let (status, spent, sql) = one.cost("/auth/me", &session).await;
         assert_eq!(status, 200);
-        assert_eq!(spent, 1, "warm /auth/me ran {sql:#?}");
+        assert_eq!(spent, 0, "warm /auth/me ran {sql:#?}");
     }
-    // Another route of the same user in the same org shares the entry.
+    // Another route of the same user in the same org shares the guard's entry: its own read
+    // once, then nothing either.
     let (status, spent, sql) = one.cost("/self/context", &session).await;
     assert_eq!(status, 200);
-    assert_eq!(spent, 1, "warm /self/context ran {sql:#?}");
+    assert_eq!(spent, 1, "first /self/context ran {sql:#?}");
+    let (status, spent, sql) = one.cost("/self/context", &session).await;
+    assert_eq!(status, 200);
+    assert_eq!(spent, 0, "warm /self/context ran {sql:#?}");
+    // A route whose answer is not cached still costs only its own statement.
+    let (status, spent, sql) = one.cost("/self/profile", &session).await;
+    assert_eq!(status, 200);
+    assert_eq!(spent, 1, "warm /self/profile ran {sql:#?}");
     // An invalidation as another instance publishes it makes the next request read again:
     // the guard's check plus the handler's statement.
     one.app
@@ -94,12 +102,86 @@ async fn a_warm_guard_runs_no_statement() {
         if spent == 2 {
             break;
         }
-        assert_eq!(spent, 1, "/auth/me ran {sql:#?}");
+        assert_eq!(spent, 0, "/auth/me ran {sql:#?}");
         assert!(Instant::now() < deadline, "the invalidation never arrived");
         tokio::task::yield_now().await;
     }
     let (_, spent, sql) = one.cost("/auth/me", &session).await;
-    assert_eq!(spent, 1, "/auth/me after the re-read ran {sql:#?}");
+    assert_eq!(spent, 0, "/auth/me after the re-read ran {sql:#?}");
+}
+
+/// Polls `path` on `instance` until `pointer` of its data equals `expected`, failing after a
+/// second.
+async fn shown_within_a_second(
+    instance: &Instance,
+    path: &str,
+    session: &Session,
+    pointer: &str,
+    expected: Value,
+) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let (status, body) = instance.get(path, session).await;
+        assert_eq!(status, 200, "{body}");
+        if body["data"].pointer(pointer) == Some(&expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} still shows {:?} at {pointer} after a second, not {expected}",
+            body["data"].pointer(pointer)
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn cached_me_and_context_show_a_change_made_on_another_instance_within_a_second() {
+    let (instances, admin, member) = setup(2).await;
+    let (a, b) = (&instances[0], &instances[1]);
+    let session = a.app.sign_in(&member).await;
+    let admin_session = a.app.sign_in(&admin).await;
+    a.wait_subscribed(&session).await;
+    b.wait_subscribed(&session).await;
+    for instance in [a, b] {
+        assert_warm(instance, &session).await;
+        let _ = instance.get("/self/context", &session).await;
+        let (_, spent, sql) = instance.cost("/self/context", &session).await;
+        assert_eq!(spent, 0, "warm /self/context ran {sql:#?}");
+    }
+
+    // An admin renames the member on A: A shows it at once, B within a second.
+    let (status, body) = a
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/org/users/{}/profile", member.membership_id),
+            &admin_session,
+            json!({"first_name": "Ada", "last_name": "Lovelace"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, me) = a.get("/auth/me", &session).await;
+    assert_eq!(me["data"]["full_name"], "Ada Lovelace", "{me}");
+    shown_within_a_second(b, "/auth/me", &session, "/full_name", json!("Ada Lovelace")).await;
+
+    // The org's session timeout changes on A: B's cached context shows it within a second.
+    let (status, body) = a
+        .send(
+            reqwest::Method::PUT,
+            "/org/settings",
+            &admin_session,
+            json!({"session_timeout_minutes": 42}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    shown_within_a_second(
+        b,
+        "/self/context",
+        &session,
+        "/session_timeout_minutes",
+        json!(42),
+    )
+    .await;
 }
 
 #[tokio::test]

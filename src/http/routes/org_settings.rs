@@ -88,6 +88,9 @@ pub async fn put_settings(
     // Every settings update drops the org's cached stock summaries and dashboards (any field:
     // the legacy service did the same), after the commit.
     services::stock::cache::invalidate_org(&state.cache, org_id).await;
+    // `/self/context` shows the session timeout: the cached views of the org go everywhere.
+    crate::http::guard::views_changed(&state, crate::guard_cache::Scope::Org(org_id.to_owned()))
+        .await;
     if updated.devices_forgotten > 0 {
         tracing::info!(
             org_id,

@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::guard_cache::View;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
@@ -66,33 +67,42 @@ pub async fn context(
     user: CurrentUser,
 ) -> ApiResult<Envelope<SelfContext>> {
     let org_id = user.org_id.as_str();
-    // The first call of every page load: a dropped pooled connection costs a retry.
-    let (snapshot, conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
-        services::self_context::snapshot(conn, org_id, user.user_id)
-    })
-    .await?;
-    drop(conn);
-    let snapshot =
-        snapshot.ok_or_else(|| ApiError::not_found(format!("Org not found: {org_id}")))?;
+    // The first call of every page load: warm, this process answers from its guard cache with
+    // no statement; cold, a dropped pooled connection costs a retry.
+    let snapshot = match user.cached_view::<services::self_context::Snapshot>(&state, View::Context)
+    {
+        Some(snapshot) => snapshot,
+        None => {
+            let ticket = user.view_ticket(&state);
+            let (snapshot, conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
+                services::self_context::snapshot(conn, org_id, user.user_id)
+            })
+            .await?;
+            drop(conn);
+            let snapshot =
+                snapshot.ok_or_else(|| ApiError::not_found(format!("Org not found: {org_id}")))?;
+            user.keep_view(&state, ticket, View::Context, snapshot)
+        }
+    };
     let permissions = snapshot.effective_permissions();
     Ok(Envelope(SelfContext {
         org: ContextOrg {
-            id: snapshot.id,
-            name: snapshot.name,
-            slug: snapshot.slug,
-            status: snapshot.status,
+            id: snapshot.id.clone(),
+            name: snapshot.name.clone(),
+            slug: snapshot.slug.clone(),
+            status: snapshot.status.clone(),
             created_at: snapshot.created_at,
             updated_at: snapshot.updated_at,
         },
         roles: snapshot
             .roles
             .0
-            .into_iter()
+            .iter()
             .map(|r| ContextRole {
                 id: r.id,
-                name: r.name,
+                name: r.name.clone(),
                 is_system_role: r.is_system_role,
-                permissions: r.permissions,
+                permissions: r.permissions.clone(),
             })
             .collect(),
         permissions,

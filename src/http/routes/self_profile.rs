@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use crate::domain::geo;
 use crate::domain::permissions::MfaAction;
+use crate::guard_cache::Scope;
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
@@ -122,6 +123,8 @@ pub async fn patch_profile(
     .await?;
     let detail = members::detail(&mut tx, &after).await?;
     tx.commit().await?;
+    // `/auth/me` shows the name: the cached view of every process goes.
+    crate::http::guard::views_changed(&state, Scope::User(after.user_id)).await;
     Ok(Envelope(detail))
 }
 

@@ -19,6 +19,7 @@ use crate::auth::policy::PasswordPolicy;
 use crate::auth::recovery::generate_csrf_token;
 use crate::domain::membership::{Gate, Refusal};
 use crate::domain::permissions;
+use crate::guard_cache::View;
 use crate::http::envelope::{Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::parse_json_body;
@@ -329,15 +330,20 @@ async fn session_already_ended(state: &AppState, headers: &HeaderMap) -> ApiResu
     responses((status = 200, description = "The current user"), (status = 401, description = "Not authenticated")))]
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Envelope<Value>> {
     let org = user.org_id.as_str();
-    let (me, conn) =
-        crate::db::retry::read_retrying_once!(&state.db, |conn| services::users::me_snapshot(
-            conn,
-            org,
-            user.user_id
-        ))
-        .await?;
-    drop(conn);
-    let (full_name, roles, permissions) = (me.full_name, me.role_names, me.permissions);
+    // Every page load asks: warm, this process answers from its guard cache, no statement.
+    let me = match user.cached_view::<services::users::MeSnapshot>(&state, View::Me) {
+        Some(me) => me,
+        None => {
+            let ticket = user.view_ticket(&state);
+            let (me, conn) = crate::db::retry::read_retrying_once!(&state.db, |conn| {
+                services::users::me_snapshot(conn, org, user.user_id)
+            })
+            .await?;
+            drop(conn);
+            user.keep_view(&state, ticket, View::Me, me)
+        }
+    };
+    let (full_name, roles, permissions) = (&me.full_name, &me.role_names, &me.permissions);
     Ok(Envelope(json!({
         "id": user.user_id,
         "org_id": org,
