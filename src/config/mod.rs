@@ -407,6 +407,29 @@ mod tests {
     }
 
     #[test]
+    fn huge_numbers_of_seconds_are_problems_not_crashes() {
+        for key in [
+            "DB_POOL_TIMEOUT",
+            "REQUEST_TIMEOUT_SECONDS",
+            "REQUEST_CONCURRENCY_TIMEOUT_SECONDS",
+            "HEADER_READ_TIMEOUT_SECONDS",
+            "ANNOUNCEMENT_STREAM_KEEPALIVE_SECONDS",
+            "ANNOUNCEMENT_STREAM_MAX_SECONDS",
+            "GUARD_CACHE_TTL_SECONDS",
+        ] {
+            let (_, problems) = Settings::check(&env(&[(key, "1e300")]));
+            let problem = problems
+                .iter()
+                .find(|p| p.var == key)
+                .unwrap_or_else(|| panic!("{key}=1e300 passed: {problems:?}"));
+            assert!(
+                problem.to_string().contains("at most 1000000000"),
+                "{key}: {problem}"
+            );
+        }
+    }
+
+    #[test]
     fn production_problems_keep_their_order_across_concerns() {
         let s = Settings::from_env(&env(&[
             ("ENVIRONMENT", "production"),

@@ -5,6 +5,9 @@ use secrecy::SecretString;
 
 use super::{EnvMap, Problem};
 
+/// The largest float setting accepted: about 31 years of seconds.
+pub(super) const MAX_FLOAT: f64 = 1e9;
+
 /// Collects typed values and every problem met on the way. The problems are listed in the
 /// order the values are read, so the order of the reads in `Settings::parse` is the order of
 /// `sole config check`'s list.
@@ -67,11 +70,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A non-negative number of at most [`MAX_FLOAT`] (every float setting is in seconds).
     pub(super) fn float(&mut self, key: &'static str, default: f64) -> f64 {
         match self.raw(key).map(str::trim).filter(|s| !s.is_empty()) {
             None => default,
             Some(raw) => match raw.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => v,
+                Ok(v) if v.is_finite() && (0.0..=MAX_FLOAT).contains(&v) => v,
+                // Every float setting is a number of seconds: a huge one would not fit a
+                // `Duration` (and would mean "never" anyway).
+                Ok(v) if v.is_finite() && v > MAX_FLOAT => {
+                    self.problem(
+                        key,
+                        format!("expected a number of at most {MAX_FLOAT}, got {raw:?}"),
+                    );
+                    default
+                }
                 _ => {
                     self.problem(key, format!("expected a non-negative number, got {raw:?}"));
                     default
