@@ -5,11 +5,9 @@
 //! Request context (`request_id`, `tenant_id`, trace ids) lives in fields of the `request` span
 //! that the HTTP layer opens; this layer copies them onto every event logged inside it.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 
-use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -135,48 +133,40 @@ pub struct CloudJsonLayer {
     project: Option<String>,
 }
 
-/// Span fields kept for events inside the span.
+/// The request span's fields an event line carries (the only span fields it prints).
 #[derive(Default)]
-struct SpanFields(BTreeMap<&'static str, String>);
-
-struct FieldCollector<'a> {
-    message: Option<String>,
-    fields: &'a mut Map<String, Value>,
+struct SpanFields {
+    request_id: Option<String>,
+    tenant_id: Option<String>,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    trace_sampled: Option<String>,
 }
 
-impl Visit for FieldCollector<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.fields
-                .insert(field.name().to_owned(), Value::String(value.to_owned()));
+impl SpanFields {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        match name {
+            "request_id" => Some(&mut self.request_id),
+            "tenant_id" => Some(&mut self.tenant_id),
+            "trace_id" => Some(&mut self.trace_id),
+            "span_id" => Some(&mut self.span_id),
+            "trace_sampled" => Some(&mut self.trace_sampled),
+            _ => None,
         }
     }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields
-            .insert(field.name().to_owned(), Value::from(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields
-            .insert(field.name().to_owned(), Value::from(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields
-            .insert(field.name().to_owned(), Value::from(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields
-            .insert(field.name().to_owned(), Value::from(value));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
-        if field.name() == "message" {
-            self.message = Some(text);
-        } else {
-            self.fields
-                .insert(field.name().to_owned(), Value::String(text));
+
+    /// Inner spans win: `inner`'s values replace these.
+    fn overlay(&mut self, inner: &SpanFields) {
+        for (mine, theirs) in [
+            (&mut self.request_id, &inner.request_id),
+            (&mut self.tenant_id, &inner.tenant_id),
+            (&mut self.trace_id, &inner.trace_id),
+            (&mut self.span_id, &inner.span_id),
+            (&mut self.trace_sampled, &inner.trace_sampled),
+        ] {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
         }
     }
 }
@@ -185,11 +175,97 @@ struct SpanVisitor<'a>(&'a mut SpanFields);
 
 impl Visit for SpanVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.0.insert(field.name(), value.to_owned());
+        if let Some(slot) = self.0.slot(field.name()) {
+            *slot = Some(value.to_owned());
+        }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.0.insert(field.name(), format!("{value:?}"));
+        if let Some(slot) = self.0.slot(field.name()) {
+            *slot = Some(format!("{value:?}"));
+        }
     }
+}
+
+/// An event field's value, as JSON will show it.
+enum FieldValue {
+    Str(String),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+/// The keys every line starts with: an event field of the same name is not printed again.
+const FIXED_KEYS: [&str; 9] = [
+    "timestamp",
+    "severity",
+    "message",
+    "logger",
+    "request_id",
+    "tenant_id",
+    "logging.googleapis.com/trace",
+    "logging.googleapis.com/spanId",
+    "logging.googleapis.com/trace_sampled",
+];
+
+/// An event's message and fields, in the order they were recorded; a repeated name keeps its
+/// first place and its last value.
+#[derive(Default)]
+struct FieldCollector {
+    message: Option<String>,
+    fields: Vec<(&'static str, FieldValue)>,
+}
+
+impl FieldCollector {
+    fn push(&mut self, name: &'static str, value: FieldValue) {
+        match self.fields.iter_mut().find(|(n, _)| *n == name) {
+            Some(existing) => existing.1 = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+}
+
+impl Visit for FieldCollector {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.push(field.name(), FieldValue::Str(value.to_owned()));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field.name(), FieldValue::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field.name(), FieldValue::U64(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field.name(), FieldValue::F64(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field.name(), FieldValue::Bool(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        if field.name() == "message" {
+            self.message = Some(text);
+        } else {
+            self.push(field.name(), FieldValue::Str(text));
+        }
+    }
+}
+
+/// Appends `"key":` to a JSON line.
+fn json_key(out: &mut Vec<u8>, key: &str) {
+    json_str(out, key);
+    out.push(b':');
+}
+
+/// Appends a JSON string, escaped as serde_json escapes it.
+fn json_str(out: &mut Vec<u8>, value: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 impl<S> tracing_subscriber::Layer<S> for CloudJsonLayer
@@ -223,89 +299,80 @@ where
         }
     }
 
+    /// One line per event, written straight into a buffer (no map of values in between: this
+    /// runs for every request's access log line).
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Map::new();
-        let mut collector = FieldCollector {
-            message: None,
-            fields: &mut fields,
-        };
+        let mut collector = FieldCollector::default();
         event.record(&mut collector);
-        let message = collector.message.unwrap_or_default();
 
-        let mut span_values: BTreeMap<&'static str, String> = BTreeMap::new();
+        let mut span = SpanFields::default();
         if let Some(scope) = ctx.event_scope(event) {
             // Outermost first, so inner spans win.
-            for span in scope.from_root() {
-                if let Some(f) = span.extensions().get::<SpanFields>() {
-                    span_values.extend(f.0.iter().map(|(k, v)| (*k, v.clone())));
+            for s in scope.from_root() {
+                if let Some(f) = s.extensions().get::<SpanFields>() {
+                    span.overlay(f);
                 }
             }
         }
 
-        let mut line = Map::new();
-        line.insert("timestamp".into(), Value::String(now_rfc3339()));
-        line.insert(
-            "severity".into(),
-            Value::String(severity(event.metadata().level()).into()),
-        );
-        line.insert("message".into(), Value::String(message));
-        line.insert(
-            "logger".into(),
-            Value::String(event.metadata().target().into()),
-        );
-        line.insert(
-            "request_id".into(),
-            Value::String(
-                span_values
-                    .remove("request_id")
-                    .unwrap_or_else(|| "-".into()),
-            ),
-        );
-        line.insert(
-            "tenant_id".into(),
-            Value::String(
-                span_values
-                    .remove("tenant_id")
-                    .unwrap_or_else(|| "-".into()),
-            ),
-        );
-        if let Some(trace) = span_values.remove("trace_id") {
-            let trace_value = match &self.project {
-                Some(project) => format!("projects/{project}/traces/{trace}"),
-                None => trace,
-            };
-            line.insert(
-                "logging.googleapis.com/trace".into(),
-                Value::String(trace_value),
-            );
+        let mut out = Vec::with_capacity(384);
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        let _ = time::OffsetDateTime::now_utc()
+            .format_into(&mut out, &time::format_description::well_known::Rfc3339);
+        out.extend_from_slice(b"\",\"severity\":\"");
+        out.extend_from_slice(severity(event.metadata().level()).as_bytes());
+        out.extend_from_slice(b"\",");
+        json_key(&mut out, "message");
+        json_str(&mut out, collector.message.as_deref().unwrap_or_default());
+        out.push(b',');
+        json_key(&mut out, "logger");
+        json_str(&mut out, event.metadata().target());
+        out.push(b',');
+        json_key(&mut out, "request_id");
+        json_str(&mut out, span.request_id.as_deref().unwrap_or("-"));
+        out.push(b',');
+        json_key(&mut out, "tenant_id");
+        json_str(&mut out, span.tenant_id.as_deref().unwrap_or("-"));
+        if let Some(trace) = &span.trace_id {
+            out.push(b',');
+            json_key(&mut out, "logging.googleapis.com/trace");
+            match &self.project {
+                Some(project) => json_str(&mut out, &format!("projects/{project}/traces/{trace}")),
+                None => json_str(&mut out, trace),
+            }
         }
-        if let Some(span_id) = span_values.remove("span_id") {
-            line.insert(
-                "logging.googleapis.com/spanId".into(),
-                Value::String(span_id),
-            );
+        if let Some(span_id) = &span.span_id {
+            out.push(b',');
+            json_key(&mut out, "logging.googleapis.com/spanId");
+            json_str(&mut out, span_id);
         }
-        if let Some(sampled) = span_values.remove("trace_sampled") {
-            line.insert(
-                "logging.googleapis.com/trace_sampled".into(),
-                Value::Bool(sampled == "true"),
-            );
+        if let Some(sampled) = &span.trace_sampled {
+            out.push(b',');
+            json_key(&mut out, "logging.googleapis.com/trace_sampled");
+            out.extend_from_slice(if sampled == "true" { b"true" } else { b"false" });
         }
-        for (k, v) in fields {
-            line.entry(k).or_insert(v);
+        for (name, value) in &collector.fields {
+            if FIXED_KEYS.contains(name) {
+                continue;
+            }
+            out.push(b',');
+            json_key(&mut out, name);
+            match value {
+                FieldValue::Str(v) => json_str(&mut out, v),
+                FieldValue::I64(v) => out.extend_from_slice(v.to_string().as_bytes()),
+                FieldValue::U64(v) => out.extend_from_slice(v.to_string().as_bytes()),
+                // serde_json's form: shortest round-trip digits, `null` for NaN and infinities.
+                FieldValue::F64(v) => {
+                    let _ = serde_json::to_writer(&mut out, &serde_json::Value::from(*v));
+                }
+                FieldValue::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+            }
         }
-        let mut out = serde_json::to_vec(&Value::Object(line)).unwrap_or_default();
-        out.push(b'\n');
+        out.extend_from_slice(b"}\n");
         let stdout = std::io::stdout();
         let mut handle = stdout.lock();
         let _ = handle.write_all(&out);
     }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Trace context from `traceparent` (W3C) or `X-Cloud-Trace-Context: TRACE/SPAN;o=1`.
