@@ -37,7 +37,7 @@ pub use database::{DatabaseSettings, DbPooler};
 pub use env::{EnvMap, ORIGIN_ENVIRONMENT, describe_io, read_env_vars_file};
 pub use http::normalize_origin;
 pub use keys::{UnknownKey, closest, known_keys, unknown_keys};
-pub use logging::LogFormat;
+pub use logging::{AccessLog, LogFormat};
 pub use reader::parse_bool;
 pub use tenancy::TenancyMode;
 
@@ -132,6 +132,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// `ACCESS_LOG`: which requests get an access log line.
+    pub access_log: AccessLog,
     pub enable_hsts: bool,
     pub default_org_id: OrgId,
     pub default_org_name: String,
@@ -231,6 +233,7 @@ impl Settings {
         auth::check_jwt_algorithm(&mut r);
         let cookies = auth::cookies(&mut r);
         let log_format = logging::format(&mut r);
+        let access_log = logging::access_log(&mut r);
         let docs_default = environment.is_development();
         let extra_seed_org_ids = tenancy::extra_seed_org_ids(&r);
         let stream = http::announcement_stream(&mut r);
@@ -256,6 +259,7 @@ impl Settings {
             allowed_origins,
             log_level: r.string("LOG_LEVEL", "INFO"),
             log_format,
+            access_log,
             enable_hsts: r.boolean("ENABLE_HSTS", true),
             default_org_id,
             default_org_name: r.string("DEFAULT_ORG_NAME", "Default Organization"),

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use crate::config::Settings;
+use crate::config::{AccessLog, Settings};
 use crate::http::error::{ApiError, DbOverloaded};
 use crate::http::state::API_PREFIX;
 use crate::telemetry::TraceContext;
@@ -35,6 +35,8 @@ pub struct Edge {
     pub security: SecurityHeaders,
     pub proxies: usize,
     pub timeout: Duration,
+    /// `ACCESS_LOG`: which answers get a line.
+    pub access_log: AccessLog,
 }
 
 /// The incoming `X-Request-ID` when it is sane, else a fresh UUID. The UUID comes from the
@@ -81,7 +83,8 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         span.record("trace_sampled", if t.sampled { "true" } else { "false" });
     }
     // Only the access log needs owned copies of these.
-    let logged = (!span.is_disabled()).then(|| (req.method().clone(), req.uri().path().to_owned()));
+    let logged = (!span.is_disabled() && edge.access_log != AccessLog::Off)
+        .then(|| (req.method().clone(), req.uri().path().to_owned()));
     let is_docs = req.uri().path().starts_with("/docs");
     let origin = req
         .headers()
@@ -143,7 +146,9 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
-    if let Some((method, path)) = logged {
+    if let Some((method, path)) = logged
+        && edge.access_log.logs(response.status().as_u16())
+    {
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let _guard = span.enter();

@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         security: middleware::SecurityHeaders::new(&settings),
         proxies: settings.proxies_count,
         timeout: settings.request_timeout,
+        access_log: settings.access_log,
     });
 
     // Layers wrap from the inside out: the last one added runs first.

@@ -192,6 +192,50 @@ fn pretty_logs_into_a_pipe_are_plain_short_and_rounded() {
     assert_eq!(decimals, 1, "latency not rounded to 0.1 ms: {access}");
 }
 
+/// `ACCESS_LOG=errors` writes a line for a 404 and none for a 200; `ACCESS_LOG=off` none at
+/// all, while other events of the request still log.
+#[test]
+fn access_log_can_keep_only_errors_or_nothing() {
+    for (setting, expect_ok, expect_missing) in [("errors", false, true), ("off", false, false)] {
+        let (mut server, port) = start(
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            &[
+                ("LOG_FORMAT", "json"),
+                ("LOG_LEVEL", "INFO"),
+                ("ACCESS_LOG", setting),
+            ],
+        );
+        let (status, _) = get(port, "/api/v1/health/live", &[]);
+        assert!(status.contains("200"), "{status}");
+        let (status, _) = get(port, "/api/v1/no-such-route", &[]);
+        assert!(status.contains("404"), "{status}");
+        terminate(&server);
+        assert!(server.0.wait().unwrap().success());
+        let mut out = String::new();
+        server
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(
+            out.contains("GET /api/v1/health/live 200"),
+            expect_ok,
+            "ACCESS_LOG={setting}:\n{out}"
+        );
+        assert_eq!(
+            out.contains("GET /api/v1/no-such-route 404"),
+            expect_missing,
+            "ACCESS_LOG={setting}:\n{out}"
+        );
+        assert!(
+            out.contains("sole is serving"),
+            "ACCESS_LOG={setting}:\n{out}"
+        );
+    }
+}
+
 #[test]
 fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
     // A "database" that accepts connections and never answers keeps /health/ready busy until
@@ -203,10 +247,9 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
     );
     let (mut server, port) = start(&db, &[("LOG_FORMAT", "json")]);
     let in_flight = std::thread::spawn(move || get(port, "/api/v1/health/ready", &[]));
-    // Three connections reach the black hole: the start-up reachability probe's, the
-    // connection-pooler check's first one (it waits for an answer that never comes), and the
-    // request's; once all three are accepted, the request is in flight.
-    let (_probe, _) = black_hole.accept().unwrap();
+    // Two connections reach the black hole: the connection-pooler check's first one (it waits
+    // up to 5 s for an answer that never comes, and only then does the reachability probe
+    // connect) and the request's; once both are accepted, the request is in flight.
     let (_pooler_probe, _) = black_hole.accept().unwrap();
     let (_conn, _) = black_hole.accept().unwrap();
     let started = Instant::now();
