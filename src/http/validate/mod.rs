@@ -13,4 +13,4 @@ pub use body::{
     patch_field, pydantic_uuid_text, query_uuid, too_long, tri_state, with_required,
 };
 pub use page::PageQuery;
-pub use profile::profile_changes;
+pub use profile::{ProfileUpdate, SelfProfileUpdate, patch_body, profile_error};
