@@ -295,12 +295,10 @@ fn row_member(cell: &dyn Fn(&str) -> String) -> Result<NewMember, String> {
                 .to_owned(),
         );
     }
-    if let (Some(c), Some(given)) = (raw.country.as_deref(), raw.state.take()) {
-        raw.state = Some(
-            match_state(c, &given)
-                .ok_or_else(|| format!("Unsupported state '{given}' for country {c}"))?
-                .to_owned(),
-        );
+    if let (Some(c), Some(given)) = (raw.country.as_deref(), raw.state.as_deref()) {
+        let code = match_state(c, given)
+            .ok_or_else(|| format!("Unsupported state '{given}' for country {c}"))?;
+        raw.state = Some(code.to_owned());
     }
     let employment_status = match opt("employment_status") {
         None => "ACTIVE".to_owned(),
@@ -536,6 +534,53 @@ mod tests {
         assert_eq!(match_state("US", "ny"), Some("NY"));
         assert_eq!(match_state("US", "Califronia"), Some("CA"));
         assert_eq!(match_state("US", "Narnia"), None);
+    }
+
+    fn row(cells: &[(&str, &str)]) -> Result<NewMember, String> {
+        let base = [
+            ("email", "a@b.com"),
+            ("first_name", "ada"),
+            ("last_name", "o'neil"),
+            ("employee_id", "E1"),
+            ("employment_start_date", "2025-01-01"),
+        ];
+        let cell = |name: &str| {
+            cells
+                .iter()
+                .chain(base.iter())
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+                .unwrap_or_default()
+        };
+        row_member(&cell)
+    }
+
+    #[test]
+    fn rows_resolve_places_and_normalise_the_profile() {
+        let m = row(&[
+            ("country", "canada"),
+            ("state", "ontario"),
+            ("postal_code", "k1a 0b1"),
+        ])
+        .unwrap();
+        assert_eq!(m.profile.first_name.as_deref(), Some("Ada"));
+        assert_eq!(m.profile.last_name.as_deref(), Some("O'Neil"));
+        assert_eq!(m.profile.country.as_deref(), Some("CA"));
+        assert_eq!(m.profile.state.as_deref(), Some("ON"));
+        assert_eq!(m.profile.postal_code.as_deref(), Some("K1A 0B1"));
+        // Without a country the state is kept, upper-cased.
+        let m = row(&[("state", "somewhere")]).unwrap();
+        assert_eq!(m.profile.state.as_deref(), Some("SOMEWHERE"));
+        assert_eq!(
+            row(&[("country", "us"), ("state", "Narnia")])
+                .err()
+                .as_deref(),
+            Some("Unsupported state 'Narnia' for country US")
+        );
+        assert_eq!(
+            row(&[("postal_code", &"9".repeat(33))]).err().as_deref(),
+            Some("postal_code: String should have at most 32 characters")
+        );
     }
 
     #[test]
