@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::policy::PasswordPolicy;
 use crate::domain::permissions::{perm, step};
-use crate::domain::profile::Profile;
+use crate::domain::profile::{Patch, Profile};
 use crate::domain::{email, membership, people};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
@@ -26,8 +26,7 @@ use crate::http::guard::{Can, CurrentUser, GuardMode};
 use crate::http::state::AppState;
 use crate::http::step_up::StepUp;
 use crate::http::validate::{
-    ProfileUpdate, body_object, check_len, parse_iso_date, patch_body, patch_field, profile_error,
-    too_long,
+    ProfileUpdate, check_len, parse_iso_date, patch_body, patch_text, profile_error, too_long,
 };
 use crate::services;
 use crate::services::members::{self, Filter, Shape};
@@ -361,14 +360,17 @@ pub async fn bulk_delete(
 // ---------------------------------------------------------------------------------------------
 // Status
 
-/// `PATCH /org/users/{membership_id}` body (documentation; the handler reads the JSON itself).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// `PATCH /org/users/{membership_id}` body; null or an empty string leaves a status as it is.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdate {
     /// Employment status (aliases accepted).
-    employment_status: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    employment_status: Patch,
     /// INVITED, ENABLED, DISABLED, LOCKED or ACTIVE (any case).
-    platform_status: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    platform_status: Patch,
 }
 
 /// Platform statuses the frontend's strict schema accepts.
@@ -385,24 +387,26 @@ pub async fn update_status(
     ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<Envelope<members::UserDetail>> {
-    let body = body_object(&body)?;
+    let body: StatusUpdate = patch_body(&body)?;
     let mut errors = Vec::new();
-    let employment = match patch_field(&body, "employment_status", &mut errors).flatten() {
-        None => None,
-        Some(v) => match people::employment_status(&v) {
-            Some(s) => Some(s.to_owned()),
-            None => {
-                errors.push(FieldError::value_error(
-                    "body",
-                    "employment_status",
-                    people::INVALID_EMPLOYMENT_STATUS,
-                    json!(v),
-                ));
-                None
-            }
-        },
-    };
-    let platform = match patch_field(&body, "platform_status", &mut errors).flatten() {
+    let employment =
+        match patch_text("employment_status", body.employment_status, &mut errors).flatten() {
+            None => None,
+            Some(v) => match people::employment_status(&v) {
+                Some(s) => Some(s.to_owned()),
+                None => {
+                    errors.push(FieldError::value_error(
+                        "body",
+                        "employment_status",
+                        people::INVALID_EMPLOYMENT_STATUS,
+                        json!(v),
+                    ));
+                    None
+                }
+            },
+        };
+    let platform = match patch_text("platform_status", body.platform_status, &mut errors).flatten()
+    {
         None => None,
         Some(v) => {
             let upper = v.to_uppercase();
@@ -462,37 +466,26 @@ pub async fn update_profile(
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
 
     let mut errors = Vec::new();
-    let new_email = match body.email.cleaned() {
-        Err(input) => {
-            errors.push(FieldError::body(
-                &["email"],
-                "string_type",
-                "Input should be a valid string",
-                input,
-            ));
-            None
-        }
-        Ok(value) => match value.flatten() {
-            None => None,
-            Some(raw_email) => match email::normalize(&raw_email) {
-                Ok(e) if e.chars().count() <= people::limits::EMAIL => Some(e),
-                Ok(e) => {
-                    errors.push(too_long("email", &e, people::limits::EMAIL));
-                    None
-                }
-                Err(reason) => {
-                    errors.push(
-                        FieldError::body(
-                            &["email"],
-                            "value_error",
-                            email::error_message(reason),
-                            json!(raw_email),
-                        )
-                        .with_ctx(json!({"reason": reason})),
-                    );
-                    None
-                }
-            },
+    let new_email = match patch_text("email", body.email, &mut errors).flatten() {
+        None => None,
+        Some(raw_email) => match email::normalize(&raw_email) {
+            Ok(e) if e.chars().count() <= people::limits::EMAIL => Some(e),
+            Ok(e) => {
+                errors.push(too_long("email", &e, people::limits::EMAIL));
+                None
+            }
+            Err(reason) => {
+                errors.push(
+                    FieldError::body(
+                        &["email"],
+                        "value_error",
+                        email::error_message(reason),
+                        json!(raw_email),
+                    )
+                    .with_ctx(json!({"reason": reason})),
+                );
+                None
+            }
         },
     };
     let (changes, problems) = body.profile.changes(before.profile.country.as_deref());

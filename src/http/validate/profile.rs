@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
-use super::body::{body_object, too_long};
+use super::body::{body_object, not_a_string, too_long};
 use crate::domain::profile::{Field, Patch, Problem, Profile};
 use crate::http::error::{ApiResult, FieldError};
 use crate::http::extract::from_value;
@@ -43,12 +43,7 @@ pub fn patch_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> 
 /// A normaliser problem as the field error pydantic gave.
 pub fn profile_error(problem: Problem) -> FieldError {
     match problem {
-        Problem::NotText { field, input } => FieldError::body(
-            &[field.name()],
-            "string_type",
-            "Input should be a valid string",
-            input,
-        ),
+        Problem::NotText { field, input } => not_a_string(field.name(), input),
         Problem::Invalid { field, text, input } => {
             FieldError::value_error("body", field.name(), &text, json!(input))
         }
