@@ -124,7 +124,9 @@ pub async fn detail(
 // ---------------------------------------------------------------------------------------------
 // Single onboarding
 
-/// `POST /org/users` body (OnboardingUserCreate).
+/// `POST /org/users` body (OnboardingUserCreate). The profile fields are spelled out instead of
+/// a flattened `Profile`: serde's flatten would lose a wrongly typed field's name from the 422
+/// (`loc` would be just `body`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OnboardingRequest {
     #[schema(format = Email)]
