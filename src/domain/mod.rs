@@ -9,4 +9,5 @@ pub mod org;
 pub mod org_policy;
 pub mod people;
 pub mod permissions;
+pub mod profile;
 pub mod stock;

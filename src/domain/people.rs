@@ -109,27 +109,6 @@ pub mod limits {
     pub const STATUS: usize = 50;
 }
 
-/// Profile changes shared by the admin and self PATCHes: field → new value.
-pub struct ProfileChanges {
-    pub fields: Vec<(&'static str, Option<String>)>,
-}
-
-/// The length limit of each profile field a PATCH may change.
-pub const PROFILE_LIMITS: [(&str, usize); 12] = [
-    ("first_name", limits::FIRST_NAME),
-    ("middle_name", limits::MIDDLE_NAME),
-    ("last_name", limits::LAST_NAME),
-    ("preferred_name", limits::PREFERRED_NAME),
-    ("timezone", limits::TIMEZONE),
-    ("phone_number", limits::PHONE_NUMBER),
-    ("marital_status", limits::STATUS),
-    ("country", limits::COUNTRY),
-    ("state", limits::STATE),
-    ("address_line1", limits::ADDRESS_LINE),
-    ("address_line2", limits::ADDRESS_LINE),
-    ("postal_code", limits::POSTAL_CODE),
-];
-
 /// A country as stored: a value of at most two characters is kept as given (the legacy rule);
 /// a longer one is resolved by name or alias to its code, else refused.
 pub fn resolve_country(value: &str) -> Result<String, String> {

@@ -15,6 +15,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::geo;
+use crate::domain::profile::Profile;
 use crate::services::audit::{self, Actor};
 use crate::timefmt;
 
@@ -45,18 +46,8 @@ pub struct MemberRow {
     pub org_name: Option<String>,
     pub profile_id: Option<Uuid>,
     pub full_name: Option<String>,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub last_name: Option<String>,
-    pub preferred_name: Option<String>,
-    pub timezone: Option<String>,
-    pub phone_number: Option<String>,
-    pub marital_status: Option<String>,
-    pub country: Option<String>,
-    pub state: Option<String>,
-    pub address_line1: Option<String>,
-    pub address_line2: Option<String>,
-    pub postal_code: Option<String>,
+    #[sqlx(flatten)]
+    pub profile: Profile,
 }
 
 const MEMBER_SELECT: &str = "SELECT m.id AS membership_id, m.org_id, m.user_id, m.employee_id, m.department_id, \
@@ -154,18 +145,8 @@ pub struct OnboardingUser {
     pub id: Uuid,
     pub org_id: String,
     pub email: String,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub last_name: Option<String>,
-    pub preferred_name: Option<String>,
-    pub timezone: Option<String>,
-    pub phone_number: Option<String>,
-    pub marital_status: Option<String>,
-    pub country: Option<String>,
-    pub state: Option<String>,
-    pub address_line1: Option<String>,
-    pub address_line2: Option<String>,
-    pub postal_code: Option<String>,
+    #[serde(flatten)]
+    pub profile: Profile,
     pub is_active: bool,
     pub is_superuser: bool,
     #[serde(with = "timefmt::z")]
@@ -252,12 +233,15 @@ impl MemberRow {
         let full = shape == Shape::Full;
         let pick = |v: &Option<String>| if full { v.clone() } else { None };
         let country_name = if full {
-            display_country(self.country.as_deref())
+            display_country(self.profile.country.as_deref())
         } else {
             None
         };
         let state_name = if full {
-            display_state(self.country.as_deref(), self.state.as_deref())
+            display_state(
+                self.profile.country.as_deref(),
+                self.profile.state.as_deref(),
+            )
         } else {
             None
         };
@@ -266,22 +250,22 @@ impl MemberRow {
             org_id: self.org_id.clone(),
             org_name: pick(&self.org_name),
             email: self.email.clone(),
-            first_name: pick(&self.first_name),
-            middle_name: pick(&self.middle_name),
-            last_name: pick(&self.last_name),
-            preferred_name: pick(&self.preferred_name),
-            timezone: pick(&self.timezone),
-            phone_number: pick(&self.phone_number),
-            marital_status: pick(&self.marital_status),
+            first_name: pick(&self.profile.first_name),
+            middle_name: pick(&self.profile.middle_name),
+            last_name: pick(&self.profile.last_name),
+            preferred_name: pick(&self.profile.preferred_name),
+            timezone: pick(&self.profile.timezone),
+            phone_number: pick(&self.profile.phone_number),
+            marital_status: pick(&self.profile.marital_status),
             country: country_name.clone(),
             state: state_name.clone(),
-            country_code: pick(&self.country),
-            state_code: pick(&self.state),
+            country_code: pick(&self.profile.country),
+            state_code: pick(&self.profile.state),
             country_name,
             state_name,
-            address_line1: pick(&self.address_line1),
-            address_line2: pick(&self.address_line2),
-            postal_code: pick(&self.postal_code),
+            address_line1: pick(&self.profile.address_line1),
+            address_line2: pick(&self.profile.address_line2),
+            postal_code: pick(&self.profile.postal_code),
             is_active: self.is_active,
             is_superuser: self.is_superuser,
             mfa_enabled: self.mfa_enabled,
@@ -312,18 +296,7 @@ impl MemberRow {
             id: self.user_id,
             org_id: self.org_id.clone(),
             email: self.email.clone(),
-            first_name: self.first_name.clone(),
-            middle_name: self.middle_name.clone(),
-            last_name: self.last_name.clone(),
-            preferred_name: self.preferred_name.clone(),
-            timezone: self.timezone.clone(),
-            phone_number: self.phone_number.clone(),
-            marital_status: self.marital_status.clone(),
-            country: self.country.clone(),
-            state: self.state.clone(),
-            address_line1: self.address_line1.clone(),
-            address_line2: self.address_line2.clone(),
-            postal_code: self.postal_code.clone(),
+            profile: self.profile.clone(),
             is_active: self.is_active,
             is_superuser: self.is_superuser,
             created_at: self.user_created_at,
@@ -348,23 +321,18 @@ impl MemberRow {
 
     /// The profile as an audit snapshot (`+00:00` datetimes), without secrets.
     pub fn profile_snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut snapshot = serde_json::json!({
             "membership_id": self.membership_id,
             "org_id": self.org_id,
             "full_name": self.full_name,
-            "first_name": self.first_name,
-            "middle_name": self.middle_name,
-            "last_name": self.last_name,
-            "preferred_name": self.preferred_name,
-            "timezone": self.timezone,
-            "phone_number": self.phone_number,
-            "marital_status": self.marital_status,
-            "country": self.country,
-            "state": self.state,
-            "address_line1": self.address_line1,
-            "address_line2": self.address_line2,
-            "postal_code": self.postal_code,
-        })
+        });
+        if let (Some(out), Ok(serde_json::Value::Object(fields))) = (
+            snapshot.as_object_mut(),
+            serde_json::to_value(&self.profile),
+        ) {
+            out.extend(fields);
+        }
+        snapshot
     }
 
     /// The membership as an audit snapshot.

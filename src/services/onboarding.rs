@@ -13,27 +13,18 @@ use uuid::Uuid;
 use crate::auth::password::{self, PasswordHasher};
 use crate::auth::policy::{self, PasswordPolicy};
 use crate::domain::permissions::SystemRole;
+use crate::domain::profile::Profile;
 use crate::services::audit::{self, AuditEntry};
 use crate::services::members::{self, MemberRow};
-use crate::services::roles;
+use crate::services::{profiles, roles};
 
 /// A validated, normalised onboarding request.
 #[derive(Clone, Debug)]
 pub struct NewMember {
     /// Trimmed and lower-cased.
     pub email: String,
-    pub first_name: String,
-    pub middle_name: Option<String>,
-    pub last_name: String,
-    pub preferred_name: Option<String>,
-    pub timezone: Option<String>,
-    pub phone_number: Option<String>,
-    pub marital_status: Option<String>,
-    pub country: Option<String>,
-    pub state: Option<String>,
-    pub address_line1: Option<String>,
-    pub address_line2: Option<String>,
-    pub postal_code: Option<String>,
+    /// Normalised by [`Profile::normalised`]; first and last name are always present.
+    pub profile: Profile,
     pub temporary_password: Option<String>,
     pub employee_id: String,
     pub employment_start_date: Date,
@@ -130,12 +121,6 @@ async fn employee_id_taken(
     Ok(found.is_some())
 }
 
-fn full_name(first: &str, last: &str) -> String {
-    format!("{} {}", first.trim(), last.trim())
-        .trim()
-        .to_owned()
-}
-
 async fn create_membership(
     conn: &mut PgConnection,
     org_id: &str,
@@ -156,30 +141,8 @@ async fn create_membership(
     .bind(&input.employment_status)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "INSERT INTO org_user_profiles (id, org_id, membership_id, full_name, first_name, middle_name, \
-         last_name, preferred_name, timezone, phone_number, marital_status, country, state, \
-         address_line1, address_line2, postal_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(org_id)
-    .bind(membership_id)
-    .bind(full_name(&input.first_name, &input.last_name))
-    .bind(&input.first_name)
-    .bind(&input.middle_name)
-    .bind(&input.last_name)
-    .bind(&input.preferred_name)
-    .bind(&input.timezone)
-    .bind(&input.phone_number)
-    .bind(&input.marital_status)
-    .bind(&input.country)
-    .bind(&input.state)
-    .bind(&input.address_line1)
-    .bind(&input.address_line2)
-    .bind(&input.postal_code)
-    .execute(&mut *conn)
-    .await?;
+    let profile = &input.profile;
+    profiles::write(conn, org_id, membership_id, &profile.full_name(), profile).await?;
     Ok(membership_id)
 }
 

@@ -1,74 +1,85 @@
-//! Member profiles (`org_user_profiles`).
+//! Member profiles (`org_user_profiles`): the one column list and bind order of the profile
+//! fields, read and written through [`Profile`].
 
-use sqlx::PgConnection;
+use std::sync::LazyLock;
+
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::domain::people::{self, ProfileChanges};
+use crate::domain::profile::{Field, Profile, ProfileChanges};
 use crate::services::members::MemberRow;
 
-/// Applies profile changes to the membership's profile (creating it when missing) and
-/// recomputes `full_name` from first and last name.
+/// Reads the twelve profile columns by name (rows of any query that selects them).
+impl<'r> FromRow<'r, PgRow> for Profile {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let mut profile = Profile::default();
+        for field in Field::ALL {
+            *profile.get_mut(field) = row.try_get(field.name())?;
+        }
+        Ok(profile)
+    }
+}
+
+/// The profile columns, comma-separated in [`Field::ALL`] order, each with `prefix`.
+pub fn columns(prefix: &str) -> String {
+    Field::ALL
+        .iter()
+        .map(|f| format!("{prefix}{}", f.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Creates or replaces the profile of a membership. The statement is built from the field
+/// table once, so its column list and its bind order cannot disagree.
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (5..5 + Field::ALL.len()).map(|i| format!("${i}")).collect();
+    let updates: Vec<String> = Field::ALL
+        .iter()
+        .map(|f| format!("{0} = EXCLUDED.{0}", f.name()))
+        .collect();
+    format!(
+        "INSERT INTO org_user_profiles (id, org_id, membership_id, full_name, {}) \
+         VALUES ($1, $2, $3, $4, {}) \
+         ON CONFLICT ON CONSTRAINT uq_org_user_profiles_org_membership DO UPDATE SET \
+         full_name = EXCLUDED.full_name, {}, updated_at = now()",
+        columns(""),
+        placeholders.join(", "),
+        updates.join(", ")
+    )
+});
+
+/// Writes `profile` and `full_name` as the membership's profile, creating it when missing.
+pub async fn write(
+    conn: &mut PgConnection,
+    org_id: &str,
+    membership_id: Uuid,
+    full_name: &str,
+    profile: &Profile,
+) -> sqlx::Result<()> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(UPSERT.as_str()))
+        .bind(Uuid::new_v4())
+        .bind(org_id)
+        .bind(membership_id)
+        .bind(full_name);
+    for field in Field::ALL {
+        query = query.bind(profile.get(field).as_deref());
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Applies PATCH changes to the membership's profile (creating it when missing); `full_name`
+/// is recomputed from first and last name when either changes or it was never set.
 pub async fn apply(
     conn: &mut PgConnection,
     row: &MemberRow,
     changes: &ProfileChanges,
 ) -> sqlx::Result<()> {
-    let get = |name: &str, current: &Option<String>| -> Option<String> {
-        changes
-            .fields
-            .iter()
-            .find(|(f, _)| *f == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| current.clone())
+    let next = changes.applied_to(&row.profile);
+    let full_name = match &row.full_name {
+        Some(current) if !changes.touches_names() => current.clone(),
+        _ => next.full_name(),
     };
-    let first = get("first_name", &row.first_name);
-    let last = get("last_name", &row.last_name);
-    let names_changed = changes
-        .fields
-        .iter()
-        .any(|(f, _)| *f == "first_name" || *f == "last_name");
-    let full_name = if names_changed || row.full_name.is_none() {
-        format!(
-            "{} {}",
-            first.as_deref().unwrap_or(""),
-            last.as_deref().unwrap_or("")
-        )
-        .trim()
-        .to_owned()
-    } else {
-        row.full_name.clone().unwrap_or_default()
-    };
-    let full_name: String = full_name.chars().take(people::limits::FULL_NAME).collect();
-    sqlx::query(
-        "INSERT INTO org_user_profiles (id, org_id, membership_id, full_name, first_name, middle_name, \
-         last_name, preferred_name, timezone, phone_number, marital_status, country, state, \
-         address_line1, address_line2, postal_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-         ON CONFLICT ON CONSTRAINT uq_org_user_profiles_org_membership DO UPDATE SET \
-         full_name = EXCLUDED.full_name, first_name = EXCLUDED.first_name, \
-         middle_name = EXCLUDED.middle_name, last_name = EXCLUDED.last_name, \
-         preferred_name = EXCLUDED.preferred_name, timezone = EXCLUDED.timezone, \
-         phone_number = EXCLUDED.phone_number, marital_status = EXCLUDED.marital_status, \
-         country = EXCLUDED.country, state = EXCLUDED.state, address_line1 = EXCLUDED.address_line1, \
-         address_line2 = EXCLUDED.address_line2, postal_code = EXCLUDED.postal_code, updated_at = now()",
-    )
-    .bind(Uuid::new_v4())
-    .bind(&row.org_id)
-    .bind(row.membership_id)
-    .bind(full_name)
-    .bind(first)
-    .bind(get("middle_name", &row.middle_name))
-    .bind(last)
-    .bind(get("preferred_name", &row.preferred_name))
-    .bind(get("timezone", &row.timezone))
-    .bind(get("phone_number", &row.phone_number))
-    .bind(get("marital_status", &row.marital_status))
-    .bind(get("country", &row.country))
-    .bind(get("state", &row.state))
-    .bind(get("address_line1", &row.address_line1))
-    .bind(get("address_line2", &row.address_line2))
-    .bind(get("postal_code", &row.postal_code))
-    .execute(conn)
-    .await?;
-    Ok(())
+    write(conn, &row.org_id, row.membership_id, &full_name, &next).await
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::policy::PasswordPolicy;
 use crate::domain::permissions::{perm, step};
+use crate::domain::profile::{Patch, Profile};
 use crate::domain::{email, membership, people};
 use crate::http::envelope::{Created, Envelope, NoContent};
 use crate::http::error::{ApiError, ApiResult, ConstraintExt, FieldError};
@@ -25,7 +26,7 @@ use crate::http::guard::{Can, CurrentUser, GuardMode};
 use crate::http::state::AppState;
 use crate::http::step_up::StepUp;
 use crate::http::validate::{
-    body_object, check_len, parse_iso_date, patch_field, profile_changes, too_long,
+    ProfileUpdate, check_len, parse_iso_date, patch_body, patch_text, profile_error, too_long,
 };
 use crate::services;
 use crate::services::members::{self, Filter, Shape};
@@ -123,7 +124,9 @@ pub async fn detail(
 // ---------------------------------------------------------------------------------------------
 // Single onboarding
 
-/// `POST /org/users` body (OnboardingUserCreate).
+/// `POST /org/users` body (OnboardingUserCreate). The profile fields are spelled out instead of
+/// a flattened `Profile`: serde's flatten would lose a wrongly typed field's name from the 422
+/// (`loc` would be just `body`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OnboardingRequest {
     #[schema(format = Email)]
@@ -144,10 +147,6 @@ pub struct OnboardingRequest {
     postal_code: Option<String>,
     temporary_password: Option<String>,
     employment_status: Option<String>,
-}
-
-fn upper(v: Option<String>) -> Option<String> {
-    v.map(|s| s.to_uppercase())
 }
 
 /// Validates and normalises the single-onboarding body (422 on failure).
@@ -195,35 +194,25 @@ fn new_member(req: OnboardingRequest) -> Result<NewMember, Vec<FieldError>> {
             }
         },
     };
-    let marital_status = match people::clean(req.marital_status.as_deref()) {
-        None => None,
-        Some(raw) => match people::marital_status(&raw) {
-            Some(s) => Some(s.to_owned()),
-            None => {
-                errors.push(FieldError::value_error(
-                    "body",
-                    "marital_status",
-                    people::INVALID_MARITAL_STATUS,
-                    json!(raw),
-                ));
-                None
-            }
-        },
-    };
+    let (profile, problems) = Profile {
+        first_name: Some(req.first_name),
+        middle_name: req.middle_name,
+        last_name: Some(req.last_name),
+        preferred_name: req.preferred_name,
+        timezone: req.timezone,
+        phone_number: req.phone_number,
+        marital_status: req.marital_status,
+        country: req.country,
+        state: req.state,
+        address_line1: req.address_line1,
+        address_line2: req.address_line2,
+        postal_code: req.postal_code,
+    }
+    .normalised();
+    errors.extend(problems.into_iter().map(profile_error));
     let member = NewMember {
         email,
-        first_name: people::title_case(req.first_name.trim()),
-        middle_name: people::clean(req.middle_name.as_deref()).map(|s| people::title_case(&s)),
-        last_name: people::title_case(req.last_name.trim()),
-        preferred_name: people::clean(req.preferred_name.as_deref()),
-        timezone: people::clean(req.timezone.as_deref()),
-        phone_number: people::clean(req.phone_number.as_deref()),
-        marital_status,
-        country: upper(people::clean(req.country.as_deref())),
-        state: upper(people::clean(req.state.as_deref())),
-        address_line1: people::clean(req.address_line1.as_deref()),
-        address_line2: people::clean(req.address_line2.as_deref()),
-        postal_code: upper(people::clean(req.postal_code.as_deref())),
+        profile,
         temporary_password: req.temporary_password.filter(|p| !p.is_empty()),
         employee_id: req.employee_id.trim().to_owned(),
         employment_start_date: date.unwrap_or(Date::MIN),
@@ -241,47 +230,7 @@ fn new_member(req: OnboardingRequest) -> Result<NewMember, Vec<FieldError>> {
 pub(crate) fn validate_member_lengths(m: &NewMember, errors: &mut Vec<FieldError>) {
     use people::limits as l;
     check_len(errors, "email", Some(&m.email), l::EMAIL);
-    check_len(errors, "first_name", Some(&m.first_name), l::FIRST_NAME);
-    check_len(
-        errors,
-        "middle_name",
-        m.middle_name.as_deref(),
-        l::MIDDLE_NAME,
-    );
-    check_len(errors, "last_name", Some(&m.last_name), l::LAST_NAME);
-    check_len(
-        errors,
-        "preferred_name",
-        m.preferred_name.as_deref(),
-        l::PREFERRED_NAME,
-    );
-    check_len(errors, "timezone", m.timezone.as_deref(), l::TIMEZONE);
-    check_len(
-        errors,
-        "phone_number",
-        m.phone_number.as_deref(),
-        l::PHONE_NUMBER,
-    );
-    check_len(errors, "country", m.country.as_deref(), l::COUNTRY);
-    check_len(errors, "state", m.state.as_deref(), l::STATE);
-    check_len(
-        errors,
-        "address_line1",
-        m.address_line1.as_deref(),
-        l::ADDRESS_LINE,
-    );
-    check_len(
-        errors,
-        "address_line2",
-        m.address_line2.as_deref(),
-        l::ADDRESS_LINE,
-    );
-    check_len(
-        errors,
-        "postal_code",
-        m.postal_code.as_deref(),
-        l::POSTAL_CODE,
-    );
+    errors.extend(m.profile.too_long().into_iter().map(profile_error));
     check_len(errors, "employee_id", Some(&m.employee_id), l::EMPLOYEE_ID);
     if m.employee_id.is_empty() {
         errors.push(FieldError::body(
@@ -413,14 +362,17 @@ pub async fn bulk_delete(
 // ---------------------------------------------------------------------------------------------
 // Status
 
-/// `PATCH /org/users/{membership_id}` body (documentation; the handler reads the JSON itself).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// `PATCH /org/users/{membership_id}` body; null or an empty string leaves a status as it is.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdate {
     /// Employment status (aliases accepted).
-    employment_status: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    employment_status: Patch,
     /// INVITED, ENABLED, DISABLED, LOCKED or ACTIVE (any case).
-    platform_status: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    platform_status: Patch,
 }
 
 /// Platform statuses the frontend's strict schema accepts.
@@ -437,24 +389,26 @@ pub async fn update_status(
     ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<Envelope<members::UserDetail>> {
-    let body = body_object(&body)?;
+    let body: StatusUpdate = patch_body(&body)?;
     let mut errors = Vec::new();
-    let employment = match patch_field(&body, "employment_status", &mut errors).flatten() {
-        None => None,
-        Some(v) => match people::employment_status(&v) {
-            Some(s) => Some(s.to_owned()),
-            None => {
-                errors.push(FieldError::value_error(
-                    "body",
-                    "employment_status",
-                    people::INVALID_EMPLOYMENT_STATUS,
-                    json!(v),
-                ));
-                None
-            }
-        },
-    };
-    let platform = match patch_field(&body, "platform_status", &mut errors).flatten() {
+    let employment =
+        match patch_text("employment_status", body.employment_status, &mut errors).flatten() {
+            None => None,
+            Some(v) => match people::employment_status(&v) {
+                Some(s) => Some(s.to_owned()),
+                None => {
+                    errors.push(FieldError::value_error(
+                        "body",
+                        "employment_status",
+                        people::INVALID_EMPLOYMENT_STATUS,
+                        json!(v),
+                    ));
+                    None
+                }
+            },
+        };
+    let platform = match patch_text("platform_status", body.platform_status, &mut errors).flatten()
+    {
         None => None,
         Some(v) => {
             let upper = v.to_uppercase();
@@ -495,41 +449,6 @@ pub async fn update_status(
 // ---------------------------------------------------------------------------------------------
 // Profile
 
-/// `PATCH /org/users/{membership_id}/profile` body (documentation): any of these fields; an
-/// empty string clears a field.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ProfileUpdate {
-    email: Option<String>,
-    first_name: Option<String>,
-    middle_name: Option<String>,
-    last_name: Option<String>,
-    preferred_name: Option<String>,
-    timezone: Option<String>,
-    phone_number: Option<String>,
-    marital_status: Option<String>,
-    country: Option<String>,
-    state: Option<String>,
-    address_line1: Option<String>,
-    address_line2: Option<String>,
-    postal_code: Option<String>,
-}
-
-const ADMIN_PROFILE_FIELDS: [&str; 12] = [
-    "first_name",
-    "middle_name",
-    "last_name",
-    "preferred_name",
-    "timezone",
-    "phone_number",
-    "marital_status",
-    "country",
-    "state",
-    "address_line1",
-    "address_line2",
-    "postal_code",
-];
-
 /// An admin edits a member's profile and/or `users.email` (login e-mail unchanged).
 #[utoipa::path(patch, path = "/org/users/{membership_id}/profile", tag = "org-users", request_body = ProfileUpdate, security(("bearer" = [])),
     params(("membership_id" = uuid::Uuid, Path, description = "Membership id")),
@@ -541,7 +460,7 @@ pub async fn update_profile(
     ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<Envelope<members::UserDetail>> {
-    let body = body_object(&body)?;
+    let body: ProfileUpdate = patch_body(&body)?;
     let org = user.org_id.as_str();
     let mut tx = state.db.begin().await?;
     let before = members::find(&mut tx, org, id)
@@ -549,7 +468,7 @@ pub async fn update_profile(
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
 
     let mut errors = Vec::new();
-    let new_email = match patch_field(&body, "email", &mut errors).flatten() {
+    let new_email = match patch_text("email", body.email, &mut errors).flatten() {
         None => None,
         Some(raw_email) => match email::normalize(&raw_email) {
             Ok(e) if e.chars().count() <= people::limits::EMAIL => Some(e),
@@ -571,12 +490,8 @@ pub async fn update_profile(
             }
         },
     };
-    let changes = profile_changes(
-        &body,
-        &ADMIN_PROFILE_FIELDS,
-        before.country.as_deref(),
-        &mut errors,
-    );
+    let (changes, problems) = body.profile.changes(before.profile.country.as_deref());
+    errors.extend(problems.into_iter().map(profile_error));
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -598,13 +513,13 @@ pub async fn update_profile(
             .await
             .on_constraint("uq_users_org_email", duplicate)?;
     }
-    if !changes.fields.is_empty() {
+    if !changes.is_empty() {
         services::profiles::apply(&mut tx, &before, &changes).await?;
     }
     let after = members::find(&mut tx, org, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
-    if new_email.is_some() || !changes.fields.is_empty() {
+    if new_email.is_some() || !changes.is_empty() {
         services::audit::record(
             &mut tx,
             user.audit(

@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::guard::CurrentUser;
 use crate::http::state::AppState;
 use crate::http::step_up;
-use crate::http::validate::{body_object, profile_changes};
+use crate::http::validate::{SelfProfileUpdate, patch_body, profile_error};
 use crate::services;
 use crate::services::members;
 use crate::timefmt;
@@ -25,18 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_profile, patch_profile))
         .routes(routes!(export))
 }
-
-const SELF_FIELDS: [&str; 9] = [
-    "preferred_name",
-    "timezone",
-    "phone_number",
-    "marital_status",
-    "country",
-    "state",
-    "address_line1",
-    "address_line2",
-    "postal_code",
-];
 
 /// The caller's own UserDetail.
 #[utoipa::path(get, path = "/self/profile", tag = "self", security(("bearer" = [])),
@@ -50,21 +38,6 @@ pub async fn get_profile(
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
     Ok(Envelope(detail))
-}
-
-/// `PATCH /self/profile` body (documentation): any of these fields; an empty string clears it.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SelfProfileUpdate {
-    preferred_name: Option<String>,
-    timezone: Option<String>,
-    phone_number: Option<String>,
-    marital_status: Option<String>,
-    country: Option<String>,
-    state: Option<String>,
-    address_line1: Option<String>,
-    address_line2: Option<String>,
-    postal_code: Option<String>,
 }
 
 /// The caller edits their own profile (when the org allows it).
@@ -92,17 +65,20 @@ pub async fn patch_profile(
         ));
     }
     step_up::require_action(&state, &user, &headers, MfaAction::UserProfileEdit).await?;
-    let body = body_object(&body)?;
+    let body: SelfProfileUpdate = patch_body(&body)?;
     let mut tx = state.db.begin().await?;
     let before = members::find_by_user(&mut tx, org, user.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Membership not found"))?;
-    let mut errors = Vec::new();
-    let changes = profile_changes(&body, &SELF_FIELDS, before.country.as_deref(), &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+    let (changes, problems) = body
+        .into_profile()
+        .changes(before.profile.country.as_deref());
+    if !problems.is_empty() {
+        return Err(ApiError::validation(
+            problems.into_iter().map(profile_error).collect(),
+        ));
     }
-    if changes.fields.is_empty() {
+    if changes.is_empty() {
         let detail = members::detail(&mut tx, &before).await?;
         return Ok(Envelope(detail));
     }
@@ -155,11 +131,13 @@ pub async fn export(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     let detail = members::detail(&mut tx, &row).await?;
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     let country = row
+        .profile
         .country
         .as_deref()
         .map(|c| geo::country_name(c).unwrap_or(c).to_owned());
-    let state_name = row.state.as_deref().map(|st| {
-        row.country
+    let state_name = row.profile.state.as_deref().map(|st| {
+        row.profile
+            .country
             .as_deref()
             .and_then(|c| geo::subdivision_name(c, st))
             .unwrap_or(st)
@@ -170,18 +148,18 @@ pub async fn export(State(state): State<AppState>, user: CurrentUser) -> ApiResu
         .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()));
     let rows: Vec<(&str, String)> = vec![
         ("Email", row.email.clone()),
-        ("First Name", s(&row.first_name)),
-        ("Middle Name", s(&row.middle_name)),
-        ("Last Name", s(&row.last_name)),
-        ("Preferred Name", s(&row.preferred_name)),
-        ("Phone Number", s(&row.phone_number)),
-        ("Timezone", s(&row.timezone)),
-        ("Marital Status", s(&row.marital_status)),
+        ("First Name", s(&row.profile.first_name)),
+        ("Middle Name", s(&row.profile.middle_name)),
+        ("Last Name", s(&row.profile.last_name)),
+        ("Preferred Name", s(&row.profile.preferred_name)),
+        ("Phone Number", s(&row.profile.phone_number)),
+        ("Timezone", s(&row.profile.timezone)),
+        ("Marital Status", s(&row.profile.marital_status)),
         ("Country", s(&country)),
         ("State", s(&state_name)),
-        ("Address Line 1", s(&row.address_line1)),
-        ("Address Line 2", s(&row.address_line2)),
-        ("Postal Code", s(&row.postal_code)),
+        ("Address Line 1", s(&row.profile.address_line1)),
+        ("Address Line 2", s(&row.profile.address_line2)),
+        ("Postal Code", s(&row.profile.postal_code)),
         ("Organization", s(&row.org_name)),
         ("Employee ID", row.employee_id.clone()),
         ("Department", s(&row.department_name)),

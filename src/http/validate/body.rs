@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use time::Date;
 use uuid::Uuid;
 
-use crate::domain::{people, permissions};
+use crate::domain::permissions;
+use crate::domain::profile::Patch;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{from_value, parse_json_body};
 
@@ -173,29 +174,30 @@ pub fn check_len(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>,
 }
 
 /// A PATCH body field: absent (`None`), or present with a trimmed value (`Some(None)` when null
-/// or blank).
-pub fn patch_field(
-    body: &Map<String, Value>,
+/// or blank); a value that is not a string is pydantic's `string_type` error.
+pub fn patch_text(
     field: &str,
+    value: Patch,
     errors: &mut Vec<FieldError>,
 ) -> Option<Option<String>> {
-    match body.get(field)? {
-        Value::Null => Some(None),
-        Value::String(s) => Some(people::clean(Some(s))),
-        other => {
-            errors.push(FieldError::body(
-                &[field],
-                "string_type",
-                "Input should be a valid string",
-                other.clone(),
-            ));
-            None
-        }
-    }
+    value.cleaned().unwrap_or_else(|input| {
+        errors.push(not_a_string(field, input));
+        None
+    })
 }
 
-/// The JSON body as an object, or pydantic's 422 for any other JSON value (hand-parsed PATCH
-/// bodies read their fields from it).
+/// pydantic's `string_type` error.
+pub fn not_a_string(field: &str, input: Value) -> FieldError {
+    FieldError::body(
+        &[field],
+        "string_type",
+        "Input should be a valid string",
+        input,
+    )
+}
+
+/// The JSON body as an object, or pydantic's 422 for any other JSON value (hand-parsed bodies
+/// read their fields from it).
 pub fn body_object(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
     let value: Value = parse_json_body(bytes)?;
     match value {

@@ -10,7 +10,7 @@ mod profile;
 
 pub use body::{
     body, body_object, body_uuid, check_len, check_length, known_permissions, parse_iso_date,
-    patch_field, pydantic_uuid_text, query_uuid, too_long, tri_state, with_required,
+    patch_text, pydantic_uuid_text, query_uuid, too_long, tri_state, with_required,
 };
 pub use page::PageQuery;
-pub use profile::profile_changes;
+pub use profile::{ProfileUpdate, SelfProfileUpdate, patch_body, profile_error};

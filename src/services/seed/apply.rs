@@ -8,6 +8,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::permissions::SystemRole;
+use crate::domain::profile::{Field, Profile};
+use crate::services::profiles;
 use crate::services::roles::{self, Outcome};
 
 use super::LOCK_KEY;
@@ -129,9 +131,11 @@ pub async fn seed_org(
         roles: vec![SystemRole::OrgAdmin, SystemRole::Employee],
         profile: ProfileRow {
             full_name: admin.full_name.clone(),
-            first_name: Some(admin.full_name.clone()),
-            last_name: Some(String::new()),
-            ..ProfileRow::default()
+            profile: Profile {
+                first_name: Some(admin.full_name.clone()),
+                last_name: Some(String::new()),
+                ..Profile::default()
+            },
         },
         profile_fields: ProfileFields::NamesOnly,
         converge_membership: false,
@@ -162,18 +166,7 @@ pub async fn seed_org(
                 roles: user.roles.clone(),
                 profile: ProfileRow {
                     full_name: p.full_name(),
-                    first_name: Some(p.first_name.clone()),
-                    middle_name: p.middle_name.clone(),
-                    last_name: Some(p.last_name.clone()),
-                    preferred_name: p.preferred_name.clone(),
-                    timezone: p.timezone.clone(),
-                    phone_number: p.phone_number.clone(),
-                    marital_status: p.marital_status.clone(),
-                    country: p.country.as_ref().map(|c| c.to_ascii_uppercase()),
-                    state: p.state.as_ref().map(|s| s.to_ascii_uppercase()),
-                    address_line1: p.address_line1.clone(),
-                    address_line2: p.address_line2.clone(),
-                    postal_code: p.postal_code.as_ref().map(|s| s.to_ascii_uppercase()),
+                    profile: p.profile(),
                 },
                 profile_fields: ProfileFields::All,
                 converge_membership: true,
@@ -393,37 +386,24 @@ enum ProfileFields {
 #[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
 struct ProfileRow {
     full_name: String,
-    first_name: Option<String>,
-    middle_name: Option<String>,
-    last_name: Option<String>,
-    preferred_name: Option<String>,
-    timezone: Option<String>,
-    phone_number: Option<String>,
-    marital_status: Option<String>,
-    country: Option<String>,
-    state: Option<String>,
-    address_line1: Option<String>,
-    address_line2: Option<String>,
-    postal_code: Option<String>,
+    #[sqlx(flatten)]
+    profile: Profile,
 }
 
 impl ProfileRow {
-    fn fields(&self) -> [(&'static str, Option<&str>); 13] {
-        [
-            ("full_name", Some(self.full_name.as_str())),
-            ("first_name", self.first_name.as_deref()),
-            ("middle_name", self.middle_name.as_deref()),
-            ("last_name", self.last_name.as_deref()),
-            ("preferred_name", self.preferred_name.as_deref()),
-            ("timezone", self.timezone.as_deref()),
-            ("phone_number", self.phone_number.as_deref()),
-            ("marital_status", self.marital_status.as_deref()),
-            ("country", self.country.as_deref()),
-            ("state", self.state.as_deref()),
-            ("address_line1", self.address_line1.as_deref()),
-            ("address_line2", self.address_line2.as_deref()),
-            ("postal_code", self.postal_code.as_deref()),
-        ]
+    /// The names of the columns whose values differ from `other`'s.
+    fn changed_from(&self, other: &ProfileRow) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.full_name != other.full_name {
+            changed.push("full_name");
+        }
+        changed.extend(
+            Field::ALL
+                .into_iter()
+                .filter(|f| self.profile.get(*f) != other.profile.get(*f))
+                .map(Field::name),
+        );
+        changed
     }
 }
 
@@ -565,11 +545,11 @@ async fn ensure_person(
     };
 
     // Profile.
-    let existing: Option<ProfileRow> = sqlx::query_as(
-        "SELECT full_name, first_name, middle_name, last_name, preferred_name, timezone, phone_number, \
-         marital_status, country, state, address_line1, address_line2, postal_code \
-         FROM org_user_profiles WHERE org_id = $1 AND membership_id = $2 FOR UPDATE",
-    )
+    let existing: Option<ProfileRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT full_name, {} FROM org_user_profiles \
+         WHERE org_id = $1 AND membership_id = $2 FOR UPDATE",
+        profiles::columns("")
+    )))
     .bind(org_id)
     .bind(membership_id)
     .fetch_optional(&mut *conn)
@@ -577,28 +557,13 @@ async fn ensure_person(
     let wanted = &person.profile;
     match existing {
         None => {
-            sqlx::query(
-                "INSERT INTO org_user_profiles (id, org_id, membership_id, full_name, first_name, middle_name, \
-                 last_name, preferred_name, timezone, phone_number, marital_status, country, state, address_line1, \
-                 address_line2, postal_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            profiles::write(
+                conn,
+                org_id,
+                membership_id,
+                &wanted.full_name,
+                &wanted.profile,
             )
-            .bind(Uuid::new_v4())
-            .bind(org_id)
-            .bind(membership_id)
-            .bind(&wanted.full_name)
-            .bind(&wanted.first_name)
-            .bind(&wanted.middle_name)
-            .bind(&wanted.last_name)
-            .bind(&wanted.preferred_name)
-            .bind(&wanted.timezone)
-            .bind(&wanted.phone_number)
-            .bind(&wanted.marital_status)
-            .bind(&wanted.country)
-            .bind(&wanted.state)
-            .bind(&wanted.address_line1)
-            .bind(&wanted.address_line2)
-            .bind(&wanted.postal_code)
-            .execute(&mut *conn)
             .await?;
             report.count(Outcome::Created);
         }
@@ -607,42 +572,23 @@ async fn ensure_person(
                 ProfileFields::All => wanted.clone(),
                 ProfileFields::NamesOnly => ProfileRow {
                     full_name: wanted.full_name.clone(),
-                    first_name: wanted.first_name.clone(),
-                    ..current.clone()
+                    profile: Profile {
+                        first_name: wanted.profile.first_name.clone(),
+                        ..current.profile.clone()
+                    },
                 },
             };
-            let changed: Vec<&str> = current
-                .fields()
-                .iter()
-                .zip(target.fields().iter())
-                .filter(|(a, b)| a.1 != b.1)
-                .map(|(a, _)| a.0)
-                .collect();
+            let changed = target.changed_from(&current);
             if changed.is_empty() {
                 report.count(Outcome::Unchanged);
             } else {
-                sqlx::query(
-                    "UPDATE org_user_profiles SET full_name = $3, first_name = $4, middle_name = $5, last_name = $6, \
-                     preferred_name = $7, timezone = $8, phone_number = $9, marital_status = $10, country = $11, \
-                     state = $12, address_line1 = $13, address_line2 = $14, postal_code = $15, updated_at = now() \
-                     WHERE org_id = $1 AND membership_id = $2",
+                profiles::write(
+                    conn,
+                    org_id,
+                    membership_id,
+                    &target.full_name,
+                    &target.profile,
                 )
-                .bind(org_id)
-                .bind(membership_id)
-                .bind(&target.full_name)
-                .bind(&target.first_name)
-                .bind(&target.middle_name)
-                .bind(&target.last_name)
-                .bind(&target.preferred_name)
-                .bind(&target.timezone)
-                .bind(&target.phone_number)
-                .bind(&target.marital_status)
-                .bind(&target.country)
-                .bind(&target.state)
-                .bind(&target.address_line1)
-                .bind(&target.address_line2)
-                .bind(&target.postal_code)
-                .execute(&mut *conn)
                 .await?;
                 report.changed(format!("profile {who}: {}", changed.join(", ")));
             }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::domain::org::OrgId;
 use crate::domain::permissions::SystemRole;
+use crate::domain::profile::{Field, Problem, Profile};
 
 /// The repository's `seeds/` files, compiled in: used when no seeds directory exists (e.g.
 /// `sole serve --dev` started from an empty directory, or the container image).
@@ -180,6 +181,25 @@ pub struct ProfileSeed {
 }
 
 impl ProfileSeed {
+    /// The profile as stored: country, state and postal code upper-cased.
+    pub fn profile(&self) -> Profile {
+        let upper = |v: &Option<String>| v.as_ref().map(|s| s.to_ascii_uppercase());
+        Profile {
+            first_name: Some(self.first_name.clone()),
+            middle_name: self.middle_name.clone(),
+            last_name: Some(self.last_name.clone()),
+            preferred_name: self.preferred_name.clone(),
+            timezone: self.timezone.clone(),
+            phone_number: self.phone_number.clone(),
+            marital_status: self.marital_status.clone(),
+            country: upper(&self.country),
+            state: upper(&self.state),
+            address_line1: self.address_line1.clone(),
+            address_line2: self.address_line2.clone(),
+            postal_code: upper(&self.postal_code),
+        }
+    }
+
     pub fn full_name(&self) -> String {
         self.full_name.clone().unwrap_or_else(|| {
             format!("{} {}", self.first_name, self.last_name)
@@ -419,21 +439,18 @@ impl SeedData {
                     "profile.timezone: {tz:?} is not in the timezone list"
                 )));
             }
-            for (field, value, max) in [
-                ("profile.first_name", Some(&p.first_name), 100),
-                ("profile.middle_name", p.middle_name.as_ref(), 100),
-                ("profile.last_name", Some(&p.last_name), 100),
-                ("profile.preferred_name", p.preferred_name.as_ref(), 255),
-                ("profile.phone_number", p.phone_number.as_ref(), 50),
-                ("profile.marital_status", p.marital_status.as_ref(), 50),
-                ("profile.state", p.state.as_ref(), 10),
-                ("profile.address_line1", p.address_line1.as_ref(), 255),
-                ("profile.address_line2", p.address_line2.as_ref(), 255),
-                ("profile.postal_code", p.postal_code.as_ref(), 32),
-            ] {
-                if value.is_some_and(|v| v.chars().count() > max) {
-                    return Err(invalid(format!("{field}: longer than {max} characters")));
-                }
+            // Country and timezone were checked against their lists above.
+            if let Some(Problem::TooLong { field, .. }) = p
+                .profile()
+                .too_long()
+                .into_iter()
+                .find(|t| !matches!(t.field(), Field::Country | Field::Timezone))
+            {
+                return Err(invalid(format!(
+                    "profile.{}: longer than {} characters",
+                    field.name(),
+                    field.max_len()
+                )));
             }
             let mut stock_grants = Vec::with_capacity(user.stock_grants.len());
             for (g, grant) in user.stock_grants.iter().enumerate() {
@@ -508,5 +525,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("demo_users[0].department"), "{err}");
+    }
+
+    #[test]
+    fn an_over_long_profile_field_names_the_field_and_its_limit() {
+        let yaml = format!(
+            "demo_users:\n  - email: a-{{org}}@x.test\n    employee_id: '{{org}}-1'\n    roles: [EMPLOYEE]\n    profile: {{first_name: A, last_name: B, state: {}, postal_code: {}}}\n",
+            "S".repeat(11),
+            "9".repeat(33)
+        );
+        let err = SeedData::parse("t", &[("f.yaml".into(), yaml)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("profile.state: longer than 10 characters"),
+            "{err}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use time::Date;
 
 use super::{no_store, onboarding_context};
 use crate::domain::permissions::perm;
+use crate::domain::profile::{Field, Problem, Profile};
 use crate::domain::{email, geo, people};
 use crate::http::envelope::Envelope;
 use crate::http::error::{ApiError, ApiResult, FieldError};
@@ -281,25 +282,24 @@ fn row_member(cell: &dyn Fn(&str) -> String) -> Result<NewMember, String> {
     }
     let employment_start_date = parse_date(&cell("employment_start_date"))
         .ok_or_else(|| "employment_start_date is required".to_owned())?;
-    let country = match opt("country") {
-        None => None,
-        Some(raw) => Some(
-            match_country(&raw)
-                .ok_or_else(|| format!("Unsupported country: {raw}"))?
+    let mut raw = Profile::default();
+    for field in Field::ALL {
+        *raw.get_mut(field) = opt(field.name());
+    }
+    // The CSV resolves places by name, with fuzzy matching, before the normaliser upper-cases
+    // what is left (a state of an unknown country).
+    if let Some(given) = raw.country.take() {
+        raw.country = Some(
+            match_country(&given)
+                .ok_or_else(|| format!("Unsupported country: {given}"))?
                 .to_owned(),
-        ),
-    };
-    let state = match opt("state") {
-        None => None,
-        Some(raw) => match country.as_deref() {
-            Some(c) => Some(
-                match_state(c, &raw)
-                    .ok_or_else(|| format!("Unsupported state '{raw}' for country {c}"))?
-                    .to_owned(),
-            ),
-            None => Some(raw.to_uppercase()),
-        },
-    };
+        );
+    }
+    if let (Some(c), Some(given)) = (raw.country.as_deref(), raw.state.as_deref()) {
+        let code = match_state(c, given)
+            .ok_or_else(|| format!("Unsupported state '{given}' for country {c}"))?;
+        raw.state = Some(code.to_owned());
+    }
     let employment_status = match opt("employment_status") {
         None => "ACTIVE".to_owned(),
         Some(raw) => people::employment_status(&raw)
@@ -308,30 +308,15 @@ fn row_member(cell: &dyn Fn(&str) -> String) -> Result<NewMember, String> {
             })?
             .to_owned(),
     };
-    let marital_status = match opt("marital_status") {
-        None => None,
-        Some(raw) => Some(
-            people::marital_status(&raw)
-                .ok_or_else(|| {
-                    pydantic_text("marital_status", people::INVALID_MARITAL_STATUS, &raw)
-                })?
-                .to_owned(),
-        ),
-    };
+    raw.first_name = Some(first_name);
+    raw.last_name = Some(last_name);
+    let (profile, problems) = raw.normalised();
+    if let Some(Problem::Invalid { field, text, input }) = problems.into_iter().next() {
+        return Err(pydantic_text(field.name(), &text, &input));
+    }
     let member = NewMember {
         email,
-        first_name: people::title_case(&first_name),
-        middle_name: opt("middle_name").map(|s| people::title_case(&s)),
-        last_name: people::title_case(&last_name),
-        preferred_name: opt("preferred_name"),
-        timezone: opt("timezone"),
-        phone_number: opt("phone_number"),
-        marital_status,
-        country,
-        state,
-        address_line1: opt("address_line1"),
-        address_line2: opt("address_line2"),
-        postal_code: opt("postal_code").map(|s| s.to_uppercase()),
+        profile,
         temporary_password: opt("temporary_password"),
         employee_id,
         employment_start_date,
@@ -549,6 +534,53 @@ mod tests {
         assert_eq!(match_state("US", "ny"), Some("NY"));
         assert_eq!(match_state("US", "Califronia"), Some("CA"));
         assert_eq!(match_state("US", "Narnia"), None);
+    }
+
+    fn row(cells: &[(&str, &str)]) -> Result<NewMember, String> {
+        let base = [
+            ("email", "a@b.com"),
+            ("first_name", "ada"),
+            ("last_name", "o'neil"),
+            ("employee_id", "E1"),
+            ("employment_start_date", "2025-01-01"),
+        ];
+        let cell = |name: &str| {
+            cells
+                .iter()
+                .chain(base.iter())
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+                .unwrap_or_default()
+        };
+        row_member(&cell)
+    }
+
+    #[test]
+    fn rows_resolve_places_and_normalise_the_profile() {
+        let m = row(&[
+            ("country", "canada"),
+            ("state", "ontario"),
+            ("postal_code", "k1a 0b1"),
+        ])
+        .unwrap();
+        assert_eq!(m.profile.first_name.as_deref(), Some("Ada"));
+        assert_eq!(m.profile.last_name.as_deref(), Some("O'Neil"));
+        assert_eq!(m.profile.country.as_deref(), Some("CA"));
+        assert_eq!(m.profile.state.as_deref(), Some("ON"));
+        assert_eq!(m.profile.postal_code.as_deref(), Some("K1A 0B1"));
+        // Without a country the state is kept, upper-cased.
+        let m = row(&[("state", "somewhere")]).unwrap();
+        assert_eq!(m.profile.state.as_deref(), Some("SOMEWHERE"));
+        assert_eq!(
+            row(&[("country", "us"), ("state", "Narnia")])
+                .err()
+                .as_deref(),
+            Some("Unsupported state 'Narnia' for country US")
+        );
+        assert_eq!(
+            row(&[("postal_code", &"9".repeat(33))]).err().as_deref(),
+            Some("postal_code: String should have at most 32 characters")
+        );
     }
 
     #[test]
