@@ -536,7 +536,7 @@ pub async fn update_profile(
     tx.commit().await?;
     if new_email.is_some() {
         crate::http::guard::user_changed(&state, org, after.user_id).await;
-    } else if !changes.fields.is_empty() {
+    } else if !changes.is_empty() {
         // `/auth/me` shows the name: the cached view of every process goes.
         crate::http::guard::views_changed(&state, crate::guard_cache::Scope::User(after.user_id))
             .await;
