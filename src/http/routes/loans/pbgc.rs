@@ -117,6 +117,15 @@ async fn refresh_rates(
         tracing::warn!(error = %e, "PBGC refresh cooldown not released after a failure");
     }
     let (updated_rows, fetched_at) = stored?;
+    // The legacy cooldown started when a refresh succeeded: re-arm it now, so the wait the next
+    // refresh is told ("24 hour(s)") does not shrink by however long the fetch took.
+    if let Err(e) = state
+        .cache
+        .setex(&key, "1", Duration::from_secs(REFRESH_COOLDOWN_SECONDS))
+        .await
+    {
+        tracing::warn!(error = %e, "PBGC refresh cooldown not re-armed after the refresh");
+    }
     Ok(Envelope(Refreshed {
         updated_rows,
         fetched_at,
