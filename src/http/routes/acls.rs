@@ -155,6 +155,29 @@ pub struct GrantUpdate {
     expires_at: Option<Option<Value>>,
 }
 
+impl GrantUpdate {
+    /// The permission codes to set, each one known (checked first, as the legacy did).
+    fn known_codes(&self) -> Result<Option<Vec<String>>, ApiError> {
+        self.permissions
+            .as_deref()
+            .map(known_permissions)
+            .transpose()
+    }
+
+    /// The validated change of an ACL or a direct assignment: `codes` from
+    /// [`known_codes`](Self::known_codes), then the effect, then the expiry.
+    fn change<'a>(&self, codes: Option<&'a [String]>) -> Result<GrantChange<'a>, ApiError> {
+        Ok(GrantChange {
+            permissions: codes,
+            effect: effect(self.effect.as_ref())?,
+            expires_at: match &self.expires_at {
+                None => None,
+                Some(v) => Some(expires_at(v.as_ref())?),
+            },
+        })
+    }
+}
+
 /// `effect` is the literal `allow` or `deny` (pydantic's `literal_error` otherwise).
 fn effect(value: Option<&Value>) -> Result<Option<&'static str>, ApiError> {
     match value {
@@ -311,19 +334,8 @@ pub async fn update_acl(
     ApiPath(acl_id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<GrantUpdate>,
 ) -> ApiResult<Envelope<AclOut>> {
-    let codes = req
-        .permissions
-        .as_deref()
-        .map(known_permissions)
-        .transpose()?;
-    let change = GrantChange {
-        permissions: codes.as_deref(),
-        effect: effect(req.effect.as_ref())?,
-        expires_at: match &req.expires_at {
-            None => None,
-            Some(v) => Some(expires_at(v.as_ref())?),
-        },
-    };
+    let codes = req.known_codes()?;
+    let change = req.change(codes.as_deref())?;
     let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
@@ -445,19 +457,8 @@ pub async fn update_assignment(
     ApiPath(assignment_id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<GrantUpdate>,
 ) -> ApiResult<Envelope<AssignmentOut>> {
-    let codes = req
-        .permissions
-        .as_deref()
-        .map(known_permissions)
-        .transpose()?;
-    let change = GrantChange {
-        permissions: codes.as_deref(),
-        effect: effect(req.effect.as_ref())?,
-        expires_at: match &req.expires_at {
-            None => None,
-            Some(v) => Some(expires_at(v.as_ref())?),
-        },
-    };
+    let codes = req.known_codes()?;
+    let change = req.change(codes.as_deref())?;
     let org = &user.org_id;
 
     let mut tx = state.db.begin().await?;
