@@ -474,6 +474,23 @@ pub async fn recovery_count(
     Ok(Envelope(json!({"remaining_count": remaining})))
 }
 
+/// The checks before the caller changes their own MFA, in the legacy order: not while
+/// impersonating, MFA enabled, then a step-up for `step_up_action` every time.
+async fn own_mfa_change(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &CurrentUser,
+    step_up_action: &str,
+) -> ApiResult<Identity> {
+    refuse_during_impersonation(user)?;
+    let identity = load_identity(state, user.identity_id).await?;
+    if !identity.mfa_enabled {
+        return Err(ApiError::bad_request("MFA not enabled"));
+    }
+    step_up::require(state, user, headers, step_up_action, step_up::When::Always).await?;
+    Ok(identity)
+}
+
 /// Replaces every recovery code; always requires step-up.
 #[utoipa::path(post, path = "/auth/mfa/recovery-codes/regenerate", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Ten new codes"), (status = 403, description = "Step-up required")))]
@@ -482,19 +499,8 @@ pub async fn recovery_regenerate(
     headers: HeaderMap,
     user: CurrentUser,
 ) -> ApiResult<Envelope<Value>> {
-    refuse_during_impersonation(&user)?;
-    let identity = load_identity(&state, user.identity_id).await?;
-    if !identity.mfa_enabled {
-        return Err(ApiError::bad_request("MFA not enabled"));
-    }
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::RECOVERY_CODES_REGENERATE,
-        step_up::When::Always,
-    )
-    .await?;
+    let identity =
+        own_mfa_change(&state, &headers, &user, action::RECOVERY_CODES_REGENERATE).await?;
     let mut tx = state.db.begin().await?;
     let codes = new_recovery_codes(&mut tx, identity.id).await?;
     tx.commit().await?;
@@ -509,19 +515,7 @@ pub async fn reset(
     headers: HeaderMap,
     user: CurrentUser,
 ) -> ApiResult<Envelope<Value>> {
-    refuse_during_impersonation(&user)?;
-    let identity = load_identity(&state, user.identity_id).await?;
-    if !identity.mfa_enabled {
-        return Err(ApiError::bad_request("MFA not enabled"));
-    }
-    step_up::require(
-        &state,
-        &user,
-        &headers,
-        action::SELF_MFA_RESET,
-        step_up::When::Always,
-    )
-    .await?;
+    let identity = own_mfa_change(&state, &headers, &user, action::SELF_MFA_RESET).await?;
     let mut tx = state.db.begin().await?;
     services::identities::reset_mfa(
         &mut tx,
