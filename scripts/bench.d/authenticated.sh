@@ -79,15 +79,17 @@ ANALYZE;
 SQL
 }
 
-# start_sole_on DB_URL PORT: sole against the seeded database, with Redis when one answers on
-# 127.0.0.1:6379, and a login rate limit that does not get in the way of a load test.
+# start_sole_on DB_URL PORT [KEY=VALUE...]: sole against the seeded database, with Redis when
+# one answers on 127.0.0.1:6379, and a login rate limit that does not get in the way of a load
+# test; extra settings come last and win.
 start_sole_on() {
   local url=$1 port=$2 redis=()
+  shift 2
   if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     redis=(REDIS_URL=redis://127.0.0.1:6379 REDIS_KEY_PREFIX="bench$$")
   fi
   BENCH_DATABASE_URL=$url start_sole "$port" "${redis[@]}" RATE_LIMIT_PER_MINUTE=1000000000 \
-    TENANCY_MODE=multi DEFAULT_ORG_ID=$BENCH_ORG DB_POOL_SIZE=16
+    TENANCY_MODE=multi DEFAULT_ORG_ID=$BENCH_ORG DB_POOL_SIZE=16 "$@"
 }
 
 # The statements sole sends per request, with the bench employee's ids as literals, for pgbench.
