@@ -359,8 +359,12 @@ where
             json_key(&mut out, name);
             match value {
                 FieldValue::Str(v) => json_str(&mut out, v),
-                FieldValue::I64(v) => out.extend_from_slice(v.to_string().as_bytes()),
-                FieldValue::U64(v) => out.extend_from_slice(v.to_string().as_bytes()),
+                FieldValue::I64(v) => {
+                    let _ = write!(out, "{v}");
+                }
+                FieldValue::U64(v) => {
+                    let _ = write!(out, "{v}");
+                }
                 // serde_json's form: shortest round-trip digits, `null` for NaN and infinities.
                 FieldValue::F64(v) => {
                     let _ = serde_json::to_writer(&mut out, &serde_json::Value::from(*v));
