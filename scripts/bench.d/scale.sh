@@ -29,7 +29,7 @@ bench_backends() {
 
 # scale_run URL PID [wrk args...] -> SCALE_RESULT "rps p50_ms p99_ms sole_us_per_req pg_us_per_req"
 scale_run() {
-  local url=$1 pid=$2 out requests secs rps p50 p99 bad s0 s1 g0 g1 backends
+  local url=$1 pid=$2 out requests rps p50 p99 bad s0 s1 g0 g1 backends
   shift 2
   mapfile -t backends < <(bench_backends)
   s0=$(cpu_ticks "$pid")
@@ -39,7 +39,6 @@ scale_run() {
   s1=$(cpu_ticks "$pid")
   g1=$(cpu_ticks "${backends[@]}")
   requests=$(awk '/ requests in / {print $1}' <<<"$out")
-  secs=$(awk '/ requests in / {v = $4; sub(/s,$/, "", v); print v}' <<<"$out")
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -47,7 +46,6 @@ scale_run() {
   [[ -n $requests && -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "cannot parse wrk output"; }
   [[ -z $bad ]] || { printf '%s\n' "$out" >&2; die "$bad non-2xx answers from $url"; }
   SCALE_RESULT="$rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v t=$((s1 - s0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", 1e6 * t / hz / n}') $(awk -v t=$((g1 - g0)) -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", 1e6 * t / hz / n}')"
-  : "$secs"
 }
 
 # count_statements BIN PORT_LABEL -> sets SCALE_STMTS[endpoint] for BIN: sole through the
